@@ -1,0 +1,46 @@
+/**
+ * lpbench: low-precision training recipes (NVFP4, MXFP4, FP8, BF16) reproduced on WebGPU.
+ *
+ * This module exports the number formats: the bit-exact CPU reference (`quantize`, `hadamard`) and
+ * the WGSL kernels that match it bit for bit (`quantizeGpu`, `hadamardGpu`).
+ *
+ * @example
+ * ```ts
+ * import { quantize } from "./mod.ts";
+ * const x = Float32Array.from({ length: 64 }, (_, i) => Math.cos(i) * 3);
+ * const q = quantize(x, 4, 16, "nvfp4");
+ * const xHat = q.dequantize();
+ * console.assert(Math.abs(xHat[0] - x[0]) < 0.5);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  checkQuantizeArgs,
+  hadamard,
+  quantize,
+  Quantized,
+  type QuantizeOptions,
+} from "./src/formats/quantize.ts";
+export {
+  bitsPerValue,
+  blockShape,
+  FORMAT_NAMES,
+  type FormatName,
+  type FormatSpec,
+  type MxScaleRule,
+  type ResolvedFormat,
+  resolveFormat,
+} from "./src/formats/spec.ts";
+export { DelayedScaling, type DelayedScalingOptions } from "./src/formats/fp8.ts";
+export { type HadamardOptions, RHT_SIGNS_16 } from "./src/formats/rht.ts";
+export {
+  decodeElement,
+  type ElementFormat,
+  type ElementName,
+  ELEMENTS,
+  encodeElement,
+  encodeStochastic,
+} from "./src/formats/elements.ts";
+export { randomBits, streamKey } from "./src/formats/rng.ts";

@@ -1,0 +1,177 @@
+/**
+ * Compute pipeline cache and bind-group helper.
+ *
+ * Pipelines are keyed by WGSL source, entry point and override constants, and shader modules by
+ * source, so a kernel compiles once per device. WebGPU reports shader errors asynchronously:
+ * {@link PipelineCache.getAsync} waits for them and throws a readable error with WGSL line
+ * numbers, while the synchronous {@link PipelineCache.get} leaves them to the device's
+ * `uncapturederror` event.
+ *
+ * @module
+ */
+
+/**
+ * A buffer binding: a whole buffer, or a range of one.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./device.ts";
+ * import type { BufferBinding } from "./pipelines.ts";
+ * const { device } = await getGpu();
+ * const buffer = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+ * const binding: BufferBinding = { buffer, offset: 0, size: 128 };
+ * buffer.destroy();
+ * ```
+ */
+export type BufferBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+/**
+ * Caches shader modules and `layout: "auto"` compute pipelines for one device.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./device.ts";
+ * import { PipelineCache } from "./pipelines.ts";
+ * const { device } = await getGpu();
+ * const cache = new PipelineCache(device);
+ * const code = `override SCALE: f32 = 1.0;
+ * @group(0) @binding(0) var<storage, read_write> x: array<f32>;
+ * @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
+ *   if (id.x < arrayLength(&x)) { x[id.x] *= SCALE; }
+ * }`;
+ * const pipeline = await cache.getAsync(code, "main", { SCALE: 2 });
+ * console.log(pipeline === cache.get(code, "main", { SCALE: 2 })); // true
+ * ```
+ */
+export class PipelineCache {
+  readonly #device: GPUDevice;
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #validated = new Map<string, Promise<GPUComputePipeline>>();
+
+  constructor(device: GPUDevice) {
+    this.#device = device;
+  }
+
+  /** Returns the cached pipeline, creating it if needed. Does not wait for shader errors. */
+  get(
+    code: string,
+    entryPoint = "main",
+    constants?: Record<string, number>,
+  ): GPUComputePipeline {
+    const key = pipelineKey(code, entryPoint, constants);
+    let pipeline = this.#pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.#device.createComputePipeline({
+        label: entryPoint,
+        layout: "auto",
+        compute: { module: this.#module(code), entryPoint, constants },
+      });
+      this.#pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  /**
+   * Like {@link get}, but first checks the shader's compilation messages and the validation
+   * error scope around pipeline creation; throws an Error quoting them (with WGSL line:column).
+   * Failed entries are evicted, so a later call reports the error again.
+   */
+  getAsync(
+    code: string,
+    entryPoint = "main",
+    constants?: Record<string, number>,
+  ): Promise<GPUComputePipeline> {
+    const key = pipelineKey(code, entryPoint, constants);
+    let pending = this.#validated.get(key);
+    if (!pending) {
+      pending = this.#validate(key, code, entryPoint, constants);
+      this.#validated.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #validate(
+    key: string,
+    code: string,
+    entryPoint: string,
+    constants?: Record<string, number>,
+  ): Promise<GPUComputePipeline> {
+    try {
+      const info = await this.#module(code).getCompilationInfo();
+      const errors = info.messages.filter((m) => m.type === "error");
+      if (errors.length > 0) {
+        const lines = code.split("\n");
+        const detail = errors.map((m) =>
+          `  line ${m.lineNum}:${m.linePos}: ${m.message.trim()}\n` +
+          `    > ${lines[m.lineNum - 1]?.trim() ?? ""}`
+        );
+        throw new Error(
+          `WGSL compilation failed (entry point "${entryPoint}"):\n${detail.join("\n")}`,
+        );
+      }
+      // Recreate under the scope even if a plain get() already cached an unchecked pipeline.
+      this.#pipelines.delete(key);
+      this.#device.pushErrorScope("validation");
+      const pipeline = this.get(code, entryPoint, constants);
+      const error = await this.#device.popErrorScope();
+      if (error) {
+        throw new Error(
+          `Compute pipeline creation failed (entry point "${entryPoint}"): ${error.message.trim()}`,
+        );
+      }
+      return pipeline;
+    } catch (e) {
+      this.#pipelines.delete(key);
+      this.#validated.delete(key);
+      this.#modules.delete(code);
+      throw e;
+    }
+  }
+
+  #module(code: string): GPUShaderModule {
+    let module = this.#modules.get(code);
+    if (!module) {
+      module = this.#device.createShaderModule({ code });
+      this.#modules.set(code, module);
+    }
+    return module;
+  }
+}
+
+/**
+ * Creates a bind group for `pipeline` that binds `buffers[i]` to `@binding(i)` of `group`.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./device.ts";
+ * import { bindGroup, PipelineCache } from "./pipelines.ts";
+ * const { device } = await getGpu();
+ * const pipeline = await new PipelineCache(device).getAsync(
+ *   `@group(0) @binding(0) var<storage, read_write> x: array<u32>;
+ *    @compute @workgroup_size(1) fn main() { x[0] = 1u; }`,
+ * );
+ * const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+ * const group = bindGroup(device, pipeline, [{ buffer, offset: 0, size: 4 }]);
+ * buffer.destroy();
+ * ```
+ */
+export function bindGroup(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  buffers: readonly BufferBinding[],
+  group = 0,
+): GPUBindGroup {
+  return device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(group),
+    entries: buffers.map((b, binding) => ({
+      binding,
+      resource: b instanceof GPUBuffer ? { buffer: b } : b,
+    })),
+  });
+}
+
+function pipelineKey(code: string, entryPoint: string, constants?: Record<string, number>): string {
+  const sorted = constants ? Object.entries(constants).sort(([a], [b]) => a < b ? -1 : 1) : [];
+  return `${entryPoint}\u0000${JSON.stringify(sorted)}\u0000${code}`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Assertions for tests: Node's strict assert (Deno's @std/assert is on JSR, unreachable here),
+ * plus a bitwise comparison of FP32 arrays that names the first differing element.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+export {
+  deepStrictEqual as assertEquals,
+  ok as assertOk,
+  rejects as assertRejects,
+  strictEqual as assertStrictEquals,
+  throws as assertThrows,
+} from "node:assert/strict";
+
+/** Asserts two typed arrays are identical bit for bit, reporting the first mismatch. */
+export function assertBitsEqual(
+  actual: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number },
+  expected: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number },
+  what = "values",
+): void {
+  const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
+  const e = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} ≠ ${expected.length}`);
+  const width = a.length / Math.max(actual.length, 1);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== e[i]) {
+      const k = Math.floor(i / width);
+      assert.fail(
+        `${what}[${k}] differs: got ${actual[k]} expected ${expected[k]} (${
+          actual.length - countEqual(actual, expected)
+        } of ${actual.length} differ)`,
+      );
+    }
+  }
+}
+
+function countEqual(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (Object.is(a[i], b[i])) n++;
+  return n;
+}

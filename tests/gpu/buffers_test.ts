@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { getGpu } from "../../src/gpu/device.ts";
+import {
+  BufferPool,
+  createBufferFrom,
+  createEmptyBuffer,
+  readBuffer,
+} from "../../src/gpu/buffers.ts";
+
+const { COPY_SRC, COPY_DST, STORAGE } = GPUBufferUsage;
+
+Deno.test("readBuffer round-trips data, including unpadded lengths and offsets", async () => {
+  const { device } = await getGpu();
+  const floats = new Float32Array([1.5, -2, 3.25, Math.PI]);
+  const a = createBufferFrom(device, floats, STORAGE | COPY_SRC, "floats");
+  assert.deepEqual(new Float32Array(await readBuffer(device, a)), floats);
+  assert.deepEqual(new Float32Array(await readBuffer(device, a, 8, 8)), floats.subarray(2));
+  a.destroy();
+
+  const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, 7]).subarray(2); // 5 bytes at an offset
+  const b = createBufferFrom(device, bytes, COPY_SRC);
+  assert.equal(b.size, 8);
+  assert.deepEqual(new Uint8Array(await readBuffer(device, b, bytes.byteLength)), bytes);
+  b.destroy();
+
+  const c = createEmptyBuffer(device, 6, STORAGE | COPY_SRC);
+  assert.equal(c.size, 8);
+  assert.deepEqual(new Uint8Array(await readBuffer(device, c)), new Uint8Array(8));
+  c.destroy();
+});
+
+Deno.test("BufferPool reuses released buffers by size and usage and tracks the peak", async () => {
+  const { device } = await getGpu();
+  const pool = new BufferPool(device);
+  const a = pool.acquire(100, STORAGE);
+  const b = pool.acquire(100, STORAGE);
+  assert.notEqual(a, b);
+  assert.equal(pool.bytesAllocated, 200);
+  pool.release(a);
+  assert.equal(pool.acquire(99, STORAGE), a, "same padded size and usage reuses");
+  assert.notEqual(pool.acquire(100, STORAGE | COPY_DST), a, "other usage allocates");
+  assert.equal(pool.bytesAllocated, 300);
+  pool.release(b);
+  assert.notEqual(pool.acquire(200, STORAGE), b, "other size allocates");
+  assert.equal(pool.bytesAllocated, 500);
+  assert.equal(pool.peakBytes, 500);
+  assert.throws(() => pool.release(b), /released twice/);
+  const foreign = createEmptyBuffer(device, 4, STORAGE);
+  assert.throws(() => pool.release(foreign), /not from this pool/);
+  foreign.destroy();
+  pool.destroyAll();
+  assert.equal(pool.bytesAllocated, 0);
+  assert.equal(pool.peakBytes, 500);
+});

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { getGpu, GpuUnavailableError, requireFeature } from "../../src/gpu/device.ts";
+
+Deno.test("getGpu returns one cached device reporting what it granted", async () => {
+  const gpu = await getGpu();
+  assert.equal(await getGpu(), gpu);
+  assert.deepEqual([...gpu.features].sort(), [...gpu.device.features].sort());
+  assert.equal(typeof gpu.info.description, "string");
+  assert.equal(typeof gpu.info.isFallbackAdapter, "boolean");
+  for (const name of ["timestamp-query", "shader-f16"] as const) {
+    if (gpu.adapter.features.has(name)) assert.ok(gpu.features.has(name), `${name} not granted`);
+  }
+});
+
+Deno.test("getGpu raises compute and buffer limits to the adapter's values", async () => {
+  const gpu = await getGpu();
+  const adapter = gpu.adapter.limits;
+  assert.equal(gpu.limits.maxStorageBufferBindingSize, adapter.maxStorageBufferBindingSize);
+  assert.equal(gpu.limits.maxBufferSize, adapter.maxBufferSize);
+  assert.equal(gpu.limits.maxComputeWorkgroupStorageSize, adapter.maxComputeWorkgroupStorageSize);
+  assert.equal(
+    gpu.limits.maxComputeInvocationsPerWorkgroup,
+    adapter.maxComputeInvocationsPerWorkgroup,
+  );
+  assert.equal(gpu.limits.maxBufferSize, gpu.device.limits.maxBufferSize);
+});
+
+Deno.test("requireFeature names the missing feature", async () => {
+  const gpu = await getGpu();
+  assert.throws(() => requireFeature(gpu, "no-such-feature"), /"no-such-feature" is required/);
+  for (const name of gpu.features) requireFeature(gpu, name);
+});
+
+Deno.test("GpuUnavailableError explains how to get an adapter", () => {
+  const e = new GpuUnavailableError();
+  assert.ok(e instanceof Error);
+  assert.equal(e.name, "GpuUnavailableError");
+  assert.match(e.message, /No WebGPU adapter was found/);
+  assert.match(e.message, /mesa-vulkan-drivers/);
+  assert.match(e.message, /Vulkan ICD/);
+});
