@@ -94,8 +94,9 @@ export class GpuUnavailableError extends Error {
 let cached: Promise<Gpu> | undefined;
 
 /**
- * Returns the process-wide {@link Gpu}, acquiring it on first call. If the device is later lost
- * the reason is logged (unless it was destroyed on purpose) and the next call acquires a new one.
+ * Returns the process-wide {@link Gpu}, acquiring it on first call. Uncaptured device errors are
+ * logged to stderr unless a listener calls `preventDefault()`. If the device is later lost the
+ * reason is logged (unless it was destroyed on purpose) and the next call acquires a new one.
  *
  * @throws {GpuUnavailableError} when no adapter exists.
  * @example
@@ -159,6 +160,16 @@ async function acquire(): Promise<Gpu> {
     device = await request([...listed, "subgroups" as GPUFeatureName]).catch(() => request(listed));
   }
 
+  // Deno drops uncaptured errors silently; log them as browsers do unless a listener calls
+  // preventDefault() (checked after dispatch, so listeners added later can still suppress).
+  device.addEventListener("uncapturederror", (event) => {
+    queueMicrotask(() => {
+      if (!event.defaultPrevented) {
+        const { error } = event as GPUUncapturedErrorEvent;
+        console.error(`WebGPU uncaptured ${error.constructor.name}: ${error.message.trim()}`);
+      }
+    });
+  });
   device.lost.then((lost) => {
     cached = undefined;
     if (lost.reason !== "destroyed") {

@@ -62,11 +62,7 @@ export class PipelineCache {
     const key = pipelineKey(code, entryPoint, constants);
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
-      pipeline = this.#device.createComputePipeline({
-        label: entryPoint,
-        layout: "auto",
-        compute: { module: this.#module(code), entryPoint, constants },
-      });
+      pipeline = this.#create(code, entryPoint, constants);
       this.#pipelines.set(key, pipeline);
     }
     return pipeline;
@@ -97,8 +93,12 @@ export class PipelineCache {
     entryPoint: string,
     constants?: Record<string, number>,
   ): Promise<GPUComputePipeline> {
+    const device = this.#device;
     try {
-      const info = await this.#module(code).getCompilationInfo();
+      device.pushErrorScope("validation");
+      const module = this.#module(code);
+      const moduleError = await device.popErrorScope();
+      const info = await module.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === "error");
       if (errors.length > 0) {
         const lines = code.split("\n");
@@ -110,23 +110,35 @@ export class PipelineCache {
           `WGSL compilation failed (entry point "${entryPoint}"):\n${detail.join("\n")}`,
         );
       }
-      // Recreate under the scope even if a plain get() already cached an unchecked pipeline.
-      this.#pipelines.delete(key);
-      this.#device.pushErrorScope("validation");
-      const pipeline = this.get(code, entryPoint, constants);
-      const error = await this.#device.popErrorScope();
+      if (moduleError) throw new Error(`WGSL compilation failed: ${moduleError.message.trim()}`);
+
+      // A pipeline cached by a plain get() was created outside any error scope, so validate an
+      // identical twin and keep returning the cached object.
+      const cached = this.#pipelines.get(key);
+      device.pushErrorScope("validation");
+      const checked = this.#create(code, entryPoint, constants);
+      const error = await device.popErrorScope();
       if (error) {
         throw new Error(
           `Compute pipeline creation failed (entry point "${entryPoint}"): ${error.message.trim()}`,
         );
       }
-      return pipeline;
+      if (!cached) this.#pipelines.set(key, checked);
+      return cached ?? checked;
     } catch (e) {
       this.#pipelines.delete(key);
       this.#validated.delete(key);
       this.#modules.delete(code);
       throw e;
     }
+  }
+
+  #create(code: string, entryPoint: string, constants?: Record<string, number>) {
+    return this.#device.createComputePipeline({
+      label: entryPoint,
+      layout: "auto",
+      compute: { module: this.#module(code), entryPoint, constants },
+    });
   }
 
   #module(code: string): GPUShaderModule {
