@@ -157,7 +157,14 @@ export function checkQuantizeArgs(
   if (br > 1 && r % br !== 0) {
     throw new RangeError(`rows (${r}) must be a multiple of the ${name} block height ${br}`);
   }
-  if (opts.rht !== undefined) resolveHadamard(c, opts.rht);
+  if (opts.rht !== undefined) {
+    resolveHadamard(c, opts.rht);
+    if (br > 1) {
+      throw new RangeError(
+        `rht cannot be combined with ${name}: 16×16 weight tiles get no RHT (NUMERICS.md §2.4)`,
+      );
+    }
+  }
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) {
       throw new RangeError(`x[${i}] is ${x[i]}; quantizers need finite inputs`);
