@@ -95,8 +95,8 @@ let cached: Promise<Gpu> | undefined;
 
 /**
  * Returns the process-wide {@link Gpu}, acquiring it on first call. Uncaptured device errors are
- * logged to stderr unless a listener calls `preventDefault()`. If the device is later lost the
- * reason is logged (unless it was destroyed on purpose) and the next call acquires a new one.
+ * logged to stderr (Deno would drop them). If the device is later lost the reason is logged
+ * (unless it was destroyed on purpose) and the next call acquires a new one.
  *
  * @throws {GpuUnavailableError} when no adapter exists.
  * @example
@@ -160,15 +160,10 @@ async function acquire(): Promise<Gpu> {
     device = await request([...listed, "subgroups" as GPUFeatureName]).catch(() => request(listed));
   }
 
-  // Deno drops uncaptured errors silently; log them as browsers do unless a listener calls
-  // preventDefault() (checked after dispatch, so listeners added later can still suppress).
+  // Deno drops uncaptured errors silently (browsers log them), so log them here.
   device.addEventListener("uncapturederror", (event) => {
-    queueMicrotask(() => {
-      if (!event.defaultPrevented) {
-        const { error } = event as GPUUncapturedErrorEvent;
-        console.error(`WebGPU uncaptured ${error.constructor.name}: ${error.message.trim()}`);
-      }
-    });
+    const { error } = event as GPUUncapturedErrorEvent;
+    console.error(`WebGPU uncaptured ${error.constructor.name}: ${error.message.trim()}`);
   });
   device.lost.then((lost) => {
     cached = undefined;

@@ -39,3 +39,21 @@ Deno.test("GpuUnavailableError explains how to get an adapter", () => {
   assert.match(e.message, /mesa-vulkan-drivers/);
   assert.match(e.message, /Vulkan ICD/);
 });
+
+Deno.test("uncaptured device errors are logged rather than dropped", async () => {
+  const { device } = await getGpu();
+  const logged: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => logged.push(args.join(" "));
+  try {
+    const seen = new Promise((resolve) =>
+      device.addEventListener("uncapturederror", resolve, { once: true })
+    );
+    device.createShaderModule({ code: "fn f() { let x: u32 = 1.5; }" });
+    await seen;
+  } finally {
+    console.error = original;
+  }
+  assert.equal(logged.length, 1);
+  assert.match(logged[0], /^WebGPU uncaptured GPUValidationError: .*let x: u32 = 1\.5/s);
+});
