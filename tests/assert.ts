@@ -23,7 +23,11 @@ export function assertBitsEqual(
 ): void {
   const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
   const e = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} ≠ ${expected.length}`);
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${what}: length ${actual.length} ≠ ${expected.length}`,
+  );
   const width = a.length / Math.max(actual.length, 1);
   for (let i = 0; i < a.length; i++) {
     if (a[i] !== e[i]) {

@@ -49,7 +49,10 @@ Deno.test("quantize rejects negative, fractional and mismatched sizes", () => {
     name: "RangeError",
     message: "rows must be a non-negative integer, got -1",
   });
-  assertThrows(() => quantize(x16, 1.5, 16, "bf16"), /rows must be a non-negative integer, got 1.5/);
+  assertThrows(
+    () => quantize(x16, 1.5, 16, "bf16"),
+    /rows must be a non-negative integer, got 1.5/,
+  );
   assertThrows(() => quantize(x16, 2, 16, "bf16"), /x.length \(16\) must equal rows × cols/);
   assertThrows(
     () => quantize([1, 2] as unknown as Float32Array, 1, 2, "bf16"),

@@ -57,6 +57,10 @@ Deno.test("mx handles amax near FLT_MAX and near the smallest normal", () => {
     const rel = Math.abs(big - Math.fround(1e37)) / 1e37;
     assertStrictEquals(rel < 0.34, true, `${rule}: ${big}`);
     const tiny = quantize(block(1e-36), 1, 32, spec).dequantize()[0];
-    assertStrictEquals(Math.abs(tiny - Math.fround(1e-36)) / 1e-36 < 0.34, true, `${rule}: ${tiny}`);
+    assertStrictEquals(
+      Math.abs(tiny - Math.fround(1e-36)) / 1e-36 < 0.34,
+      true,
+      `${rule}: ${tiny}`,
+    );
   }
 });

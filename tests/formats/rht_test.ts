@@ -4,7 +4,22 @@ import { hadamard, quantize } from "../../src/formats/quantize.ts";
 Deno.test("hadamard of [1..16] matches NUMERICS.md §9.2", () => {
   const x = Float32Array.from({ length: 16 }, (_, i) => i + 1);
   const want = [
-    -15.5, -7.5, 7.5, -0.5, 7.5, -0.5, -15.5, 8.5, 8.5, 16.5, 1.5, 1.5, 1.5, -2.5, 10.5, -17.5,
+    -15.5,
+    -7.5,
+    7.5,
+    -0.5,
+    7.5,
+    -0.5,
+    -15.5,
+    8.5,
+    8.5,
+    16.5,
+    1.5,
+    1.5,
+    1.5,
+    -2.5,
+    10.5,
+    -17.5,
   ];
   assertEquals([...hadamard(x, 1, 16)], want);
 });

@@ -34,7 +34,9 @@ Deno.test("stochastic rounding is unbiased: the mean over many draws converges t
       const [lo, hi] = neighbours(f, x);
       if (lo === hi) continue;
       let sum = 0;
-      for (let i = 0; i < n; i++) sum += decodeElement(f, encodeStochastic(f, x, randomBits(99, i)));
+      for (let i = 0; i < n; i++) {
+        sum += decodeElement(f, encodeStochastic(f, x, randomBits(99, i)));
+      }
       const p = (x - lo) / (hi - lo);
       const sd = (hi - lo) * Math.sqrt(p * (1 - p) / n);
       assertOk(Math.abs(sum / n - x) <= 5 * sd + 1e-12, `${f.name} x=${x} mean=${sum / n}`);

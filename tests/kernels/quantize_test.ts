@@ -119,7 +119,9 @@ Deno.test("quantizeGpu covers every E4M3/E5M2/E2M1 rounding boundary directly", 
   }
   const ties = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5, 7];
   const xs: number[] = [];
-  for (const t of ties) for (const d of [-(2 ** -23), 0, 2 ** -23]) xs.push(t * (1 + d), -t * (1 + d));
+  for (const t of ties) {
+    for (const d of [-(2 ** -23), 0, 2 ** -23]) xs.push(t * (1 + d), -t * (1 + d));
+  }
   while (xs.length % 32) xs.push(4);
   await assertMatches(Float32Array.from(xs), 1, xs.length, "mxfp4");
 });
