@@ -134,7 +134,7 @@ function fmt(v: number, digits = 3): string {
 const header = ["kernel", "output", "dispatches", "ms", "effective GB/s", "of copy"];
 const table = [
   `| ${header.join(" | ")} |`,
-  `|${header.map((h, i) => (i === 0 || i === 1 ? "---" : "---:")).join("|")}|`,
+  `|${header.map((_, i) => (i === 0 || i === 1 ? "---" : "---:")).join("|")}|`,
   ...rowsOut.map((r) => `| ${r.join(" | ")} |`),
 ].join("\n");
 const text = [
