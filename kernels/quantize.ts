@@ -26,7 +26,6 @@ import {
   quantizeShader,
   statsShader,
   tileStatsShader,
-  WORKGROUP,
 } from "./wgsl/quantize.ts";
 
 const caches = new WeakMap<GPUDevice, PipelineCache>();
@@ -166,7 +165,7 @@ export class QuantizeKernel {
     const f = this.config.format;
     const tiled = f.kind === "nvfp4" && f.tile === "16x16";
     const units = paddedElements(rows * cols) / g.unit;
-    const groups = Math.ceil(units / WORKGROUP);
+    const groups = Math.ceil(units / g.workgroup);
     const gx = Math.min(groups, this.#gpu.limits.maxComputeWorkgroupsPerDimension ?? 65535);
     const gy = Math.ceil(groups / Math.max(gx, 1));
     const params = device.createBuffer({

@@ -135,6 +135,13 @@ function decoder(f: ElementFormat): string {
   const m = f.manBits;
   const signShift = f.expBits + m;
   const magMask = (1 << signShift) - 1;
+  // BF16 subnormals lie below 2^-126 and are flushed; the other formats' subnormals are FP32
+  // normals, exact as man · 2^(1−bias−m).
+  const subnormal = f.bias === 127
+    ? `if (ef == 0u) { return bitcast<f32>(sign); }`
+    : `if (ef == 0u) {
+    return bitcast<f32>(sign | bitcast<u32>(f32(man) * ${f32Literal(2 ** (1 - f.bias - m))}));
+  }`;
   return /* wgsl */ `
 fn dec_${f.name}(code: u32) -> f32 {
   let sign = (code >> ${signShift}u) << 31u;
@@ -146,9 +153,7 @@ fn dec_${f.name}(code: u32) -> f32 {
   if (ef == ${hex((1 << f.expBits) - 1)}) { return bitcast<f32>(sign | 0x7f800000u); }`
       : ""
   }
-  if (ef == 0u) {
-    return bitcast<f32>(sign | bitcast<u32>(f32(man) * ${f32Literal(2 ** (1 - f.bias - m))}));
-  }
+  ${subnormal}
   return bitcast<f32>(sign | ((ef + ${127 - f.bias}u) << 23u) | (man << ${23 - m}u));
 }
 `;

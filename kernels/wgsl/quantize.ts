@@ -27,9 +27,6 @@ import { hadamardScale } from "../../src/formats/rht.ts";
 /** Every GPU tensor is zero-padded to a multiple of this many elements. */
 export const GPU_PAD = 128;
 
-/** Invocations per workgroup of the flat kernels. */
-export const WORKGROUP = 64;
-
 /** What a quantize kernel computes. Delayed FP8 scaling reads its scale from the params. */
 export type KernelFormat =
   | { readonly kind: "float"; readonly element: "fp32" | "bf16" | "fp16" }
@@ -61,6 +58,10 @@ export interface Geometry {
   scaled: boolean;
   /** Whether a stats pass (tensor amax) precedes quantization. */
   needsStats: boolean;
+  /** Invocations per workgroup (64, or 32 for 128-element units, to bound workgroup memory). */
+  workgroup: number;
+  /** Bits per packed code. */
+  codeBits: number;
 }
 
 /** The geometry of a kernel configuration. */
@@ -71,7 +72,10 @@ export function geometry(cfg: KernelConfig): Geometry {
   const group = Math.max(block, cfg.rht?.size ?? 0);
   const unit = Math.max(4 * block, group);
   const needsStats = f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed);
-  return { block, group, unit, scaled, needsStats };
+  const workgroup = unit > 64 ? 32 : 64;
+  const elem = elementName(f);
+  const codeBits = elem === "fp32" ? 32 : ELEMENTS[elem].bits;
+  return { block, group, unit, scaled, needsStats, workgroup, codeBits };
 }
 
 /** The element codec of a kernel format; `fp32` for the identity. */
@@ -95,11 +99,15 @@ struct Params {
 /** Byte size of the params uniform. */
 export const PARAMS_BYTES = 32;
 
-function loadGroup(group: number, rht: KernelConfig["rht"]): string[] {
+/**
+ * Loads `group` elements into `v` (flushed), then applies the RHT. `at(k)` is the WGSL expression
+ * of the k-th vec4 of the group.
+ */
+function loadGroup(group: number, rht: KernelConfig["rht"], at: (k: number) => string): string[] {
   const lines = [`var v: array<f32, ${group}>;`];
   for (let k = 0; k < group / 4; k++) {
     lines.push(
-      `{ let t = x[(base >> 2u) + ${k}u]; v[${4 * k}] = ftz(t.x); v[${4 * k + 1}] = ftz(t.y); ` +
+      `{ let t = ${at(k)}; v[${4 * k}] = ftz(t.x); v[${4 * k + 1}] = ftz(t.y); ` +
         `v[${4 * k + 2}] = ftz(t.z); v[${4 * k + 3}] = ftz(t.w); }`,
     );
   }
@@ -139,11 +147,11 @@ function encodeElem(cfg: KernelConfig, elem: ElementName, i: number, mag: string
   return `let c${i} = ${fn}(${sign(i)}, ${mag}${r});`;
 }
 
-/** Stores the group's fake-quant values `d${i}`. */
-function storeFake(group: number): string[] {
+/** Puts the group's fake-quant values `d${i}` back into this invocation's slice of the tile. */
+function storeFake(group: number, offset4: number): string[] {
   return Array.from({ length: group / 4 }, (_, k) => {
     const d = [0, 1, 2, 3].map((j) => `d${4 * k + j}`).join(", ");
-    return `out[(base >> 2u) + ${k}u] = vec4<f32>(${d});`;
+    return `tile[slot + ${offset4 + k}u] = vec4<f32>(${d});`;
   });
 }
 
@@ -278,24 +286,56 @@ fn ldexp_ftz(d: f32, byte: u32) -> f32 {
 }
 `;
 
-const REDUCE_MAX = /* wgsl */ `
-var<workgroup> wg_max: array<u32, ${WORKGROUP}>;
+function reduceMax(wg: number): string {
+  return /* wgsl */ `
+var<workgroup> wg_max: array<u32, ${wg}>;
 
 fn reduce_amax(lid: u32, m: f32) {
   wg_max[lid] = bitcast<u32>(m);
   workgroupBarrier();
-  for (var s = ${WORKGROUP / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
     if (lid < s) { wg_max[lid] = max(wg_max[lid], wg_max[lid + s]); }
     workgroupBarrier();
   }
   if (lid == 0u) { atomicMax(&stats[0], wg_max[0]); }
 }
 `;
+}
 
-const ENTRY = /* wgsl */ `@compute @workgroup_size(${WORKGROUP})
+/**
+ * Workgroup staging: the workgroup's units are read from `x` with coalesced vec4 loads into
+ * `tile`, where each invocation's unit is a contiguous slice padded by one vec4 (so the
+ * invocations of a quarter-warp hit distinct banks). Fake-quant values go back into the tile and
+ * leave with coalesced stores; packed codes are staged the same way in `ctile`.
+ */
+function staging(g: Geometry, cfg: KernelConfig | undefined): string {
+  const u4 = g.unit / 4;
+  const lines = [`var<workgroup> tile: array<vec4<f32>, ${g.workgroup * (u4 + 1)}>;`];
+  if (cfg?.output === "packed") {
+    const w = (g.unit * g.codeBits) / 32;
+    lines.push(`var<workgroup> ctile: array<u32, ${g.workgroup * (w + 1)}>;`);
+  }
+  return lines.join("\n");
+}
+
+function entry(g: Geometry): string {
+  const u4 = g.unit / 4;
+  return /* wgsl */ `@compute @workgroup_size(${g.workgroup})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let unit = (wid.y * params.gx + wid.x) * ${WORKGROUP}u + lid;
-  let in_range = unit < params.n_units;`;
+  let unit0 = (wid.y * params.gx + wid.x) * ${g.workgroup}u;
+  let unit = unit0 + lid;
+  let in_range = unit < params.n_units;
+  let slot = lid * ${u4 + 1}u;
+  let n_vec4 = params.n_units * ${u4}u;
+  for (var k = 0u; k < ${u4}u; k = k + 1u) {
+    let j = k * ${g.workgroup}u + lid;
+    let gi = unit0 * ${u4}u + j;
+    var t = vec4<f32>();
+    if (gi < n_vec4) { t = x[gi]; }
+    tile[(j / ${u4}u) * ${u4 + 1}u + j % ${u4}u] = t;
+  }
+  workgroupBarrier();`;
+}
 
 function indent(lines: string[], n: number): string {
   return lines.map((l) => " ".repeat(n) + l).join("\n");
@@ -316,8 +356,8 @@ export function statsShader(cfg: KernelConfig): string {
   const g = geometry(cfg);
   const body: string[] = [`var um = 0.0;`, `if (in_range) {`];
   for (let grp = 0; grp < g.unit / g.group; grp++) {
-    body.push(`  {`, `    let base = unit * ${g.unit}u + ${grp * g.group}u;`);
-    body.push(indent(loadGroup(g.group, cfg.rht), 4));
+    const at = (k: number) => `tile[slot + ${(grp * g.group) / 4 + k}u]`;
+    body.push(`  {`, indent(loadGroup(g.group, cfg.rht, at), 4));
     body.push(indent(maxOf(0, g.group), 4), `    um = max(um, m);`, `  }`);
   }
   body.push(`}`, `reduce_amax(lid, um);`);
@@ -325,8 +365,9 @@ export function statsShader(cfg: KernelConfig): string {
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(2) var<uniform> params: Params;
-${REDUCE_MAX}
-${ENTRY}
+${staging(g, undefined)}
+${reduceMax(g.workgroup)}
+${entry(g)}
 ${indent(body, 2)}
 }
 `;
@@ -351,7 +392,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
   var m = 0.0;
   if (bc < params.nb) {
     let base = (row * params.nb + bc) * 16u;
-${indent(loadGroup(16, undefined), 4)}
+${indent(loadGroup(16, undefined, (k) => `x[(base >> 2u) + ${k}u]`), 4)}
 ${indent(maxOf(0, 16), 4).replace("var m = ", "m = ")}
   }
   sm[l.y * 16u + l.x] = m;
@@ -383,9 +424,10 @@ export function quantizeShader(cfg: KernelConfig): string {
   body.push(...prologue(f));
   body.push(`var um = 0.0;`, `if (in_range) {`);
   if (scaleWords > 0) body.push(`  var sw: array<u32, ${scaleWords}>;`);
+  const words = (g.unit * g.codeBits) / 32;
   for (let grp = 0; grp < g.unit / g.group; grp++) {
     const inner: string[] = [`let base = unit * ${g.unit}u + ${grp * g.group}u;`];
-    inner.push(...loadGroup(g.group, cfg.rht));
+    inner.push(...loadGroup(g.group, cfg.rht, (k) => `tile[slot + ${(grp * g.group) / 4 + k}u]`));
     if (!g.needsStats) inner.push(...maxOf(0, g.group), `um = max(um, m);`);
     if (cfg.output === "fake") {
       inner.push(...Array.from({ length: g.group }, (_, i) => `var d${i} = 0.0;`));
@@ -395,11 +437,16 @@ export function quantizeShader(cfg: KernelConfig): string {
       inner.push(`{`, ...quantizeBlock(cfg, b * g.block, g.block, j).map((l) => "  " + l));
       // Packed codes are stored per block so that the c<i> names stay in scope.
       if (cfg.output === "packed") {
-        inner.push(...storeBlockCodes(b * g.block, g.block, elem).map((l) => "  " + l));
+        const firstWord = ((grp * g.group + b * g.block) * g.codeBits) / 32;
+        inner.push(
+          ...storeBlockCodes(b * g.block, g.block, g.codeBits, firstWord, words + 1).map((l) =>
+            "  " + l
+          ),
+        );
       }
       inner.push(`}`);
     }
-    if (cfg.output === "fake") inner.push(...storeFake(g.group));
+    if (cfg.output === "fake") inner.push(...storeFake(g.group, (grp * g.group) / 4));
     body.push(`  {`, indent(inner, 4), `  }`);
   }
   if (scaleWords > 0) {
@@ -409,6 +456,29 @@ export function quantizeShader(cfg: KernelConfig): string {
   }
   body.push(`}`);
   if (!g.needsStats) body.push(`reduce_amax(lid, um);`);
+  // Coalesced stores of the staged results.
+  body.push(`workgroupBarrier();`);
+  if (cfg.output === "fake") {
+    body.push(
+      `for (var k = 0u; k < ${g.unit / 4}u; k = k + 1u) {`,
+      `  let j = k * ${g.workgroup}u + lid;`,
+      `  let gi = unit0 * ${g.unit / 4}u + j;`,
+      `  if (gi < n_vec4) { out[gi] = tile[(j / ${g.unit / 4}u) * ${g.unit / 4 + 1}u + j % ${
+        g.unit / 4
+      }u]; }`,
+      `}`,
+    );
+  } else {
+    body.push(
+      `for (var k = 0u; k < ${words}u; k = k + 1u) {`,
+      `  let j = k * ${g.workgroup}u + lid;`,
+      `  let gi = unit0 * ${words}u + j;`,
+      `  if (gi < params.n_units * ${words}u) { codes[gi] = ctile[(j / ${words}u) * ${
+        words + 1
+      }u + j % ${words}u]; }`,
+      `}`,
+    );
+  }
   const out = cfg.output === "fake"
     ? `@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;`
     : `@group(0) @binding(3) var<storage, read_write> codes: array<u32>;\n` +
@@ -427,16 +497,22 @@ export function quantizeShader(cfg: KernelConfig): string {
 @group(0) @binding(2) var<uniform> params: Params;
 ${out}
 ${tiles}
-${g.needsStats ? "" : REDUCE_MAX}
-${ENTRY}
+${staging(g, cfg)}
+${g.needsStats ? "" : reduceMax(g.workgroup)}
+${entry(g)}
 ${indent(body, 2)}
 }
 `;
 }
 
-/** Packed-code stores for one block, which always fills whole u32 words. */
-function storeBlockCodes(from: number, block: number, elem: ElementName | "fp32"): string[] {
-  const bits = elem === "fp32" ? 32 : ELEMENTS[elem].bits;
+/** Packs one block's codes (whole u32 words) into this invocation's slice of `ctile`. */
+function storeBlockCodes(
+  from: number,
+  block: number,
+  bits: number,
+  firstWord: number,
+  stride: number,
+): string[] {
   const perWord = 32 / bits;
   const lines: string[] = [];
   for (let w = 0; w < block / perWord; w++) {
@@ -444,7 +520,7 @@ function storeBlockCodes(from: number, block: number, elem: ElementName | "fp32"
       const c = `c${from + w * perWord + j}`;
       return j === 0 ? c : `(${c} << ${j * bits}u)`;
     });
-    lines.push(`codes[(base + ${from + w * perWord}u) / ${perWord}u] = ${terms.join(" | ")};`);
+    lines.push(`ctile[lid * ${stride}u + ${firstWord + w}u] = ${terms.join(" | ")};`);
   }
   return lines;
 }
