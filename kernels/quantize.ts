@@ -253,18 +253,22 @@ export class BoundQuantize {
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
-/** Runs one quantization of a host array and returns the buffers it wrote, read back. */
-async function runOnce(
+/**
+ * Runs one quantization of a host array (already checked) with a kernel configuration and
+ * returns what it wrote: fake-quant values or packed codes in `out`, scale bytes, and the stats
+ * words (amax bits, tensor decode scale bits).
+ */
+export async function runQuantizeKernel(
   x: Float32Array,
   rows: number,
   cols: number,
-  spec: ResolvedFormat,
-  opts: QuantizeOptions,
-  output: "fake" | "packed",
+  cfg: KernelConfig,
+  key: number,
+  delayedScale = 1,
 ): Promise<{ out: ArrayBuffer; scales: ArrayBuffer; stats: Uint32Array }> {
   const gpu = await getGpu();
   const device = gpu.device;
-  const cfg = kernelConfig(spec, opts, output, cols);
+  const output = cfg.output;
   const kernel = await QuantizeKernel.create(gpu, cfg);
   const sizes = quantizeSizes(cfg, rows, cols);
   const padded = new Float32Array(sizes.elements);
@@ -287,11 +291,7 @@ async function runOnce(
       tileAmax: sizes.tileBytes > 0 ? make(sizes.tileBytes) : undefined,
     };
     const bound = kernel.bind(rows, cols, io);
-    const { key } = resolveRounding(opts);
-    bound.setParams(
-      key,
-      spec.kind === "fp8" && spec.scaling !== "current" ? spec.scaling!.scaleFor() : 1,
-    );
+    bound.setParams(key, delayedScale);
     const encoder = device.createCommandEncoder({ label: "quantizeGpu" });
     const pass = encoder.beginComputePass();
     bound.encode(pass);
@@ -307,6 +307,19 @@ async function runOnce(
   } finally {
     for (const b of buffers) b.destroy();
   }
+}
+
+function run(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  spec: ResolvedFormat,
+  opts: QuantizeOptions,
+  output: "fake" | "packed",
+) {
+  const cfg = kernelConfig(spec, opts, output, cols);
+  const scale = spec.kind === "fp8" && spec.scaling !== "current" ? spec.scaling!.scaleFor() : 1;
+  return runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, scale);
 }
 
 /** Unpacks `n` codes of `bits` bits from little-endian u32 words. */
@@ -343,7 +356,7 @@ export async function quantizeGpu(
   opts: QuantizeOptions = {},
 ): Promise<Quantized> {
   const spec = checkQuantizeArgs(x, rows, cols, format, opts);
-  const { out, scales, stats } = await runOnce(x, rows, cols, spec, opts, "packed");
+  const { out, scales, stats } = await run(x, rows, cols, spec, opts, "packed");
   const n = rows * cols;
   const element = spec.kind === "nvfp4" ? "e2m1" : spec.element;
   const bits = element === "fp32" ? 32 : ELEMENTS[element].bits;
@@ -375,7 +388,7 @@ export async function fakeQuantizeGpu(
   opts: QuantizeOptions = {},
 ): Promise<Float32Array> {
   const spec = checkQuantizeArgs(x, rows, cols, format, opts);
-  const { out } = await runOnce(x, rows, cols, spec, opts, "fake");
+  const { out } = await run(x, rows, cols, spec, opts, "fake");
   return new Float32Array(out, 0, rows * cols).slice();
 }
 

@@ -30,37 +30,38 @@ export function f32Literal(v: number): string {
   return `bitcast<f32>(${hex(f32Bits(v))})`;
 }
 
+/** One step of restoring division: the next quotient bit. */
+const DIV_STEP =
+  "  ge = r >= d; r = select(r, r - d, ge) << 1u; q = (q << 1u) | select(0u, 1u, ge);\n";
+
 const CORE = /* wgsl */ `
 const FLT_MAX: f32 = 0x1.fffffep+127f;
 
 fn ftz(x: f32) -> f32 {
   let b = bitcast<u32>(x);
-  if ((b & 0x7f800000u) == 0u) { return bitcast<f32>(b & 0x80000000u); }
-  return x;
+  return select(x, bitcast<f32>(b & 0x80000000u), (b & 0x7f800000u) == 0u);
 }
 
 fn mul_ftz(a: f32, b: f32) -> f32 { return ftz(a * b); }
 
-// Correctly rounded a / b for positive normal a and b.
+// Correctly rounded a / b for positive normal a and b: 24 quotient bits by restoring division,
+// unrolled and branch-free, then round-to-nearest-even on the remainder.
 fn div_rn(a: f32, b: f32) -> f32 {
   let ab = bitcast<u32>(a);
   let bb = bitcast<u32>(b);
-  var e = i32(ab >> 23u) - i32(bb >> 23u);
-  var r = (ab & 0x7fffffu) | 0x800000u;
   let d = (bb & 0x7fffffu) | 0x800000u;
-  if (r < d) { r = r << 1u; e = e - 1; }
+  let ra = (ab & 0x7fffffu) | 0x800000u;
+  let shift = ra < d;
+  var r = select(ra, ra << 1u, shift);
+  var e = i32(ab >> 23u) - i32(bb >> 23u) - select(0, 1, shift);
   var q = 0u;
-  for (var i = 0u; i < 24u; i = i + 1u) {
-    q = q << 1u;
-    if (r >= d) { r = r - d; q = q | 1u; }
-    r = r << 1u;
-  }
-  if (r > d || (r == d && (q & 1u) == 1u)) { q = q + 1u; }
-  if (q == 0x1000000u) { q = 0x800000u; e = e + 1; }
-  let be = e + 127;
-  if (be >= 255) { return bitcast<f32>(0x7f800000u); }
-  if (be <= 0) { return 0.0; }
-  return bitcast<f32>((u32(be) << 23u) | (q & 0x7fffffu));
+  var ge = false;
+${DIV_STEP.repeat(24)}  q = q + select(0u, 1u, (r > d) | ((r == d) & ((q & 1u) == 1u)));
+  let carry = q == 0x1000000u;
+  q = select(q, 0x800000u, carry);
+  let be = e + 127 + select(0, 1, carry);
+  let bits = select((u32(max(be, 1)) << 23u) | (q & 0x7fffffu), 0x7f800000u, be >= 255);
+  return bitcast<f32>(select(bits, 0u, be <= 0));
 }
 
 fn mix32(v: u32) -> u32 {
@@ -79,7 +80,11 @@ function emin(f: ElementFormat): number {
   return 1 - f.bias;
 }
 
-/** Encoders take the sign (0 or 1) and the magnitude |y| of an FP32 value, already flushed. */
+/**
+ * Encoders take the sign (0 or 1) and the magnitude |y| of an FP32 value, already flushed. They
+ * are branch-free (every case computed, then `select`ed) so the compiler can interleave the
+ * unrolled elements of a block. Shift amounts stay below 32 (WGSL takes them modulo 32).
+ */
 function encoder(f: ElementFormat, stochastic: boolean): string {
   const m = f.manBits;
   const sat = f.bits <= 8;
@@ -88,73 +93,61 @@ function encoder(f: ElementFormat, stochastic: boolean): string {
   // tie goes up too); FP4/FP8 saturate.
   const halfUlp = (f.maxFinite - decodeElement(f, f.maxCode - 1)) / 2;
   const overflow = sat
-    ? `return s | ${hex(f.maxCode)};`
-    : `if (ab >= ${hex(f32Bits(f.maxFinite + halfUlp))}) { return s | ${
-      hex(f.overflowCode!)
-    }; }\n    return s | ${hex(f.maxCode)};`;
+    ? hex(f.maxCode)
+    : `select(${hex(f.maxCode)}, ${hex(f.overflowCode!)}, ab >= ${
+      hex(f32Bits(f.maxFinite + halfUlp))
+    })`;
   const name = stochastic ? `enc_sr_${f.name}` : `enc_${f.name}`;
   const rParam = stochastic ? ", r: u32" : "";
+  // sh: the right shift that leaves the target's mantissa bits (plus the implicit one) in q.
   const round = stochastic
-    ? `var q = 0u;
-  var frac = 0u;
-  if (sh < 24u) {
-    q = mant >> sh;
-    frac = (mant & ((1u << sh) - 1u)) << (32u - sh);
-  } else if (sh < 32u) {
-    frac = mant << (32u - sh);
-  } else if (sh < 56u) {
-    frac = mant >> (sh - 32u);
-  }
-  if (r < frac) { q = q + 1u; }`
-    : `if (sh > 24u) { return s; }
-  var q = mant >> sh;
+    ? `let sh = min(${23 - m}u + u32(max(${emin(f)} - e, 0)), 63u);
+  let s31 = min(sh, 31u);
+  let q = mant >> s31;
+  let frac_lo = (mant & ((1u << s31) - 1u)) << (32u - s31);
+  let frac_hi = select(mant >> min(sh - 32u, 31u), 0u, sh >= 56u);
+  let frac = select(frac_hi, frac_lo, sh < 32u);
+  let rq = q + select(0u, 1u, r < frac);`
+    : `let sh = min(${23 - m}u + u32(max(${emin(f)} - e, 0)), 25u);
+  let q = mant >> sh;
   let rem = mant & ((1u << sh) - 1u);
   let half = 1u << (sh - 1u);
-  if (rem > half || (rem == half && (q & 1u) == 1u)) { q = q + 1u; }`;
+  let rq = q + select(0u, 1u, (rem > half) | ((rem == half) & ((q & 1u) == 1u)));`;
   return /* wgsl */ `
 fn ${name}(sign: u32, a: f32${rParam}) -> u32 {
-  let s = sign << ${f.expBits + m}u;
   let ab = bitcast<u32>(a);
-  if (ab >= ${hex(maxBits)}) {
-    ${overflow}
-  }
-  if (ab == 0u) { return s; }
   let e = i32(ab >> 23u) - 127;
   let mant = (ab & 0x7fffffu) | 0x800000u;
-  var sh = ${23 - m}u;
-  if (e < ${emin(f)}) { sh = sh + u32(${emin(f)} - e); }
   ${round}
-  if (e < ${emin(f)}) { return s | q; }
-  return s | ((u32(e - (${emin(f) - 1})) << ${m}u) + q - ${hex(1 << m)});
+  let normal = (u32(e - (${emin(f) - 1})) << ${m}u) + rq - ${hex(1 << m)};
+  var mag = select(normal, rq, e < ${emin(f)});
+  mag = select(mag, 0u, ab == 0u);
+  mag = select(mag, ${overflow}, ab >= ${hex(maxBits)});
+  return (sign << ${f.expBits + m}u) | mag;
 }
 `;
 }
 
-/** Decoder of finite codes to FP32 (exact: every element value is a normal FP32 number or 0). */
+/** Decoder of codes to FP32 (exact: every element value is a normal FP32 number or 0). */
 function decoder(f: ElementFormat): string {
   const m = f.manBits;
   const signShift = f.expBits + m;
   const magMask = (1 << signShift) - 1;
   // BF16 subnormals lie below 2^-126 and are flushed; the other formats' subnormals are FP32
   // normals, exact as man · 2^(1−bias−m).
-  const subnormal = f.bias === 127
-    ? `if (ef == 0u) { return bitcast<f32>(sign); }`
-    : `if (ef == 0u) {
-    return bitcast<f32>(sign | bitcast<u32>(f32(man) * ${f32Literal(2 ** (1 - f.bias - m))}));
-  }`;
+  const sub = f.bias === 127
+    ? "0u"
+    : `bitcast<u32>(f32(man) * ${f32Literal(2 ** (1 - f.bias - m))})`;
+  const inf = f.overflowCode !== undefined && f.name !== "e4m3"
+    ? `\n  bits = select(bits, 0x7f800000u, ef == ${hex((1 << f.expBits) - 1)});`
+    : "";
   return /* wgsl */ `
 fn dec_${f.name}(code: u32) -> f32 {
-  let sign = (code >> ${signShift}u) << 31u;
   let mag = code & ${hex(magMask)};
   let ef = mag >> ${m}u;
-  let man = mag & ${hex((1 << m) - 1)};${
-    f.overflowCode !== undefined && f.name !== "e4m3"
-      ? `
-  if (ef == ${hex((1 << f.expBits) - 1)}) { return bitcast<f32>(sign | 0x7f800000u); }`
-      : ""
-  }
-  ${subnormal}
-  return bitcast<f32>(sign | ((ef + ${127 - f.bias}u) << 23u) | (man << ${23 - m}u));
+  let man = mag & ${hex((1 << m) - 1)};
+  var bits = select(((ef + ${127 - f.bias}u) << 23u) | (man << ${23 - m}u), ${sub}, ef == 0u);${inf}
+  return bitcast<f32>(((code >> ${signShift}u) << 31u) | bits);
 }
 `;
 }

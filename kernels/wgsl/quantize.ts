@@ -44,6 +44,11 @@ export interface KernelConfig {
   readonly stochastic: boolean;
   readonly rht?: { readonly size: number; readonly signs: readonly number[] };
   readonly output: "fake" | "packed";
+  /**
+   * Stage loads and stores through workgroup memory so that global accesses are coalesced
+   * (default), or let each invocation access its own unit directly.
+   */
+  readonly staged?: boolean;
 }
 
 /** Unit geometry of a configuration. */
@@ -62,6 +67,8 @@ export interface Geometry {
   workgroup: number;
   /** Bits per packed code. */
   codeBits: number;
+  /** Whether global loads and stores go through workgroup memory. */
+  staged: boolean;
 }
 
 /** The geometry of a kernel configuration. */
@@ -75,7 +82,8 @@ export function geometry(cfg: KernelConfig): Geometry {
   const workgroup = unit > 64 ? 32 : 64;
   const elem = elementName(f);
   const codeBits = elem === "fp32" ? 32 : ELEMENTS[elem].bits;
-  return { block, group, unit, scaled, needsStats, workgroup, codeBits };
+  const staged = cfg.staged ?? true;
+  return { block, group, unit, scaled, needsStats, workgroup, codeBits, staged };
 }
 
 /** The element codec of a kernel format; `fp32` for the identity. */
@@ -148,11 +156,19 @@ function encodeElem(cfg: KernelConfig, elem: ElementName, i: number, mag: string
 }
 
 /** Puts the group's fake-quant values `d${i}` back into this invocation's slice of the tile. */
-function storeFake(group: number, offset4: number): string[] {
+function storeFake(group: number, offset4: number, staged: boolean): string[] {
   return Array.from({ length: group / 4 }, (_, k) => {
     const d = [0, 1, 2, 3].map((j) => `d${4 * k + j}`).join(", ");
-    return `tile[slot + ${offset4 + k}u] = vec4<f32>(${d});`;
+    const dst = staged ? `tile[slot + ${offset4 + k}u]` : `out[(base >> 2u) + ${k}u]`;
+    return `${dst} = vec4<f32>(${d});`;
   });
+}
+
+/** The k-th vec4 of group `grp` of this invocation's unit. */
+function groupVec4(g: Geometry, grp: number): (k: number) => string {
+  return g.staged
+    ? (k) => `tile[slot + ${(grp * g.group) / 4 + k}u]`
+    : (k) => `x[(base >> 2u) + ${k}u]`;
 }
 
 /** Per-tensor prologue: defines the tensor-level scales and publishes the decode scale. */
@@ -278,11 +294,10 @@ fn ldexp_ftz(d: f32, byte: u32) -> f32 {
   let b = bitcast<u32>(d);
   let s = b & 0x80000000u;
   let e = i32((b >> 23u) & 0xffu);
-  if (e == 0) { return bitcast<f32>(s); }
   let ne = e + i32(byte) - 127;
-  if (ne <= 0) { return bitcast<f32>(s); }
-  if (ne >= 255) { return bitcast<f32>(s | 0x7f800000u); }
-  return bitcast<f32>(s | (u32(ne) << 23u) | (b & 0x7fffffu));
+  var bits = select(s | (u32(max(ne, 0)) << 23u) | (b & 0x7fffffu), s, (e == 0) | (ne <= 0));
+  bits = select(bits, s | 0x7f800000u, ne >= 255);
+  return bitcast<f32>(bits);
 }
 `;
 
@@ -309,6 +324,7 @@ fn reduce_amax(lid: u32, m: f32) {
  * leave with coalesced stores; packed codes are staged the same way in `ctile`.
  */
 function staging(g: Geometry, cfg: KernelConfig | undefined): string {
+  if (!g.staged) return "";
   const u4 = g.unit / 4;
   const lines = [`var<workgroup> tile: array<vec4<f32>, ${g.workgroup * (u4 + 1)}>;`];
   if (cfg?.output === "packed") {
@@ -319,12 +335,31 @@ function staging(g: Geometry, cfg: KernelConfig | undefined): string {
 }
 
 function entry(g: Geometry): string {
-  const u4 = g.unit / 4;
   return /* wgsl */ `@compute @workgroup_size(${g.workgroup})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let unit0 = (wid.y * params.gx + wid.x) * ${g.workgroup}u;
   let unit = unit0 + lid;
-  let in_range = unit < params.n_units;
+  let in_range = unit < params.n_units;${g.staged ? stagedLoad(g) : ""}`;
+}
+
+/** Coalesced stores of the staged results: fake-quant vec4s from `tile` or code words from `ctile`. */
+function stagedStore(g: Geometry, output: "fake" | "packed"): string[] {
+  const per = output === "fake" ? g.unit / 4 : (g.unit * g.codeBits) / 32;
+  const [dst, src, limit] = output === "fake"
+    ? ["out", "tile", "n_vec4"]
+    : ["codes", "ctile", `params.n_units * ${per}u`];
+  return [
+    `for (var k = 0u; k < ${per}u; k = k + 1u) {`,
+    `  let j = k * ${g.workgroup}u + lid;`,
+    `  let gi = unit0 * ${per}u + j;`,
+    `  if (gi < ${limit}) { ${dst}[gi] = ${src}[(j / ${per}u) * ${per + 1}u + j % ${per}u]; }`,
+    `}`,
+  ];
+}
+
+function stagedLoad(g: Geometry): string {
+  const u4 = g.unit / 4;
+  return `
   let slot = lid * ${u4 + 1}u;
   let n_vec4 = params.n_units * ${u4}u;
   for (var k = 0u; k < ${u4}u; k = k + 1u) {
@@ -356,8 +391,8 @@ export function statsShader(cfg: KernelConfig): string {
   const g = geometry(cfg);
   const body: string[] = [`var um = 0.0;`, `if (in_range) {`];
   for (let grp = 0; grp < g.unit / g.group; grp++) {
-    const at = (k: number) => `tile[slot + ${(grp * g.group) / 4 + k}u]`;
-    body.push(`  {`, indent(loadGroup(g.group, cfg.rht, at), 4));
+    const base = `    let base = unit * ${g.unit}u + ${grp * g.group}u;`;
+    body.push(`  {`, base, indent(loadGroup(g.group, cfg.rht, groupVec4(g, grp)), 4));
     body.push(indent(maxOf(0, g.group), 4), `    um = max(um, m);`, `  }`);
   }
   body.push(`}`, `reduce_amax(lid, um);`);
@@ -427,7 +462,7 @@ export function quantizeShader(cfg: KernelConfig): string {
   const words = (g.unit * g.codeBits) / 32;
   for (let grp = 0; grp < g.unit / g.group; grp++) {
     const inner: string[] = [`let base = unit * ${g.unit}u + ${grp * g.group}u;`];
-    inner.push(...loadGroup(g.group, cfg.rht, (k) => `tile[slot + ${(grp * g.group) / 4 + k}u]`));
+    inner.push(...loadGroup(g.group, cfg.rht, groupVec4(g, grp)));
     if (!g.needsStats) inner.push(...maxOf(0, g.group), `um = max(um, m);`);
     if (cfg.output === "fake") {
       inner.push(...Array.from({ length: g.group }, (_, i) => `var d${i} = 0.0;`));
@@ -439,14 +474,12 @@ export function quantizeShader(cfg: KernelConfig): string {
       if (cfg.output === "packed") {
         const firstWord = ((grp * g.group + b * g.block) * g.codeBits) / 32;
         inner.push(
-          ...storeBlockCodes(b * g.block, g.block, g.codeBits, firstWord, words + 1).map((l) =>
-            "  " + l
-          ),
+          ...storeBlockCodes(g, b * g.block, firstWord, words + 1).map((l) => "  " + l),
         );
       }
       inner.push(`}`);
     }
-    if (cfg.output === "fake") inner.push(...storeFake(g.group, (grp * g.group) / 4));
+    if (cfg.output === "fake") inner.push(...storeFake(g.group, (grp * g.group) / 4, g.staged));
     body.push(`  {`, indent(inner, 4), `  }`);
   }
   if (scaleWords > 0) {
@@ -456,29 +489,7 @@ export function quantizeShader(cfg: KernelConfig): string {
   }
   body.push(`}`);
   if (!g.needsStats) body.push(`reduce_amax(lid, um);`);
-  // Coalesced stores of the staged results.
-  body.push(`workgroupBarrier();`);
-  if (cfg.output === "fake") {
-    body.push(
-      `for (var k = 0u; k < ${g.unit / 4}u; k = k + 1u) {`,
-      `  let j = k * ${g.workgroup}u + lid;`,
-      `  let gi = unit0 * ${g.unit / 4}u + j;`,
-      `  if (gi < n_vec4) { out[gi] = tile[(j / ${g.unit / 4}u) * ${g.unit / 4 + 1}u + j % ${
-        g.unit / 4
-      }u]; }`,
-      `}`,
-    );
-  } else {
-    body.push(
-      `for (var k = 0u; k < ${words}u; k = k + 1u) {`,
-      `  let j = k * ${g.workgroup}u + lid;`,
-      `  let gi = unit0 * ${words}u + j;`,
-      `  if (gi < params.n_units * ${words}u) { codes[gi] = ctile[(j / ${words}u) * ${
-        words + 1
-      }u + j % ${words}u]; }`,
-      `}`,
-    );
-  }
+  if (g.staged) body.push(`workgroupBarrier();`, ...stagedStore(g, cfg.output));
   const out = cfg.output === "fake"
     ? `@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;`
     : `@group(0) @binding(3) var<storage, read_write> codes: array<u32>;\n` +
@@ -505,22 +516,19 @@ ${indent(body, 2)}
 `;
 }
 
-/** Packs one block's codes (whole u32 words) into this invocation's slice of `ctile`. */
-function storeBlockCodes(
-  from: number,
-  block: number,
-  bits: number,
-  firstWord: number,
-  stride: number,
-): string[] {
-  const perWord = 32 / bits;
+/** Packs one block's codes (whole u32 words) into `ctile` (staged) or straight into `codes`. */
+function storeBlockCodes(g: Geometry, from: number, firstWord: number, stride: number): string[] {
+  const perWord = 32 / g.codeBits;
   const lines: string[] = [];
-  for (let w = 0; w < block / perWord; w++) {
+  for (let w = 0; w < g.block / perWord; w++) {
     const terms = Array.from({ length: perWord }, (_, j) => {
       const c = `c${from + w * perWord + j}`;
-      return j === 0 ? c : `(${c} << ${j * bits}u)`;
+      return j === 0 ? c : `(${c} << ${j * g.codeBits}u)`;
     });
-    lines.push(`ctile[lid * ${stride}u + ${firstWord + w}u] = ${terms.join(" | ")};`);
+    const dst = g.staged
+      ? `ctile[lid * ${stride}u + ${firstWord + w}u]`
+      : `codes[unit * ${stride - 1}u + ${firstWord + w}u]`;
+    lines.push(`${dst} = ${terms.join(" | ")};`);
   }
   return lines;
 }
