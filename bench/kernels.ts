@@ -67,12 +67,10 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log("Usage: deno task kernels [--mib 64] [--iterations 20] [--layout staged|direct|both]
- *        [--out results.md]
- *
- * `--layout` picks how the quantize kernels access memory: staged through workgroup memory with
- * coalesced loads and stores (the default the library uses), each invocation reading its own
- * unit directly, or both side by side.");
+  console.log(
+    "Usage: deno task kernels [--mib 64] [--iterations 20] [--layout staged|direct|both] " +
+      "[--out results.md]",
+  );
   Deno.exit(0);
 }
 const mib = Number(values.mib);
