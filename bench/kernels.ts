@@ -81,6 +81,14 @@ if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(iterations) || iterat
   );
   Deno.exit(2);
 }
+const layouts = ({ staged: [true], direct: [false], both: [true, false] } as Record<
+  string,
+  boolean[]
+>)[values.layout!];
+if (!layouts) {
+  console.error(`error: --layout must be staged, direct or both, got ${values.layout}`);
+  Deno.exit(2);
+}
 
 const gpu = await getGpu();
 const device = gpu.device;
