@@ -6,12 +6,7 @@
  * FP32 for fake-quant and codes + scale bytes for packed kernels. Passes that first reduce the
  * tensor amax read the input twice; that cost is in the time, not in the byte count.
  *
- * Usage: deno task kernels [--mib 64] [--iterations 20] [--layout staged|direct|both]
- *        [--out results.md]
- *
- * `--layout` picks how the quantize kernels access memory: staged through workgroup memory with
- * coalesced loads and stores (the default the library uses), each invocation reading its own
- * unit directly, or both side by side.
+ * Usage: deno task kernels [--mib 64] [--iterations 20] [--out results.md]
  *
  * @module
  */
@@ -62,14 +57,12 @@ const { values } = parseArgs({
     mib: { type: "string", default: "64" },
     iterations: { type: "string", default: "20" },
     out: { type: "string" },
-    layout: { type: "string", default: "staged" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   console.log(
-    "Usage: deno task kernels [--mib 64] [--iterations 20] [--layout staged|direct|both] " +
-      "[--out results.md]",
+    "Usage: deno task kernels [--mib 64] [--iterations 20] [--out results.md]",
   );
   Deno.exit(0);
 }
@@ -79,14 +72,6 @@ if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(iterations) || iterat
   console.error(
     `error: --mib and --iterations must be positive integers, got ${mib}, ${iterations}`,
   );
-  Deno.exit(2);
-}
-const layouts = ({ staged: [true], direct: [false], both: [true, false] } as Record<
-  string,
-  boolean[]
->)[values.layout!];
-if (!layouts) {
-  console.error(`error: --layout must be staged, direct or both, got ${values.layout}`);
   Deno.exit(2);
 }
 
@@ -112,8 +97,8 @@ const copyGBs = (2 * inputBytes) / copy.msPerIteration / 1e6;
 rowsOut.push(["copy (vec4)", "—", "1", fmt(copy.msPerIteration), fmt(copyGBs, 0), "100%"]);
 
 for (const c of CASES) {
-  for (const [output, staged] of layouts.flatMap((st) => [["fake", st], ["packed", st]] as const)) {
-    const cfg = { ...kernelConfig(resolveFormat(c.format), c.opts, output, cols), staged };
+  for (const output of ["fake", "packed"] as const) {
+    const cfg = kernelConfig(resolveFormat(c.format), c.opts, output, cols);
     const kernel = await QuantizeKernel.create(gpu, cfg);
     const sizes = quantizeSizes(cfg, rows, cols);
     const make = (bytes: number) => device.createBuffer({ size: Math.max(bytes, 4), usage });
@@ -132,7 +117,7 @@ for (const c of CASES) {
     const gbs = (inputBytes + outBytes) / r.msPerIteration / 1e6;
     rowsOut.push([
       c.label,
-      staged ? output : `${output}, direct`,
+      output,
       String(bound.dispatchCount),
       fmt(r.msPerIteration),
       fmt(gbs, 0),

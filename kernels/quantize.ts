@@ -24,8 +24,10 @@ import {
   type KernelFormat,
   PARAMS_BYTES,
   quantizeShader,
+  SLABS,
   statsShader,
   tileStatsShader,
+  WORKGROUP,
 } from "./wgsl/quantize.ts";
 
 const caches = new WeakMap<GPUDevice, PipelineCache>();
@@ -116,7 +118,7 @@ export interface QuantizeIo {
  * const gpu = await getGpu();
  * const cfg = kernelConfig(resolveFormat("nvfp4"), {}, "fake", 64);
  * const kernel = await QuantizeKernel.create(gpu, cfg);
- * console.log(kernel.geometry.unit); // 64 elements per invocation
+ * console.log(kernel.geometry.block); // 16 elements per scale block
  * ```
  */
 export class QuantizeKernel {
@@ -141,11 +143,9 @@ export class QuantizeKernel {
   /** Compiles (or fetches from the cache) the kernels of a configuration. */
   static async create(gpu: Gpu, config: KernelConfig): Promise<QuantizeKernel> {
     const cache = pipelineCache(gpu.device);
-    const f = config.format;
     const g = geometry(config);
-    const tiled = f.kind === "nvfp4" && f.tile === "16x16";
     const stats = g.needsStats
-      ? cache.getAsync(tiled ? tileStatsShader() : statsShader(config))
+      ? cache.getAsync(g.tiled ? tileStatsShader() : statsShader(config))
       : Promise.resolve(undefined);
     const pipelines = await Promise.all([
       cache.getAsync(clearShader()),
@@ -162,17 +162,16 @@ export class QuantizeKernel {
   bind(rows: number, cols: number, io: QuantizeIo): BoundQuantize {
     const device = this.#gpu.device;
     const g = this.geometry;
-    const f = this.config.format;
-    const tiled = f.kind === "nvfp4" && f.tile === "16x16";
-    const units = paddedElements(rows * cols) / g.unit;
-    const groups = Math.ceil(units / g.workgroup);
+    const tiled = g.tiled;
+    const nVec4 = paddedElements(rows * cols) / 4;
+    const groups = Math.ceil(nVec4 / (WORKGROUP * SLABS));
     const gx = Math.min(groups, this.#gpu.limits.maxComputeWorkgroupsPerDimension ?? 65535);
     const gy = Math.ceil(groups / Math.max(gx, 1));
     const params = device.createBuffer({
       size: PARAMS_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const words = new Uint32Array([units, 0, 0, cols / 16, gx, 0, 0, 0]);
+    const words = new Uint32Array([nVec4, 0, 0, cols / 16, gx, 0, 0, 0]);
     device.queue.writeBuffer(params, 0, words);
     const need = (b: GPUBuffer | undefined, name: string) => {
       if (!b) throw new TypeError(`io.${name} is required for this kernel`);
