@@ -6,14 +6,14 @@
  * FP32 for fake-quant and codes + scale bytes for packed kernels. Passes that first reduce the
  * tensor amax read the input twice; that cost is in the time, not in the byte count.
  *
- * Usage: deno task kernels [--mib 64] [--iterations 20] [--out results.md]
+ * Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
-import { GpuTimer } from "../src/gpu/timing.ts";
+import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize.ts";
 import { copyKernel } from "../kernels/copy.ts";
 import { DelayedScaling } from "../src/formats/fp8.ts";
@@ -55,19 +55,21 @@ const CASES: Case[] = [
 const { values } = parseArgs({
   options: {
     mib: { type: "string", default: "64" },
-    iterations: { type: "string", default: "20" },
+    iterations: { type: "string", default: "10" },
+    rounds: { type: "string", default: "5" },
     out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   console.log(
-    "Usage: deno task kernels [--mib 64] [--iterations 20] [--out results.md]",
+    "Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]",
   );
   Deno.exit(0);
 }
 const mib = Number(values.mib);
 const iterations = Number(values.iterations);
+const rounds = Number(values.rounds);
 if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(iterations) || iterations < 1) {
   console.error(
     `error: --mib and --iterations must be positive integers, got ${mib}, ${iterations}`,
@@ -89,51 +91,102 @@ for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.618) * Math.exp(Math.co
 const xBuf = device.createBuffer({ size: inputBytes, usage });
 device.queue.writeBuffer(xBuf, 0, x);
 
-const rowsOut: string[][] = [];
-const copyDst = device.createBuffer({ size: inputBytes, usage });
-const copy = await timer.time(await copyKernel(gpu, xBuf, copyDst), { iterations, warmup: 3 });
-copyDst.destroy();
-const copyGBs = (2 * inputBytes) / copy.msPerIteration / 1e6;
-rowsOut.push(["copy (vec4)", "—", "1", fmt(copy.msPerIteration), fmt(copyGBs, 0), "100%"]);
+/** A kernel to time: what it moves and how to record it into a pass. */
+interface Target {
+  label: string;
+  output: string;
+  dispatches: number;
+  bytes: number;
+  record: (pass: GPUComputePassEncoder) => void;
+  samples: number[];
+}
 
+const buffers: GPUBuffer[] = [xBuf];
+const make = (bytes: number) => {
+  const b = device.createBuffer({ size: Math.max(bytes, 4), usage });
+  buffers.push(b);
+  return b;
+};
+const targets: Target[] = [{
+  label: "copy (vec4)",
+  output: "—",
+  dispatches: 1,
+  bytes: 2 * inputBytes,
+  record: await copyKernel(gpu, xBuf, make(inputBytes)),
+  samples: [],
+}];
 for (const c of CASES) {
   for (const output of ["fake", "packed"] as const) {
     const cfg = kernelConfig(resolveFormat(c.format), c.opts, output, cols);
     const kernel = await QuantizeKernel.create(gpu, cfg);
     const sizes = quantizeSizes(cfg, rows, cols);
-    const make = (bytes: number) => device.createBuffer({ size: Math.max(bytes, 4), usage });
-    const io = {
+    const bound = kernel.bind(rows, cols, {
       x: xBuf,
       stats: make(8),
       out: output === "fake" ? make(sizes.outBytes) : undefined,
       codes: output === "packed" ? make(sizes.codesBytes) : undefined,
       scales: output === "packed" && sizes.scalesBytes ? make(sizes.scalesBytes) : undefined,
       tileAmax: sizes.tileBytes ? make(sizes.tileBytes) : undefined,
-    };
-    const bound = kernel.bind(rows, cols, io);
+    });
     bound.setParams(0x9e3779b9, 1);
-    const r = await timer.time((pass) => bound.encode(pass), { iterations, warmup: 3 });
     const outBytes = output === "fake" ? sizes.outBytes : sizes.codesBytes + sizes.scalesBytes;
-    const gbs = (inputBytes + outBytes) / r.msPerIteration / 1e6;
-    rowsOut.push([
-      c.label,
+    targets.push({
+      label: c.label,
       output,
-      String(bound.dispatchCount),
-      fmt(r.msPerIteration),
-      fmt(gbs, 0),
-      `${fmt((100 * gbs) / copyGBs, 0)}%`,
-    ]);
-    bound.destroy();
-    for (const b of [io.stats, io.out, io.codes, io.scales, io.tileAmax]) b?.destroy();
+      dispatches: bound.dispatchCount,
+      bytes: inputBytes + outBytes,
+      record: (pass) => bound.encode(pass),
+      samples: [],
+    });
   }
 }
-xBuf.destroy();
+
+// Interleaved rounds: every kernel is timed once per round, so clock or thermal drift during the
+// run spreads over all rows instead of biasing the later ones.
+// Each timed batch follows at least WARMUP_MS of the same kernel in one submission, so the GPU runs
+// at its working clocks rather than those it fell to while the CPU prepared the batch.
+const WARMUP_MS = 25;
+for (let round = 0; round < rounds; round++) {
+  for (const t of targets) {
+    const once = t.samples.length ? median(t.samples) : (await timer.time(t.record, {
+      iterations: 1,
+      warmup: 1,
+    })).msPerIteration;
+    const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
+    const r = await timer.time(t.record, { iterations, warmup });
+    t.samples.push(...r.samples);
+  }
+}
+for (const b of buffers) b.destroy();
+
+const copyMs = median(targets[0].samples);
+const rowsOut = targets.map((t) => {
+  const ms = median(t.samples);
+  const gbs = t.bytes / ms / 1e6;
+  return [
+    t.label,
+    t.output,
+    String(t.dispatches),
+    fmt(ms),
+    fmt(Math.min(...t.samples)),
+    fmt(gbs, 0),
+    `${fmt((100 * copyMs) / ms * (t.bytes / targets[0].bytes), 0)}%`,
+  ];
+});
 
 function fmt(v: number, digits = 3): string {
   return v.toFixed(digits);
 }
 
-const header = ["kernel", "output", "dispatches", "ms", "effective GB/s", "of copy"];
+const header = [
+  "kernel",
+  "output",
+  "dispatches",
+  "median ms",
+  "min ms",
+  "effective GB/s",
+  "of copy",
+];
 const table = [
   `| ${header.join(" | ")} |`,
   `|${header.map((_, i) => (i === 0 || i === 1 ? "---" : "---:")).join("|")}|`,
@@ -142,10 +195,15 @@ const table = [
 const text = [
   `## Quantizer bandwidth on ${gpu.info.description || gpu.info.vendor}`,
   "",
-  `Input ${mib} MiB FP32 (${rows}×${cols}); median of ${iterations} runs after 3 warmup runs, ` +
-  `timed by ${timer.method}. Effective GB/s counts input + output bytes once.`,
+  `Input ${mib} MiB FP32 (${rows}×${cols}); ${rounds} interleaved rounds of ${iterations} timed ` +
+  `runs each, after ${WARMUP_MS} ms of untimed runs, timed by ${timer.method}. Effective GB/s counts input + output ` +
+  `bytes once; "of copy" compares it with the copy kernel's.`,
   "",
   table,
+  "",
+  `Environment: Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}; ` +
+  `adapter "${gpu.info.description}" (vendor ${gpu.info.vendor}, architecture ` +
+  `"${gpu.info.architecture}"); features ${[...gpu.features].sort().join(", ") || "none"}.`,
   "",
 ].join("\n");
 console.log(text);

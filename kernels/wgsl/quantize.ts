@@ -129,14 +129,8 @@ fn reduce_amax(lid: u32, m: f32) {
 
 const V = [0, 1, 2, 3];
 
-/** Loads this invocation's vec4 (flushed) into v0…v3. */
-const LOAD = [
-  `let gv = (wg * ${SLABS}u + slab) * ${WORKGROUP}u + lid;`,
-  `let in_range = gv < params.n_vec4;`,
-  `var t = vec4<f32>();`,
-  `if (in_range) { t = x[gv]; }`,
-  ...V.map((i) => `var v${i} = ftz(t[${i}]);`),
-];
+/** Flushes this slab's vec4 (loaded up front, see {@link flatKernel}) into v0…v3. */
+const LOAD = V.map((i) => `var v${i} = ftz(t[${i}]);`);
 
 /**
  * The RHT of the d-element group this invocation's four elements belong to: signs, the two
@@ -351,17 +345,35 @@ function indent(lines: string[], n: number): string {
   return lines.map((l) => " ".repeat(n) + l).join("\n");
 }
 
-/** A flat kernel: prologue, then per slab: load, RHT, `body`; then the optional amax reduction. */
+/**
+ * A flat kernel: the prologue, then the invocation's vec4 of all {@link SLABS} slabs loaded at once
+ * (several coalesced loads in flight per invocation hide memory latency even at the low occupancy
+ * of register-heavy quantizers), then `perSlab` for each slab, unrolled, then the optional amax
+ * reduction. `perSlab` sees `gv` (the global vec4 index), `in_range` and `t` (the loaded vec4).
+ */
 function flatKernel(pre: string[], perSlab: string[], reduce: boolean): string {
+  const slabs = Array.from({ length: SLABS }, (_, k) => k);
+  const loads = slabs.flatMap((k) => [
+    `let gv${k} = (wg * ${SLABS}u + ${k}u) * ${WORKGROUP}u + lid;`,
+    `var t${k} = vec4<f32>();`,
+    `if (gv${k} < params.n_vec4) { t${k} = x[gv${k}]; }`,
+  ]);
+  const bodies = slabs.flatMap((k) => [
+    `{`,
+    `  let gv = gv${k};`,
+    `  let in_range = gv < params.n_vec4;`,
+    `  let t = t${k};`,
+    indent(perSlab, 2),
+    `  workgroupBarrier();`,
+    `}`,
+  ]);
   return `@compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.y * params.gx + wid.x;
 ${indent(pre, 2)}
+${indent(loads, 2)}
   var um = 0.0;
-  for (var slab = 0u; slab < ${SLABS}u; slab = slab + 1u) {
-${indent(perSlab, 4)}
-    workgroupBarrier();
-  }
+${indent(bodies, 2)}
 ${reduce ? "  reduce_amax(lid, um);" : ""}
 }
 `;

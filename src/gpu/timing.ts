@@ -119,7 +119,10 @@ export class GpuTimer {
     this.#device = gpu.device;
   }
 
-  /** Runs `warmup` untimed then `iterations` timed passes of `record`. */
+  /**
+   * Runs `warmup` untimed passes of `record` (submitted together, so the GPU stays busy and reaches
+   * its working clocks), then `iterations` timed passes.
+   */
   async time(
     record: (pass: GPUComputePassEncoder) => void,
     { iterations = 10, warmup = 2 }: TimeOptions = {},
@@ -127,7 +130,7 @@ export class GpuTimer {
     if (!Number.isInteger(iterations) || iterations < 1) {
       throw new RangeError(`GpuTimer: iterations must be a positive integer, got ${iterations}`);
     }
-    for (let i = 0; i < warmup; i++) await this.#submitPass(record);
+    if (warmup > 0) await this.#submitPass(record, warmup);
     const samples: number[] = [];
     if (this.method === "timestamp-query") {
       for (let done = 0; done < iterations; done += MAX_TIMESTAMP_ITERATIONS) {
@@ -144,11 +147,13 @@ export class GpuTimer {
     return { msPerIteration: median(samples), method: this.method, samples };
   }
 
-  async #submitPass(record: (pass: GPUComputePassEncoder) => void): Promise<void> {
+  async #submitPass(record: (pass: GPUComputePassEncoder) => void, count = 1): Promise<void> {
     const encoder = this.#device.createCommandEncoder({ label: "GpuTimer" });
-    const pass = encoder.beginComputePass();
-    record(pass);
-    pass.end();
+    for (let i = 0; i < count; i++) {
+      const pass = encoder.beginComputePass();
+      record(pass);
+      pass.end();
+    }
     this.#device.queue.submit([encoder.finish()]);
     await this.#device.queue.onSubmittedWorkDone();
   }
