@@ -2,15 +2,17 @@
  * lpbench: low-precision training recipes (NVFP4, MXFP4, FP8, BF16) reproduced on WebGPU.
  *
  * This module exports the number formats: the bit-exact CPU reference (`quantize`, `hadamard`) and
- * the WGSL kernels that match it bit for bit (`quantizeGpu`, `hadamardGpu`).
+ * the WGSL kernels that match it bit for bit (`quantizeGpu`, `fakeQuantizeGpu`, `hadamardGpu`, and
+ * `QuantizeKernel` for GPU-resident buffers).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { quantize } from "./mod.ts";
  * const x = Float32Array.from({ length: 64 }, (_, i) => Math.cos(i) * 3);
  * const q = quantize(x, 4, 16, "nvfp4");
  * const xHat = q.dequantize();
- * console.assert(Math.abs(xHat[0] - x[0]) < 0.5);
+ * assert(Math.abs(xHat[0] - x[0]) < 0.5);
  * ```
  *
  * @module
@@ -44,3 +46,13 @@ export {
   encodeStochastic,
 } from "./src/formats/elements.ts";
 export { randomBits, streamKey } from "./src/formats/rng.ts";
+export {
+  BoundQuantize,
+  fakeQuantizeGpu,
+  hadamardGpu,
+  kernelConfig,
+  quantizeGpu,
+  QuantizeKernel,
+  quantizeSizes,
+} from "./kernels/quantize.ts";
+export { getGpu, type Gpu, GpuUnavailableError, requireFeature } from "./src/gpu/device.ts";

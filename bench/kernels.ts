@@ -52,159 +52,178 @@ const CASES: Case[] = [
   { label: "bf16 + SR", format: "bf16", opts: { rounding: "stochastic", seed: 1 } },
 ];
 
-const { values } = parseArgs({
-  options: {
-    mib: { type: "string", default: "64" },
-    iterations: { type: "string", default: "10" },
-    rounds: { type: "string", default: "5" },
-    out: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
-});
-if (values.help) {
-  console.log(
-    "Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]",
-  );
-  Deno.exit(0);
-}
-const mib = Number(values.mib);
-const iterations = Number(values.iterations);
-const rounds = Number(values.rounds);
-if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(iterations) || iterations < 1) {
-  console.error(
-    `error: --mib and --iterations must be positive integers, got ${mib}, ${iterations}`,
-  );
-  Deno.exit(2);
-}
+/** Thrown after a usage error has been printed; the CLI exits with code 2. */
+export class UsageError extends Error {}
 
-const gpu = await getGpu();
-const device = gpu.device;
-const timer = new GpuTimer(gpu);
-const cols = 4096;
-const rows = (mib * 2 ** 20) / 4 / cols;
-const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-const inputBytes = rows * cols * 4;
-
-// Normal-ish input, generated once on the CPU.
-const x = new Float32Array(rows * cols);
-for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.618) * Math.exp(Math.cos(i * 0.1));
-const xBuf = device.createBuffer({ size: inputBytes, usage });
-device.queue.writeBuffer(xBuf, 0, x);
-
-/** A kernel to time: what it moves and how to record it into a pass. */
-interface Target {
-  label: string;
-  output: string;
-  dispatches: number;
-  bytes: number;
-  record: (pass: GPUComputePassEncoder) => void;
-  samples: number[];
-}
-
-const buffers: GPUBuffer[] = [xBuf];
-const make = (bytes: number) => {
-  const b = device.createBuffer({ size: Math.max(bytes, 4), usage });
-  buffers.push(b);
-  return b;
-};
-const targets: Target[] = [{
-  label: "copy (vec4)",
-  output: "—",
-  dispatches: 1,
-  bytes: 2 * inputBytes,
-  record: await copyKernel(gpu, xBuf, make(inputBytes)),
-  samples: [],
-}];
-for (const c of CASES) {
-  for (const output of ["fake", "packed"] as const) {
-    const cfg = kernelConfig(resolveFormat(c.format), c.opts, output, cols);
-    const kernel = await QuantizeKernel.create(gpu, cfg);
-    const sizes = quantizeSizes(cfg, rows, cols);
-    const bound = kernel.bind(rows, cols, {
-      x: xBuf,
-      stats: make(8),
-      out: output === "fake" ? make(sizes.outBytes) : undefined,
-      codes: output === "packed" ? make(sizes.codesBytes) : undefined,
-      scales: output === "packed" && sizes.scalesBytes ? make(sizes.scalesBytes) : undefined,
-      tileAmax: sizes.tileBytes ? make(sizes.tileBytes) : undefined,
-    });
-    bound.setParams(0x9e3779b9, 1);
-    const outBytes = output === "fake" ? sizes.outBytes : sizes.codesBytes + sizes.scalesBytes;
-    targets.push({
-      label: c.label,
-      output,
-      dispatches: bound.dispatchCount,
-      bytes: inputBytes + outBytes,
-      record: (pass) => bound.encode(pass),
-      samples: [],
-    });
+/**
+ * Runs the kernel benchmark with command-line arguments and prints (and optionally writes) the
+ * markdown table.
+ */
+export async function runKernelBenchmark(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      mib: { type: "string", default: "64" },
+      iterations: { type: "string", default: "10" },
+      rounds: { type: "string", default: "5" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]",
+    );
+    return;
   }
-}
-
-// Interleaved rounds: every kernel is timed once per round, so clock or thermal drift during the
-// run spreads over all rows instead of biasing the later ones.
-// Each timed batch follows at least WARMUP_MS of the same kernel in one submission, so the GPU runs
-// at its working clocks rather than those it fell to while the CPU prepared the batch.
-const WARMUP_MS = 25;
-for (let round = 0; round < rounds; round++) {
-  for (const t of targets) {
-    const once = t.samples.length ? median(t.samples) : (await timer.time(t.record, {
-      iterations: 1,
-      warmup: 1,
-    })).msPerIteration;
-    const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
-    const r = await timer.time(t.record, { iterations, warmup });
-    t.samples.push(...r.samples);
+  const mib = Number(values.mib);
+  const iterations = Number(values.iterations);
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(mib) || mib < 1 || !Number.isInteger(iterations) || iterations < 1) {
+    console.error(
+      `error: --mib and --iterations must be positive integers, got ${mib}, ${iterations}`,
+    );
+    throw new UsageError();
   }
-}
-for (const b of buffers) b.destroy();
 
-const copyMs = median(targets[0].samples);
-const rowsOut = targets.map((t) => {
-  const ms = median(t.samples);
-  const gbs = t.bytes / ms / 1e6;
-  return [
-    t.label,
-    t.output,
-    String(t.dispatches),
-    fmt(ms),
-    fmt(Math.min(...t.samples)),
-    fmt(gbs, 0),
-    `${fmt((100 * copyMs) / ms * (t.bytes / targets[0].bytes), 0)}%`,
+  const gpu = await getGpu();
+  const device = gpu.device;
+  const timer = new GpuTimer(gpu);
+  const cols = 4096;
+  const rows = (mib * 2 ** 20) / 4 / cols;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const inputBytes = rows * cols * 4;
+
+  // Normal-ish input, generated once on the CPU.
+  const x = new Float32Array(rows * cols);
+  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.618) * Math.exp(Math.cos(i * 0.1));
+  const xBuf = device.createBuffer({ size: inputBytes, usage });
+  device.queue.writeBuffer(xBuf, 0, x);
+
+  /** A kernel to time: what it moves and how to record it into a pass. */
+  interface Target {
+    label: string;
+    output: string;
+    dispatches: number;
+    bytes: number;
+    record: (pass: GPUComputePassEncoder) => void;
+    samples: number[];
+  }
+
+  const buffers: GPUBuffer[] = [xBuf];
+  const make = (bytes: number) => {
+    const b = device.createBuffer({ size: Math.max(bytes, 4), usage });
+    buffers.push(b);
+    return b;
+  };
+  const targets: Target[] = [{
+    label: "copy (vec4)",
+    output: "—",
+    dispatches: 1,
+    bytes: 2 * inputBytes,
+    record: await copyKernel(gpu, xBuf, make(inputBytes)),
+    samples: [],
+  }];
+  for (const c of CASES) {
+    for (const output of ["fake", "packed"] as const) {
+      const cfg = kernelConfig(resolveFormat(c.format), c.opts, output, cols);
+      const kernel = await QuantizeKernel.create(gpu, cfg);
+      const sizes = quantizeSizes(cfg, rows, cols);
+      const bound = kernel.bind(rows, cols, {
+        x: xBuf,
+        stats: make(8),
+        out: output === "fake" ? make(sizes.outBytes) : undefined,
+        codes: output === "packed" ? make(sizes.codesBytes) : undefined,
+        scales: output === "packed" && sizes.scalesBytes ? make(sizes.scalesBytes) : undefined,
+        tileAmax: sizes.tileBytes ? make(sizes.tileBytes) : undefined,
+      });
+      bound.setParams(0x9e3779b9, 1);
+      const outBytes = output === "fake" ? sizes.outBytes : sizes.codesBytes + sizes.scalesBytes;
+      targets.push({
+        label: c.label,
+        output,
+        dispatches: bound.dispatchCount,
+        bytes: inputBytes + outBytes,
+        record: (pass) => bound.encode(pass),
+        samples: [],
+      });
+    }
+  }
+
+  // Interleaved rounds: every kernel is timed once per round, so clock or thermal drift during the
+  // run spreads over all rows instead of biasing the later ones.
+  // Each timed batch follows at least WARMUP_MS of the same kernel in one submission, so the GPU runs
+  // at its working clocks rather than those it fell to while the CPU prepared the batch.
+  const WARMUP_MS = 25;
+  for (let round = 0; round < rounds; round++) {
+    for (const t of targets) {
+      const once = t.samples.length ? median(t.samples) : (await timer.time(t.record, {
+        iterations: 1,
+        warmup: 1,
+      })).msPerIteration;
+      const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
+      const r = await timer.time(t.record, { iterations, warmup });
+      t.samples.push(...r.samples);
+    }
+  }
+  for (const b of buffers) b.destroy();
+
+  const copyMs = median(targets[0].samples);
+  const rowsOut = targets.map((t) => {
+    const ms = median(t.samples);
+    const gbs = t.bytes / ms / 1e6;
+    return [
+      t.label,
+      t.output,
+      String(t.dispatches),
+      fmt(ms),
+      fmt(Math.min(...t.samples)),
+      fmt(gbs, 0),
+      `${fmt((100 * copyMs) / ms * (t.bytes / targets[0].bytes), 0)}%`,
+    ];
+  });
+
+  function fmt(v: number, digits = 3): string {
+    return v.toFixed(digits);
+  }
+
+  const header = [
+    "kernel",
+    "output",
+    "dispatches",
+    "median ms",
+    "min ms",
+    "effective GB/s",
+    "of copy",
   ];
-});
-
-function fmt(v: number, digits = 3): string {
-  return v.toFixed(digits);
+  const table = [
+    `| ${header.join(" | ")} |`,
+    `|${header.map((_, i) => (i === 0 || i === 1 ? "---" : "---:")).join("|")}|`,
+    ...rowsOut.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+  const text = [
+    `## Quantizer bandwidth on ${gpu.info.description || gpu.info.vendor}`,
+    "",
+    `Input ${mib} MiB FP32 (${rows}×${cols}); ${rounds} interleaved rounds of ${iterations} timed ` +
+    `runs each, after ${WARMUP_MS} ms of untimed runs, timed by ${timer.method}. Effective GB/s counts input + output ` +
+    `bytes once; "of copy" compares it with the copy kernel's.`,
+    "",
+    table,
+    "",
+    `Environment: Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}; ` +
+    `adapter "${gpu.info.description}" (vendor ${gpu.info.vendor}, architecture ` +
+    `"${gpu.info.architecture}"); features ${[...gpu.features].sort().join(", ") || "none"}.`,
+    "",
+  ].join("\n");
+  console.log(text);
+  if (values.out) await Deno.writeTextFile(values.out, text);
 }
 
-const header = [
-  "kernel",
-  "output",
-  "dispatches",
-  "median ms",
-  "min ms",
-  "effective GB/s",
-  "of copy",
-];
-const table = [
-  `| ${header.join(" | ")} |`,
-  `|${header.map((_, i) => (i === 0 || i === 1 ? "---" : "---:")).join("|")}|`,
-  ...rowsOut.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
-const text = [
-  `## Quantizer bandwidth on ${gpu.info.description || gpu.info.vendor}`,
-  "",
-  `Input ${mib} MiB FP32 (${rows}×${cols}); ${rounds} interleaved rounds of ${iterations} timed ` +
-  `runs each, after ${WARMUP_MS} ms of untimed runs, timed by ${timer.method}. Effective GB/s counts input + output ` +
-  `bytes once; "of copy" compares it with the copy kernel's.`,
-  "",
-  table,
-  "",
-  `Environment: Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}; ` +
-  `adapter "${gpu.info.description}" (vendor ${gpu.info.vendor}, architecture ` +
-  `"${gpu.info.architecture}"); features ${[...gpu.features].sort().join(", ") || "none"}.`,
-  "",
-].join("\n");
-console.log(text);
-if (values.out) await Deno.writeTextFile(values.out, text);
+if (import.meta.main) {
+  try {
+    await runKernelBenchmark(Deno.args);
+  } catch (e) {
+    if (e instanceof UsageError) Deno.exit(2);
+    throw e;
+  }
+}

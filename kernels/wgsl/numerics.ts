@@ -158,8 +158,9 @@ fn dec_${f.name}(code: u32) -> f32 {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { wgslNumerics } from "./numerics.ts";
- * console.assert(wgslNumerics(["e2m1"]).includes("fn enc_e2m1("));
+ * assert(wgslNumerics(["e2m1"]).includes("fn enc_e2m1("));
  * ```
  */
 export function wgslNumerics(elements: readonly ElementName[]): string {

@@ -83,9 +83,10 @@ function decodeMagnitude(f: ElementFormat, code: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeElement, ELEMENTS } from "./elements.ts";
- * console.assert(decodeElement(ELEMENTS.e2m1, 0xf) === -6);
- * console.assert(decodeElement(ELEMENTS.e4m3, 0x38) === 1);
+ * assert(decodeElement(ELEMENTS.e2m1, 0xf) === -6);
+ * assert(decodeElement(ELEMENTS.e4m3, 0x38) === 1);
  * ```
  */
 export function decodeElement(f: ElementFormat, code: number): number {
@@ -123,10 +124,11 @@ function valueTable(f: ElementFormat): Float64Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeElement, ELEMENTS } from "./elements.ts";
- * console.assert(encodeElement(ELEMENTS.e2m1, 2.5) === 0x4); // tie → even code (2.0)
- * console.assert(encodeElement(ELEMENTS.e4m3, 272) === 0x78); // tie → 256
- * console.assert(encodeElement(ELEMENTS.e4m3, 1e9) === 0x7e); // saturates at 448
+ * assert(encodeElement(ELEMENTS.e2m1, 2.5) === 0x4); // tie → even code (2.0)
+ * assert(encodeElement(ELEMENTS.e4m3, 272) === 0x78); // tie → 256
+ * assert(encodeElement(ELEMENTS.e4m3, 1e9) === 0x7e); // saturates at 448
  * ```
  */
 export function encodeElement(f: ElementFormat, x: number, saturate = true): number {
@@ -171,10 +173,11 @@ export function encodeElement(f: ElementFormat, x: number, saturate = true): num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeStochastic, ELEMENTS } from "./elements.ts";
  * // 0.3 lies 60% of the way from 0 to 0.5: rounds up when r < 0.6·2^32.
- * console.assert(encodeStochastic(ELEMENTS.e2m1, Math.fround(0.3), 0) === 0x1);
- * console.assert(encodeStochastic(ELEMENTS.e2m1, Math.fround(0.3), 0xffffffff) === 0x0);
+ * assert(encodeStochastic(ELEMENTS.e2m1, Math.fround(0.3), 0) === 0x1);
+ * assert(encodeStochastic(ELEMENTS.e2m1, Math.fround(0.3), 0xffffffff) === 0x0);
  * ```
  */
 export function encodeStochastic(f: ElementFormat, x: number, r: number, saturate = true): number {

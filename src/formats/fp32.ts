@@ -26,8 +26,9 @@ const u32 = new Uint32Array(f32.buffer);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32Bits } from "./fp32.ts";
- * console.assert(f32Bits(1) === 0x3f800000);
+ * assert(f32Bits(1) === 0x3f800000);
  * ```
  */
 export function f32Bits(x: number): number {
@@ -40,8 +41,9 @@ export function f32Bits(x: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32FromBits } from "./fp32.ts";
- * console.assert(f32FromBits(0x40c00000) === 6);
+ * assert(f32FromBits(0x40c00000) === 6);
  * ```
  */
 export function f32FromBits(bits: number): number {
@@ -54,9 +56,10 @@ export function f32FromBits(bits: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ftz } from "./fp32.ts";
- * console.assert(Object.is(ftz(-1e-40), -0));
- * console.assert(ftz(1e-30) === Math.fround(1e-30));
+ * assert(Object.is(ftz(-1e-40), -0));
+ * assert(ftz(Math.fround(1e-30)) === Math.fround(1e-30));
  * ```
  */
 export function ftz(x: number): number {

@@ -18,9 +18,10 @@ import type { Rounder } from "./rounding.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fp8Scale } from "./fp8.ts";
  * import { ELEMENTS } from "./elements.ts";
- * console.assert(fp8Scale(448, ELEMENTS.e4m3) === 1);
+ * assert(fp8Scale(448, ELEMENTS.e4m3) === 1);
  * ```
  */
 export function fp8Scale(amax: number, f: ElementFormat, margin = 0): number {
@@ -46,11 +47,12 @@ export interface DelayedScalingOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DelayedScaling } from "./fp8.ts";
  * const s = new DelayedScaling("e4m3", { historyLength: 4 });
- * console.assert(s.scaleFor() === 1);
+ * assert(s.scaleFor() === 1);
  * s.record(224);
- * console.assert(s.scaleFor() === 2);
+ * assert(s.scaleFor() === 2);
  * ```
  */
 export class DelayedScaling {

@@ -33,10 +33,11 @@ export const MX_EMAX: Readonly<Record<"e2m1" | "e4m3" | "e5m2", number>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mxScaleByte } from "./mx.ts";
  * import { ELEMENTS } from "./elements.ts";
- * console.assert(mxScaleByte(3, ELEMENTS.e2m1, "floor") === 0x7e); // NUMERICS.md §9.2
- * console.assert(mxScaleByte(449, ELEMENTS.e4m3, "rceil") === 0x80);
+ * assert(mxScaleByte(3, ELEMENTS.e2m1, "floor") === 0x7e); // NUMERICS.md §9.2
+ * assert(mxScaleByte(449, ELEMENTS.e4m3, "rceil") === 0x80);
  * ```
  */
 export function mxScaleByte(amax: number, f: ElementFormat, rule: MxScaleRule): number {

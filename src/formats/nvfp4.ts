@@ -41,8 +41,9 @@ export interface Nvfp4TensorScales {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nvfp4TensorScales } from "./nvfp4.ts";
- * console.assert(nvfp4TensorScales(2688).sEnc === 1);
+ * assert(nvfp4TensorScales(2688).sEnc === 1);
  * ```
  */
 export function nvfp4TensorScales(amax: number): Nvfp4TensorScales {
@@ -57,9 +58,10 @@ export function nvfp4TensorScales(amax: number): Nvfp4TensorScales {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nvfp4BlockScale, nvfp4TensorScales } from "./nvfp4.ts";
  * const { code } = nvfp4BlockScale(Math.fround(1.6), nvfp4TensorScales(10));
- * console.assert(code === 0x69); // NUMERICS.md §9.2 block B
+ * assert(code === 0x69); // NUMERICS.md §9.2 block B
  * ```
  */
 export function nvfp4BlockScale(

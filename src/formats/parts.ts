@@ -21,8 +21,9 @@ export interface QuantizedParts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { amaxOf } from "./parts.ts";
- * console.assert(amaxOf(new Float32Array([1, -3, 2])) === 3);
+ * assert(amaxOf(new Float32Array([1, -3, 2])) === 3);
  * ```
  */
 export function amaxOf(x: Float32Array): number {

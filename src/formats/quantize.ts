@@ -70,9 +70,10 @@ export class Quantized {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { quantize } from "./quantize.ts";
    * const q = quantize(new Float32Array([1, 2, 3, 4]), 1, 4, "bf16");
-   * console.assert(q.dequantize()[2] === 3);
+   * assert(q.dequantize()[2] === 3);
    * ```
    */
   dequantize(): Float32Array {
@@ -98,9 +99,10 @@ export class Quantized {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { quantize } from "./quantize.ts";
    * const x = new Float32Array(16).fill(6);
-   * console.assert(quantize(x, 1, 16, "nvfp4").packed()[0] === 0x77);
+   * assert(quantize(x, 1, 16, "nvfp4").packed()[0] === 0x77);
    * ```
    */
   packed(): Uint8Array {
@@ -186,9 +188,10 @@ function describe(v: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hadamard } from "./quantize.ts";
  * const x = Float32Array.from({ length: 16 }, (_, i) => i + 1);
- * console.assert(hadamard(x, 1, 16)[0] === -15.5); // NUMERICS.md §9.2
+ * assert(hadamard(x, 1, 16)[0] === -15.5); // NUMERICS.md §9.2
  * ```
  */
 export function hadamard(
@@ -217,10 +220,11 @@ export function hadamard(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { quantize } from "./quantize.ts";
  * const x = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
  * const q = quantize(x, 2, 16, "nvfp4");
- * console.assert(q.scales.length === 2 && q.codes.length === 32);
+ * assert(q.scales.length === 2 && q.codes.length === 32);
  * ```
  */
 export function quantize(

@@ -28,8 +28,9 @@ const KEY_OFFSET = 0x9e3779b9;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { streamKey } from "./rng.ts";
- * console.assert(streamKey(0, 0, 0) !== streamKey(1, 0, 0));
+ * assert(streamKey(0, 0, 0) !== streamKey(1, 0, 0));
  * ```
  */
 export function streamKey(seed: number, tensorId: number, step: number): number {
@@ -42,9 +43,10 @@ export function streamKey(seed: number, tensorId: number, step: number): number 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomBits, streamKey } from "./rng.ts";
  * const key = streamKey(42, 7, 3);
- * console.assert(randomBits(key, 0) === randomBits(key, 0));
+ * assert(randomBits(key, 0) === randomBits(key, 0));
  * ```
  */
 export function randomBits(key: number, index: number): number {

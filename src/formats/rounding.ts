@@ -53,10 +53,11 @@ export function resolveRounding(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeRounder } from "./rounding.ts";
  * import { ELEMENTS } from "./elements.ts";
  * const round = makeRounder({ rounding: "rne" });
- * console.assert(round(ELEMENTS.e2m1, 5, 0) === 0x6);
+ * assert(round(ELEMENTS.e2m1, 5, 0) === 0x6);
  * ```
  */
 export function makeRounder(opts: RoundingOptions = {}): Rounder {

@@ -101,8 +101,9 @@ function oneOf<T extends string>(what: string, value: unknown, allowed: readonly
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveFormat } from "./spec.ts";
- * console.assert(resolveFormat("mxfp4").kind === "mx");
+ * assert(resolveFormat("mxfp4").kind === "mx");
  * ```
  */
 export function resolveFormat(format: FormatName | FormatSpec): ResolvedFormat {
