@@ -9,7 +9,7 @@
 import { getGpu } from "../src/gpu/device.ts";
 import { GpuTimer } from "../src/gpu/timing.ts";
 import { bindGroup } from "../src/gpu/pipelines.ts";
-import { pipelineCache } from "../kernels/quantize.ts";
+import { pipelineCache } from "../src/gpu/pipelines.ts";
 import { wgslNumerics } from "../kernels/wgsl/numerics.ts";
 const gpu = await getGpu();
 const d = gpu.device;

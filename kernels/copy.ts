@@ -6,7 +6,7 @@
 
 import type { Gpu } from "../src/gpu/device.ts";
 import { bindGroup } from "../src/gpu/pipelines.ts";
-import { pipelineCache } from "./quantize.ts";
+import { pipelineCache } from "../src/gpu/pipelines.ts";
 
 const WORKGROUP = 256;
 

@@ -8,7 +8,7 @@
 
 import { createBufferFrom, createEmptyBuffer, readBuffer } from "../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../src/gpu/device.ts";
-import { bindGroup, PipelineCache } from "../src/gpu/pipelines.ts";
+import { bindGroup, pipelineCache, splitDispatch } from "../src/gpu/pipelines.ts";
 import { ELEMENTS } from "../src/formats/elements.ts";
 import { f32FromBits } from "../src/formats/fp32.ts";
 import { checkQuantizeArgs, Quantized, type QuantizeOptions } from "../src/formats/quantize.ts";
@@ -29,15 +29,6 @@ import {
   tileStatsShader,
   WORKGROUP,
 } from "./wgsl/quantize.ts";
-
-const caches = new WeakMap<GPUDevice, PipelineCache>();
-
-/** The pipeline cache of a device. */
-export function pipelineCache(device: GPUDevice): PipelineCache {
-  let c = caches.get(device);
-  if (!c) caches.set(device, c = new PipelineCache(device));
-  return c;
-}
 
 /** Number of elements a GPU tensor of `n` values occupies (zero-padded to {@link GPU_PAD}). */
 export function paddedElements(n: number): number {
@@ -165,8 +156,7 @@ export class QuantizeKernel {
     const tiled = g.tiled;
     const nVec4 = paddedElements(rows * cols) / 4;
     const groups = Math.ceil(nVec4 / (WORKGROUP * SLABS));
-    const gx = Math.min(groups, this.#gpu.limits.maxComputeWorkgroupsPerDimension ?? 65535);
-    const gy = Math.ceil(groups / Math.max(gx, 1));
+    const [gx, gy] = splitDispatch(this.#gpu, groups);
     const params = device.createBuffer({
       size: PARAMS_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,

@@ -187,3 +187,42 @@ function pipelineKey(code: string, entryPoint: string, constants?: Record<string
   const sorted = constants ? Object.entries(constants).sort(([a], [b]) => a < b ? -1 : 1) : [];
   return `${entryPoint}\u0000${JSON.stringify(sorted)}\u0000${code}`;
 }
+
+const caches = new WeakMap<GPUDevice, PipelineCache>();
+
+/**
+ * The shared pipeline cache of a device.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./device.ts";
+ * import { pipelineCache } from "./pipelines.ts";
+ * const { device } = await getGpu();
+ * console.log(pipelineCache(device) === pipelineCache(device)); // true
+ * ```
+ */
+export function pipelineCache(device: GPUDevice): PipelineCache {
+  let c = caches.get(device);
+  if (!c) caches.set(device, c = new PipelineCache(device));
+  return c;
+}
+
+/**
+ * Splits `groups` workgroups into an `[x, y]` dispatch within the device's per-dimension limit;
+ * kernels recover the linear index as `wid.y * x + wid.x` (and skip indices ≥ `groups`).
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "./device.ts";
+ * import { splitDispatch } from "./pipelines.ts";
+ * const gpu = await getGpu();
+ * console.log(splitDispatch(gpu, 100_000)); // e.g. [65535, 2]
+ * ```
+ */
+export function splitDispatch(
+  gpu: { limits: Readonly<Record<string, number>> },
+  groups: number,
+): [number, number] {
+  const x = Math.max(1, Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension ?? 65535));
+  return [x, Math.ceil(groups / x)];
+}

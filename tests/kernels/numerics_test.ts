@@ -3,7 +3,7 @@ import { uniform } from "../tensors.ts";
 import { createBufferFrom, createEmptyBuffer, readBuffer } from "../../src/gpu/buffers.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { bindGroup } from "../../src/gpu/pipelines.ts";
-import { pipelineCache } from "../../kernels/quantize.ts";
+import { pipelineCache } from "../../src/gpu/pipelines.ts";
 import { wgslNumerics } from "../../kernels/wgsl/numerics.ts";
 import { div32, f32Bits } from "../../src/formats/fp32.ts";
 
