@@ -1,0 +1,129 @@
+/**
+ * Precision policies: how each of a linear layer's three GEMMs quantizes its two operands
+ * (NUMERICS.md §5.1), which blocks stay in high precision, and a late switch to another policy.
+ *
+ * @module
+ */
+
+import type { HadamardOptions } from "../formats/rht.ts";
+import { type FormatName, type FormatSpec, resolveFormat } from "../formats/spec.ts";
+
+/** How one GEMM operand is quantized before the f32 GEMM (quantize → dequantize). */
+export interface OperandPolicy {
+  /** `"fp32"` keeps the operand in full precision. */
+  readonly format: FormatName | FormatSpec;
+  /** Element rounding; stochastic rounding is meant for gradients. Default `rne`. */
+  readonly rounding?: "rne" | "stochastic";
+  /** Random Hadamard Transform along the GEMM's dot-product dimension (Wgrad operands). */
+  readonly rht?: HadamardOptions;
+}
+
+/** Operand policies of a linear layer Y = X·Wᵀ: Fprop, Dgrad (dX = dY·W), Wgrad (dW = dYᵀ·X). */
+export interface LinearPolicy {
+  readonly fprop: { readonly x: OperandPolicy; readonly w: OperandPolicy };
+  readonly dgrad: { readonly dy: OperandPolicy; readonly w: OperandPolicy };
+  readonly wgrad: { readonly dy: OperandPolicy; readonly x: OperandPolicy };
+}
+
+/** A full precision policy for a model. */
+export interface PrecisionPolicy {
+  readonly name: string;
+  /** The policy of every linear layer in the blocks. */
+  readonly linear: LinearPolicy;
+  /** Blocks (of the layer pattern) kept in the `edges` policy: the first and last few. */
+  readonly highPrecisionBlocks?: {
+    readonly first: number;
+    readonly last: number;
+    readonly policy: LinearPolicy;
+  };
+  /** From this fraction of the training steps on, every linear layer uses `policy`. */
+  readonly switchTo?: { readonly atFraction: number; readonly policy: LinearPolicy };
+  /** The LM head's operands: `fp32`, or `bf16`-rounded. Embeddings, norms, attention stay f32. */
+  readonly head: "fp32" | "bf16";
+}
+
+const op = (format: FormatName, rest: Omit<OperandPolicy, "format"> = {}): OperandPolicy => ({
+  format,
+  ...rest,
+});
+
+/** Every operand in one format (gradients with the given rounding). */
+export function uniformLinear(
+  format: FormatName,
+  gradFormat: FormatName = format,
+  gradRounding: "rne" | "stochastic" = "rne",
+): LinearPolicy {
+  const g = op(gradFormat, { rounding: gradRounding });
+  return {
+    fprop: { x: op(format), w: op(format) },
+    dgrad: { dy: g, w: op(format) },
+    wgrad: { dy: g, x: op(format) },
+  };
+}
+
+/** The NVFP4 recipe's linear layer (NUMERICS.md §5.1). */
+export const NVFP4_LINEAR: LinearPolicy = {
+  fprop: { x: op("nvfp4"), w: op("nvfp4-2d") },
+  dgrad: { dy: op("nvfp4", { rounding: "stochastic" }), w: op("nvfp4-2d") },
+  wgrad: {
+    dy: op("nvfp4", { rounding: "stochastic", rht: { size: 16 } }),
+    x: op("nvfp4", { rht: { size: 16 } }),
+  },
+};
+
+/**
+ * Built-in policies: `fp32`, `bf16`, `fp8` (TE HYBRID current scaling: E4M3 forward, E5M2
+ * gradients), `mxfp4` (OCP floor rule, all operands), `nvfp4` (the paper's recipe with the first
+ * and last block in BF16).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POLICIES } from "./policy.ts";
+ * assert.equal(POLICIES.nvfp4.linear.fprop.w.format, "nvfp4-2d");
+ * ```
+ */
+export const POLICIES: Readonly<Record<string, PrecisionPolicy>> = {
+  fp32: { name: "fp32", linear: uniformLinear("fp32"), head: "fp32" },
+  bf16: { name: "bf16", linear: uniformLinear("bf16"), head: "bf16" },
+  fp8: { name: "fp8", linear: uniformLinear("fp8-e4m3", "fp8-e5m2"), head: "bf16" },
+  mxfp4: { name: "mxfp4", linear: uniformLinear("mxfp4"), head: "bf16" },
+  nvfp4: {
+    name: "nvfp4",
+    linear: NVFP4_LINEAR,
+    highPrecisionBlocks: { first: 1, last: 1, policy: uniformLinear("bf16") },
+    head: "bf16",
+  },
+};
+
+/** The linear policy of block `index` of `blocks`, at `step` of `totalSteps`. */
+export function linearPolicyAt(
+  policy: PrecisionPolicy,
+  index: number,
+  blocks: number,
+  step: number,
+  totalSteps: number,
+): LinearPolicy {
+  if (policy.switchTo && step >= policy.switchTo.atFraction * totalSteps) {
+    return policy.switchTo.policy;
+  }
+  const hp = policy.highPrecisionBlocks;
+  if (hp && (index < hp.first || index >= blocks - hp.last)) return hp.policy;
+  return policy.linear;
+}
+
+/** Whether an operand policy leaves values untouched. */
+export function isIdentity(p: OperandPolicy): boolean {
+  const f = resolveFormat(p.format);
+  return f.kind === "float" && f.element === "fp32" && !p.rht;
+}
+
+/**
+ * Whether quantizing the operand commutes with transposition, so one quantized copy serves both
+ * GEMM layouts: elementwise and per-tensor formats with RNE and no RHT, and 16×16 NVFP4 tiles.
+ */
+export function layoutFree(p: OperandPolicy): boolean {
+  if (p.rht || p.rounding === "stochastic") return false;
+  const f = resolveFormat(p.format);
+  return f.kind === "float" || f.kind === "fp8" || (f.kind === "nvfp4" && f.tile === "16x16");
+}
