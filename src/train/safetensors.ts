@@ -83,7 +83,10 @@ export type Tensor = {
 
 /** The content of a safetensors file. */
 export interface Safetensors {
-  /** Tensors by name, in the order of their data in the file. */
+  /**
+   * Tensors by name, in the order of their data in the file, except that (as in any JS object)
+   * integer-like names such as "0" come first.
+   */
   tensors: Record<string, Tensor>;
   /** The `__metadata__` string map (empty when the file has none). */
   metadata: Record<string, string>;
