@@ -1,0 +1,296 @@
+import { assertBitsEqual, assertOk, assertThrows } from "../assert.ts";
+import { getGpu } from "../../src/gpu/device.ts";
+import { LayerNormKernel, normBlocks, RmsNormKernel } from "../../kernels/norm.ts";
+import {
+  layerNormBackward,
+  layerNormForward,
+  rmsNormBackward,
+  rmsNormForward,
+} from "../../src/model/reference/norm.ts";
+import { normal } from "../tensors.ts";
+import { download, runOps, upload, zeros } from "./gpu_run.ts";
+
+/** `n` seeded normal values scaled by `scale` and shifted by `shift`, as f32. */
+function randn(n: number, seed: number, scale = 1, shift = 0): Float32Array {
+  const g = normal(seed);
+  return Float32Array.from({ length: n }, () => g() * scale + shift);
+}
+
+/** |got − want| ≤ rtol·(|want| + max|want|) elementwise. */
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-5) {
+  assertOk(got.length === want.length, `${what}: length ${got.length} ≠ ${want.length}`);
+  let max = 0;
+  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= rtol * (Math.abs(want[i]) + max))) {
+      assertOk(false, `${what}[${i}]: got ${got[i]}, want ${want[i]} (max |want| ${max})`);
+    }
+  }
+}
+
+// Shapes: scalar and vec4 loads, a partly filled last slot, one to eight slots per invocation,
+// and more rows than backward row blocks (several rows per block).
+const SHAPES: [number, number][] = [
+  [3, 3],
+  [5, 6],
+  [4, 64],
+  [3, 100],
+  [2, 1030],
+  [2, 8192],
+  [1100, 12],
+];
+
+interface RmsRun {
+  y: Float32Array;
+  rstd: Float32Array;
+  dx: Float32Array;
+  dg: Float32Array;
+}
+
+async function runRms(
+  rows: number,
+  d: number,
+  inputs: {
+    x: Float32Array;
+    g: Float32Array;
+    dy: Float32Array;
+    dx0?: Float32Array;
+    dg0?: Float32Array;
+  },
+  eps = 1e-5,
+): Promise<RmsRun> {
+  const gpu = await getGpu();
+  const norm = await RmsNormKernel.create(gpu, { d, eps });
+  const io = {
+    x: upload(gpu, inputs.x),
+    g: upload(gpu, inputs.g),
+    y: zeros(gpu, rows * d),
+    rstd: zeros(gpu, rows),
+    dy: upload(gpu, inputs.dy),
+    dx: inputs.dx0 ? upload(gpu, inputs.dx0) : zeros(gpu, rows * d),
+    dg: inputs.dg0 ? upload(gpu, inputs.dg0) : zeros(gpu, d),
+    scratch: zeros(gpu, norm.scratchElements(rows)),
+  };
+  const fwd = norm.forward(io, { rows });
+  const bwd = norm.backward(io, {
+    rows,
+    accumulateDx: !!inputs.dx0,
+    accumulateParams: !!inputs.dg0,
+  });
+  runOps(gpu, [fwd, bwd]);
+  const out = {
+    y: await download(gpu, io.y, rows * d),
+    rstd: await download(gpu, io.rstd, rows),
+    dx: await download(gpu, io.dx, rows * d),
+    dg: await download(gpu, io.dg, d),
+  };
+  fwd.destroy();
+  bwd.destroy();
+  Object.values(io).forEach((b) => b.destroy());
+  return out;
+}
+
+Deno.test("RmsNormKernel forward and backward match the CPU reference", async (t) => {
+  for (const [rows, d] of SHAPES) {
+    await t.step(`${rows}×${d}`, async () => {
+      const x = randn(rows * d, d, 2, 0.5);
+      const g = randn(d, d + 1, 0.5, 1);
+      const dy = randn(rows * d, d + 2);
+      const got = await runRms(rows, d, { x, g, dy });
+      const fwd = rmsNormForward(x, g, rows, d);
+      const bwd = rmsNormBackward(x, g, dy, rows, d);
+      assertClose(got.y, fwd.y, "y");
+      assertClose(got.rstd, fwd.rstd, "rstd");
+      assertClose(got.dx, bwd.dx, "dx");
+      assertClose(got.dg, bwd.dg, "dg");
+    });
+  }
+});
+
+Deno.test("RmsNormKernel accumulates into dx and dg; eps is honoured", async () => {
+  const [rows, d] = [40, 20];
+  const x = randn(rows * d, 1, 1e-3);
+  const g = randn(d, 2);
+  const dy = randn(rows * d, 3);
+  const dx0 = randn(rows * d, 4);
+  const dg0 = randn(d, 5);
+  const eps = 1e-4; // comparable to mean(x²), so a wrong eps shows
+  const got = await runRms(rows, d, { x, g, dy, dx0, dg0 }, eps);
+  const fwd = rmsNormForward(x, g, rows, d, eps);
+  const bwd = rmsNormBackward(x, g, dy, rows, d, eps);
+  assertClose(got.y, fwd.y, "y");
+  assertClose(got.dx, bwd.dx.map((v, i) => v + dx0[i]), "dx");
+  assertClose(got.dg, bwd.dg.map((v, i) => v + dg0[i]), "dg");
+});
+
+Deno.test("RmsNormKernel is deterministic", async () => {
+  const [rows, d] = [1100, 12];
+  const inputs = { x: randn(rows * d, 7), g: randn(d, 8), dy: randn(rows * d, 9) };
+  const a = await runRms(rows, d, inputs);
+  const b = await runRms(rows, d, inputs);
+  for (const k of ["y", "rstd", "dx", "dg"] as const) assertBitsEqual(a[k], b[k], k);
+});
+
+interface LayerRun {
+  y: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+  db: Float32Array;
+}
+
+async function runLayer(
+  rows: number,
+  d: number,
+  inputs: {
+    x: Float32Array;
+    w: Float32Array;
+    b: Float32Array;
+    dy: Float32Array;
+    dx0?: Float32Array;
+    dw0?: Float32Array;
+    db0?: Float32Array;
+  },
+  eps = 1e-5,
+): Promise<LayerRun> {
+  const gpu = await getGpu();
+  const norm = await LayerNormKernel.create(gpu, { d, eps });
+  const io = {
+    x: upload(gpu, inputs.x),
+    w: upload(gpu, inputs.w),
+    b: upload(gpu, inputs.b),
+    y: zeros(gpu, rows * d),
+    mean: zeros(gpu, rows),
+    rstd: zeros(gpu, rows),
+    dy: upload(gpu, inputs.dy),
+    dx: inputs.dx0 ? upload(gpu, inputs.dx0) : zeros(gpu, rows * d),
+    dw: inputs.dw0 ? upload(gpu, inputs.dw0) : zeros(gpu, d),
+    db: inputs.db0 ? upload(gpu, inputs.db0) : zeros(gpu, d),
+    scratch: zeros(gpu, norm.scratchElements(rows)),
+  };
+  const fwd = norm.forward(io, { rows });
+  const bwd = norm.backward(io, {
+    rows,
+    accumulateDx: !!inputs.dx0,
+    accumulateParams: !!inputs.dw0,
+  });
+  runOps(gpu, [fwd, bwd]);
+  const out = {
+    y: await download(gpu, io.y, rows * d),
+    mean: await download(gpu, io.mean, rows),
+    rstd: await download(gpu, io.rstd, rows),
+    dx: await download(gpu, io.dx, rows * d),
+    dw: await download(gpu, io.dw, d),
+    db: await download(gpu, io.db, d),
+  };
+  fwd.destroy();
+  bwd.destroy();
+  Object.values(io).forEach((b) => b.destroy());
+  return out;
+}
+
+Deno.test("LayerNormKernel forward and backward match the CPU reference", async (t) => {
+  for (const [rows, d] of SHAPES) {
+    await t.step(`${rows}×${d}`, async () => {
+      const x = randn(rows * d, d, 2, 3);
+      const w = randn(d, d + 1, 0.5, 1);
+      const b = randn(d, d + 2);
+      const dy = randn(rows * d, d + 3);
+      const got = await runLayer(rows, d, { x, w, b, dy });
+      const fwd = layerNormForward(x, w, b, rows, d);
+      const bwd = layerNormBackward(x, w, dy, rows, d);
+      assertClose(got.y, fwd.y, "y");
+      assertClose(got.mean, fwd.mean, "mean");
+      assertClose(got.rstd, fwd.rstd, "rstd");
+      assertClose(got.dx, bwd.dx, "dx");
+      assertClose(got.dw, bwd.dw, "dw");
+      assertClose(got.db, bwd.db, "db");
+    });
+  }
+});
+
+Deno.test("LayerNormKernel accumulates into dx, dw and db", async () => {
+  const [rows, d] = [30, 36];
+  const x = randn(rows * d, 1);
+  const w = randn(d, 2);
+  const b = randn(d, 3);
+  const dy = randn(rows * d, 4);
+  const dx0 = randn(rows * d, 5);
+  const dw0 = randn(d, 6);
+  const db0 = randn(d, 7);
+  const got = await runLayer(rows, d, { x, w, b, dy, dx0, dw0, db0 });
+  const bwd = layerNormBackward(x, w, dy, rows, d);
+  assertClose(got.dx, bwd.dx.map((v, i) => v + dx0[i]), "dx");
+  assertClose(got.dw, bwd.dw.map((v, i) => v + dw0[i]), "dw");
+  assertClose(got.db, bwd.db.map((v, i) => v + db0[i]), "db");
+});
+
+Deno.test("LayerNormKernel is deterministic", async () => {
+  const [rows, d] = [1100, 12];
+  const inputs = { x: randn(rows * d, 1), w: randn(d, 2), b: randn(d, 3), dy: randn(rows * d, 4) };
+  const a = await runLayer(rows, d, inputs);
+  const b = await runLayer(rows, d, inputs);
+  for (const k of ["y", "mean", "rstd", "dx", "dw", "db"] as const) {
+    assertBitsEqual(a[k], b[k], k);
+  }
+});
+
+/** Central differences of `loss` with respect to `v[i]`, in float64. */
+function numericGrad(v: Float64Array, loss: () => number, h = 1e-6): Float64Array {
+  return v.map((_, i) => {
+    const old = v[i];
+    v[i] = old + h;
+    const up = loss();
+    v[i] = old - h;
+    const down = loss();
+    v[i] = old;
+    return (up - down) / (2 * h);
+  });
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+};
+
+Deno.test("RMSNorm reference backward equals central finite differences", () => {
+  const [rows, d, eps] = [3, 5, 1e-3];
+  const x = Float64Array.from(randn(rows * d, 1));
+  const g = Float64Array.from(randn(d, 2));
+  const dy = Float64Array.from(randn(rows * d, 3));
+  const loss = () => dot(rmsNormForward(x, g, rows, d, eps).y, dy);
+  const { dx, dg } = rmsNormBackward(x, g, dy, rows, d, eps);
+  assertClose(dx, numericGrad(x, loss), "dx", 1e-7);
+  assertClose(dg, numericGrad(g, loss), "dg", 1e-7);
+});
+
+Deno.test("LayerNorm reference backward equals central finite differences", () => {
+  const [rows, d, eps] = [3, 5, 1e-3];
+  const x = Float64Array.from(randn(rows * d, 1));
+  const w = Float64Array.from(randn(d, 2));
+  const b = Float64Array.from(randn(d, 3));
+  const dy = Float64Array.from(randn(rows * d, 4));
+  const loss = () => dot(layerNormForward(x, w, b, rows, d, eps).y, dy);
+  const { dx, dw, db } = layerNormBackward(x, w, dy, rows, d, eps);
+  assertClose(dx, numericGrad(x, loss), "dx", 1e-7);
+  assertClose(dw, numericGrad(w, loss), "dw", 1e-7);
+  assertClose(db, numericGrad(b, loss), "db", 1e-7);
+});
+
+Deno.test("normBlocks keeps blocks ≤ 512 and rejects bad sizes", async () => {
+  for (const rows of [1, 511, 512, 513, 1100, 16384, 100000]) {
+    const { rowsPerBlock, blocks } = normBlocks(rows);
+    assertOk(blocks <= 512 && (blocks - 1) * rowsPerBlock < rows && blocks * rowsPerBlock >= rows);
+  }
+  assertThrows(() => normBlocks(0), RangeError);
+  const gpu = await getGpu();
+  await Promise.all([0, 16385, 2.5].map((d) =>
+    RmsNormKernel.create(gpu, { d }).then(
+      () => assertOk(false, `d = ${d} accepted`),
+      (e) => assertOk(e instanceof RangeError),
+    )
+  ));
+});
