@@ -76,23 +76,29 @@ const METADATA_KEYS = ["config", "format", "rng", "step"];
 
 const q = (name: string): string => JSON.stringify(name);
 
-/** Throws a TypeError naming the first place (`config.a[2]`) where `value` is not plain JSON. */
-function checkJson(value: unknown, at: string): void {
+/**
+ * Throws a TypeError naming the first place (`config.a[2]`) where `value` is not plain JSON.
+ * `open` holds the arrays and objects being checked further up, to catch cycles.
+ */
+function checkJson(value: unknown, at: string, open = new Set<object>()): void {
   if (value === null || typeof value === "string" || typeof value === "boolean") return;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new TypeError(`${at} is ${value}, which JSON cannot hold`);
     return;
   }
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => checkJson(v, `${at}[${i}]`));
-    return;
+  const plain = typeof value === "object" &&
+    (Array.isArray(value) || [Object.prototype, null].includes(Object.getPrototypeOf(value)));
+  if (!plain) {
+    const kind = value === undefined
+      ? "undefined"
+      : `a ${typeof value === "object" ? value.constructor.name : typeof value}`;
+    throw new TypeError(`${at} is ${kind}, which JSON cannot hold`);
   }
-  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [k, v] of Object.entries(value)) checkJson(v, `${at}.${k}`);
-    return;
-  }
-  const kind = typeof value === "object" ? value.constructor?.name ?? "object" : typeof value;
-  throw new TypeError(`${at} is a ${kind}, which JSON cannot hold`);
+  if (open.has(value)) throw new TypeError(`${at} refers back to itself, which JSON cannot hold`);
+  open.add(value);
+  if (Array.isArray(value)) value.forEach((v, i) => checkJson(v, `${at}[${i}]`, open));
+  else for (const [k, v] of Object.entries(value)) checkJson(v, `${at}.${k}`, open);
+  open.delete(value);
 }
 
 /** Checks that `c[which]` holds one Float32Array per parameter, of its length, and no more. */
@@ -113,8 +119,7 @@ function checkMoments(c: Checkpoint, which: "m" | "v"): void {
     if (!(moment instanceof Float32Array)) throw new TypeError(`${what} must be a Float32Array`);
     if (moment.length !== p.data.length) {
       throw new RangeError(
-        `${what} has ${moment.length} elements; parameter ${q(name)} has` +
-          ` ${p.data.length}`,
+        `${what} has ${moment.length} elements; parameter ${q(name)} has ${p.data.length}`,
       );
     }
   }
