@@ -1,0 +1,195 @@
+/**
+ * `deno run -A bench/gemm.ts`: throughput of the f32 GEMM kernels (kernels/gemm.ts) for each
+ * layout on square problems, timed with GPU timestamp queries where the adapter has them.
+ *
+ * TFLOP/s = 2·M·N·K / median time. Each timed batch follows at least 25 ms of the same GEMM in one
+ * submission, so the GPU runs at its working clocks. Rows go to stderr as they are measured, the
+ * whole table to stdout at the end.
+ *
+ * Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192] [--layouts nt,nn,tn]
+ *   [--tiles 128x128x8/8x8/2,...] [--iterations 10] [--out file.md]
+ *
+ * A tile is written `BMxBNxBK/TMxTN/STAGES` (see `GemmTile`); without `--tiles` the kernels'
+ * default tiling is used.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { getGpu } from "../src/gpu/device.ts";
+import { GpuTimer, median } from "../src/gpu/timing.ts";
+import { GemmKernel } from "../kernels/gemm.ts";
+import type { GemmTile } from "../kernels/wgsl/gemm.ts";
+import { GEMM_LAYOUTS, type GemmLayout } from "../src/model/reference/gemm.ts";
+
+const WARMUP_MS = 25;
+const USAGE = "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192] " +
+  "[--layouts nt,nn,tn] [--tiles BMxBNxBK/TMxTN/STAGES,...] [--iterations 10] [--out file.md]";
+
+/**
+ * Parses a tile written `BMxBNxBK/TMxTN/STAGES`, e.g. `128x128x8/8x8/2`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTile } from "./gemm.ts";
+ * assert.deepEqual(parseTile("64x32x16/8x4/1"), { bm: 64, bn: 32, bk: 16, tm: 8, tn: 4, stages: 1 });
+ * ```
+ */
+export function parseTile(text: string): GemmTile {
+  const match = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)\/([12])$/.exec(text.trim());
+  if (!match) {
+    throw new RangeError(`bad tile ${JSON.stringify(text)}; expected e.g. 128x128x8/8x8/2`);
+  }
+  const [bm, bn, bk, tm, tn, stages] = match.slice(1).map(Number);
+  return { bm, bn, bk, tm, tn, stages: stages as 1 | 2 };
+}
+
+/**
+ * Formats a tile as {@link parseTile} reads it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatTile } from "./gemm.ts";
+ * assert.equal(formatTile({ bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 }), "128x128x8/8x8/2");
+ * ```
+ */
+export function formatTile(t: GemmTile): string {
+  return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}/${t.stages}`;
+}
+
+function positiveList(text: string, what: string): number[] {
+  const values = text.split(",").map(Number);
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new RangeError(`--${what} must be a comma-separated list of positive integers`);
+  }
+  return values;
+}
+
+/**
+ * Runs the GEMM benchmark with command-line arguments; prints rows to stderr as they are measured
+ * and returns (and prints) the markdown table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runGemmBenchmark } from "./gemm.ts";
+ * const table = await runGemmBenchmark(["--sizes", "32", "--layouts", "nt", "--iterations", "1"]);
+ * assert.match(table, /\| nt \| .* \| 32 \|/);
+ * ```
+ */
+export async function runGemmBenchmark(args: string[]): Promise<string> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sizes: { type: "string", default: "1024,2048,4096,8192" },
+      layouts: { type: "string", default: GEMM_LAYOUTS.join(",") },
+      tiles: { type: "string" },
+      iterations: { type: "string", default: "10" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return "";
+  }
+  const sizes = positiveList(values.sizes, "sizes");
+  const [iterations] = positiveList(values.iterations, "iterations");
+  const layouts = values.layouts.split(",") as GemmLayout[];
+  for (const l of layouts) {
+    if (!GEMM_LAYOUTS.includes(l)) throw new RangeError(`unknown layout ${JSON.stringify(l)}`);
+  }
+  const tiles: (GemmTile | undefined)[] = values.tiles
+    ? values.tiles.split(",").map(parseTile)
+    : [undefined];
+
+  const gpu = await getGpu();
+  const device = gpu.device;
+  const timer = new GpuTimer(gpu);
+  const kernels: GemmKernel[] = [];
+  for (const layout of layouts) {
+    for (const tile of tiles) {
+      // A tile the device cannot run is reported and skipped, so one sweep can try many.
+      try {
+        kernels.push(await GemmKernel.create(gpu, { layout, tile }));
+      } catch (e) {
+        if (!(e instanceof RangeError) || tiles.length === 1) throw e;
+        console.error(`skipped ${layout} ${tile ? formatTile(tile) : ""}: ${e.message}`);
+      }
+    }
+  }
+
+  const header = ["layout", "tile", "size", "median ms", "min ms", "TFLOP/s"];
+  const rows: string[] = [];
+  const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  console.error(row(header));
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  for (const size of sizes) {
+    // Square problems: every operand is size×size, filled with values in [-1, 1).
+    const data = new Float32Array(size * size);
+    let s = 0x9e3779b9;
+    for (let i = 0; i < data.length; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      data[i] = (s >>> 0) / 2 ** 31 - 1;
+    }
+    const [a, b, c] = [0, 1, 2].map(() => {
+      const buf = device.createBuffer({ size: data.byteLength, usage });
+      device.queue.writeBuffer(buf, 0, data);
+      return buf;
+    });
+    for (const kernel of kernels) {
+      const op = kernel.bind({ a, b, c }, { m: size, n: size, k: size });
+      const record = (pass: GPUComputePassEncoder) => op.encode(pass);
+      const once = (await timer.time(record, { iterations: 1, warmup: 1 })).msPerIteration;
+      const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
+      const { samples } = await timer.time(record, { iterations, warmup });
+      op.destroy();
+      const ms = median(samples);
+      const cells = [
+        kernel.layout,
+        formatTile(kernel.tile),
+        String(size),
+        ms.toFixed(3),
+        Math.min(...samples).toFixed(3),
+        ((2 * size ** 3) / ms / 1e9).toFixed(2),
+      ];
+      rows.push(row(cells));
+      console.error(rows.at(-1));
+    }
+    for (const buf of [a, b, c]) buf.destroy();
+  }
+  const text = [
+    `## f32 GEMM on ${gpu.info.description || gpu.info.vendor}`,
+    "",
+    `Square M = N = K; median of ${iterations} runs after ≥ ${WARMUP_MS} ms of untimed runs, ` +
+    `timed by ${timer.method}; TFLOP/s = 2·M·N·K / median.`,
+    "",
+    row(header),
+    `|${header.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
+    ...rows,
+    "",
+    `Environment: Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}; adapter ` +
+    `"${gpu.info.description}" (vendor ${gpu.info.vendor}, architecture ` +
+    `"${gpu.info.architecture}").`,
+    "",
+  ].join("\n");
+  console.log(text);
+  if (values.out) await Deno.writeTextFile(values.out, text);
+  return text;
+}
+
+if (import.meta.main) {
+  try {
+    await runGemmBenchmark(Deno.args);
+  } catch (e) {
+    if (!(e instanceof RangeError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
+      throw e;
+    }
+    console.error(`error: ${(e as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * f32 GEMMs of a linear layer on the GPU: C[M,N] (+)= op(A)·op(B) in the layouts `nt` (Fprop),
+ * `nn` (Dgrad) and `tn` (Wgrad), none materialising a transpose. {@link GemmKernel} is the
+ * compiled op for GPU-resident buffers; {@link gemmGpu} the array-in, array-out form that mirrors
+ * the CPU reference `gemmReference` (src/model/reference/gemm.ts), whose summation order it
+ * follows: one in-order f32 FMA chain over K per output, independent of the tiling of M and N.
+ *
+ * @module
+ */
+
+import { createBufferFrom, createEmptyBuffer, readBuffer } from "../src/gpu/buffers.ts";
+import { getGpu, type Gpu } from "../src/gpu/device.ts";
+import { type BoundOp, uniformBuffer } from "../src/gpu/op.ts";
+import { bindGroup, pipelineCache, splitDispatch } from "../src/gpu/pipelines.ts";
+import {
+  checkGemmDims,
+  type GemmDims,
+  type GemmLayout,
+  gemmOperandShapes,
+} from "../src/model/reference/gemm.ts";
+import {
+  checkGemmTile,
+  gemmShader,
+  type GemmTile,
+  gemmWorkgroupBytes,
+  gemmWorkgroupSize,
+} from "./wgsl/gemm.ts";
+
+/**
+ * The default tiling: 128×128 outputs per workgroup of 256 invocations, 8×8 each, K tiles of 8
+ * in two alternating buffers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_GEMM_TILE } from "./gemm.ts";
+ * assert.equal(DEFAULT_GEMM_TILE.bm, 128);
+ * ```
+ */
+export const DEFAULT_GEMM_TILE: GemmTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 };
+
+/**
+ * What a {@link GemmKernel} computes.
+ *
+ * @example
+ * ```ts
+ * import type { GemmConfig } from "./gemm.ts";
+ * const wgrad: GemmConfig = { layout: "tn", accumulate: true };
+ * ```
+ */
+export interface GemmConfig {
+  readonly layout: GemmLayout;
+  /** C ← C + op(A)·op(B) (gradient accumulation) instead of C ← op(A)·op(B). Default false. */
+  readonly accumulate?: boolean;
+  /**
+   * Tiling. Default {@link DEFAULT_GEMM_TILE}, with one tile buffer where the device's workgroup
+   * memory cannot hold two. Results do not depend on it.
+   */
+  readonly tile?: GemmTile;
+}
+
+/**
+ * The buffers of a GEMM: row-major f32 storage buffers, A and B shaped by the layout
+ * (`gemmOperandShapes`), C [m, n] (read too when accumulating).
+ *
+ * @example
+ * ```ts
+ * import type { GemmIo } from "./gemm.ts";
+ * const io = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer): GemmIo => ({ a, b, c });
+ * ```
+ */
+export interface GemmIo {
+  readonly a: GPUBuffer;
+  readonly b: GPUBuffer;
+  readonly c: GPUBuffer;
+}
+
+/**
+ * A compiled GEMM for one layout: a vec4 variant, used when the operands' contiguous dimensions
+ * (K for M-major operands, M or N for K-major ones, and N for C) are multiples of 4, and an
+ * element-wise variant for all other sizes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getGpu } from "../src/gpu/device.ts";
+ * import { createBufferFrom, readBuffer } from "../src/gpu/buffers.ts";
+ * import { GemmKernel } from "./gemm.ts";
+ * const gpu = await getGpu();
+ * const kernel = await GemmKernel.create(gpu, { layout: "nt", accumulate: true });
+ * const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+ * const a = createBufferFrom(gpu.device, new Float32Array([1, 2, 3, 4]), usage); // X [2, 2]
+ * const b = createBufferFrom(gpu.device, new Float32Array([1, 0, 0, 1, 1, 1]), usage); // W [3, 2]
+ * const c = createBufferFrom(gpu.device, new Float32Array(6).fill(10), usage); // Y [2, 3]
+ * const op = kernel.bind({ a, b, c }, { m: 2, n: 3, k: 2 });
+ * const enc = gpu.device.createCommandEncoder();
+ * const pass = enc.beginComputePass();
+ * op.encode(pass);
+ * pass.end();
+ * gpu.device.queue.submit([enc.finish()]);
+ * const y = new Float32Array(await readBuffer(gpu.device, c));
+ * assert.deepEqual([...y], [11, 12, 13, 13, 14, 17]);
+ * op.destroy();
+ * for (const buf of [a, b, c]) buf.destroy();
+ * ```
+ */
+export class GemmKernel {
+  readonly layout: GemmLayout;
+  readonly accumulate: boolean;
+  readonly tile: GemmTile;
+  readonly #gpu: Gpu;
+  readonly #vec4: GPUComputePipeline;
+  readonly #scalar: GPUComputePipeline;
+
+  private constructor(
+    gpu: Gpu,
+    layout: GemmLayout,
+    accumulate: boolean,
+    tile: GemmTile,
+    pipelines: GPUComputePipeline[],
+  ) {
+    this.#gpu = gpu;
+    this.layout = layout;
+    this.accumulate = accumulate;
+    this.tile = tile;
+    [this.#vec4, this.#scalar] = pipelines;
+  }
+
+  /**
+   * Compiles (or fetches from the cache) both variants of a configuration. Throws a RangeError
+   * for an unknown layout, an invalid tile, or one the device's limits cannot run.
+   */
+  static async create(gpu: Gpu, config: GemmConfig): Promise<GemmKernel> {
+    const { layout, accumulate = false } = config;
+    checkGemmDims(layout, { m: 0, n: 0, k: 0 });
+    const maxBytes = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
+    let tile = config.tile ?? DEFAULT_GEMM_TILE;
+    if (!config.tile && gemmWorkgroupBytes(layout, tile) > maxBytes) tile = { ...tile, stages: 1 };
+    checkGemmTile(tile);
+    const bytes = gemmWorkgroupBytes(layout, tile);
+    if (bytes > maxBytes) {
+      throw new RangeError(
+        `GEMM tile ${JSON.stringify(tile)} needs ${bytes} bytes of workgroup memory; ` +
+          `the device allows ${maxBytes}`,
+      );
+    }
+    const invocations = gemmWorkgroupSize(tile);
+    if (invocations > (gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256)) {
+      throw new RangeError(`GEMM tile ${JSON.stringify(tile)}: ${invocations} invocations`);
+    }
+    const cache = pipelineCache(gpu.device);
+    const pipelines = await Promise.all(
+      [false, true].map((scalar) =>
+        cache.getAsync(gemmShader({ layout, accumulate, scalar, tile }))
+      ),
+    );
+    return new GemmKernel(gpu, layout, accumulate, tile, pipelines);
+  }
+
+  /**
+   * Whether dimensions take the vec4 variant (otherwise the element-wise one).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { getGpu } from "../src/gpu/device.ts";
+   * import { GemmKernel } from "./gemm.ts";
+   * const kernel = await GemmKernel.create(await getGpu(), { layout: "tn" });
+   * assert.equal(kernel.vectorized({ m: 64, n: 32, k: 7 }), true);
+   * assert.equal(kernel.vectorized({ m: 64, n: 30, k: 8 }), false);
+   * ```
+   */
+  vectorized({ m, n, k }: GemmDims): boolean {
+    return n % 4 === 0 && (this.layout === "tn" ? m : k) % 4 === 0;
+  }
+
+  /**
+   * Binds the kernel to buffers and dimensions (C is [m, n], the sum runs over k). Throws a
+   * RangeError for invalid dimensions or buffers too small for them.
+   */
+  bind(io: GemmIo, dims: GemmDims): BoundOp {
+    checkGemmDims(this.layout, dims);
+    const { m, n, k } = dims;
+    const shapes = gemmOperandShapes(this.layout, dims);
+    const need: [string, GPUBuffer, number][] = [
+      ["a", io.a, shapes.a[0] * shapes.a[1]],
+      ["b", io.b, shapes.b[0] * shapes.b[1]],
+      ["c", io.c, m * n],
+    ];
+    for (const [name, buffer, elements] of need) {
+      if (buffer.size < elements * 4) {
+        throw new RangeError(
+          `GEMM ${this.layout} ${m}×${n}×${k}: buffer ${name} holds ${buffer.size} bytes, ` +
+            `needs ${elements * 4}`,
+        );
+      }
+    }
+    if (m === 0 || n === 0) return { dispatches: 0, encode() {}, destroy() {} };
+    const { bm, bn, bk } = this.tile;
+    const tilesM = Math.ceil(m / bm);
+    const tilesN = Math.ceil(n / bn);
+    const [gx, gy] = splitDispatch(this.#gpu, tilesM * tilesN);
+    const device = this.#gpu.device;
+    const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, Math.ceil(k / bk), 0]);
+    const pipeline = this.vectorized(dims) ? this.#vec4 : this.#scalar;
+    const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params]);
+    return {
+      dispatches: 1,
+      encode(pass: GPUComputePassEncoder) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        pass.dispatchWorkgroups(gx, gy);
+      },
+      destroy() {
+        params.destroy();
+      },
+    };
+  }
+}
+
+/** Options of {@link gemmGpu}. */
+export interface GemmGpuOptions {
+  /** The old C [m, n]: when given, returns C + op(A)·op(B). */
+  readonly c?: Float32Array;
+  /** Tiling (default {@link DEFAULT_GEMM_TILE}). */
+  readonly tile?: GemmTile;
+}
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * One GEMM of host arrays on the default adapter: same arguments and result as `gemmReference`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gemmGpu } from "./gemm.ts";
+ * const a = new Float32Array([1, 2, 3, 4]);
+ * const b = new Float32Array([5, 6, 7, 8]);
+ * const c = await gemmGpu("nn", a, b, { m: 2, n: 2, k: 2 });
+ * assert.deepEqual([...c], [19, 22, 43, 50]);
+ * ```
+ */
+export async function gemmGpu(
+  layout: GemmLayout,
+  a: Float32Array,
+  b: Float32Array,
+  dims: GemmDims,
+  opts: GemmGpuOptions = {},
+): Promise<Float32Array> {
+  checkGemmDims(layout, dims);
+  const { m, n } = dims;
+  const gpu = await getGpu();
+  const device = gpu.device;
+  const kernel = await GemmKernel.create(gpu, {
+    layout,
+    accumulate: opts.c !== undefined,
+    tile: opts.tile,
+  });
+  const buffers = [
+    createBufferFrom(device, a, STORAGE),
+    createBufferFrom(device, b, STORAGE),
+    opts.c
+      ? createBufferFrom(device, opts.c, STORAGE)
+      : createEmptyBuffer(device, m * n * 4, STORAGE),
+  ];
+  try {
+    const [ab, bb, cb] = buffers;
+    const op = kernel.bind({ a: ab, b: bb, c: cb }, dims);
+    const encoder = device.createCommandEncoder({ label: "gemmGpu" });
+    const pass = encoder.beginComputePass();
+    op.encode(pass);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const out = new Float32Array(await readBuffer(device, cb, m * n * 4));
+    op.destroy();
+    return out;
+  } finally {
+    for (const buffer of buffers) buffer.destroy();
+  }
+}
