@@ -21,6 +21,25 @@ export interface Tokenizer {
 }
 
 /**
+ * Index of the first entry of `tokens` that is not an integer in `[0, vocabSize)`, or -1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { firstBadTokenId } from "./tokenizer.ts";
+ * assert.equal(firstBadTokenId(Uint16Array.of(3, 300, 4), 256), 1);
+ * assert.equal(firstBadTokenId([0, 255], 256), -1);
+ * ```
+ */
+export function firstBadTokenId(tokens: ArrayLike<number>, vocabSize: number): number {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (!Number.isInteger(t) || t < 0 || t >= vocabSize) return i;
+  }
+  return -1;
+}
+
+/**
  * Checks that every id of `tokens` is an integer in `[0, vocabSize)` of tokenizer `name`.
  *
  * @throws {RangeError} naming the first bad id and its index.
@@ -33,12 +52,12 @@ export interface Tokenizer {
  * ```
  */
 export function checkTokenIds(tokens: ArrayLike<number>, vocabSize: number, name: string): void {
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (!Number.isInteger(t) || t < 0 || t >= vocabSize) {
-      throw new RangeError(
-        `tokens[${i}] = ${t} is not a token id of the ${name} tokenizer (0 ≤ id < ${vocabSize})`,
-      );
-    }
+  const i = firstBadTokenId(tokens, vocabSize);
+  if (i >= 0) {
+    throw new RangeError(
+      `tokens[${i}] = ${
+        tokens[i]
+      } is not a token id of the ${name} tokenizer (0 ≤ id < ${vocabSize})`,
+    );
   }
 }

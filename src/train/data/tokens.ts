@@ -56,6 +56,20 @@ export function concatTokens(pieces: readonly ArrayLike<number>[], vocabSize: nu
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /**
+ * Throws unless the host is little-endian: token bytes are read and hashed as the host's typed
+ * arrays lay them out, and every format here is little-endian.
+ *
+ * @example
+ * ```ts
+ * import { requireLittleEndian } from "./tokens.ts";
+ * requireLittleEndian("example"); // x86-64 and AArch64 hosts are little-endian
+ * ```
+ */
+export function requireLittleEndian(what: string): void {
+  if (!LITTLE_ENDIAN) throw new Error(`${what} needs a little-endian host`);
+}
+
+/**
  * SHA-256 (lowercase hex) of the stream's ids written as little-endian words of the array's
  * width: 16 bits for a Uint16Array, so the hash of a stream read from one nanoGPT `.bin` shard
  * equals `sha256sum` of that file.
@@ -72,7 +86,7 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
  * ```
  */
 export function tokensSha256(tokens: TokenArray): string {
-  if (!LITTLE_ENDIAN) throw new Error("tokensSha256 needs a little-endian host");
+  requireLittleEndian("tokensSha256");
   return createHash("sha256")
     .update(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength))
     .digest("hex");
