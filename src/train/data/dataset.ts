@@ -209,7 +209,9 @@ export class Dataset {
 
   /**
    * Random batch `k` of split `name`: `sampleBatch` of `sampler.ts` with stream 0 for train
-   * and 1 for val, so it is a pure function of `(seed, split, k)` and the data.
+   * and 1 for val, so it is a pure function of `(seed, split, k)` and the data. The RNG is
+   * counter-based: the lowbias32 hash of `src/formats/rng.ts` keyed by
+   * `streamKey(seed, 0xda7a0000 + stream, k)`, two 32-bit words per row.
    *
    * @example
    * ```ts
