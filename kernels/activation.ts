@@ -98,7 +98,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * ```
  */
 export interface ActivationDims {
+  /** Rows of input and output. */
   readonly rows: number;
+  /** Output row length (the input's is twice that for SwiGLU). */
   readonly cols: number;
 }
 
@@ -132,6 +134,7 @@ export interface ActivationDims {
  * ```
  */
 export class ActivationKernel {
+  /** The activation. */
   readonly kind: ActivationKind;
   readonly #gpu: Gpu;
   /** Pipelines by `${backward}:${vec}`. */

@@ -56,6 +56,7 @@ export interface NormConfig {
  * ```
  */
 export interface NormBackwardDims {
+  /** Rows of `x`, `dy` and `dx`. */
   readonly rows: number;
   /** `dx += …` instead of `dx = …` (e.g. adding into a residual-stream gradient). */
   readonly accumulateDx?: boolean;
@@ -215,7 +216,9 @@ export interface RmsNormForwardIo {
  * ```
  */
 export interface RmsNormBackwardIo {
+  /** The forward pass's input `[rows, d]`. */
   readonly x: GPUBuffer;
+  /** Weight `[d]`. */
   readonly g: GPUBuffer;
   /** The forward pass's `rstd`. */
   readonly rstd: GPUBuffer;
@@ -351,7 +354,9 @@ export interface LayerNormForwardIo {
  * ```
  */
 export interface LayerNormBackwardIo {
+  /** The forward pass's input `[rows, d]`. */
   readonly x: GPUBuffer;
+  /** Weight `[d]`. */
   readonly w: GPUBuffer;
   /** The forward pass's `mean`. */
   readonly mean: GPUBuffer;

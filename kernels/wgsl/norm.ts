@@ -34,6 +34,7 @@ const MAX_NORM_D = 16384;
  * ```
  */
 export interface RowGeometry {
+  /** Row length. */
   readonly d: number;
   /** Values per load: 4 (vec4) when `d % 4 == 0`, else 1. */
   readonly vec: 1 | 4;

@@ -24,6 +24,7 @@
  * ```
  */
 export interface RmsNormForward {
+  /** Output `[rows, d]`. */
   readonly y: Float64Array;
   /** `1/sqrt(mean(x²) + eps)` per row. */
   readonly rstd: Float64Array;
@@ -71,7 +72,9 @@ export function rmsNormForward(
  * ```
  */
 export interface RmsNormGrads {
+  /** Input gradient `[rows, d]`. */
   readonly dx: Float64Array;
+  /** Weight gradient `[d]`. */
   readonly dg: Float64Array;
 }
 
@@ -124,7 +127,9 @@ export function rmsNormBackward(
  * ```
  */
 export interface LayerNormForward {
+  /** Output `[rows, d]`. */
   readonly y: Float64Array;
+  /** Row means `[rows]`. */
   readonly mean: Float64Array;
   /** `1/sqrt(var + eps)` per row. */
   readonly rstd: Float64Array;
@@ -177,8 +182,11 @@ export function layerNormForward(
  * ```
  */
 export interface LayerNormGrads {
+  /** Input gradient `[rows, d]`. */
   readonly dx: Float64Array;
+  /** Weight gradient `[d]`. */
   readonly dw: Float64Array;
+  /** Bias gradient `[d]`. */
   readonly db: Float64Array;
 }
 
