@@ -95,7 +95,7 @@ Deno.test("RoPE reference uses the rotate-half pairing (i, i + Dh/2) and θ_i = 
 });
 
 Deno.test("RoPE reference: q·k depends only on the position difference", () => {
-  // RoFormer eq. 16: <R(t)q, R(s)k> = <q, R(s − t)k>; check it for (t, s) = (2, 5) and (6, 9).
+  // RoFormer §3.2: <R(t)q, R(s)k> = <q, R(s − t)k>; check it for (t, s) = (2, 5) and (6, 9).
   const dims = { batch: 1, seq: 10, heads: 1, headDim: 8 };
   const q = randn(8, 1);
   const k = randn(8, 2);

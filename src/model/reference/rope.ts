@@ -1,6 +1,6 @@
 /**
  * CPU reference of rotary position embedding (RoPE; Su et al., "RoFormer: Enhanced Transformer with
- * Rotary Position Embedding", arXiv 2104.09864, eq. 34) in the GPT-NeoX "rotate half" pairing:
+ * Rotary Position Embedding", arXiv 2104.09864, §3.2.2 and the element-wise form of §3.4.2) in the GPT-NeoX "rotate half" pairing:
  * within each head, feature i is rotated together with feature i + Dh/2 by the angle t·θ_i at
  * position t, θ_i = base^(−2i/Dh), i < Dh/2:
  *
@@ -33,7 +33,16 @@ export interface RopeDims {
   readonly headDim: number;
 }
 
-/** The default RoPE base (RoFormer §3.4.2). */
+/**
+ * The default RoPE base, 10000 (RoFormer §3.2.2).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ROPE_BASE, ropeTable } from "./rope.ts";
+ * assert.deepEqual(ropeTable(2, 4, ROPE_BASE), ropeTable(2, 4));
+ * ```
+ */
 export const ROPE_BASE = 10000;
 
 /**
