@@ -20,7 +20,13 @@ import { getGpu } from "../src/gpu/device.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { GemmKernel } from "../kernels/gemm.ts";
 import type { GemmTile } from "../kernels/wgsl/gemm.ts";
-import { GEMM_LAYOUTS, type GemmLayout } from "../src/model/reference/gemm.ts";
+import { readBuffer } from "../src/gpu/buffers.ts";
+import {
+  GEMM_LAYOUTS,
+  type GemmDims,
+  type GemmLayout,
+  gemmReferenceAt,
+} from "../src/model/reference/gemm.ts";
 
 const WARMUP_MS = 25;
 const USAGE = "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192] " +
@@ -65,6 +71,26 @@ function positiveList(text: string, what: string): number[] {
     throw new RangeError(`--${what} must be a comma-separated list of positive integers`);
   }
   return values;
+}
+
+/**
+ * Throws unless a few elements of `got` (C of A = B = `data`) equal the CPU reference, fused or
+ * separately rounded, bit for bit: a guard against timing a wrong kernel.
+ */
+function checkSamples(layout: GemmLayout, data: Float32Array, got: Float32Array, dims: GemmDims) {
+  const { m, n } = dims;
+  for (let s = 0; s < 8; s++) {
+    const i = s === 0 ? m - 1 : (s * 7919) % m;
+    const j = s === 0 ? n - 1 : (s * 104729) % n;
+    const value = got[i * n + j];
+    const fused = gemmReferenceAt(layout, data, data, dims, i, j);
+    const separate = gemmReferenceAt(layout, data, data, dims, i, j, { rounding: "separate" });
+    if (!Object.is(value, fused) && !Object.is(value, separate)) {
+      throw new Error(
+        `GEMM ${layout} ${m}×${n}×${dims.k}: C[${i}, ${j}] = ${value}, reference ${fused}`,
+      );
+    }
+  }
 }
 
 /**
@@ -125,7 +151,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
   const rows: string[] = [];
   const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
   console.error(row(header));
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   for (const size of sizes) {
     // Square problems: every operand is size×size, filled with values in [-1, 1).
     const data = new Float32Array(size * size);
@@ -148,6 +174,8 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
       const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
       const { samples } = await timer.time(record, { iterations, warmup });
       op.destroy();
+      const got = new Float32Array(await readBuffer(device, c, size * size * 4));
+      checkSamples(kernel.layout, data, got, { m: size, n: size, k: size });
       const ms = median(samples);
       const cells = [
         kernel.layout,

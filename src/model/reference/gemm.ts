@@ -149,24 +149,48 @@ export function gemmReference(
 ): Float32Array {
   checkGemmDims(layout, dims);
   const { m, n, k } = dims;
-  const { c, rounding = "fused" } = opts;
-  if (a.length < m * k || b.length < n * k || (c && c.length < m * n)) {
+  if (a.length < m * k || b.length < n * k || (opts.c && opts.c.length < m * n)) {
     throw new RangeError(`gemmReference: operands too short for ${m}×${n}×${k}`);
   }
-  const fround = Math.fround;
-  const round = rounding === "fused" ? (x: number) => x : fround;
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) out[i * n + j] = gemmReferenceAt(layout, a, b, dims, i, j, opts);
+  }
+  return out;
+}
+
+/**
+ * Element (i, j) of {@link gemmReference}'s result, computed alone (for spot checks of large
+ * products); operands are not length-checked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gemmReferenceAt } from "./gemm.ts";
+ * const a = new Float32Array([1, 2, 3, 4]);
+ * const b = new Float32Array([5, 6, 7, 8]);
+ * assert.equal(gemmReferenceAt("nn", a, b, { m: 2, n: 2, k: 2 }, 1, 0), 43);
+ * ```
+ */
+export function gemmReferenceAt(
+  layout: GemmLayout,
+  a: Float32Array,
+  b: Float32Array,
+  { m, n, k }: GemmDims,
+  i: number,
+  j: number,
+  opts: GemmReferenceOptions = {},
+): number {
+  const { c, rounding = "fused" } = opts;
   // Element strides of A along (i, p) and of B along (p, j).
   const [aI, aP] = layout === "tn" ? [1, m] : [k, 1];
   const [bP, bJ] = layout === "nt" ? [1, k] : [n, 1];
-  const out = new Float32Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let acc = 0;
-      for (let p = 0; p < k; p++) {
-        acc = fround(round(a[i * aI + p * aP] * b[p * bP + j * bJ]) + acc);
-      }
-      out[i * n + j] = c ? c[i * n + j] + acc : acc;
-    }
+  const fround = Math.fround;
+  let acc = 0;
+  if (rounding === "fused") {
+    for (let p = 0; p < k; p++) acc = fround(a[i * aI + p * aP] * b[p * bP + j * bJ] + acc);
+  } else {
+    for (let p = 0; p < k; p++) acc = fround(fround(a[i * aI + p * aP] * b[p * bP + j * bJ]) + acc);
   }
-  return out;
+  return c ? fround(c[i * n + j] + acc) : acc;
 }
