@@ -5,10 +5,10 @@
  * The backward pass needs the batch's tokens grouped by id, which the CPU knows before the batch
  * is uploaded: {@link embeddingGradIndex} packs the grouping (a stable counting sort) into one
  * u32 buffer uploaded with the batch. Each id's positions are cut into chunks of
- * `EMBEDDING_CHUNK` (32); one workgroup sums one chunk (columns across invocations, rows in
- * ascending position order, eight loads in flight) and writes the id's row directly, or, for an
- * id with several chunks, a scratch row; a second kernel then adds each such id's chunk sums in
- * order. The order is the one `src/model/reference/embedding.ts` defines, so GPU and CPU agree
+ * `EMBEDDING_CHUNK` (32); a workgroup sums one chunk over 64 columns (one column per
+ * invocation, rows in ascending position order, eight loads in flight) and writes the id's row,
+ * or, for an id with several chunks, a scratch row; a second kernel then adds each such id's
+ * chunk sums in order. The order is the one `src/model/reference/embedding.ts` defines, so GPU and CPU agree
  * bit for bit. Only rows of ids present in the batch are written.
  *
  * @module
@@ -125,7 +125,10 @@ export function embeddingBackwardLayout(tokens: number, vocab: number): Embeddin
  * assert.deepEqual([...words.subarray(l.orderOffset)], [1, 0, 2]);
  * ```
  */
-export function embeddingGradIndex(tokens: Uint32Array, vocab: number): Uint32Array {
+export function embeddingGradIndex(
+  tokens: Uint32Array,
+  vocab: number,
+): Uint32Array<ArrayBuffer> {
   const layout = embeddingBackwardLayout(tokens.length, vocab);
   const { order, ids, offsets } = groupTokens(tokens, vocab);
   const words = new Uint32Array(layout.words);
@@ -171,17 +174,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }
 
 /**
- * `s += src[row(k + u)·NC + c]` for `u < UNROLL` in order, rows from `row`, loads clamped to the
- * last row `n − 1` and the additions beyond it skipped (so the sum stays exactly left to right).
+ * `s = Σ_{k<n} src[row(k)·NC + c]` left to right from +0: eight loads in flight per step while
+ * eight rows remain, then one at a time.
  */
 function sumLoop(src: string, row: (k: string) => string): string {
   const us = Array.from({ length: UNROLL }, (_, u) => u);
-  return `    var s = T();
-    for (var k = 0u; k < n; k = k + ${UNROLL}u) {
-${us.map((u) => `      let v${u} = ${src}[${row(`min(k + ${u}u, n - 1u)`)} * NC + c];`).join("\n")}
-      s = s + v0;
-${us.slice(1).map((u) => `      if (k + ${u}u < n) { s = s + v${u}; }`).join("\n")}
-    }`;
+  return `  var s = T();
+  var k = 0u;
+  for (; k + ${UNROLL}u <= n; k = k + ${UNROLL}u) {
+${us.map((u) => `    let v${u} = ${src}[${row(`k + ${u}u`)} * NC + c];`).join("\n")}
+${us.map((u) => `    s = s + v${u};`).join("\n")}
+  }
+  for (; k < n; k = k + 1u) { s = s + ${src}[${row("k")} * NC + c]; }`;
 }
 
 /** `d_table[o] = s`, or `+= s` when params.acc is set. */
@@ -191,9 +195,23 @@ const STORE_TABLE =
 const BACKWARD_HEAD = (vec: 1 | 4, nc: number) =>
   `alias T = ${vec === 4 ? "vec4<f32>" : "f32"};
 const NC: u32 = ${nc}u;
+const CB: u32 = ${Math.ceil(nc / WG_BACKWARD)}u;
 struct Params { gx: u32, acc: u32, chunks: u32, merges: u32, order: u32 }`;
 
-/** Bindings: index, d_out, d_table, scratch, params. One workgroup per chunk record. */
+/**
+ * Workgroup `g` takes record `g / CB` (returning when that is not below `count`) and the
+ * invocation its column `c` of column block `g % CB` (returning past the row's end).
+ */
+const RECORD_AND_COLUMN = (count: string) =>
+  `  let g = wid.y * params.gx + wid.x;
+  let rec = g / CB;
+  let c = (g - rec * CB) * ${WG_BACKWARD}u + lid;
+  if (rec >= ${count} || c >= NC) { return; }`;
+
+/**
+ * Bindings: index, d_out, d_table, scratch, params. One workgroup per chunk record and column
+ * block.
+ */
 function chunkShader(vec: 1 | 4, nc: number): string {
   return `${BACKWARD_HEAD(vec, nc)}
 @group(0) @binding(0) var<storage, read> index: array<u32>;
@@ -203,23 +221,22 @@ function chunkShader(vec: 1 | 4, nc: number): string {
 @group(0) @binding(4) var<uniform> params: Params;
 @compute @workgroup_size(${WG_BACKWARD})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let g = wid.y * params.gx + wid.x;
-  if (g >= index[0]) { return; }
-  let e = params.chunks + ${RECORD}u * g;
+${RECORD_AND_COLUMN("index[0]")}
+  let e = params.chunks + ${RECORD}u * rec;
   let start = params.order + index[e];
   let n = index[e + 1u];
   let row = index[e + 2u];
   let to_scratch = index[e + 3u] != 0u;
-  for (var c = lid; c < NC; c = c + ${WG_BACKWARD}u) {
 ${sumLoop("d_out", (k) => `index[start + ${k}]`)}
-    let o = row * NC + c;
-    if (to_scratch) { scratch[o] = s; } else { ${STORE_TABLE} }
-  }
+  let o = row * NC + c;
+  if (to_scratch) { scratch[o] = s; } else { ${STORE_TABLE} }
 }
 `;
 }
 
-/** Bindings: index, scratch, d_table, params. One workgroup per merge record. */
+/**
+ * Bindings: index, scratch, d_table, params. One workgroup per merge record and column block.
+ */
 function mergeShader(vec: 1 | 4, nc: number): string {
   return `${BACKWARD_HEAD(vec, nc)}
 @group(0) @binding(0) var<storage, read> index: array<u32>;
@@ -228,17 +245,14 @@ function mergeShader(vec: 1 | 4, nc: number): string {
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(${WG_BACKWARD})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let g = wid.y * params.gx + wid.x;
-  if (g >= index[1]) { return; }
-  let e = params.merges + ${RECORD}u * g;
+${RECORD_AND_COLUMN("index[1]")}
+  let e = params.merges + ${RECORD}u * rec;
   let id = index[e];
   let first = index[e + 1u];
   let n = index[e + 2u];
-  for (var c = lid; c < NC; c = c + ${WG_BACKWARD}u) {
 ${sumLoop("scratch", (k) => `(first + ${k})`)}
-    let o = id * NC + c;
-    ${STORE_TABLE}
-  }
+  let o = id * NC + c;
+  ${STORE_TABLE}
 }
 `;
 }
@@ -437,8 +451,11 @@ export class EmbeddingKernel {
       owned.push(u);
       steps.push([pipeline, bindGroup(device, pipeline, [...buffers, u]), gx, gy]);
     };
-    add(this.#chunk, layout.maxChunks, [io.index, io.dOut, io.dTable, io.scratch]);
-    if (layout.maxMerges > 0) add(this.#merge, layout.maxMerges, [io.index, io.scratch, io.dTable]);
+    const blocks = Math.ceil(this.d / this.#vec / WG_BACKWARD);
+    add(this.#chunk, layout.maxChunks * blocks, [io.index, io.dOut, io.dTable, io.scratch]);
+    if (layout.maxMerges > 0) {
+      add(this.#merge, layout.maxMerges * blocks, [io.index, io.scratch, io.dTable]);
+    }
     return {
       dispatches: steps.length,
       encode(pass) {
