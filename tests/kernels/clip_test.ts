@@ -30,7 +30,7 @@ async function runClip(
   }, { maxNorm });
   runOps(gpu, [op]);
   const out = await download(gpu, clip, 2);
-  assertEquals(op.dispatches, sizes.filter((s) => s > 0).length + 1);
+  assertEquals(op.dispatches, Math.ceil(sizes.filter((s) => s > 0).length / kernel.slots) + 1);
   op.destroy();
   for (const b of [...buffers, clip]) b.destroy();
   return out;
@@ -57,6 +57,21 @@ Deno.test("clip norm and factor equal the float64 reference over tensors of many
       const out = await runClip(grads, sizes, maxNorm);
       assertMatches(out, grads, sizes, maxNorm);
       assertOk(maxNorm < norm ? out[1] < 1 : out[1] === 1);
+    });
+  }
+});
+
+Deno.test("clip batches many tensors per dispatch, for any slot count", async (t) => {
+  const real = await getGpu();
+  const sizes = Array.from({ length: 37 }, (_, i) => [1, 6, 9, 300, 0][i % 5] + (i % 3));
+  sizes[20] = CLIP_CHUNK + 3; // two workgroups inside a batch
+  const grads = sizes.map((n, i) => gradient(n, 60 + i, 0.5 + (i % 4)));
+  for (const limit of [1000, 4, 2]) {
+    await t.step(`maxStorageBuffersPerShaderStage ${limit}`, async () => {
+      const limits = { ...real.limits, maxStorageBuffersPerShaderStage: limit };
+      const gpu: Gpu = { ...real, limits };
+      assertEquals((await ClipKernel.create(gpu)).slots, Math.min(16, limit - 1));
+      assertMatches(await runClip(grads, sizes, 3, gpu), grads, sizes, 3);
     });
   }
 });
