@@ -6,11 +6,11 @@
  * submission, so the GPU runs at its working clocks. Rows go to stderr as they are measured, the
  * whole table to stdout at the end.
  *
- * Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192] [--layouts nt,nn,tn]
- *   [--tiles 128x128x8/8x8/2,...] [--iterations 10] [--out file.md]
+ * Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192 | --shapes MxNxK,...]
+ *   [--layouts nt,nn,tn] [--tiles 128x128x8/8x8/2,...] [--iterations 10] [--out file.md]
  *
- * A tile is written `BMxBNxBK/TMxTN/STAGES` (see `GemmTile`); without `--tiles` the kernels'
- * default tiling is used.
+ * A tile is written `BMxBNxBK/TMxTN/STAGES` (see `GemmTile`); without `--tiles` each kernel picks
+ * its tiling by size (`GEMM_TILES`), and the table names the one it picked.
  *
  * @module
  */
@@ -29,7 +29,8 @@ import {
 } from "../src/model/reference/gemm.ts";
 
 const WARMUP_MS = 25;
-const USAGE = "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192] " +
+const USAGE =
+  "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192 | --shapes MxNxK,...] " +
   "[--layouts nt,nn,tn] [--tiles BMxBNxBK/TMxTN/STAGES,...] [--iterations 10] [--out file.md]";
 
 /**
@@ -63,6 +64,25 @@ export function parseTile(text: string): GemmTile {
  */
 export function formatTile(t: GemmTile): string {
   return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}/${t.stages}`;
+}
+
+/**
+ * Parses a problem written `MxNxK`, e.g. `768x768x16384`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseShape } from "./gemm.ts";
+ * assert.deepEqual(parseShape("768x512x16384"), { m: 768, n: 512, k: 16384 });
+ * ```
+ */
+export function parseShape(text: string): GemmDims {
+  const match = /^(\d+)x(\d+)x(\d+)$/.exec(text.trim());
+  const [m, n, k] = match ? match.slice(1).map(Number) : [];
+  if (!match || !(m > 0 && n > 0 && k > 0)) {
+    throw new RangeError(`bad shape ${JSON.stringify(text)}; expected e.g. 768x768x16384`);
+  }
+  return { m, n, k };
 }
 
 function positiveList(text: string, what: string): number[] {
@@ -110,6 +130,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
     args,
     options: {
       sizes: { type: "string", default: "1024,2048,4096,8192" },
+      shapes: { type: "string" },
       layouts: { type: "string", default: GEMM_LAYOUTS.join(",") },
       tiles: { type: "string" },
       iterations: { type: "string", default: "10" },
@@ -121,7 +142,9 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
     console.log(USAGE);
     return "";
   }
-  const sizes = positiveList(values.sizes, "sizes");
+  const problems: GemmDims[] = values.shapes
+    ? values.shapes.split(",").map(parseShape)
+    : positiveList(values.sizes, "sizes").map((v) => ({ m: v, n: v, k: v }));
   const [iterations] = positiveList(values.iterations, "iterations");
   const layouts = values.layouts.split(",") as GemmLayout[];
   for (const l of layouts) {
@@ -148,13 +171,15 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
   }
 
   const header = ["layout", "tile", "size", "median ms", "min ms", "TFLOP/s"];
+  const sizeText = ({ m, n, k }: GemmDims) => m === n && n === k ? String(m) : `${m}×${n}×${k}`;
   const rows: string[] = [];
   const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
   console.error(row(header));
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-  for (const size of sizes) {
-    // Square problems: every operand is size×size, filled with values in [-1, 1).
-    const data = new Float32Array(size * size);
+  for (const dims of problems) {
+    // A, B and C are prefixes of one array of values in [-1, 1).
+    const { m, n, k } = dims;
+    const data = new Float32Array(Math.max(m * k, n * k, m * n));
     let s = 0x9e3779b9;
     for (let i = 0; i < data.length; i++) {
       s ^= s << 13;
@@ -162,28 +187,28 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
       s ^= s << 5;
       data[i] = (s >>> 0) / 2 ** 31 - 1;
     }
-    const [a, b, c] = [0, 1, 2].map(() => {
-      const buf = device.createBuffer({ size: data.byteLength, usage });
-      device.queue.writeBuffer(buf, 0, data);
+    const [a, b, c] = [m * k, n * k, m * n].map((elements) => {
+      const buf = device.createBuffer({ size: elements * 4, usage });
+      device.queue.writeBuffer(buf, 0, data, 0, elements);
       return buf;
     });
     for (const kernel of kernels) {
-      const op = kernel.bind({ a, b, c }, { m: size, n: size, k: size });
+      const op = kernel.bind({ a, b, c }, dims);
       const record = (pass: GPUComputePassEncoder) => op.encode(pass);
       const once = (await timer.time(record, { iterations: 1, warmup: 1 })).msPerIteration;
       const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
       const { samples } = await timer.time(record, { iterations, warmup });
       op.destroy();
-      const got = new Float32Array(await readBuffer(device, c, size * size * 4));
-      checkSamples(kernel.layout, data, got, { m: size, n: size, k: size });
+      const got = new Float32Array(await readBuffer(device, c, m * n * 4));
+      checkSamples(kernel.layout, data, got, dims);
       const ms = median(samples);
       const cells = [
         kernel.layout,
-        formatTile(kernel.tile),
-        String(size),
+        formatTile(kernel.tileFor(dims)),
+        sizeText(dims),
         ms.toFixed(3),
         Math.min(...samples).toFixed(3),
-        ((2 * size ** 3) / ms / 1e9).toFixed(2),
+        ((2 * m * n * k) / ms / 1e9).toFixed(2),
       ];
       rows.push(row(cells));
       console.error(rows.at(-1));
@@ -193,7 +218,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
   const text = [
     `## f32 GEMM on ${gpu.info.description || gpu.info.vendor}`,
     "",
-    `Square M = N = K; median of ${iterations} runs after ≥ ${WARMUP_MS} ms of untimed runs, ` +
+    `Size M = N = K or M×N×K; median of ${iterations} runs after ≥ ${WARMUP_MS} ms of untimed runs, ` +
     `timed by ${timer.method}; TFLOP/s = 2·M·N·K / median.`,
     "",
     row(header),

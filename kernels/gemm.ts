@@ -27,17 +27,39 @@ import {
 } from "./wgsl/gemm.ts";
 
 /**
- * The default tiling: 128×128 outputs per workgroup of 256 invocations, 8×8 each, K tiles of 8
- * in two alternating buffers.
+ * The tilings a kernel chooses from when none is given, largest first (all with K tiles of 16, so
+ * the choice cannot even change the sign of a zero): 128×256 outputs per workgroup of 512
+ * invocations (8×8 each), 128×128 per 256 (8×8), 64×64 per 256 (4×4). On the H100 at 4096³ the
+ * first reaches 35–37 TFLOP/s, the second 32–35; the large tiles leave SMs idle on small outputs.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_GEMM_TILE } from "./gemm.ts";
- * assert.equal(DEFAULT_GEMM_TILE.bm, 128);
+ * import { GEMM_TILES } from "./gemm.ts";
+ * assert.deepEqual(GEMM_TILES.map((t) => t.bm * t.bn), [32768, 16384, 4096]);
  * ```
  */
-export const DEFAULT_GEMM_TILE: GemmTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, stages: 2 };
+export const GEMM_TILES: readonly GemmTile[] = [
+  { bm: 128, bn: 256, bk: 16, tm: 8, tn: 8, stages: 1 },
+  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, stages: 1 },
+  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 2 },
+];
+
+/** The tiling used when no {@link GEMM_TILES} entry fits the device (8.5 KiB, 256 invocations). */
+const FALLBACK_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 1 };
+
+/**
+ * Workgroups a tiling must yield to be chosen over a smaller one: about one per SM of an H100
+ * (132 SMs). Below it the next smaller tiling in {@link GEMM_TILES} is tried.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GEMM_MIN_WORKGROUPS } from "./gemm.ts";
+ * assert.equal(GEMM_MIN_WORKGROUPS, 128);
+ * ```
+ */
+export const GEMM_MIN_WORKGROUPS = 128;
 
 /**
  * What a {@link GemmKernel} computes.
@@ -53,8 +75,9 @@ export interface GemmConfig {
   /** C ← C + op(A)·op(B) (gradient accumulation) instead of C ← op(A)·op(B). Default false. */
   readonly accumulate?: boolean;
   /**
-   * Tiling. Default {@link DEFAULT_GEMM_TILE}, with one tile buffer where the device's workgroup
-   * memory cannot hold two. Results do not depend on it.
+   * A fixed tiling. By default each bind picks from {@link GEMM_TILES} (those the device can
+   * run): the largest that yields {@link GEMM_MIN_WORKGROUPS} workgroups, else the smallest.
+   * Results never depend on the tiling.
    */
   readonly tile?: GemmTile;
 }
@@ -75,10 +98,32 @@ export interface GemmIo {
   readonly c: GPUBuffer;
 }
 
+/** The two compiled variants of one tiling. */
+interface TilePipelines {
+  readonly tile: GemmTile;
+  readonly vec4: GPUComputePipeline;
+  readonly scalar: GPUComputePipeline;
+}
+
+/** Why a device cannot run `tile` for `layout`, or undefined if it can. */
+function unfit(gpu: Gpu, layout: GemmLayout, tile: GemmTile): string | undefined {
+  const maxBytes = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const bytes = gemmWorkgroupBytes(layout, tile);
+  if (bytes > maxBytes) {
+    return `needs ${bytes} bytes of workgroup memory; the device allows ${maxBytes}`;
+  }
+  const maxInvocations = gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256;
+  const invocations = gemmWorkgroupSize(tile);
+  if (invocations > maxInvocations) {
+    return `needs ${invocations} invocations per workgroup; the device allows ${maxInvocations}`;
+  }
+  return undefined;
+}
+
 /**
- * A compiled GEMM for one layout: a vec4 variant, used when the operands' contiguous dimensions
- * (K for M-major operands, M or N for K-major ones, and N for C) are multiples of 4, and an
- * element-wise variant for all other sizes.
+ * A compiled GEMM for one layout. Each tiling has a vec4 variant, used when the operands'
+ * contiguous dimensions (K for M-major operands, M or N for K-major ones, and N for C) are
+ * multiples of 4, and an element-wise variant for all other sizes.
  *
  * @example
  * ```ts
@@ -107,54 +152,68 @@ export interface GemmIo {
 export class GemmKernel {
   readonly layout: GemmLayout;
   readonly accumulate: boolean;
-  readonly tile: GemmTile;
   readonly #gpu: Gpu;
-  readonly #vec4: GPUComputePipeline;
-  readonly #scalar: GPUComputePipeline;
+  /** Candidate tilings, largest first. */
+  readonly #tiles: readonly TilePipelines[];
 
   private constructor(
     gpu: Gpu,
     layout: GemmLayout,
     accumulate: boolean,
-    tile: GemmTile,
-    pipelines: GPUComputePipeline[],
+    tiles: readonly TilePipelines[],
   ) {
     this.#gpu = gpu;
     this.layout = layout;
     this.accumulate = accumulate;
-    this.tile = tile;
-    [this.#vec4, this.#scalar] = pipelines;
+    this.#tiles = tiles;
   }
 
   /**
-   * Compiles (or fetches from the cache) both variants of a configuration. Throws a RangeError
-   * for an unknown layout, an invalid tile, or one the device's limits cannot run.
+   * Compiles (or fetches from the cache) the variants of every candidate tiling. Throws a
+   * RangeError for an unknown layout, an invalid tile, or a given tile the device cannot run.
    */
   static async create(gpu: Gpu, config: GemmConfig): Promise<GemmKernel> {
     const { layout, accumulate = false } = config;
     checkGemmDims(layout, { m: 0, n: 0, k: 0 });
-    const maxBytes = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
-    let tile = config.tile ?? DEFAULT_GEMM_TILE;
-    if (!config.tile && gemmWorkgroupBytes(layout, tile) > maxBytes) tile = { ...tile, stages: 1 };
-    checkGemmTile(tile);
-    const bytes = gemmWorkgroupBytes(layout, tile);
-    if (bytes > maxBytes) {
-      throw new RangeError(
-        `GEMM tile ${JSON.stringify(tile)} needs ${bytes} bytes of workgroup memory; ` +
-          `the device allows ${maxBytes}`,
-      );
-    }
-    const invocations = gemmWorkgroupSize(tile);
-    if (invocations > (gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256)) {
-      throw new RangeError(`GEMM tile ${JSON.stringify(tile)}: ${invocations} invocations`);
+    let tiles: GemmTile[];
+    if (config.tile) {
+      checkGemmTile(config.tile);
+      const why = unfit(gpu, layout, config.tile);
+      if (why) throw new RangeError(`GEMM tile ${JSON.stringify(config.tile)} ${why}`);
+      tiles = [config.tile];
+    } else {
+      tiles = GEMM_TILES.filter((t) => !unfit(gpu, layout, t));
+      if (tiles.length === 0) tiles = [FALLBACK_TILE];
     }
     const cache = pipelineCache(gpu.device);
-    const pipelines = await Promise.all(
-      [false, true].map((scalar) =>
-        cache.getAsync(gemmShader({ layout, accumulate, scalar, tile }))
-      ),
+    const compiled = await Promise.all(tiles.map(async (tile) => {
+      const [vec4, scalar] = await Promise.all(
+        [false, true].map((scalar) =>
+          cache.getAsync(gemmShader({ layout, accumulate, scalar, tile }))
+        ),
+      );
+      return { tile, vec4, scalar };
+    }));
+    return new GemmKernel(gpu, layout, accumulate, compiled);
+  }
+
+  /**
+   * The tiling {@link bind} uses for `dims`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { getGpu } from "../src/gpu/device.ts";
+   * import { GemmKernel } from "./gemm.ts";
+   * const kernel = await GemmKernel.create(await getGpu(), { layout: "nn" });
+   * assert.equal(kernel.tileFor({ m: 768, n: 768, k: 65536 }).bm, 64);
+   * ```
+   */
+  tileFor({ m, n }: GemmDims): GemmTile {
+    const enough = this.#tiles.find(({ tile }) =>
+      Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) >= GEMM_MIN_WORKGROUPS
     );
-    return new GemmKernel(gpu, layout, accumulate, tile, pipelines);
+    return (enough ?? this.#tiles[this.#tiles.length - 1]).tile;
   }
 
   /**
@@ -196,13 +255,14 @@ export class GemmKernel {
       }
     }
     if (m === 0 || n === 0) return { dispatches: 0, encode() {}, destroy() {} };
-    const { bm, bn, bk } = this.tile;
-    const tilesM = Math.ceil(m / bm);
-    const tilesN = Math.ceil(n / bn);
+    const tile = this.tileFor(dims);
+    const variants = this.#tiles.find((t) => t.tile === tile)!;
+    const pipeline = this.vectorized(dims) ? variants.vec4 : variants.scalar;
+    const tilesM = Math.ceil(m / tile.bm);
+    const tilesN = Math.ceil(n / tile.bn);
     const [gx, gy] = splitDispatch(this.#gpu, tilesM * tilesN);
     const device = this.#gpu.device;
-    const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, Math.ceil(k / bk), 0]);
-    const pipeline = this.vectorized(dims) ? this.#vec4 : this.#scalar;
+    const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, Math.ceil(k / tile.bk), 0]);
     const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params]);
     return {
       dispatches: 1,
@@ -218,11 +278,19 @@ export class GemmKernel {
   }
 }
 
-/** Options of {@link gemmGpu}. */
+/**
+ * Options of {@link gemmGpu}.
+ *
+ * @example
+ * ```ts
+ * import type { GemmGpuOptions } from "./gemm.ts";
+ * const opts: GemmGpuOptions = { c: new Float32Array(4), tile: undefined };
+ * ```
+ */
 export interface GemmGpuOptions {
   /** The old C [m, n]: when given, returns C + op(A)·op(B). */
   readonly c?: Float32Array;
-  /** Tiling (default {@link DEFAULT_GEMM_TILE}). */
+  /** A fixed tiling (default: chosen per size, see {@link GemmConfig.tile}). */
   readonly tile?: GemmTile;
 }
 

@@ -15,14 +15,14 @@
  *   hides behind the FMAs); with `stages: 2` two tile buffers alternate and one barrier per K tile
  *   suffices (the loop body is unrolled twice so every tile index stays a constant).
  * - Every loop inside a K tile, every register tile and every load is unrolled here, so the
- *   shader indexes no private array and workgroup arrays only by constant outer indices.
+ *   shader has no private arrays and the inner product indexes workgroup tiles by constant rows.
  *
  * Numerics: each output is one f32 sum over k = 0…K−1 in order, started at +0, one `fma` per step,
  * so results do not depend on how M and N are tiled; past K's last tile the sum only adds +0
  * (products of zero padding). With `accumulate`, C ← C + sum. No atomics: deterministic.
  *
- * Bindings: 0 `a`, 1 `b` (read), 2 `c` (read_write), 3 params uniform ({@link GEMM_PARAM_WORDS}
- * u32: m, n, k, tiles_m, tiles_n, gx, k_tiles, 0). Workgroups are numbered `wid.y·gx + wid.x` over
+ * Bindings: 0 `a`, 1 `b` (read), 2 `c` (read_write), 3 params uniform (8 u32: m, n, k, tiles_m,
+ * tiles_n, gx, k_tiles, 0). Workgroups are numbered `wid.y·gx + wid.x` over
  * tiles_m·tiles_n tiles, visited in groups of {@link GROUP_M} tile rows for L2 reuse.
  *
  * @module
@@ -76,18 +76,6 @@ export interface GemmShaderConfig {
   readonly scalar: boolean;
   readonly tile: GemmTile;
 }
-
-/**
- * u32 words of the params uniform.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { GEMM_PARAM_WORDS } from "./gemm.ts";
- * assert.equal(GEMM_PARAM_WORDS, 8);
- * ```
- */
-export const GEMM_PARAM_WORDS = 8;
 
 /**
  * Tile rows visited together before moving along N (workgroup order only, not results).

@@ -1,7 +1,7 @@
 import { assertBitsEqual, assertEquals, assertOk, assertRejects, assertThrows } from "../assert.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
-import { DEFAULT_GEMM_TILE, gemmGpu, GemmKernel } from "../../kernels/gemm.ts";
+import { GEMM_TILES, gemmGpu, GemmKernel } from "../../kernels/gemm.ts";
 import type { GemmTile } from "../../kernels/wgsl/gemm.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import {
@@ -47,19 +47,19 @@ function assertMatchesReference(
   assertBitsEqual(got, fused, `${layout} ${JSON.stringify(dims)} (max rel. error ${worst})`);
 }
 
-// Full tiles, partial tiles with vec4-aligned sizes, and sizes that are not multiples of 4.
-const SHAPES: GemmDims[] = [
-  { m: 128, n: 128, k: 48 },
-  { m: 136, n: 260, k: 36 },
-  { m: 67, n: 45, k: 37 },
-  { m: 1, n: 3, k: 1 },
-];
+// Full tiles and partial tiles with vec4-aligned sizes (the vec4 variant), then sizes that are not
+// multiples of 4 (the element-wise variant).
+const ALIGNED: GemmDims[] = [{ m: 128, n: 128, k: 48 }, { m: 136, n: 260, k: 36 }];
+const ODD: GemmDims[] = [{ m: 67, n: 45, k: 37 }, { m: 1, n: 3, k: 1 }];
 
 for (const layout of GEMM_LAYOUTS) {
   for (const accumulate of [false, true]) {
+    // Loads differ by layout, stores by accumulation and variant: accumulation runs both variants
+    // on "nt" and the vec4 one elsewhere (each pipeline compiles slowly on a CPU adapter).
+    const shapes = accumulate && layout !== "nt" ? ALIGNED : [...ALIGNED, ...ODD];
     const mode = accumulate ? "C += A·B" : "C = A·B";
     Deno.test(`gemm ${layout} (${mode}) equals the CPU reference`, async () => {
-      for (const [i, dims] of SHAPES.entries()) {
+      for (const [i, dims] of shapes.entries()) {
         const ops = operands(layout, dims, 10 * i);
         const c = accumulate ? ops.c : undefined;
         const got = await gemmGpu(layout, ops.a, ops.b, dims, { c });
@@ -87,24 +87,62 @@ Deno.test("gemm is deterministic: two runs are bit-identical", async () => {
   }
 });
 
-// Small tiles (quick to compile on a CPU adapter) covering both stage counts, bk 8–32, tm and tn
-// 4 and 8; each layout runs two of them against its default tiling.
+// Small tiles (quick to compile on a CPU adapter) covering both stage counts, bk 8 and 16, tm and tn
+// 4 and 8.
 const TILES: GemmTile[] = [
   { bm: 32, bn: 32, bk: 8, tm: 4, tn: 4, stages: 1 },
   { bm: 64, bn: 32, bk: 8, tm: 8, tn: 4, stages: 2 },
-  { bm: 32, bn: 64, bk: 32, tm: 4, tn: 8, stages: 1 },
+  { bm: 32, bn: 64, bk: 16, tm: 4, tn: 8, stages: 1 },
 ];
 
 Deno.test("gemm results do not depend on the tiling", async () => {
-  const dims = { m: 100, n: 72, k: 68 };
-  for (const [i, layout] of GEMM_LAYOUTS.entries()) {
+  // The sizes here take the smallest default tiling. Each layout also runs one small tiling, and
+  // the larger default tilings (slow to compile on a CPU adapter) run once each: the largest vec4
+  // on "nn", the medium element-wise on "nt".
+  const [large, medium] = GEMM_TILES;
+  const aligned = { m: 100, n: 72, k: 68 };
+  const odd = { m: 130, n: 70, k: 33 };
+  const runs: [GemmLayout, GemmDims, GemmTile][] = [
+    ["nt", odd, TILES[0]],
+    ["nn", aligned, TILES[1]],
+    ["tn", aligned, TILES[2]],
+    ["nn", aligned, large],
+    ["nt", odd, medium],
+  ];
+  for (const [layout, dims, tile] of runs) {
     const ops = operands(layout, dims, 5);
     const expected = await gemmGpu(layout, ops.a, ops.b, dims, { c: ops.c });
-    for (const tile of [TILES[i], TILES[(i + 1) % TILES.length]]) {
-      const got = await gemmGpu(layout, ops.a, ops.b, dims, { c: ops.c, tile });
-      assertBitsEqual(got, expected, `${layout} ${JSON.stringify(tile)} vs default tile`);
-    }
+    const got = await gemmGpu(layout, ops.a, ops.b, dims, { c: ops.c, tile });
+    assertBitsEqual(got, expected, `${layout} ${JSON.stringify(tile)} vs default tiling`);
   }
+});
+
+Deno.test("gemm picks its tiling by output size, within the device's limits", async () => {
+  const gpu = await getGpu();
+  const kernel = await GemmKernel.create(gpu, { layout: "nt" });
+  const [large, medium, small] = GEMM_TILES;
+  assertEquals(kernel.tileFor({ m: 4096, n: 4096, k: 64 }), large);
+  assertEquals(kernel.tileFor({ m: 1536, n: 1536, k: 64 }), medium);
+  assertEquals(kernel.tileFor({ m: 1024, n: 1024, k: 64 }), small);
+  assertEquals(kernel.tileFor({ m: 5, n: 3, k: 64 }), small);
+  const fixed = await GemmKernel.create(gpu, { layout: "nt", tile: TILES[0] });
+  assertEquals(fixed.tileFor({ m: 4096, n: 4096, k: 64 }), TILES[0]);
+  // A device with WebGPU's default limits runs none of GEMM_TILES for "nt" and falls back.
+  const limits = { ...gpu.limits, maxComputeWorkgroupStorageSize: 16384 };
+  const modest = await GemmKernel.create({ ...gpu, limits }, { layout: "nt" });
+  const tile = modest.tileFor({ m: 4096, n: 4096, k: 64 });
+  assertOk(!GEMM_TILES.includes(tile) && tile.bm * tile.bn === 64 * 64, JSON.stringify(tile));
+  const dims = { m: 70, n: 40, k: 20 };
+  const ops = operands("nt", dims, 9);
+  const a = upload(gpu, ops.a);
+  const b = upload(gpu, ops.b);
+  const c = zeros(gpu, dims.m * dims.n);
+  const op = modest.bind({ a, b, c }, dims);
+  runOps(gpu, [op]);
+  const got = await download(gpu, c, dims.m * dims.n);
+  assertMatchesReference(got, "nt", { a: ops.a, b: ops.b }, dims);
+  op.destroy();
+  for (const buf of [a, b, c]) buf.destroy();
 });
 
 Deno.test("gemm with k = 0 writes zeros, or leaves C when accumulating; m = 0 dispatches nothing", async () => {
@@ -130,7 +168,7 @@ Deno.test("gemm rejects bad dimensions, short buffers and impossible tiles", asy
   small.destroy();
   big.destroy();
   await assertRejects(
-    GemmKernel.create(gpu, { layout: "nn", tile: { ...DEFAULT_GEMM_TILE, bk: 12 } }),
+    GemmKernel.create(gpu, { layout: "nn", tile: { ...GEMM_TILES[0], bk: 12 } }),
     RangeError,
   );
   const huge: GemmTile = { bm: 1024, bn: 1024, bk: 64, tm: 8, tn: 8, stages: 2 };
