@@ -5,10 +5,11 @@
  * The backward pass needs the batch's tokens grouped by id, which the CPU knows before the batch
  * is uploaded: {@link embeddingGradIndex} packs the grouping (a stable counting sort) into one
  * u32 buffer uploaded with the batch. Each id's positions are cut into chunks of
- * `EMBEDDING_CHUNK` (32); a workgroup sums one chunk over 64 columns (one column per
+ * `EMBEDDING_CHUNK` (32); a workgroup sums one chunk over up to 256 columns (one column per
  * invocation, rows in ascending position order, eight loads in flight) and writes the id's row,
  * or, for an id with several chunks, a scratch row; a second kernel then adds each such id's
- * chunk sums in order. The order is the one `src/model/reference/embedding.ts` defines, so GPU and CPU agree
+ * chunk sums in order, with one workgroup per 64 columns so that a very frequent id is spread
+ * over several workgroups. The order is the one `src/model/reference/embedding.ts` defines, so GPU and CPU agree
  * bit for bit. Only rows of ids present in the batch are written.
  *
  * @module
@@ -20,9 +21,14 @@ import { bindGroup, pipelineCache, splitDispatch } from "../src/gpu/pipelines.ts
 import { EMBEDDING_CHUNK, groupTokens } from "../src/model/reference/embedding.ts";
 
 const C = EMBEDDING_CHUNK;
-/** Invocations of a forward workgroup, and of a backward workgroup. */
+/** Invocations of a forward workgroup, and of a merge workgroup (64 columns: merges are few). */
 const WG_FORWARD = 256;
-const WG_BACKWARD = 64;
+const WG_MERGE = 64;
+
+/** Invocations of a chunk workgroup: the row in vec units, as a power of two in [32, 256]. */
+function chunkWorkgroup(nc: number): number {
+  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(nc))));
+}
 /** Loads in flight per invocation in the backward sums. */
 const UNROLL = 8;
 /** u32 words per chunk and per merge record, and of the header. */
@@ -192,20 +198,20 @@ ${us.map((u) => `    s = s + v${u};`).join("\n")}
 const STORE_TABLE =
   `if (params.acc != 0u) { d_table[o] = d_table[o] + s; } else { d_table[o] = s; }`;
 
-const BACKWARD_HEAD = (vec: 1 | 4, nc: number) =>
+const BACKWARD_HEAD = (vec: 1 | 4, nc: number, wg: number) =>
   `alias T = ${vec === 4 ? "vec4<f32>" : "f32"};
 const NC: u32 = ${nc}u;
-const CB: u32 = ${Math.ceil(nc / WG_BACKWARD)}u;
+const CB: u32 = ${Math.ceil(nc / wg)}u;
 struct Params { gx: u32, acc: u32, chunks: u32, merges: u32, order: u32 }`;
 
 /**
  * Workgroup `g` takes record `g / CB` (returning when that is not below `count`) and the
  * invocation its column `c` of column block `g % CB` (returning past the row's end).
  */
-const RECORD_AND_COLUMN = (count: string) =>
+const RECORD_AND_COLUMN = (count: string, wg: number) =>
   `  let g = wid.y * params.gx + wid.x;
   let rec = g / CB;
-  let c = (g - rec * CB) * ${WG_BACKWARD}u + lid;
+  let c = (g - rec * CB) * ${wg}u + lid;
   if (rec >= ${count} || c >= NC) { return; }`;
 
 /**
@@ -213,15 +219,16 @@ const RECORD_AND_COLUMN = (count: string) =>
  * block.
  */
 function chunkShader(vec: 1 | 4, nc: number): string {
-  return `${BACKWARD_HEAD(vec, nc)}
+  const wg = chunkWorkgroup(nc);
+  return `${BACKWARD_HEAD(vec, nc, wg)}
 @group(0) @binding(0) var<storage, read> index: array<u32>;
 @group(0) @binding(1) var<storage, read> d_out: array<T>;
 @group(0) @binding(2) var<storage, read_write> d_table: array<T>;
 @group(0) @binding(3) var<storage, read_write> scratch: array<T>;
 @group(0) @binding(4) var<uniform> params: Params;
-@compute @workgroup_size(${WG_BACKWARD})
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-${RECORD_AND_COLUMN("index[0]")}
+${RECORD_AND_COLUMN("index[0]", wg)}
   let e = params.chunks + ${RECORD}u * rec;
   let start = params.order + index[e];
   let n = index[e + 1u];
@@ -238,14 +245,14 @@ ${sumLoop("d_out", (k) => `index[start + ${k}]`)}
  * Bindings: index, scratch, d_table, params. One workgroup per merge record and column block.
  */
 function mergeShader(vec: 1 | 4, nc: number): string {
-  return `${BACKWARD_HEAD(vec, nc)}
+  return `${BACKWARD_HEAD(vec, nc, WG_MERGE)}
 @group(0) @binding(0) var<storage, read> index: array<u32>;
 @group(0) @binding(1) var<storage, read> scratch: array<T>;
 @group(0) @binding(2) var<storage, read_write> d_table: array<T>;
 @group(0) @binding(3) var<uniform> params: Params;
-@compute @workgroup_size(${WG_BACKWARD})
+@compute @workgroup_size(${WG_MERGE})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-${RECORD_AND_COLUMN("index[1]")}
+${RECORD_AND_COLUMN("index[1]", WG_MERGE)}
   let e = params.merges + ${RECORD}u * rec;
   let id = index[e];
   let first = index[e + 1u];
@@ -451,10 +458,12 @@ export class EmbeddingKernel {
       owned.push(u);
       steps.push([pipeline, bindGroup(device, pipeline, [...buffers, u]), gx, gy]);
     };
-    const blocks = Math.ceil(this.d / this.#vec / WG_BACKWARD);
-    add(this.#chunk, layout.maxChunks * blocks, [io.index, io.dOut, io.dTable, io.scratch]);
+    const nc = this.d / this.#vec;
+    const chunkBlocks = Math.ceil(nc / chunkWorkgroup(nc));
+    add(this.#chunk, layout.maxChunks * chunkBlocks, [io.index, io.dOut, io.dTable, io.scratch]);
     if (layout.maxMerges > 0) {
-      add(this.#merge, layout.maxMerges * blocks, [io.index, io.scratch, io.dTable]);
+      const mergeBlocks = Math.ceil(nc / WG_MERGE);
+      add(this.#merge, layout.maxMerges * mergeBlocks, [io.index, io.scratch, io.dTable]);
     }
     return {
       dispatches: steps.length,
