@@ -10,7 +10,7 @@
  *   [--layouts nt,nn,tn] [--tiles 128x128x8/8x8/2,...] [--iterations 10] [--out file.md]
  *
  * A tile is written `BMxBNxBK/TMxTN/STAGES` (see `GemmTile`); without `--tiles` each kernel picks
- * its tiling by size (`GEMM_TILES`), and the table names the one it picked.
+ * its tiling by size (`GEMM_TILINGS`), and the table names the one it picked.
  *
  * @module
  */

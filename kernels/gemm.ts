@@ -27,39 +27,45 @@ import {
 } from "./wgsl/gemm.ts";
 
 /**
- * The tilings a kernel chooses from when none is given, largest first (all with K tiles of 16, so
- * the choice cannot even change the sign of a zero): 128×256 outputs per workgroup of 512
- * invocations (8×8 each), 128×128 per 256 (8×8), 64×64 per 256 (4×4). On the H100 at 4096³ the
- * first reaches 35–37 TFLOP/s, the second 32–35; the large tiles leave SMs idle on small outputs.
+ * A tiling a kernel may choose, and the fewest workgroups it must yield for a problem to take it.
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
- * import { GEMM_TILES } from "./gemm.ts";
- * assert.deepEqual(GEMM_TILES.map((t) => t.bm * t.bn), [32768, 16384, 4096]);
+ * import type { GemmTiling } from "./gemm.ts";
+ * const t: GemmTiling = {
+ *   tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 1 },
+ *   minWorkgroups: 512,
+ * };
  * ```
  */
-export const GEMM_TILES: readonly GemmTile[] = [
-  { bm: 128, bn: 256, bk: 16, tm: 8, tn: 8, stages: 1 },
-  { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, stages: 1 },
-  { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 2 },
-];
-
-/** The tiling used when no {@link GEMM_TILES} entry fits the device (8.5 KiB, 256 invocations). */
-const FALLBACK_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 1 };
+export interface GemmTiling {
+  readonly tile: GemmTile;
+  readonly minWorkgroups: number;
+}
 
 /**
- * Workgroups a tiling must yield to be chosen over a smaller one: about one per SM of an H100
- * (132 SMs). Below it the next smaller tiling in {@link GEMM_TILES} is tried.
+ * The tilings a kernel chooses from when none is given; a bind takes the first (that the device
+ * can run) whose workgroup count for C reaches its minimum, else the last. All use K tiles of 16,
+ * so the choice cannot even change the sign of a zero. Measured on the H100 (bench/gemm.ts):
+ * - 128×256 outputs per workgroup of 512 invocations (8×8 each): 34–37 TFLOP/s from 2048³ up,
+ *   but 9.6 at 1024³, where its 32 workgroups leave most of the 132 SMs idle;
+ * - 64×64 per 256 (4×4 each), one tile buffer: 24–27 TFLOP/s at 1536³ and 768×3072×16384
+ *   (576 workgroups), where the 128×256 tiling (72) and a 128×128 one (144) reach 17–21;
+ * - the same with two tile buffers: 26–28 TFLOP/s at 1024³ (256 workgroups), 15–17 at
+ *   768×768×16384 (144 workgroups, a Wgrad shape), better there than one buffer (10–14).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { GEMM_MIN_WORKGROUPS } from "./gemm.ts";
- * assert.equal(GEMM_MIN_WORKGROUPS, 128);
+ * import { GEMM_TILINGS } from "./gemm.ts";
+ * assert.deepEqual(GEMM_TILINGS.map((t) => t.minWorkgroups), [128, 512, 0]);
  * ```
  */
-export const GEMM_MIN_WORKGROUPS = 128;
+export const GEMM_TILINGS: readonly GemmTiling[] = [
+  { tile: { bm: 128, bn: 256, bk: 16, tm: 8, tn: 8, stages: 1 }, minWorkgroups: 128 },
+  { tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 1 }, minWorkgroups: 512 },
+  { tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 2 }, minWorkgroups: 0 },
+];
 
 /**
  * What a {@link GemmKernel} computes.
@@ -75,8 +81,7 @@ export interface GemmConfig {
   /** C ← C + op(A)·op(B) (gradient accumulation) instead of C ← op(A)·op(B). Default false. */
   readonly accumulate?: boolean;
   /**
-   * A fixed tiling. By default each bind picks from {@link GEMM_TILES} (those the device can
-   * run): the largest that yields {@link GEMM_MIN_WORKGROUPS} workgroups, else the smallest.
+   * A fixed tiling. By default each bind picks one of {@link GEMM_TILINGS} by the size of C.
    * Results never depend on the tiling.
    */
   readonly tile?: GemmTile;
@@ -99,8 +104,7 @@ export interface GemmIo {
 }
 
 /** The two compiled variants of one tiling. */
-interface TilePipelines {
-  readonly tile: GemmTile;
+interface TilePipelines extends GemmTiling {
   readonly vec4: GPUComputePipeline;
   readonly scalar: GPUComputePipeline;
 }
@@ -153,7 +157,7 @@ export class GemmKernel {
   readonly layout: GemmLayout;
   readonly accumulate: boolean;
   readonly #gpu: Gpu;
-  /** Candidate tilings, largest first. */
+  /** Candidate tilings in order of preference. */
   readonly #tiles: readonly TilePipelines[];
 
   private constructor(
@@ -175,24 +179,24 @@ export class GemmKernel {
   static async create(gpu: Gpu, config: GemmConfig): Promise<GemmKernel> {
     const { layout, accumulate = false } = config;
     checkGemmDims(layout, { m: 0, n: 0, k: 0 });
-    let tiles: GemmTile[];
+    let tilings: readonly GemmTiling[];
     if (config.tile) {
       checkGemmTile(config.tile);
       const why = unfit(gpu, layout, config.tile);
       if (why) throw new RangeError(`GEMM tile ${JSON.stringify(config.tile)} ${why}`);
-      tiles = [config.tile];
+      tilings = [{ tile: config.tile, minWorkgroups: 0 }];
     } else {
-      tiles = GEMM_TILES.filter((t) => !unfit(gpu, layout, t));
-      if (tiles.length === 0) tiles = [FALLBACK_TILE];
+      // The 64×64 single-buffer tiling fits every device (8.5 KiB, 256 invocations).
+      tilings = GEMM_TILINGS.filter(({ tile }) => !unfit(gpu, layout, tile));
     }
     const cache = pipelineCache(gpu.device);
-    const compiled = await Promise.all(tiles.map(async (tile) => {
+    const compiled = await Promise.all(tilings.map(async ({ tile, minWorkgroups }) => {
       const [vec4, scalar] = await Promise.all(
         [false, true].map((scalar) =>
           cache.getAsync(gemmShader({ layout, accumulate, scalar, tile }))
         ),
       );
-      return { tile, vec4, scalar };
+      return { tile, minWorkgroups, vec4, scalar };
     }));
     return new GemmKernel(gpu, layout, accumulate, compiled);
   }
@@ -210,8 +214,8 @@ export class GemmKernel {
    * ```
    */
   tileFor({ m, n }: GemmDims): GemmTile {
-    const enough = this.#tiles.find(({ tile }) =>
-      Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) >= GEMM_MIN_WORKGROUPS
+    const enough = this.#tiles.find(({ tile, minWorkgroups }) =>
+      Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) >= minWorkgroups
     );
     return (enough ?? this.#tiles[this.#tiles.length - 1]).tile;
   }

@@ -1,7 +1,7 @@
 import { assertBitsEqual, assertEquals, assertOk, assertRejects, assertThrows } from "../assert.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
-import { GEMM_TILES, gemmGpu, GemmKernel } from "../../kernels/gemm.ts";
+import { GEMM_TILINGS, gemmGpu, GemmKernel } from "../../kernels/gemm.ts";
 import type { GemmTile } from "../../kernels/wgsl/gemm.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import {
@@ -96,10 +96,10 @@ const TILES: GemmTile[] = [
 ];
 
 Deno.test("gemm results do not depend on the tiling", async () => {
-  // The sizes here take the smallest default tiling. Each layout also runs one small tiling, and
-  // the larger default tilings (slow to compile on a CPU adapter) run once each: the largest vec4
-  // on "nn", the medium element-wise on "nt".
-  const [large, medium] = GEMM_TILES;
+  // The sizes here take the last default tiling (64×64, two buffers). Each layout also runs one
+  // small tiling, and the other default tilings (slow to compile on a CPU adapter) run once each:
+  // 128×256 vec4 on "nn", 64×64 with one buffer element-wise on "nt".
+  const [large, single] = GEMM_TILINGS.map((t) => t.tile);
   const aligned = { m: 100, n: 72, k: 68 };
   const odd = { m: 130, n: 70, k: 33 };
   const runs: [GemmLayout, GemmDims, GemmTile][] = [
@@ -107,7 +107,7 @@ Deno.test("gemm results do not depend on the tiling", async () => {
     ["nn", aligned, TILES[1]],
     ["tn", aligned, TILES[2]],
     ["nn", aligned, large],
-    ["nt", odd, medium],
+    ["nt", odd, single],
   ];
   for (const [layout, dims, tile] of runs) {
     const ops = operands(layout, dims, 5);
@@ -120,18 +120,24 @@ Deno.test("gemm results do not depend on the tiling", async () => {
 Deno.test("gemm picks its tiling by output size, within the device's limits", async () => {
   const gpu = await getGpu();
   const kernel = await GemmKernel.create(gpu, { layout: "nt" });
-  const [large, medium, small] = GEMM_TILES;
+  const [large, single, double] = GEMM_TILINGS.map((t) => t.tile);
   assertEquals(kernel.tileFor({ m: 4096, n: 4096, k: 64 }), large);
-  assertEquals(kernel.tileFor({ m: 1536, n: 1536, k: 64 }), medium);
-  assertEquals(kernel.tileFor({ m: 1024, n: 1024, k: 64 }), small);
-  assertEquals(kernel.tileFor({ m: 5, n: 3, k: 64 }), small);
+  assertEquals(kernel.tileFor({ m: 2048, n: 2048, k: 64 }), large);
+  assertEquals(kernel.tileFor({ m: 1536, n: 1536, k: 64 }), single);
+  assertEquals(kernel.tileFor({ m: 768, n: 3072, k: 16384 }), single);
+  assertEquals(kernel.tileFor({ m: 1024, n: 1024, k: 64 }), double);
+  assertEquals(kernel.tileFor({ m: 5, n: 3, k: 64 }), double);
   const fixed = await GemmKernel.create(gpu, { layout: "nt", tile: TILES[0] });
   assertEquals(fixed.tileFor({ m: 4096, n: 4096, k: 64 }), TILES[0]);
-  // A device with WebGPU's default limits runs none of GEMM_TILES for "nt" and falls back.
-  const limits = { ...gpu.limits, maxComputeWorkgroupStorageSize: 16384 };
+  // With WebGPU's default limits only the single-buffer 64×64 tiling fits, for every size.
+  const limits = {
+    ...gpu.limits,
+    maxComputeWorkgroupStorageSize: 16384,
+    maxComputeInvocationsPerWorkgroup: 256,
+  };
   const modest = await GemmKernel.create({ ...gpu, limits }, { layout: "nt" });
-  const tile = modest.tileFor({ m: 4096, n: 4096, k: 64 });
-  assertOk(!GEMM_TILES.includes(tile) && tile.bm * tile.bn === 64 * 64, JSON.stringify(tile));
+  assertEquals(modest.tileFor({ m: 4096, n: 4096, k: 64 }), single);
+  assertEquals(modest.tileFor({ m: 5, n: 3, k: 64 }), single);
   const dims = { m: 70, n: 40, k: 20 };
   const ops = operands("nt", dims, 9);
   const a = upload(gpu, ops.a);
@@ -168,7 +174,7 @@ Deno.test("gemm rejects bad dimensions, short buffers and impossible tiles", asy
   small.destroy();
   big.destroy();
   await assertRejects(
-    GemmKernel.create(gpu, { layout: "nn", tile: { ...GEMM_TILES[0], bk: 12 } }),
+    GemmKernel.create(gpu, { layout: "nn", tile: { ...GEMM_TILINGS[0].tile, bk: 12 } }),
     RangeError,
   );
   const huge: GemmTile = { bm: 1024, bn: 1024, bk: 64, tm: 8, tn: 8, stages: 2 };
