@@ -142,7 +142,7 @@ export async function runKernelBenchmark(args: string[]): Promise<void> {
       targets.push({
         label: c.label,
         output,
-        dispatches: bound.dispatchCount,
+        dispatches: bound.dispatches,
         bytes: inputBytes + outBytes,
         record: (pass) => bound.encode(pass),
         samples: [],

@@ -9,6 +9,7 @@
 import { createBufferFrom, createEmptyBuffer, readBuffer } from "../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../src/gpu/device.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../src/gpu/pipelines.ts";
+import type { BoundOp } from "../src/gpu/op.ts";
 import { ELEMENTS } from "../src/formats/elements.ts";
 import { f32FromBits } from "../src/formats/fp32.ts";
 import { checkQuantizeArgs, Quantized, type QuantizeOptions } from "../src/formats/quantize.ts";
@@ -195,7 +196,7 @@ export class QuantizeKernel {
 }
 
 /** A quantizer bound to its buffers. */
-export class BoundQuantize {
+export class BoundQuantize implements BoundOp {
   readonly #device: GPUDevice;
   readonly #params: GPUBuffer;
   readonly #words: Uint32Array<ArrayBuffer>;
@@ -214,7 +215,7 @@ export class BoundQuantize {
   }
 
   /** Number of dispatches {@link encode} records. */
-  get dispatchCount(): number {
+  get dispatches(): number {
     return this.#dispatches.length;
   }
 

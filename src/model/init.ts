@@ -23,7 +23,11 @@ const INIT_STREAM = 0x494e4954; // "INIT"
  * assert.deepEqual(initParam(spec, 0, 1), initParam(spec, 0, 1));
  * ```
  */
-export function initParam(spec: ParamSpec, index: number, seed: number): Float32Array {
+export function initParam(
+  spec: ParamSpec,
+  index: number,
+  seed: number,
+): Float32Array<ArrayBuffer> {
   const n = numel(spec.shape);
   if ("ones" in spec.init) return new Float32Array(n).fill(1);
   const std = spec.init.normal;
