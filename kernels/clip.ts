@@ -13,9 +13,10 @@
  *
  * Why several tensors per dispatch: every partial dispatch writes the partials buffer, so wgpu puts
  * a barrier between consecutive ones. Measured on the H100 (146 tensors, GPT-2 small's 124M
- * parameters), one dispatch per tensor took 0.69 ms against 0.19 ms for the same elements as one
- * tensor (≈3.5 µs per barrier); AdamW, whose dispatches write disjoint buffers, shows no such
- * cost.
+ * parameters): one dispatch per tensor took 0.69 ms (≈3.5 µs per barrier), 16 per dispatch
+ * 0.235 ms (11 dispatches, 2.1 TB/s), the same elements as one tensor 0.19 ms (2.6 TB/s; a vec4
+ * copy reached 2.45 TB/s in the same run). AdamW, whose dispatches write disjoint buffers, shows
+ * no such cost.
  *
  * @module
  */

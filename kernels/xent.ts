@@ -13,7 +13,10 @@
  *
  * Every invocation visits its elements in a fixed order and every reduction is a fixed tree, so
  * results are bit-identical from run to run. When the vocabulary is a multiple of 4 rows are read
- * as vec4 (coalesced); otherwise as scalars.
+ * as vec4 (coalesced); otherwise as scalars, which is slower: pad the vocabulary (GPT-2's 50257 to
+ * 50304). On the H100, 4096 rows × 50304 took 0.87 ms (2.8 TB/s counting both passes over the
+ * logits and the gradient write; the second pass partly hits L2; a vec4 copy reached 2.45 TB/s),
+ * 8192 × 50257 (scalar) 2.5 ms, 16384 × 256 0.05 ms.
  *
  * @module
  */
