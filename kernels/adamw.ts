@@ -41,7 +41,7 @@ import {
   resolveAdamw,
   type ResolvedAdamw,
 } from "../src/model/reference/adamw.ts";
-import { checkVec4Binding, CLIP_BYTES, type GradTensor } from "./clip.ts";
+import { CLIP_BYTES, type GradTensor, vec4Binding } from "./clip.ts";
 
 /**
  * Byte size of the `hyper` buffer: `[lr: f32, step: u32]`.
@@ -203,19 +203,19 @@ export class AdamwKernel {
     const steps: [GPUBindGroup, number, number][] = [];
     const owned: GPUBuffer[] = [];
     io.tensors.forEach((t, i) => {
-      for (const name of ["param", "grad", "m", "v"] as const) {
-        checkVec4Binding(gpu, t[name], t.size, `tensors[${i}].${name}`);
-      }
+      const [param, grad, m, v] = (["param", "grad", "m", "v"] as const).map((name) =>
+        vec4Binding(gpu, t[name], t.size, `tensors[${i}].${name}`)
+      );
       if (t.size === 0) return;
       const [gx, gy] = splitDispatch(gpu, Math.ceil(t.size / 4 / WG));
       const wd = t.decay ? this.config.weightDecay : 0;
       const params = uniformBuffer(gpu.device, [t.size, gx, f32Word(wd)]);
       owned.push(params);
       const group = bindGroup(gpu.device, this.#pipeline, [
-        t.param,
-        t.grad,
-        t.m,
-        t.v,
+        param,
+        grad,
+        m,
+        v,
         io.hyper,
         io.clip,
         params,

@@ -111,32 +111,33 @@ export interface ClipDims {
 }
 
 /**
- * Throws unless `binding` holds `⌈size/4⌉` whole vec4 at an offset the device accepts.
+ * Checks that `binding` holds `⌈size/4⌉` whole vec4 at an offset the device accepts and returns
+ * exactly that range (so a larger buffer never exceeds `maxStorageBufferBindingSize`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { getGpu } from "../src/gpu/device.ts";
- * import { checkVec4Binding } from "./clip.ts";
+ * import { vec4Binding } from "./clip.ts";
  * const gpu = await getGpu();
- * const buffer = gpu.device.createBuffer({ size: 32, usage: GPUBufferUsage.STORAGE });
- * checkVec4Binding(gpu, buffer, 8, "grad");
- * assert.throws(() => checkVec4Binding(gpu, buffer, 9, "grad"), /grad binds 32 bytes, needs 48/);
+ * const buffer = gpu.device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE });
+ * assert.deepEqual(vec4Binding(gpu, buffer, 5, "grad"), { buffer, offset: 0, size: 32 });
+ * assert.throws(() => vec4Binding(gpu, buffer, 17, "grad"), /grad binds 64 bytes, needs 80/);
  * buffer.destroy();
  * ```
  */
-export function checkVec4Binding(
+export function vec4Binding(
   gpu: Gpu,
   binding: BufferBinding,
   size: number,
   what: string,
-): void {
+): { buffer: GPUBuffer; offset: number; size: number } {
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new RangeError(`${what}: size must be an integer ≥ 0, got ${size}`);
   }
-  const whole = binding instanceof GPUBuffer;
-  const offset = whole ? 0 : binding.offset ?? 0;
-  const bytes = whole ? binding.size : binding.size ?? binding.buffer.size - offset;
+  const buffer = binding instanceof GPUBuffer ? binding : binding.buffer;
+  const offset = binding instanceof GPUBuffer ? 0 : binding.offset ?? 0;
+  const bytes = binding instanceof GPUBuffer ? binding.size : binding.size ?? buffer.size - offset;
   const align = gpu.limits.minStorageBufferOffsetAlignment ?? 256;
   if (offset % align !== 0) {
     throw new RangeError(`${what}: offset ${offset} is not a multiple of ${align}`);
@@ -145,6 +146,13 @@ export function checkVec4Binding(
   if (bytes < need) {
     throw new RangeError(`${what} binds ${bytes} bytes, needs ${need} (⌈${size}/4⌉ vec4)`);
   }
+  const limit = gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27;
+  if (need > limit) {
+    throw new RangeError(
+      `${what}: ${size} elements need ${need} bytes, more than one binding may hold (${limit})`,
+    );
+  }
+  return { buffer, offset, size: need };
 }
 
 /**
@@ -212,9 +220,12 @@ export class ClipKernel {
     if (io.clip.size < CLIP_BYTES) {
       throw new RangeError(`io.clip holds ${io.clip.size} bytes, needs ${CLIP_BYTES}`);
     }
-    io.tensors.forEach((t, i) => checkVec4Binding(this.#gpu, t.grad, t.size, `tensors[${i}].grad`));
+    const tensors = io.tensors.map((t, i) => ({
+      size: t.size,
+      grad: vec4Binding(this.#gpu, t.grad, t.size, `tensors[${i}].grad`),
+    }));
     const device = this.#gpu.device;
-    const live = io.tensors.filter((t) => t.size > 0);
+    const live = tensors.filter((t) => t.size > 0);
     const groups = live.map((t) => Math.ceil(t.size / CLIP_CHUNK));
     const count = groups.reduce((a, b) => a + b, 0);
     const partials = device.createBuffer({

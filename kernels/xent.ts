@@ -23,7 +23,12 @@
 
 import type { Gpu } from "../src/gpu/device.ts";
 import { type BoundOp, f32Word, uniformBuffer } from "../src/gpu/op.ts";
-import { bindGroup, pipelineCache, splitDispatch } from "../src/gpu/pipelines.ts";
+import {
+  bindGroup,
+  type BufferBinding,
+  pipelineCache,
+  splitDispatch,
+} from "../src/gpu/pipelines.ts";
 import { IGNORE_TARGET, type XentScale } from "../src/model/reference/xent.ts";
 
 /**
@@ -200,20 +205,28 @@ export class XentKernel {
     if (scale !== "mean" && !(typeof scale === "number" && Number.isFinite(scale))) {
       throw new RangeError(`scale must be a finite number or "mean", got ${scale}`);
     }
-    const need = (name: keyof XentIo, bytes: number): GPUBuffer => {
-      const b = io[name];
-      if (!b) throw new TypeError(`io.${name} is required for gradient: "${gradient}"`);
-      if (b.size < bytes) {
-        throw new RangeError(`io.${name} holds ${b.size} bytes, needs ${bytes}`);
+    const limit = this.#gpu.limits.maxStorageBufferBindingSize ?? 2 ** 27;
+    // Binds exactly the bytes used, so a larger buffer never exceeds the binding limit.
+    const need = (name: keyof XentIo, bytes: number): BufferBinding => {
+      const buffer = io[name];
+      if (!buffer) throw new TypeError(`io.${name} is required for gradient: "${gradient}"`);
+      if (buffer.size < bytes) {
+        throw new RangeError(`io.${name} holds ${buffer.size} bytes, needs ${bytes}`);
       }
-      return b;
+      if (bytes > limit) {
+        throw new RangeError(
+          `io.${name}: ${rows} rows need ${bytes} bytes, more than one binding may hold ` +
+            `(${limit}); bind fewer rows per call`,
+        );
+      }
+      return { buffer, offset: 0, size: bytes };
     };
     const logits = need("logits", rows * vocab * 4);
     const targets = need("targets", rows * 4);
     const loss = need("loss", rows * 4);
     const correct = need("correct", rows * 4);
     const metrics = need("metrics", XENT_METRICS_BYTES);
-    let out: GPUBuffer[] = [];
+    let out: BufferBinding[] = [];
     if (gradient === "separate") out = [need("dlogits", rows * vocab * 4)];
     else if (io.dlogits) throw new TypeError(`io.dlogits is not used for gradient: "in-place"`);
 

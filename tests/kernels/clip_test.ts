@@ -140,6 +140,9 @@ Deno.test("clip rejects bad arguments", async () => {
     /offset 4 is not a multiple of 256/,
   );
   assertThrows(() => kernel.bind({ tensors: [{ grad, size: -1 }], clip }, { maxNorm: 1 }), /-1/);
+  const limits = { ...gpu.limits, maxStorageBufferBindingSize: 16 };
+  const limited = await ClipKernel.create({ ...gpu, limits });
+  assertThrows(() => limited.bind({ tensors, clip }, { maxNorm: 1 }), /8 elements need 32 bytes/);
   const small = zeros(gpu, 1);
   assertThrows(() => kernel.bind({ tensors, clip: small }, { maxNorm: 1 }), /io\.clip/);
   assertThrows(() => clipReference([], -1), RangeError);

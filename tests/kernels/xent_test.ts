@@ -238,6 +238,9 @@ Deno.test("xent rejects bad configurations and buffers", async () => {
   assertThrows(() => kernel.bind(io, { rows: 0 }), /rows .* got 0/);
   assertThrows(() => kernel.bind(io, { rows: 2, scale: NaN }), /scale .* NaN/);
   assertThrows(() => kernel.bind({ ...io, dlogits: io.logits }, { rows: 2 }), TypeError);
+  const small: Gpu = { ...gpu, limits: { ...gpu.limits, maxStorageBufferBindingSize: 16 } };
+  const limited = await XentKernel.create(small, { vocab: 4 });
+  assertThrows(() => limited.bind(io, { rows: 2 }), /io\.logits: 2 rows need 32 bytes, .*\(16\)/);
   const separate = await XentKernel.create(gpu, { vocab: 4, gradient: "separate" });
   assertThrows(() => separate.bind(io, { rows: 2 }), /io\.dlogits is required/);
   for (const b of Object.values(io)) b.destroy();
