@@ -1,0 +1,218 @@
+/**
+ * The training loop: a model under a precision policy trained on a dataset with an LR schedule,
+ * metrics read back every `logEvery` steps (the step itself never waits on the GPU), periodic
+ * evaluation on the validation split, throughput measured after untimed warm-up steps,
+ * divergence recorded as a result, and safetensors checkpoints that resume bit-identically.
+ *
+ * Randomness is counter-based everywhere (initialisation, batches, stochastic rounding are pure
+ * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import { GptModel } from "../model/gpt.ts";
+import type { ModelConfig } from "../model/config.ts";
+import type { PrecisionPolicy } from "../model/policy.ts";
+import type { AdamwConfig } from "../model/reference/adamw.ts";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import type { Dataset } from "./data/dataset.ts";
+import { lrAt, type Schedule, validateSchedule } from "./schedule.ts";
+
+/** Everything a training run needs besides the data. */
+export interface TrainConfig {
+  readonly model: ModelConfig;
+  readonly policy: PrecisionPolicy;
+  readonly steps: number;
+  /** Sequences per step. */
+  readonly batch: number;
+  readonly seed: number;
+  readonly schedule: Schedule;
+  /** Global gradient-norm limit (`Infinity`: none). */
+  readonly clip: number;
+  readonly adamw: AdamwConfig;
+  /** Read back the training loss every this many steps (default 10). */
+  readonly logEvery?: number;
+  /** Evaluate every this many steps on this many validation batches (default: never). */
+  readonly eval?: { readonly every: number; readonly batches: number };
+  /** Steps excluded from the throughput figures (default 3). */
+  readonly warmupSteps?: number;
+}
+
+/** A point of a loss curve. */
+export interface CurvePoint {
+  readonly step: number;
+  readonly loss: number;
+  readonly accuracy: number;
+}
+
+/** The outcome of a run. */
+export interface TrainResult {
+  readonly train: CurvePoint[];
+  readonly eval: CurvePoint[];
+  /** Median tokens/s over the logging windows after warm-up (wall clock, GPU work included). */
+  readonly tokensPerSecond: number;
+  /** Step time percentiles over those windows (ms). */
+  readonly stepMs: { readonly p50: number; readonly p99: number };
+  readonly dispatchesPerStep: number;
+  /** GPU memory the model allocated (bytes). */
+  readonly gpuBytes: number;
+  /** The first step whose loss was NaN or infinite, if any; training stopped there. */
+  readonly divergedAt?: number;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Write a checkpoint here every `every` steps and at the end. */
+  readonly checkpoint?: { readonly path: string; readonly every: number };
+  /** Continue from this checkpoint (its step + 1 onwards). */
+  readonly resumeFrom?: string;
+  /** Called at every logged step. */
+  readonly onLog?: (point: CurvePoint & { tokensPerSecond: number }) => void;
+  /** Stop after this step (for tests of resuming); default `config.steps`. */
+  readonly stopAfter?: number;
+}
+
+function percentile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+/** Saves the model, optimizer state and step as a checkpoint. */
+async function save(model: GptModel, path: string, step: number, config: TrainConfig) {
+  const params = new Map();
+  const m = new Map();
+  const v = new Map();
+  for (const p of model.params) {
+    params.set(p.spec.name, { shape: [...p.spec.shape], data: await model.read(p.spec.name) });
+    m.set(p.spec.name, await model.read(p.spec.name, "m"));
+    v.set(p.spec.name, await model.read(p.spec.name, "v"));
+  }
+  await saveCheckpoint(path, {
+    params,
+    m,
+    v,
+    step,
+    rng: JSON.stringify({ seed: config.seed, step }),
+    config: JSON.parse(JSON.stringify({ ...config, policy: config.policy.name })),
+  });
+}
+
+/**
+ * Trains a model and returns its curves and throughput.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getGpu } from "../gpu/device.ts";
+ * import { POLICIES } from "../model/policy.ts";
+ * import { loadDataset } from "./data/dataset.ts";
+ * import { train } from "./loop.ts";
+ * const result = await train(await getGpu(), await loadDataset({ corpus: "moby-dick" }), {
+ *   model: { pattern: "*-", dModel: 32, heads: 2, dFf: 64, seqLen: 16, vocab: 256, mlp: "relu2" },
+ *   policy: POLICIES.nvfp4, steps: 4, batch: 2, seed: 0, clip: 1, adamw: {},
+ *   schedule: { kind: "constant", lr: 1e-3 }, logEvery: 2,
+ * });
+ * assert.equal(result.train.length, 2);
+ * ```
+ */
+export async function train(
+  gpu: Gpu,
+  data: Dataset,
+  config: TrainConfig,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  validateSchedule(config.schedule, config.steps);
+  const logEvery = config.logEvery ?? 10;
+  const warmup = config.warmupSteps ?? 3;
+  const model = await GptModel.create(gpu, config.model, config.policy, {
+    batch: config.batch,
+    seed: config.seed,
+    totalSteps: config.steps,
+    clip: config.clip,
+    adamw: config.adamw,
+  });
+  try {
+    let start = 1;
+    if (options.resumeFrom) {
+      const ck = await loadCheckpoint(options.resumeFrom);
+      for (const p of model.params) {
+        const saved = ck.params.get(p.spec.name);
+        if (!saved) throw new RangeError(`${options.resumeFrom}: no parameter ${p.spec.name}`);
+        model.write(p.spec.name, saved.data);
+        model.write(p.spec.name, ck.m.get(p.spec.name)!, "m");
+        model.write(p.spec.name, ck.v.get(p.spec.name)!, "v");
+      }
+      start = ck.step + 1;
+    }
+    const tokensPerStep = config.batch * config.model.seqLen;
+    const sample = { batch: config.batch, seqLen: config.model.seqLen, seed: config.seed };
+    const trainCurve: CurvePoint[] = [];
+    const evalCurve: CurvePoint[] = [];
+    const windows: number[] = [];
+    let divergedAt: number | undefined;
+    let windowStart = performance.now();
+    let windowSteps = 0;
+    const last = options.stopAfter ?? config.steps;
+    for (let step = start; step <= last; step++) {
+      if (step === start + warmup) {
+        await gpu.device.queue.onSubmittedWorkDone();
+        windowStart = performance.now();
+        windowSteps = 0;
+      }
+      const batch = data.batch("train", step - 1, sample);
+      await model.step(batch, step, lrAt(config.schedule, step - 1, config.steps));
+      windowSteps++;
+      if (step % logEvery === 0 || step === last) {
+        const m = await model.readMetrics();
+        const now = performance.now();
+        const msPerStep = (now - windowStart) / windowSteps;
+        if (step >= start + warmup) windows.push(msPerStep);
+        windowStart = now;
+        windowSteps = 0;
+        trainCurve.push({ step, loss: m.loss, accuracy: m.accuracy });
+        options.onLog?.({
+          step,
+          loss: m.loss,
+          accuracy: m.accuracy,
+          tokensPerSecond: (1000 * tokensPerStep) / msPerStep,
+        });
+        if (!Number.isFinite(m.loss)) {
+          divergedAt = step;
+          break;
+        }
+      }
+      if (config.eval && (step % config.eval.every === 0 || step === last)) {
+        let loss = 0;
+        let accuracy = 0;
+        let n = 0;
+        for (const b of data.evalBatches({ ...sample, limit: config.eval.batches })) {
+          const m = await model.evaluate(b);
+          loss += m.loss;
+          accuracy += m.accuracy;
+          n++;
+        }
+        if (n > 0) evalCurve.push({ step, loss: loss / n, accuracy: accuracy / n });
+        windowStart = performance.now();
+      }
+      const ck = options.checkpoint;
+      if (ck && (step % ck.every === 0 || step === last)) {
+        await save(model, ck.path, step, config);
+        windowStart = performance.now();
+      }
+    }
+    const msP50 = percentile(windows, 0.5);
+    return {
+      train: trainCurve,
+      eval: evalCurve,
+      tokensPerSecond: (1000 * tokensPerStep) / msP50,
+      stepMs: { p50: msP50, p99: percentile(windows, 0.99) },
+      dispatchesPerStep: model.dispatchesPerStep,
+      gpuBytes: model.bytes,
+      ...(divergedAt !== undefined ? { divergedAt } : {}),
+    };
+  } finally {
+    model.destroy();
+  }
+}
