@@ -59,7 +59,7 @@ export class UsageError extends Error {}
  * Runs the kernel benchmark with command-line arguments and prints (and optionally writes) the
  * markdown table.
  */
-export async function runKernelBenchmark(args: string[]): Promise<void> {
+export async function runKernelBenchmark(args: string[]): Promise<string> {
   const { values } = parseArgs({
     args,
     options: {
@@ -74,7 +74,7 @@ export async function runKernelBenchmark(args: string[]): Promise<void> {
     console.log(
       "Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]",
     );
-    return;
+    return "";
   }
   const mib = Number(values.mib);
   const iterations = Number(values.iterations);
@@ -217,6 +217,7 @@ export async function runKernelBenchmark(args: string[]): Promise<void> {
   ].join("\n");
   console.log(text);
   if (values.out) await Deno.writeTextFile(values.out, text);
+  return text;
 }
 
 if (import.meta.main) {

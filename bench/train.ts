@@ -1,0 +1,127 @@
+/**
+ * `deno run -A bench/train.ts`: training-step throughput of a reference GPT under each precision
+ * policy — by default the GPT-2 small shape (12 layers as 12 attention + 12 MLP blocks, d_model 768,
+ * 12 heads, d_ff 3072, GELU, seq 1024, vocab 50304) at batch 8 × 1024 tokens, the shape of the
+ * PyTorch figures in PERFORMANCE.md. Tokens are uniform random ids (throughput does not depend on
+ * the data). Each policy runs untimed warm-up steps, then timed steps; step time is wall clock
+ * from the first timed submission to the GPU finishing the last, divided by the steps.
+ *
+ * Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] [--steps 10]
+ *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
+ *   [--vocab 50304] [--out file.md]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { getGpu } from "../src/gpu/device.ts";
+import { GptModel } from "../src/model/gpt.ts";
+import type { ModelConfig } from "../src/model/config.ts";
+import { POLICIES } from "../src/model/policy.ts";
+import { randomBits, streamKey } from "../src/formats/rng.ts";
+
+const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] " +
+  "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
+  "[--seq 1024] [--vocab 50304] [--out file.md]";
+
+/** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
+export async function runTrainBenchmark(args: string[]): Promise<string> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      policies: { type: "string", default: "fp32,bf16,fp8,mxfp4,nvfp4" },
+      steps: { type: "string", default: "10" },
+      warmup: { type: "string", default: "3" },
+      batch: { type: "string", default: "8" },
+      layers: { type: "string", default: "12" },
+      "d-model": { type: "string", default: "768" },
+      heads: { type: "string", default: "12" },
+      seq: { type: "string", default: "1024" },
+      vocab: { type: "string", default: "50304" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return "";
+  }
+  const int = (name: keyof typeof values) => {
+    const v = Number(values[name]);
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(`--${name} must be a positive integer, got ${values[name]}`);
+    }
+    return v;
+  };
+  const [steps, warmup, batch, layers] = [int("steps"), int("warmup"), int("batch"), int("layers")];
+  const d = int("d-model");
+  const cfg: ModelConfig = {
+    pattern: "*-".repeat(layers),
+    dModel: d,
+    heads: int("heads"),
+    dFf: 4 * d,
+    seqLen: int("seq"),
+    vocab: int("vocab"),
+    mlp: "gelu",
+  };
+  const policies = values.policies!.split(",");
+  for (const p of policies) {
+    if (!POLICIES[p]) throw new RangeError(`--policies: unknown policy ${JSON.stringify(p)}`);
+  }
+  const gpu = await getGpu();
+  const tokens = batch * cfg.seqLen;
+  const rows: string[][] = [];
+  for (const name of policies) {
+    const model = await GptModel.create(gpu, cfg, POLICIES[name], {
+      batch,
+      seed: 0,
+      totalSteps: warmup + steps,
+      clip: 1,
+      adamw: { weightDecay: 0.1 },
+    });
+    const batchAt = (s: number) => {
+      const key = streamKey(0, 0xbe7c, s);
+      const inputs = Uint32Array.from({ length: tokens }, (_, i) => randomBits(key, i) % cfg.vocab);
+      const targets = Uint32Array.from(
+        { length: tokens },
+        (_, i) => randomBits(key, i + tokens) % cfg.vocab,
+      );
+      return { inputs, targets };
+    };
+    for (let s = 1; s <= warmup; s++) await model.step(batchAt(s), s, 1e-4);
+    await model.readMetrics();
+    const t0 = performance.now();
+    for (let s = warmup + 1; s <= warmup + steps; s++) await model.step(batchAt(s), s, 1e-4);
+    const m = await model.readMetrics();
+    const ms = (performance.now() - t0) / steps;
+    rows.push([
+      name,
+      ms.toFixed(1),
+      ((1000 * tokens) / ms).toFixed(0),
+      String(model.dispatchesPerStep),
+      (model.bytes / 2 ** 30).toFixed(2),
+      m.loss.toFixed(3),
+    ]);
+    console.error(`${name}: ${rows.at(-1)!.join(" | ")}`);
+    model.destroy();
+  }
+  const header = ["policy", "ms/step", "tokens/s", "dispatches/step", "GPU GiB", "loss at end"];
+  const text = [
+    `## Training-step throughput on ${gpu.info.description || gpu.info.vendor}`,
+    "",
+    `Model: ${layers} layers (pattern "*-" × ${layers}), d_model ${d}, ${cfg.heads} heads, d_ff ` +
+    `${cfg.dFf}, GELU, seq ${cfg.seqLen}, vocab ${cfg.vocab}; batch ${batch} × ${cfg.seqLen} = ` +
+    `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps (wall ` +
+    `clock until the GPU finished). Emulated formats: quantize → dequantize → f32 GEMM.`,
+    "",
+    `| ${header.join(" | ")} |`,
+    `|---|${header.slice(1).map(() => "---:").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+    "",
+  ].join("\n");
+  console.log(text);
+  if (values.out) await Deno.writeTextFile(values.out, text);
+  return text;
+}
+
+if (import.meta.main) await runTrainBenchmark(Deno.args);
