@@ -2,7 +2,7 @@
  * `deno run -A bench/gemm.ts`: throughput of the f32 GEMM kernels (kernels/gemm.ts) for each
  * layout on square problems, timed with GPU timestamp queries where the adapter has them.
  *
- * TFLOP/s = 2·M·N·K / median time. Each timed batch follows at least 25 ms of the same GEMM in one
+ * TFLOP/s = 2·M·N·K / median time. Each timed batch follows at least 200 ms of the same GEMM in one
  * submission, so the GPU runs at its working clocks. Rows go to stderr as they are measured, the
  * whole table to stdout at the end.
  *
@@ -28,7 +28,7 @@ import {
   gemmReferenceAt,
 } from "../src/model/reference/gemm.ts";
 
-const WARMUP_MS = 25;
+const WARMUP_MS = 200;
 const USAGE =
   "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192 | --shapes MxNxK,...] " +
   "[--layouts nt,nn,tn] [--tiles BMxBNxBK/TMxTN/STAGES,...] [--iterations 10] [--out file.md]";

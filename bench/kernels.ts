@@ -152,9 +152,9 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
 
   // Interleaved rounds: every kernel is timed once per round, so clock or thermal drift during the
   // run spreads over all rows instead of biasing the later ones.
-  // Each timed batch follows at least WARMUP_MS of the same kernel in one submission, so the GPU runs
+  // Each timed batch follows at least WARMUP_MS of the same kernel in one submission (25 ms was too short on the H100: GEMMs right after other work ran at 5–7 TFLOP/s instead of 26–34), so the GPU runs
   // at its working clocks rather than those it fell to while the CPU prepared the batch.
-  const WARMUP_MS = 25;
+  const WARMUP_MS = 200;
   for (let round = 0; round < rounds; round++) {
     for (const t of targets) {
       const once = t.samples.length ? median(t.samples) : (await timer.time(t.record, {
