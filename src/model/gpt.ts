@@ -36,6 +36,7 @@ import {
   validateModelConfig,
 } from "./config.ts";
 import { initParam } from "./init.ts";
+import { adapterMemoryBudget, checkMemory } from "./memory.ts";
 import { buildLinear, type LayerContext, type LinearOps } from "./linear.ts";
 import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
 
@@ -50,6 +51,8 @@ export interface StepConfig {
   /** Global gradient-norm limit; `Infinity` disables clipping. */
   readonly clip: number;
   readonly adamw: AdamwConfig;
+  /** GPU memory the run may use (bytes); default: what the adapter offers (see memory.ts). */
+  readonly memoryBudget?: number;
 }
 
 /** A parameter with its gradient and AdamW moments. */
@@ -183,7 +186,11 @@ export class GptModel {
     });
   }
 
-  /** Compiles the kernels, allocates and initialises the parameters (deterministic from the seed). */
+  /**
+   * Compiles the kernels, allocates and initialises the parameters (deterministic from the seed).
+   *
+   * @throws {GpuMemoryError} (from memory.ts) when the run would not fit the adapter
+   */
   static async create(
     gpu: Gpu,
     config: ModelConfig,
@@ -191,6 +198,15 @@ export class GptModel {
     step: StepConfig,
   ): Promise<GptModel> {
     validateModelConfig(config);
+    // Refuse a run that will not fit before allocating anything.
+    checkMemory(
+      gpu,
+      config,
+      policy,
+      step.batch,
+      step.totalSteps,
+      step.memoryBudget ?? adapterMemoryBudget(gpu),
+    );
     const d = config.dModel;
     const headDim = d / config.heads;
     const [nt, nn, tn] = await Promise.all(

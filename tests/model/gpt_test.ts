@@ -1,4 +1,5 @@
-import { assertOk, assertStrictEquals } from "../assert.ts";
+import { assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
+import { checkMemory, estimateMemory, GpuMemoryError } from "../../src/model/memory.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { GptModel, type StepConfig } from "../../src/model/gpt.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
@@ -115,4 +116,32 @@ Deno.test("same config and seed give a bit-identical loss curve; another seed do
   const c = await lossCurve("nvfp4", 6, 1);
   assertStrictEquals(a.join(), b.join());
   assertOk(a.join() !== c.join());
+});
+
+Deno.test("estimateMemory equals what GptModel allocates, for every policy and MLP", async () => {
+  const gpu = await getGpu();
+  for (const mlp of ["relu2", "swiglu"] as const) {
+    for (const name of Object.keys(POLICIES)) {
+      const cfg = { ...TINY, mlp, pattern: "*-*-" };
+      const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
+      const model = await GptModel.create(gpu, cfg, POLICIES[name], step);
+      assertStrictEquals(
+        estimateMemory(cfg, POLICIES[name], 2, 10).bytes,
+        model.bytes,
+        `${name} ${mlp}`,
+      );
+      model.destroy();
+    }
+  }
+});
+
+Deno.test("checkMemory refuses a run that does not fit, naming the need and the adapter", async () => {
+  const gpu = await getGpu();
+  const big = { ...TINY, vocab: 1 << 20, seqLen: 512 };
+  assertThrows(() => checkMemory(gpu, big, POLICIES.fp32, 512, 10), GpuMemoryError);
+  assertThrows(
+    () => checkMemory(gpu, TINY, POLICIES.fp32, 2, 10, 1e5),
+    /the run needs 0\.\d\d GiB of GPU memory but adapter ".*" offers about 0\.00 GiB/,
+  );
+  assertOk(checkMemory(gpu, TINY, POLICIES.fp32, 2, 10).bytes > 0);
 });
