@@ -137,7 +137,11 @@ export class GptModel {
   readonly params: ParamState[];
   readonly #gpu: Gpu;
   readonly #k: Kernels;
+  /** Buffers of the model's lifetime (parameters, optimizer state, batch inputs). */
   readonly #buffers: GPUBuffer[] = [];
+  /** Buffers of the current build (activations, gradients, quantized copies); freed on rebuild. */
+  #buildBuffers: GPUBuffer[] = [];
+  #building = false;
   #bytes = 0;
   #tensorIds = 0;
   // Fixed buffers.
@@ -242,7 +246,7 @@ export class GptModel {
   #alloc(n: number, label: string): GPUBuffer {
     const size = paddedElements(Math.max(n, 1)) * 4;
     const b = this.#gpu.device.createBuffer({ label, size, usage: STORAGE });
-    this.#buffers.push(b);
+    (this.#building ? this.#buildBuffers : this.#buffers).push(b);
     this.#bytes += size;
     return b;
   }
@@ -256,6 +260,12 @@ export class GptModel {
   /** Builds the step's operations for a policy phase (0, or 1 after the late switch). */
   async #build(phase: number): Promise<void> {
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
+    for (const b of this.#buildBuffers) {
+      this.#bytes -= b.size;
+      b.destroy();
+    }
+    this.#buildBuffers = [];
+    this.#building = true;
     const cfg = this.config;
     const { batch } = this.step_;
     const M = batch * cfg.seqLen;
@@ -466,6 +476,7 @@ export class GptModel {
     this.#eval = forward;
     this.#linears = linears;
     this.#phase = phase;
+    this.#building = false;
   }
 
   /** Uploads a batch's tokens and targets (`[batch, seqLen]`, row-major). */
@@ -548,6 +559,6 @@ export class GptModel {
   /** Frees every GPU buffer the model owns. */
   destroy(): void {
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
-    for (const b of this.#buffers) b.destroy();
+    for (const b of [...this.#buffers, ...this.#buildBuffers]) b.destroy();
   }
 }

@@ -78,12 +78,16 @@ export function linearBuffers(
   return out;
 }
 
-/** Every buffer (element counts) a model allocates for `batch` sequences at phase 0. */
+/**
+ * Every buffer (element counts) a model allocates for `batch` sequences while the policy is in
+ * force at `step` (before or after its late switch).
+ */
 export function modelBuffers(
   cfg: ModelConfig,
   policy: PrecisionPolicy,
   batch: number,
   totalSteps: number,
+  step = 0,
 ): number[] {
   const M = batch * cfg.seqLen;
   const D = cfg.dModel;
@@ -110,7 +114,7 @@ export function modelBuffers(
   const embScratchRows = Math.max(1, embeddingBackwardLayout(M, V).maxScratchRows);
   out.push(normBlocks(M).blocks * D, embScratchRows * D);
   kinds.forEach((kind, i) => {
-    const p = linearPolicyAt(policy, i, kinds.length, 0, totalSteps);
+    const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
     if (kind === "attention") {
       out.push(...linearBuffers(p, { m: M, n: 3 * D, k: D }, true));
       out.push(...linearBuffers(p, { m: M, n: D, k: D }, true));
@@ -123,15 +127,25 @@ export function modelBuffers(
   return out;
 }
 
-/** The GPU memory a run needs: total and largest single buffer (bytes). */
+/**
+ * The GPU memory a run needs (bytes): the total and the largest single buffer, the larger of the
+ * phases before and after the policy's late switch (the model rebuilds at the switch).
+ */
 export function estimateMemory(
   cfg: ModelConfig,
   policy: PrecisionPolicy,
   batch: number,
   totalSteps: number,
 ): { bytes: number; largest: number } {
-  const sizes = modelBuffers(cfg, policy, batch, totalSteps).map(bufferBytes);
-  return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
+  const phases = policy.switchTo ? [0, totalSteps] : [0];
+  const est = phases.map((step) => {
+    const sizes = modelBuffers(cfg, policy, batch, totalSteps, step).map(bufferBytes);
+    return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
+  });
+  return {
+    bytes: Math.max(...est.map((e) => e.bytes)),
+    largest: Math.max(...est.map((e) => e.largest)),
+  };
 }
 
 /** Thrown when a run will not fit the adapter. */

@@ -145,3 +145,20 @@ Deno.test("checkMemory refuses a run that does not fit, naming the need and the 
   );
   assertOk(checkMemory(gpu, TINY, POLICIES.fp32, 2, 10).bytes > 0);
 });
+
+Deno.test("a policy's late switch rebuilds the step with the new formats and frees the old buffers", async () => {
+  const gpu = await getGpu();
+  const policy = { ...POLICIES.nvfp4, switchTo: { atFraction: 0.5, policy: POLICIES.fp32.linear } };
+  const step: StepConfig = { batch: 2, seed: 0, totalSteps: 4, clip: 1, adamw: {} };
+  const model = await GptModel.create(gpu, TINY, policy, step);
+  const batch = batchOf(2 * TINY.seqLen, TINY.vocab, 0);
+  await model.step(batch, 1, 1e-3);
+  const before = model.dispatchesPerStep;
+  const bytesBefore = model.bytes;
+  await model.step(batch, 2, 1e-3);
+  assertOk(model.dispatchesPerStep < before, `dispatches ${before} → ${model.dispatchesPerStep}`);
+  assertOk(model.bytes < bytesBefore, `bytes ${bytesBefore} → ${model.bytes}`);
+  assertStrictEquals(estimateMemory(TINY, policy, 2, 4).bytes, bytesBefore);
+  assertOk(Number.isFinite((await model.readMetrics()).loss));
+  model.destroy();
+});
