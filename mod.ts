@@ -56,3 +56,23 @@ export {
   quantizeSizes,
 } from "./kernels/quantize.ts";
 export { getGpu, type Gpu, GpuUnavailableError, requireFeature } from "./src/gpu/device.ts";
+export {
+  type Activation,
+  type ModelConfig,
+  paramSpecs,
+  validateModelConfig,
+} from "./src/model/config.ts";
+export {
+  type LinearPolicy,
+  NVFP4_LINEAR,
+  type OperandPolicy,
+  POLICIES,
+  type PrecisionPolicy,
+  uniformLinear,
+} from "./src/model/policy.ts";
+export { GptModel, type StepConfig, type StepMetrics } from "./src/model/gpt.ts";
+export { checkMemory, estimateMemory, GpuMemoryError } from "./src/model/memory.ts";
+export { type CurvePoint, train, type TrainConfig, type TrainResult } from "./src/train/loop.ts";
+export { lrAt, type Schedule } from "./src/train/schedule.ts";
+export { Dataset, type DataSpec, loadDataset } from "./src/train/data/dataset.ts";
+export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
