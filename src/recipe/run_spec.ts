@@ -1,0 +1,44 @@
+/**
+ * A run: one (recipe, policy, seed), fully resolved — what the runner trains and what its record
+ * stores. Produced by expanding a recipe (`src/recipe/`), consumed by the runner (`src/runner/`).
+ *
+ * @module
+ */
+
+import type { ModelConfig } from "../model/config.ts";
+import type { PrecisionPolicy } from "../model/policy.ts";
+import type { AdamwConfig } from "../model/reference/adamw.ts";
+import type { DataSpec } from "../train/data/dataset.ts";
+import type { Schedule } from "../train/schedule.ts";
+
+/** Training settings of a run (`src/train/loop.ts` TrainConfig without model and policy). */
+export interface RunTrain {
+  readonly steps: number;
+  readonly batch: number;
+  readonly schedule: Schedule;
+  /** Global gradient-norm limit; `null` for none (JSON has no Infinity). */
+  readonly clip: number | null;
+  readonly adamw: AdamwConfig;
+  readonly logEvery: number;
+  readonly eval: { readonly every: number; readonly batches: number };
+  readonly warmupSteps: number;
+}
+
+/** One fully resolved run. Plain JSON: canonicalised and hashed into the run id. */
+export interface RunSpec {
+  /** The recipe's name (the suite a report groups runs by). */
+  readonly suite: string;
+  /** Path of the recipe file, as given. */
+  readonly recipePath: string;
+  /** sha256 of the canonical resolved recipe. */
+  readonly recipeHash: string;
+  /** The policy's name within the recipe. */
+  readonly policyName: string;
+  /** The recipe's baseline policy name. */
+  readonly baseline: string;
+  readonly seed: number;
+  readonly model: ModelConfig;
+  readonly policy: PrecisionPolicy;
+  readonly data: DataSpec;
+  readonly train: RunTrain;
+}
