@@ -1,0 +1,168 @@
+/**
+ * The runner: trains each RunSpec whose record does not exist yet, with progress on the terminal,
+ * and writes each record atomically to `<runsDir>/<id>.json`. A diverged run is a recorded result
+ * and the suite goes on; an interrupted run leaves no record behind.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import type { Gpu } from "../gpu/device.ts";
+import type { RunSpec } from "../recipe/run_spec.ts";
+import { type Dataset, loadDataset } from "../train/data/dataset.ts";
+import { train, type TrainConfig } from "../train/loop.ts";
+import { environment } from "./environment.ts";
+import { canonicalJson, kernelSourcesHash, sha256Hex } from "./hashes.ts";
+import { RECORD_FORMAT, type RunRecord } from "./record.ts";
+
+/** The loop's configuration for a run. */
+export function trainConfigOf(spec: RunSpec): TrainConfig {
+  const t = spec.train;
+  return {
+    model: spec.model,
+    policy: spec.policy,
+    steps: t.steps,
+    batch: t.batch,
+    seed: spec.seed,
+    schedule: t.schedule,
+    clip: t.clip ?? Infinity,
+    adamw: t.adamw,
+    logEvery: t.logEvery,
+    eval: t.eval,
+    warmupSteps: t.warmupSteps,
+  };
+}
+
+/** A run's id: sha256 of its canonical spec with the data and kernel-source hashes. */
+export function runId(spec: RunSpec, dataHash: string, kernelsHash: string): string {
+  return sha256Hex(canonicalJson({ spec, data: dataHash, kernels: kernelsHash }));
+}
+
+/** Writes a file atomically: a temporary file in the same folder, then a rename. */
+export async function writeAtomic(path: string, text: string): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** Options of {@link runSuite}. */
+export interface RunnerOptions {
+  /** Folder of the records (default `reports/runs`). */
+  readonly runsDir?: string;
+  /** Where progress goes (default: a progress line on a TTY, plain lines otherwise). */
+  readonly write?: (line: string, transient: boolean) => void;
+}
+
+/** What {@link runSuite} did. */
+export interface SuiteOutcome {
+  readonly records: RunRecord[];
+  readonly ran: number;
+  readonly skipped: number;
+}
+
+function defaultWrite(): (line: string, transient: boolean) => void {
+  const tty = Deno.stderr.isTerminal();
+  const enc = new TextEncoder();
+  return (line, transient) => {
+    if (tty) Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${line}${transient ? "" : "\n"}`));
+    else if (!transient) Deno.stderr.writeSync(enc.encode(`${line}\n`));
+  };
+}
+
+const fmtTime = (s: number) =>
+  s >= 3600
+    ? `${(s / 3600).toFixed(1)}h`
+    : s >= 60
+    ? `${(s / 60).toFixed(1)}m`
+    : `${s.toFixed(0)}s`;
+
+/**
+ * Trains every run whose record is missing (same id = same spec, data and kernel sources) and
+ * returns all records, old and new.
+ */
+export async function runSuite(
+  gpu: Gpu,
+  specs: RunSpec[],
+  opts: RunnerOptions = {},
+): Promise<SuiteOutcome> {
+  const runsDir = opts.runsDir ?? "reports/runs";
+  const write = opts.write ?? defaultWrite();
+  const kernels = await kernelSourcesHash();
+  const datasets = new Map<string, Promise<Dataset>>();
+  const env = await environment(gpu);
+  const records: RunRecord[] = [];
+  let ran = 0;
+  let skipped = 0;
+  for (const [i, spec] of specs.entries()) {
+    const dataKey = canonicalJson({ data: spec.data, base: dirname(spec.recipePath) });
+    if (!datasets.has(dataKey)) {
+      datasets.set(dataKey, loadDataset(spec.data, { baseDir: dirname(spec.recipePath) }));
+    }
+    const data = await datasets.get(dataKey)!;
+    const id = runId(spec, data.sha256, kernels);
+    const path = join(runsDir, `${id}.json`);
+    const label = `[${i + 1}/${specs.length}] ${spec.suite} ${spec.policyName} seed ${spec.seed}`;
+    try {
+      const existing = JSON.parse(await Deno.readTextFile(path)) as RunRecord;
+      if (existing.format === RECORD_FORMAT && existing.id === id) {
+        records.push(existing);
+        skipped++;
+        write(`${label}: record ${id.slice(0, 12)} exists, skipped`, false);
+        continue;
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    const t0 = performance.now();
+    const steps = spec.train.steps;
+    const result = await train(gpu, data, trainConfigOf(spec), {
+      onLog: (p) => {
+        const elapsed = (performance.now() - t0) / 1000;
+        const eta = (elapsed / p.step) * (steps - p.step);
+        write(
+          `${label} step ${p.step}/${steps} loss ${p.loss.toFixed(4)} ` +
+            `${p.tokensPerSecond.toFixed(0)} tok/s ETA ${fmtTime(eta)}`,
+          true,
+        );
+      },
+    });
+    const record: RunRecord = {
+      format: RECORD_FORMAT,
+      id,
+      spec,
+      hashes: { recipe: spec.recipeHash, data: data.sha256, kernels },
+      env,
+      result: {
+        train: result.train,
+        eval: result.eval,
+        tokensPerSecond: result.tokensPerSecond,
+        stepMs: result.stepMs,
+        dispatchesPerStep: result.dispatchesPerStep,
+        gpuBytes: result.gpuBytes,
+        divergedAt: result.divergedAt ?? null,
+      },
+      finishedAt: new Date().toISOString(),
+      durationSeconds: (performance.now() - t0) / 1000,
+    };
+    await writeAtomic(path, JSON.stringify(record, null, 1) + "\n");
+    records.push(record);
+    ran++;
+    const last = result.eval.at(-1) ?? result.train.at(-1);
+    write(
+      `${label}: ${
+        result.divergedAt
+          ? `diverged at step ${result.divergedAt}`
+          : `loss ${last?.loss.toFixed(4)}`
+      }, ` +
+        `${result.tokensPerSecond.toFixed(0)} tok/s, ${fmtTime(record.durationSeconds)} → ${path}`,
+      false,
+    );
+  }
+  return { records, ran, skipped };
+}
