@@ -1,0 +1,249 @@
+/**
+ * Aggregation of run records into per-suite, per-policy summaries: final loss statistics across
+ * seeds with Welch's t-test against the baseline, accuracy, throughput, memory, bits per weight,
+ * divergence, and mean loss curves.
+ *
+ * Numbers a record stores as `null` (JSON has no NaN) count as missing.
+ *
+ * @module
+ */
+
+import { bitsPerValue, resolveFormat } from "../formats/spec.ts";
+import type { RunRecord } from "../runner/record.ts";
+import { meanCurve, type MeanPoint } from "./curves.ts";
+import { mean, median, sampleStd, welchTTest } from "./stats.ts";
+
+/** What a report takes from one run. */
+export interface RunOutcome {
+  readonly id: string;
+  readonly policy: string;
+  readonly seed: number;
+  /**
+   * Final loss: the last validation point, or the last finite train point of a run without
+   * validation points (see `lossFrom`). Null for a diverged run or a run without points.
+   */
+  readonly finalLoss: number | null;
+  /** Top-1 next-token accuracy at the same point. */
+  readonly finalAccuracy: number | null;
+  /** Where the final loss came from. */
+  readonly lossFrom: "eval" | "train" | null;
+  readonly divergedAt: number | null;
+  readonly tokensPerSecond: number | null;
+  readonly stepMs: { readonly p50: number; readonly p99: number } | null;
+}
+
+/** Statistics of one policy across its seeds. */
+export interface PolicySummary {
+  readonly policy: string;
+  /** Its runs, by seed. */
+  readonly runs: readonly RunOutcome[];
+  /** Over the runs with a final loss; `std` is null for n < 2. Null when no run has one. */
+  readonly finalLoss:
+    | { readonly mean: number; readonly std: number | null; readonly n: number }
+    | null;
+  /** 100 · (mean − baseline mean) / baseline mean; null for the baseline or without data. */
+  readonly deltaPercent: number | null;
+  /** Two-sided Welch's t-test p-value against the baseline; null where undefined (n < 2). */
+  readonly pValue: number | null;
+  /** Mean top-1 accuracy over the runs with a final loss. */
+  readonly accuracy: number | null;
+  /** Median over seeds. */
+  readonly tokensPerSecond: number | null;
+  /** Medians over seeds of each run's step-time p50 and p99. */
+  readonly stepMs: { readonly p50: number; readonly p99: number } | null;
+  /** Median over seeds. */
+  readonly dispatchesPerStep: number | null;
+  /** Largest GPU memory of its runs (bytes). */
+  readonly gpuBytes: number | null;
+  /** Storage bits per value of the Fprop weight format of the policy's linear layers. */
+  readonly bitsPerWeight: number;
+  /** Runs whose loss became NaN/Inf. */
+  readonly diverged: number;
+  /** Runs whose final loss is a train loss (no validation points). */
+  readonly fromTrain: number;
+  /** Mean loss curves over seeds. */
+  readonly curves: { readonly eval: readonly MeanPoint[]; readonly train: readonly MeanPoint[] };
+}
+
+/** One suite: its policies, baseline first. */
+export interface SuiteSummary {
+  readonly suite: string;
+  readonly baseline: string;
+  /** Whether the baseline has runs in the records. */
+  readonly hasBaseline: boolean;
+  readonly policies: readonly PolicySummary[];
+  /** The records summarised, by policy then seed. */
+  readonly records: readonly RunRecord[];
+  /**
+   * Records left out because a newer one replaces them: records of an older recipe version
+   * (another recipe hash), or an older record of the same policy and seed.
+   */
+  readonly superseded: readonly RunRecord[];
+}
+
+const finite = (x: unknown): x is number => Number.isFinite(x);
+const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/**
+ * The outcome of one run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runOutcome } from "./aggregate.ts";
+ * import type { RunRecord } from "../runner/record.ts";
+ * const record = {
+ *   id: "a1", spec: { policyName: "bf16", seed: 0 },
+ *   result: {
+ *     train: [{ step: 10, loss: 2.5, accuracy: 0.3 }], eval: [],
+ *     tokensPerSecond: 1000, stepMs: { p50: 5, p99: 7 }, divergedAt: null,
+ *   },
+ * } as unknown as RunRecord;
+ * const o = runOutcome(record);
+ * assert.equal(o.finalLoss, 2.5);
+ * assert.equal(o.lossFrom, "train");
+ * ```
+ */
+export function runOutcome(record: RunRecord): RunOutcome {
+  const r = record.result;
+  const diverged = finite(r.divergedAt);
+  const lastEval = r.eval.at(-1);
+  const lastTrain = r.train.findLast((p) => finite(p.loss));
+  const point = diverged ? undefined : lastEval ?? lastTrain;
+  const lossFrom = point === undefined ? null : point === lastEval ? "eval" : "train";
+  return {
+    id: record.id,
+    policy: record.spec.policyName,
+    seed: record.spec.seed,
+    finalLoss: point && finite(point.loss) ? point.loss : null,
+    finalAccuracy: point && finite(point.accuracy) ? point.accuracy : null,
+    lossFrom,
+    divergedAt: diverged ? r.divergedAt : null,
+    tokensPerSecond: finite(r.tokensPerSecond) ? r.tokensPerSecond : null,
+    stepMs: r.stepMs && finite(r.stepMs.p50) && finite(r.stepMs.p99)
+      ? { p50: r.stepMs.p50, p99: r.stepMs.p99 }
+      : null,
+  };
+}
+
+/** Keeps the records of the newest recipe version, and the newest record per policy and seed. */
+function current(records: readonly RunRecord[]): { kept: RunRecord[]; superseded: RunRecord[] } {
+  const newestFirst = [...records].sort((a, b) =>
+    a.finishedAt < b.finishedAt ? 1 : a.finishedAt > b.finishedAt ? -1 : a.id < b.id ? -1 : 1
+  );
+  const recipe = newestFirst[0].spec.recipeHash;
+  const seen = new Set<string>();
+  const kept: RunRecord[] = [];
+  const superseded: RunRecord[] = [];
+  for (const r of newestFirst) {
+    const key = JSON.stringify([r.spec.policyName, r.spec.seed]);
+    if (r.spec.recipeHash !== recipe || seen.has(key)) superseded.push(r);
+    else {
+      seen.add(key);
+      kept.push(r);
+    }
+  }
+  return { kept, superseded };
+}
+
+function summarisePolicy(
+  policy: string,
+  records: readonly RunRecord[],
+  baselineLosses: readonly number[] | null,
+): PolicySummary {
+  const runs = records.map(runOutcome);
+  const losses = runs.flatMap((r) => (r.finalLoss === null ? [] : [r.finalLoss]));
+  const accuracies = runs.flatMap((r) =>
+    r.finalLoss !== null && r.finalAccuracy !== null ? [r.finalAccuracy] : []
+  );
+  const m = mean(losses);
+  const baseMean = baselineLosses ? mean(baselineLosses) : NaN;
+  const isBaseline = baselineLosses === null;
+  const steps = runs.flatMap((r) => (r.stepMs ? [r.stepMs] : []));
+  const w = records[0].spec.policy.linear.fprop.w.format;
+  return {
+    policy,
+    runs,
+    finalLoss: losses.length === 0
+      ? null
+      : { mean: m, std: losses.length < 2 ? null : sampleStd(losses), n: losses.length },
+    deltaPercent: isBaseline ? null : orNull((100 * (m - baseMean)) / baseMean),
+    pValue: isBaseline ? null : welchTTest(losses, baselineLosses)?.p ?? null,
+    accuracy: orNull(mean(accuracies)),
+    tokensPerSecond: orNull(median(runs.flatMap((r) => r.tokensPerSecond ?? []))),
+    stepMs: steps.length === 0
+      ? null
+      : { p50: median(steps.map((s) => s.p50)), p99: median(steps.map((s) => s.p99)) },
+    dispatchesPerStep: orNull(
+      median(records.map((r) => r.result.dispatchesPerStep).filter(finite)),
+    ),
+    gpuBytes: orNull(Math.max(...records.map((r) => r.result.gpuBytes).filter(finite))),
+    bitsPerWeight: bitsPerValue(resolveFormat(w)),
+    diverged: runs.filter((r) => r.divergedAt !== null).length,
+    fromTrain: runs.filter((r) => r.lossFrom === "train").length,
+    curves: {
+      eval: meanCurve(records.map((r) => r.result.eval)),
+      train: meanCurve(records.map((r) => r.result.train)),
+    },
+  };
+}
+
+function summariseSuite(suite: string, all: readonly RunRecord[]): SuiteSummary {
+  const { kept, superseded } = current(all);
+  const baseline = kept[0].spec.baseline;
+  const byPolicy = new Map<string, RunRecord[]>();
+  for (const r of kept) {
+    byPolicy.set(r.spec.policyName, [...(byPolicy.get(r.spec.policyName) ?? []), r]);
+  }
+  for (const rs of byPolicy.values()) {
+    rs.sort((a, b) => a.spec.seed - b.spec.seed || (a.id < b.id ? -1 : 1));
+  }
+  const names = [...byPolicy.keys()].sort((a, b) =>
+    a === baseline ? -1 : b === baseline ? 1 : a < b ? -1 : a > b ? 1 : 0
+  );
+  const base = byPolicy.has(baseline)
+    ? summarisePolicy(baseline, byPolicy.get(baseline)!, null)
+    : null;
+  const baseLosses = base?.runs.flatMap((r) => r.finalLoss ?? []) ?? [];
+  const policies = names.map((n) =>
+    n === baseline && base ? base : summarisePolicy(n, byPolicy.get(n)!, baseLosses)
+  );
+  return {
+    suite,
+    baseline,
+    hasBaseline: base !== null,
+    policies,
+    records: names.flatMap((n) => byPolicy.get(n)!),
+    superseded,
+  };
+}
+
+/**
+ * Groups records by suite, then by policy, and summarises each policy across its seeds. Suites
+ * come in name order; within a suite the baseline comes first, then the other policies by name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { aggregate } from "./aggregate.ts";
+ * import { POLICIES } from "../model/policy.ts";
+ * import type { RunRecord } from "../runner/record.ts";
+ * const run = (policyName: string, seed: number, loss: number) => ({
+ *   id: `${policyName}-${seed}`,
+ *   finishedAt: "2026-11-22T00:00:00Z",
+ *   spec: { suite: "demo", recipeHash: "h", policyName, baseline: "bf16", seed, policy: POLICIES[policyName] },
+ *   result: {
+ *     train: [], eval: [{ step: 100, loss, accuracy: 0.5 }], tokensPerSecond: 1e4,
+ *     stepMs: { p50: 5, p99: 6 }, dispatchesPerStep: 90, gpuBytes: 2 ** 20, divergedAt: null,
+ *   },
+ * }) as unknown as RunRecord;
+ * const [demo] = aggregate([run("nvfp4", 0, 2.2), run("nvfp4", 1, 2.4), run("bf16", 0, 2), run("bf16", 1, 2.2)]);
+ * assert.deepEqual(demo.policies.map((p) => p.policy), ["bf16", "nvfp4"]);
+ * assert.ok(Math.abs(demo.policies[1].deltaPercent! - (100 * 0.2) / 2.1) < 1e-9);
+ * ```
+ */
+export function aggregate(records: readonly RunRecord[]): SuiteSummary[] {
+  const bySuite = new Map<string, RunRecord[]>();
+  for (const r of records) bySuite.set(r.spec.suite, [...(bySuite.get(r.spec.suite) ?? []), r]);
+  return [...bySuite.keys()].sort().map((s) => summariseSuite(s, bySuite.get(s)!));
+}
