@@ -1,0 +1,148 @@
+/**
+ * The two charts of a report, as SVG: loss curves per policy (validation thick, train thin; means
+ * over seeds) and the relative loss difference from the baseline over training in % (the NVFP4
+ * paper's Fig. 4). Values are rounded before plotting so the SVG stays small and stable.
+ *
+ * @module
+ */
+
+import type { TopLevelSpec } from "vega-lite";
+import type { SuiteSummary } from "./aggregate.ts";
+import { relativeCurve } from "./curves.ts";
+import { renderSvg } from "./svg.ts";
+
+/** A chart file of a report. */
+export interface Chart {
+  /** File name within the report's chart folder. */
+  readonly file: string;
+  /** What it shows (the image's alt text). */
+  readonly title: string;
+  readonly svg: string;
+}
+
+const WIDTH = 640;
+const HEIGHT = 320;
+const round = (x: number, digits: number) => Number(x.toPrecision(digits));
+
+/** The curve the relative chart compares: validation when the baseline has any, else train. */
+export function comparedCurve(summary: SuiteSummary): "eval" | "train" {
+  const base = summary.policies.find((p) => p.policy === summary.baseline);
+  return base && base.curves.eval.length > 0 ? "eval" : "train";
+}
+
+function lossSpec(summary: SuiteSummary): TopLevelSpec {
+  const domain = summary.policies.map((p) => p.policy);
+  const values = summary.policies.flatMap((p) => [
+    ...p.curves.train.map((c) => ({
+      policy: p.policy,
+      curve: "train",
+      step: c.step,
+      loss: c.loss,
+    })),
+    ...p.curves.eval.map((c) => ({
+      policy: p.policy,
+      curve: "validation",
+      step: c.step,
+      loss: c.loss,
+    })),
+  ]).map((v) => ({ ...v, loss: round(v.loss, 6) }));
+  const curves = ["validation", "train"];
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    background: "white",
+    title: { text: `${summary.suite}: loss`, subtitle: "mean over seeds" },
+    data: { values },
+    mark: { type: "line", interpolate: "linear" },
+    encoding: {
+      x: { field: "step", type: "quantitative", title: "step" },
+      y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
+      color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
+      strokeWidth: {
+        field: "curve",
+        type: "ordinal",
+        sort: curves,
+        scale: { domain: curves, range: [2.5, 1] },
+        title: "curve",
+      },
+      opacity: {
+        field: "curve",
+        type: "ordinal",
+        sort: curves,
+        scale: { domain: curves, range: [1, 0.5] },
+      },
+      order: { field: "step", type: "quantitative" },
+    },
+  };
+}
+
+function relativeSpec(summary: SuiteSummary): TopLevelSpec {
+  const which = comparedCurve(summary);
+  const base = summary.policies.find((p) => p.policy === summary.baseline);
+  const domain = summary.policies.map((p) => p.policy);
+  const values = base
+    ? summary.policies.flatMap((p) =>
+      relativeCurve(p.curves[which], base.curves[which]).map((r) => ({
+        policy: p.policy,
+        step: r.step,
+        percent: round(r.percent, 5),
+      }))
+    )
+    : [];
+  const what = which === "eval" ? "validation" : "train";
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    background: "white",
+    title: {
+      text: `${summary.suite}: ${what} loss relative to ${summary.baseline}`,
+      subtitle:
+        `100 · (loss − ${summary.baseline} loss) / ${summary.baseline} loss, means over seeds`,
+    },
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "step", type: "quantitative", title: "step" },
+      y: {
+        field: "percent",
+        type: "quantitative",
+        title: `Δ ${what} loss vs ${summary.baseline} (%)`,
+      },
+      color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
+      order: { field: "step", type: "quantitative" },
+    },
+  };
+}
+
+/**
+ * Renders a suite's charts: `loss.svg` and `relative-loss.svg` (the latter only when the
+ * baseline has runs).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { suiteCharts } from "./charts.ts";
+ * import type { SuiteSummary } from "./aggregate.ts";
+ * const summary = {
+ *   suite: "demo", baseline: "bf16", hasBaseline: false, records: [], superseded: [],
+ *   policies: [],
+ * } as unknown as SuiteSummary;
+ * assert.deepEqual((await suiteCharts(summary)).map((c) => c.file), ["loss.svg"]);
+ * ```
+ */
+export async function suiteCharts(summary: SuiteSummary): Promise<Chart[]> {
+  const charts: Chart[] = [{
+    file: "loss.svg",
+    title: `Loss curves of ${summary.suite} (mean over seeds)`,
+    svg: await renderSvg(lossSpec(summary)),
+  }];
+  if (summary.hasBaseline) {
+    const what = comparedCurve(summary) === "eval" ? "validation" : "train";
+    charts.push({
+      file: "relative-loss.svg",
+      title: `Relative ${what} loss difference vs ${summary.baseline} over training (%)`,
+      svg: await renderSvg(relativeSpec(summary)),
+    });
+  }
+  return charts;
+}

@@ -1,0 +1,112 @@
+/**
+ * The environment block of a report: runtime versions, OS, the WebGPU adapter, its features and
+ * key limits, the git state and the input hashes, taken from the records; a field on which the
+ * records disagree lists every value with its run count.
+ *
+ * @module
+ */
+
+import type { Environment, RunRecord } from "../runner/record.ts";
+
+/** Limits shown in a report (every limit stays in the records). */
+export const KEY_LIMITS = [
+  "maxBufferSize",
+  "maxStorageBufferBindingSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxStorageBuffersPerShaderStage",
+] as const;
+
+/** One row of the environment block. */
+export interface EnvironmentRow {
+  readonly field: string;
+  /** The value, or each distinct value with its run count when the records disagree. */
+  readonly value: string;
+  readonly disagree: boolean;
+}
+
+/**
+ * Whether a run's adapter is a software rasteriser (timings mean nothing there).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSoftwareAdapter } from "./environment.ts";
+ * const adapter = { vendor: "mesa", architecture: "", device: "", description: "llvmpipe (LLVM 15.0.6, 256 bits)", isFallbackAdapter: false };
+ * assert.equal(isSoftwareAdapter({ adapter } as never), true);
+ * ```
+ */
+export function isSoftwareAdapter(env: Pick<Environment, "adapter">): boolean {
+  const a = env.adapter;
+  return a.isFallbackAdapter ||
+    /\b(llvmpipe|lavapipe|swiftshader|softpipe|software)\b/i.test(
+      [a.vendor, a.architecture, a.device, a.description].join(" "),
+    );
+}
+
+/** A one-line description of a run's adapter. */
+export function adapterName(env: Pick<Environment, "adapter">): string {
+  const a = env.adapter;
+  const parts = [a.vendor, a.architecture, a.device].filter((p) => p !== "");
+  const name = parts.length > 0 ? parts.join(" / ") : "(adapter gave no info)";
+  return isSoftwareAdapter(env) ? `${name} (software)` : name;
+}
+
+const FIELDS: readonly [string, (r: RunRecord) => string][] = [
+  ["Deno", (r) => r.env.deno],
+  ["V8", (r) => r.env.v8],
+  ["TypeScript", (r) => r.env.typescript],
+  ["OS", (r) => `${r.env.os} (${r.env.arch})`],
+  ["Adapter", (r) => adapterName(r.env)],
+  ["Adapter description", (r) => r.env.adapter.description || "—"],
+  ["Features", (r) => r.env.features.join(", ") || "none"],
+  ...KEY_LIMITS.map((k): [string, (r: RunRecord) => string] => [
+    k,
+    (r) => String(r.env.limits[k] ?? "—"),
+  ]),
+  [
+    "Git commit",
+    (r) =>
+      r.env.git
+        ? `${r.env.git.commit} (${r.env.git.dirty ? "dirty" : "clean"} tree)`
+        : "not in git",
+  ],
+  ["Recipe sha256", (r) => r.hashes.recipe],
+  ["Data sha256", (r) => r.hashes.data],
+  ["Kernel sources sha256", (r) => r.hashes.kernels],
+];
+
+/**
+ * The rows of the environment block for a suite's records.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { environmentRows } from "./environment.ts";
+ * import type { RunRecord } from "../runner/record.ts";
+ * const env = (deno: string) => ({
+ *   deno, v8: "14", typescript: "5.9", os: "linux", arch: "x86_64", features: [], limits: {}, git: null,
+ *   adapter: { vendor: "nvidia", architecture: "hopper", device: "", description: "", isFallbackAdapter: false },
+ * });
+ * const hashes = { recipe: "r", data: "d", kernels: "k" };
+ * const rows = environmentRows([
+ *   { env: env("2.9.6"), hashes }, { env: env("2.9.6"), hashes }, { env: env("2.9.5"), hashes },
+ * ] as unknown as RunRecord[]);
+ * assert.deepEqual(rows[0], { field: "Deno", value: "2.9.6 (2 runs); 2.9.5 (1 run)", disagree: true });
+ * assert.equal(rows[1].disagree, false);
+ * ```
+ */
+export function environmentRows(records: readonly RunRecord[]): EnvironmentRow[] {
+  return FIELDS.map(([field, get]) => {
+    const counts = new Map<string, number>();
+    for (const r of records) counts.set(get(r), (counts.get(get(r)) ?? 0) + 1);
+    const disagree = counts.size > 1;
+    const value = disagree
+      ? [...counts.entries()]
+        .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1))
+        .map(([v, n]) => `${v} (${n} run${n === 1 ? "" : "s"})`)
+        .join("; ")
+      : [...counts.keys()][0] ?? "—";
+    return { field, value, disagree };
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * The markdown report of a suite: title and setup, the per-policy table (final loss statistics,
+ * difference from the baseline and its p-value, accuracy, throughput, memory, bits per weight,
+ * divergence), the two charts, the environment block, the commands that reproduce it, caveats,
+ * and every run with its record id in a collapsible section. Numbers come only from records; the
+ * text is laid out as `deno fmt` would lay it out.
+ *
+ * @module
+ */
+
+import { markdownTable } from "markdown-table";
+import type { RunRecord } from "../runner/record.ts";
+import { aggregate, type PolicySummary, type SuiteSummary } from "./aggregate.ts";
+import { caveats } from "./caveats.ts";
+import { type Chart, suiteCharts } from "./charts.ts";
+import { environmentRows } from "./environment.ts";
+import { bytes, cell, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
+import { setupLines } from "./setup.ts";
+
+/** Options of {@link renderReport}. */
+export interface ReportOptions {
+  /** The command that runs the suite (default `deno task bench <recipe path of the records>`). */
+  readonly reproduceCommand?: string;
+  /** The command that checks the report (default `deno task verify reports/<suite>.md`). */
+  readonly verifyCommand?: string;
+  /** Folder of the chart files relative to the report (default the suite name). */
+  readonly chartDir?: string;
+  /** Folder of the record files relative to the report, to link each run (default `runs`). */
+  readonly runsDir?: string;
+  /** The recipe's own description, shown under the title. */
+  readonly description?: string;
+}
+
+/** A rendered report: its markdown and the chart files it links to. */
+export interface RenderedReport {
+  readonly markdown: string;
+  /** Chart files, to be written to `chartDir`. */
+  readonly charts: readonly Chart[];
+  /** The summary the report shows. */
+  readonly summary: SuiteSummary;
+}
+
+const table = (rows: string[][], align: string[]) =>
+  markdownTable(rows.map((r) => r.map(cell)), { align });
+
+const paragraph = (text: string) => wrap(text);
+const bullet = (text: string) => wrap(`- ${text}`, 100, "  ");
+
+function lossCell(p: PolicySummary): string {
+  if (p.finalLoss === null) return p.diverged > 0 ? "diverged" : "—";
+  const { mean, std, n } = p.finalLoss;
+  const dagger = p.fromTrain > 0 ? " †" : "";
+  return `${fixed(mean, 4)}${std === null ? "" : ` ± ${fixed(std, 4)}`} (${n})${dagger}`;
+}
+
+function divergedCell(p: PolicySummary): string {
+  const at = p.runs.flatMap((r) => (r.divergedAt === null ? [] : [r.divergedAt]));
+  return `${p.diverged}/${p.runs.length}${at.length > 0 ? ` (step ${at.join(", ")})` : ""}`;
+}
+
+function policyTable(s: SuiteSummary): string {
+  const head = [
+    "policy",
+    "final val loss (n)",
+    `Δ vs ${s.baseline}`,
+    "p-value",
+    "top-1 acc",
+    "tokens/s",
+    "step ms p50/p99",
+    "dispatches/step",
+    "bits/weight",
+    "GPU memory",
+    "diverged",
+  ];
+  const rows = s.policies.map((p) => {
+    const isBase = p.policy === s.baseline;
+    return [
+      isBase ? `${p.policy} (baseline)` : p.policy,
+      lossCell(p),
+      isBase ? "—" : signedPercent(p.deltaPercent),
+      isBase ? "—" : pValue(p.pValue),
+      p.accuracy === null ? "—" : `${fixed(100 * p.accuracy, 1)} %`,
+      grouped(p.tokensPerSecond),
+      p.stepMs ? `${fixed(p.stepMs.p50, 1)} / ${fixed(p.stepMs.p99, 1)}` : "—",
+      grouped(p.dispatchesPerStep),
+      String(Number(p.bitsPerWeight.toFixed(2))),
+      bytes(p.gpuBytes),
+      divergedCell(p),
+    ];
+  });
+  return table([head, ...rows], ["l", ...head.slice(1).map(() => "r")]);
+}
+
+function tableNotes(s: SuiteSummary): string[] {
+  const warmup = s.records[0].spec.train.warmupSteps;
+  const notes = [
+    `Final val loss: validation loss at the last evaluation, mean ± sample standard deviation ` +
+    `over seeds (number of runs). Δ: difference of the means from \`${s.baseline}\`, relative to ` +
+    `\`${s.baseline}\`. p-value: two-sided Welch's t-test of the final losses against ` +
+    `\`${s.baseline}\` (n/a with fewer than two runs on either side). Top-1 acc: next-token ` +
+    `accuracy at the same point. Tokens/s: median over seeds; step ms: medians of each run's p50 ` +
+    `and p99 after ${warmup} untimed warm-up steps. Bits/weight: storage bits per value of the ` +
+    `Fprop weight format of the policy's linear layers, scales included (blocks the policy keeps ` +
+    `in high precision excepted). GPU memory: buffers the model allocates.`,
+  ];
+  const fromTrain = s.policies.filter((p) => p.fromTrain > 0).map((p) => `\`${p.policy}\``);
+  if (fromTrain.length > 0) {
+    notes.push(
+      `† Final train loss instead (runs without validation points): ${fromTrain.join(", ")}.`,
+    );
+  }
+  if (s.policies.some((p) => p.diverged > 0)) {
+    notes.push(
+      "Diverged: runs whose loss became NaN or infinite, at the step given; they are counted " +
+        "there and left out of the loss statistics.",
+    );
+  }
+  return notes;
+}
+
+function runsSection(s: SuiteSummary, runsDir: string): string {
+  const head = ["policy", "seed", "final loss", "top-1 acc", "tokens/s", "diverged at", "record"];
+  const rows = s.policies.flatMap((p) =>
+    p.runs.map((r) => [
+      p.policy,
+      String(r.seed),
+      r.finalLoss === null ? "—" : `${fixed(r.finalLoss, 4)}${r.lossFrom === "train" ? " †" : ""}`,
+      r.finalAccuracy === null ? "—" : `${fixed(100 * r.finalAccuracy, 1)} %`,
+      grouped(r.tokensPerSecond),
+      r.divergedAt === null ? "—" : String(r.divergedAt),
+      `[\`${r.id.slice(0, 12)}\`](${runsDir}/${r.id}.json)`,
+    ])
+  );
+  return [
+    "<details>",
+    `<summary>Runs and their records (${s.records.length})</summary>`,
+    "",
+    table([head, ...rows], ["l", "r", "r", "r", "r", "r", "l"]),
+    "",
+    "</details>",
+  ].join("\n");
+}
+
+/**
+ * Renders the report of `suite` from records (records of other suites are ignored) and its charts.
+ *
+ * @throws {Error} when no record belongs to the suite
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderReport } from "./markdown.ts";
+ * await assert.rejects(renderReport("missing", []), /no run records for suite "missing"/);
+ * ```
+ */
+export async function renderReport(
+  suite: string,
+  records: readonly RunRecord[],
+  options: ReportOptions = {},
+): Promise<RenderedReport> {
+  const s = aggregate(records.filter((r) => r.spec.suite === suite))[0];
+  if (!s) throw new Error(`no run records for suite "${suite}"`);
+  const chartDir = options.chartDir ?? suite;
+  const charts = await suiteCharts(s);
+  const recipes = [...new Set(s.records.map((r) => r.spec.recipePath))];
+  const reproduce = options.reproduceCommand ?? `deno task bench ${recipes.join(" ")}`;
+  const verify = options.verifyCommand ?? `deno task verify reports/${suite}.md`;
+  const env = environmentRows(s.records).map((r) => [
+    r.field,
+    r.disagree ? `**records disagree:** ${r.value}` : r.value,
+  ]);
+  const parts = [
+    `# ${suite}`,
+    ...(options.description ? [paragraph(options.description)] : []),
+    paragraph(
+      `${s.policies.length} precision policies compared with the baseline \`${s.baseline}\` ` +
+        `on the same model, data and seeds.`,
+    ),
+    setupLines(s.records.map((r) => r.spec)).map(bullet).join("\n"),
+    "## Results",
+    policyTable(s),
+    ...tableNotes(s).map(paragraph),
+    "## Loss curves",
+    ...charts.map((c) => `![${c.title}](${chartDir}/${c.file})`),
+    "## Environment",
+    table([["field", "value"], ...env], ["l", "l"]),
+    "## Reproduce",
+    "```sh\n" + `${reproduce}\n${verify}\n` + "```",
+    paragraph(
+      "The first command trains every run of the recipe whose record is missing and writes " +
+        "this report; the second re-runs the runs of this report and compares them with their " +
+        "records.",
+    ),
+    "## Caveats",
+    caveats(s).map(bullet).join("\n"),
+    runsSection(s, options.runsDir ?? "runs"),
+  ];
+  return { markdown: parts.join("\n\n") + "\n", charts, summary: s };
+}

@@ -1,0 +1,46 @@
+import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
+import { aggregate } from "../../src/report/aggregate.ts";
+import { suiteCharts } from "../../src/report/charts.ts";
+import { makeRecord, suiteA } from "./fixtures.ts";
+
+async function svgs(records = suiteA()) {
+  const [s] = aggregate(records);
+  return Object.fromEntries((await suiteCharts(s)).map((c) => [c.file, c.svg]));
+}
+
+Deno.test("the same records give byte-identical SVG, whatever their order", async () => {
+  const first = await svgs();
+  const second = await svgs();
+  const shuffled = await svgs(suiteA().reverse());
+  assertEquals(Object.keys(first), ["loss.svg", "relative-loss.svg"]);
+  for (const file of Object.keys(first)) {
+    assertStrictEquals(second[file], first[file], `${file} differs between two renders`);
+    assertStrictEquals(shuffled[file], first[file], `${file} depends on record order`);
+  }
+});
+
+Deno.test("concurrent renders stay deterministic", async () => {
+  const [a, b] = await Promise.all([svgs(), svgs()]);
+  assertEquals(a, b);
+});
+
+Deno.test("the charts are standalone SVG naming every policy and the baseline", async () => {
+  const c = await svgs();
+  for (const svg of Object.values(c)) {
+    assertOk(svg.startsWith("<svg ") && svg.endsWith("</svg>"), "an SVG document");
+    for (const p of ["bf16", "nvfp4", "mxfp4", "fp8"]) assertOk(svg.includes(`>${p}<`), p);
+    assertOk(!/\d{4}-\d\d-\d\dT/.test(svg), "no timestamps");
+  }
+  assertOk(c["loss.svg"].includes(">validation<") && c["loss.svg"].includes(">train<"));
+  assertOk(c["relative-loss.svg"].includes("Δ validation loss vs bf16 (%)"));
+});
+
+Deno.test("without baseline runs there is no relative chart; without eval it compares train", async () => {
+  const noBase = await svgs([makeRecord({ policy: "nvfp4", seed: 0, evalLoss: 2 })]);
+  assertEquals(Object.keys(noBase), ["loss.svg"]);
+  const trainOnly = await svgs([
+    makeRecord({ policy: "bf16", seed: 0, trainLoss: 2 }),
+    makeRecord({ policy: "nvfp4", seed: 0, trainLoss: 2.1 }),
+  ]);
+  assertOk(trainOnly["relative-loss.svg"].includes("Δ train loss vs bf16 (%)"));
+});

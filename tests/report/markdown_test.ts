@@ -1,0 +1,139 @@
+import { assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
+import { renderReport } from "../../src/report/markdown.ts";
+import { ENV, makeRecord, suiteA } from "./fixtures.ts";
+
+const render = async (records = suiteA()) =>
+  (await renderReport("suite-a", records, { chartDir: "suite-a" })).markdown;
+
+/** The cells of the markdown table row that starts with `first`. */
+function row(md: string, first: string): string[] {
+  const line = md.split("\n").find((l) => l.startsWith(`| ${first} `));
+  assertOk(line, `no table row for ${first}`);
+  return line.split(" | ").map((c) => c.replace(/^\|\s*|\s*\|$/g, "").trim());
+}
+
+Deno.test("the policy table has every column and one row per policy with its statistics", async () => {
+  const md = await render();
+  assertOk(md.startsWith("# suite-a\n"));
+  const header = row(md, "policy");
+  for (
+    const col of [
+      "final val loss (n)",
+      "Δ vs bf16",
+      "p-value",
+      "top-1 acc",
+      "tokens/s",
+      "step ms p50/p99",
+      "dispatches/step",
+      "bits/weight",
+      "GPU memory",
+      "diverged",
+    ]
+  ) assertOk(header.includes(col), `column ${col}`);
+  const cells = (p: string) => {
+    const r = row(md, p);
+    return (col: string) => r[header.indexOf(col)];
+  };
+  const bf16 = cells("bf16 (baseline)");
+  assertStrictEquals(bf16("final val loss (n)"), "2.1100 ± 0.0100 (3)");
+  assertStrictEquals(bf16("Δ vs bf16"), "—");
+  assertStrictEquals(bf16("tokens/s"), "10,000");
+  assertStrictEquals(bf16("bits/weight"), "16");
+  assertStrictEquals(bf16("GPU memory"), "64.0 MiB");
+  const nvfp4 = cells("nvfp4");
+  assertStrictEquals(nvfp4("final val loss (n)"), "2.1633 ± 0.0153 (3)");
+  assertStrictEquals(nvfp4("Δ vs bf16"), "+2.53 %");
+  assertStrictEquals(nvfp4("p-value"), "0.011");
+  assertStrictEquals(nvfp4("top-1 acc"), "40.0 %");
+  assertStrictEquals(nvfp4("step ms p50/p99"), "11.0 / 25.0");
+  assertStrictEquals(nvfp4("bits/weight"), "4.03");
+  assertStrictEquals(nvfp4("diverged"), "0/3");
+  assertStrictEquals(cells("fp8")("p-value"), "n/a");
+  assertStrictEquals(cells("fp8")("final val loss (n)"), "2.1100 (1)");
+  assertStrictEquals(cells("mxfp4")("diverged"), "1/3 (step 70)");
+  assertStrictEquals(cells("fp32")("final val loss (n)"), "2.0850 ± 0.0071 (2) †");
+  assertStrictEquals(cells("fp32")("Δ vs bf16"), "−1.18 %");
+  assertOk(md.includes("† Final train loss instead (runs without validation points): `fp32`."));
+});
+
+Deno.test("charts, environment, reproduce commands, caveats and record ids are present", async () => {
+  const md = await render();
+  assertOk(md.includes("![Loss curves of suite-a (mean over seeds)](suite-a/loss.svg)"));
+  assertOk(md.includes("](suite-a/relative-loss.svg)"));
+  assertOk(md.includes("## Environment"));
+  assertStrictEquals(row(md, "Deno")[1], "2.9.6");
+  assertStrictEquals(row(md, "Adapter")[1], "nvidia / hopper / NVIDIA H100 80GB HBM3");
+  assertStrictEquals(row(md, "Features")[1], "timestamp-query, shader-f16");
+  assertStrictEquals(row(md, "maxStorageBufferBindingSize")[1], "2147483644");
+  assertStrictEquals(row(md, "Git commit")[1], `${ENV.git!.commit} (clean tree)`);
+  assertOk(
+    md.includes(
+      "```sh\ndeno task bench recipes/suite-a.yaml\ndeno task verify reports/suite-a.md\n```",
+    ),
+  );
+  assertOk(md.includes("quantize → dequantize"));
+  assertOk(md.includes("f32 GEMM with f32 accumulation"));
+  assertOk(md.includes("not tensor-core speed"));
+  assertOk(md.includes("**Hardware**: nvidia / hopper / NVIDIA H100 80GB HBM3."));
+  assertOk(!md.includes("software adapter"), "no software-adapter caveat on an H100");
+  const details = md.slice(md.indexOf("<details>"), md.indexOf("</details>"));
+  for (const r of suiteA()) assertOk(details.includes(`(runs/${r.id}.json)`), r.id);
+});
+
+Deno.test("records that disagree on the environment are flagged; software adapters warned", async () => {
+  const llvmpipe = {
+    ...ENV,
+    adapter: { ...ENV.adapter, vendor: "mesa", device: "llvmpipe", architecture: "" },
+    git: { commit: ENV.git!.commit, dirty: true },
+  };
+  const md = await render([
+    ...suiteA(),
+    makeRecord({ policy: "fp8", seed: 1, evalLoss: 2.1, env: llvmpipe }),
+  ]);
+  const adapter = row(md, "Adapter")[1];
+  assertOk(adapter.startsWith("**records disagree:** nvidia / hopper"), adapter);
+  assertOk(adapter.includes("mesa / llvmpipe (software) (1 run)"), adapter);
+  assertOk(md.includes("**The records disagree on the environment** (Adapter, Git commit)"));
+  assertOk(md.includes("**1 of 13 runs used a software adapter**: their timings"));
+  assertOk(md.includes("**1 of 13 runs came from a git tree with uncommitted changes**"));
+});
+
+Deno.test("a missing baseline and superseded records are said in the caveats", async () => {
+  const md = await render([
+    makeRecord({ policy: "nvfp4", seed: 0, evalLoss: 2.2, finishedAt: "2026-11-22T10:00:00Z" }),
+    makeRecord({ policy: "nvfp4", seed: 0, evalLoss: 2.3, finishedAt: "2026-11-21T10:00:00Z" }),
+  ]);
+  assertOk(md.includes("**The baseline `bf16` has no runs**"));
+  assertOk(md.includes("**1 older record of this suite is left out**: it comes"));
+  assertStrictEquals(row(md, "nvfp4")[1], "2.2000 (1)");
+  assertOk(!md.includes("relative-loss.svg"));
+});
+
+Deno.test("the report is laid out as deno fmt lays out markdown", async () => {
+  const md = await render([
+    ...suiteA(),
+    makeRecord({ policy: "nvfp4-with-a-rather-long-policy-name", seed: 0, evalLoss: 2.2 }),
+  ]);
+  const fmt = new Deno.Command(Deno.execPath(), {
+    args: [
+      "fmt",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      "--ext=md",
+      "-",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = fmt.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(md));
+  await writer.close();
+  const out = await fmt.output();
+  assertOk(out.success, new TextDecoder().decode(out.stderr));
+  assertStrictEquals(new TextDecoder().decode(out.stdout), md);
+});
+
+Deno.test("renderReport names a suite without records", async () => {
+  await assertRejects(renderReport("nope", suiteA()), /no run records for suite "nope"/);
+});
