@@ -44,12 +44,26 @@ export function isSoftwareAdapter(env: Pick<Environment, "adapter">): boolean {
     );
 }
 
-/** A one-line description of a run's adapter. */
+/**
+ * A run's adapter by name (its description, which is where WebGPU puts the product name), marked
+ * when it is a software or fallback adapter.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adapterName } from "./environment.ts";
+ * const adapter = { vendor: "4318", architecture: "", device: "9008", description: "NVIDIA H100 80GB HBM3", isFallbackAdapter: false };
+ * assert.equal(adapterName({ adapter }), "NVIDIA H100 80GB HBM3");
+ * ```
+ */
 export function adapterName(env: Pick<Environment, "adapter">): string {
   const a = env.adapter;
-  const parts = [a.vendor, a.architecture, a.device].filter((p) => p !== "");
-  const name = parts.length > 0 ? parts.join(" / ") : "(adapter gave no info)";
-  return isSoftwareAdapter(env) ? `${name} (software)` : name;
+  const name = a.description || a.device || a.vendor || "(the adapter gave no name)";
+  const marks = [
+    ...(isSoftwareAdapter(env) ? ["software"] : []),
+    ...(a.isFallbackAdapter ? ["fallback adapter"] : []),
+  ];
+  return marks.length > 0 ? `${name} (${marks.join(", ")})` : name;
 }
 
 const FIELDS: readonly [string, (r: RunRecord) => string][] = [
@@ -58,7 +72,11 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
   ["TypeScript", (r) => r.env.typescript],
   ["OS", (r) => `${r.env.os} (${r.env.arch})`],
   ["Adapter", (r) => adapterName(r.env)],
-  ["Adapter description", (r) => r.env.adapter.description || "—"],
+  [
+    "Adapter ids",
+    ({ env: { adapter: a } }) =>
+      `vendor ${a.vendor || "—"}, architecture ${a.architecture || "—"}, device ${a.device || "—"}`,
+  ],
   ["Features", (r) => r.env.features.join(", ") || "none"],
   ...KEY_LIMITS.map((k): [string, (r: RunRecord) => string] => [
     k,
@@ -86,7 +104,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
  * import type { RunRecord } from "../runner/record.ts";
  * const env = (deno: string) => ({
  *   deno, v8: "14", typescript: "5.9", os: "linux", arch: "x86_64", features: [], limits: {}, git: null,
- *   adapter: { vendor: "nvidia", architecture: "hopper", device: "", description: "", isFallbackAdapter: false },
+ *   adapter: { vendor: "4318", architecture: "", device: "9008", description: "NVIDIA H100 80GB HBM3", isFallbackAdapter: false },
  * });
  * const hashes = { recipe: "r", data: "d", kernels: "k" };
  * const rows = environmentRows([

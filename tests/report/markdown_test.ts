@@ -62,7 +62,8 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
   assertOk(md.includes("](suite-a/relative-loss.svg)"));
   assertOk(md.includes("## Environment"));
   assertStrictEquals(row(md, "Deno")[1], "2.9.6");
-  assertStrictEquals(row(md, "Adapter")[1], "nvidia / hopper / NVIDIA H100 80GB HBM3");
+  assertStrictEquals(row(md, "Adapter")[1], "NVIDIA H100 80GB HBM3");
+  assertStrictEquals(row(md, "Adapter ids")[1], "vendor 4318, architecture —, device 9008");
   assertStrictEquals(row(md, "Features")[1], "timestamp-query, shader-f16");
   assertStrictEquals(row(md, "maxStorageBufferBindingSize")[1], "2147483644");
   assertStrictEquals(row(md, "Git commit")[1], `${ENV.git!.commit} (clean tree)`);
@@ -74,7 +75,7 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
   assertOk(md.includes("quantize → dequantize"));
   assertOk(md.includes("f32 GEMM with f32 accumulation"));
   assertOk(md.includes("not tensor-core speed"));
-  assertOk(md.includes("**Hardware**: nvidia / hopper / NVIDIA H100 80GB HBM3."));
+  assertOk(md.includes("**Hardware**: NVIDIA H100 80GB HBM3."));
   assertOk(!md.includes("software adapter"), "no software-adapter caveat on an H100");
   const details = md.slice(md.indexOf("<details>"), md.indexOf("</details>"));
   for (const r of suiteA()) assertOk(details.includes(`(runs/${r.id}.json)`), r.id);
@@ -83,7 +84,12 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
 Deno.test("records that disagree on the environment are flagged; software adapters warned", async () => {
   const llvmpipe = {
     ...ENV,
-    adapter: { ...ENV.adapter, vendor: "mesa", device: "llvmpipe", architecture: "" },
+    adapter: {
+      ...ENV.adapter,
+      vendor: "65541",
+      device: "0",
+      description: "llvmpipe (LLVM 15.0.6)",
+    },
     git: { commit: ENV.git!.commit, dirty: true },
   };
   const md = await render([
@@ -91,9 +97,11 @@ Deno.test("records that disagree on the environment are flagged; software adapte
     makeRecord({ policy: "fp8", seed: 1, evalLoss: 2.1, env: llvmpipe }),
   ]);
   const adapter = row(md, "Adapter")[1];
-  assertOk(adapter.startsWith("**records disagree:** nvidia / hopper"), adapter);
-  assertOk(adapter.includes("mesa / llvmpipe (software) (1 run)"), adapter);
-  assertOk(md.includes("**The records disagree on the environment** (Adapter, Git commit)"));
+  assertStrictEquals(
+    adapter,
+    "**records disagree:** NVIDIA H100 80GB HBM3 (12 runs); llvmpipe (LLVM 15.0.6) (software) (1 run)",
+  );
+  assertOk(md.includes("**The records disagree on the environment** (Adapter, Adapter ids, Git"));
   assertOk(md.includes("**1 of 13 runs used a software adapter**: their timings"));
   assertOk(md.includes("**1 of 13 runs came from a git tree with uncommitted changes**"));
 });
