@@ -97,6 +97,22 @@ export function bytes(x: number | null): string {
 }
 
 /**
+ * A duration in seconds, minutes or hours.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { duration } from "./format.ts";
+ * assert.deepEqual([duration(42.4), duration(150), duration(5400)], ["42 s", "2.5 min", "1.5 h"]);
+ * ```
+ */
+export function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/**
  * Escapes text for a markdown table cell (pipes, newlines).
  *
  * @example

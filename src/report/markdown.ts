@@ -14,7 +14,7 @@ import { aggregate, type PolicySummary, type SuiteSummary } from "./aggregate.ts
 import { caveats } from "./caveats.ts";
 import { type Chart, suiteCharts } from "./charts.ts";
 import { environmentRows } from "./environment.ts";
-import { bytes, cell, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
+import { bytes, cell, duration, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
 import { setupLines } from "./setup.ts";
 
 /** Options of {@link renderReport}. */
@@ -141,6 +141,20 @@ function runsSection(s: SuiteSummary, runsDir: string): string {
   ].join("\n");
 }
 
+/** When the runs finished and how long they took. */
+function when(s: SuiteSummary): string {
+  const times = s.records.map((r) => r.finishedAt).sort();
+  const minute = (t: string) => t.slice(0, 16).replace("T", " ");
+  const total = s.records.reduce(
+    (sum, r) => sum + (Number.isFinite(r.durationSeconds) ? r.durationSeconds : 0),
+    0,
+  );
+  const span = times[0] === times.at(-1)
+    ? `at ${minute(times[0])}`
+    : `between ${minute(times[0])} and ${minute(times.at(-1)!)}`;
+  return `The runs finished ${span} (UTC) and took ${duration(total)} in all.`;
+}
+
 /**
  * Renders the report of `suite` from records (records of other suites are ignored) and its charts.
  *
@@ -174,7 +188,7 @@ export async function renderReport(
     ...(options.description ? [paragraph(options.description)] : []),
     paragraph(
       `${s.policies.length} precision policies compared with the baseline \`${s.baseline}\` ` +
-        `on the same model, data and seeds.`,
+        `on the same model, data and seeds. ${when(s)}`,
     ),
     setupLines(s.records.map((r) => r.spec)).map(bullet).join("\n"),
     "## Results",

@@ -60,6 +60,8 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
   const md = await render();
   assertOk(md.includes("![Loss curves of suite-a (mean over seeds)](suite-a/loss.svg)"));
   assertOk(md.includes("](suite-a/relative-loss.svg)"));
+  const text = md.replace(/\s+/g, " ");
+  assertOk(text.includes("The runs finished at 2026-11-22 18:00 (UTC) and took 2.4 min in all."));
   assertOk(md.includes("## Environment"));
   assertStrictEquals(row(md, "Deno")[1], "2.9.6");
   assertStrictEquals(row(md, "Adapter")[1], "NVIDIA H100 80GB HBM3");
