@@ -1,0 +1,62 @@
+/**
+ * The `model` section of a recipe: its snake_case keys mapped onto {@link ModelConfig}, with the
+ * checks that relate its fields (what `validateModelConfig` requires), each at its key.
+ *
+ * @module
+ */
+
+import type { ModelConfig } from "../model/config.ts";
+import type { Problem } from "./problems.ts";
+import type { RecipeInput } from "./schema.ts";
+import type { SourceFile } from "./source.ts";
+
+/**
+ * The model configuration of a structurally valid `model` section, with a problem for each
+ * width that is not a multiple of 16 and for heads that do not split `d_model` into an even head
+ * size of at most 128.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./model_section.ts";
+ * import type { Problem } from "./problems.ts";
+ * import { SourceFile } from "./source.ts";
+ * const src = new SourceFile("r.yaml", "model:\n  d_model: 96\n  heads: 5\n");
+ * const m = { pattern: "*-", d_model: 96, heads: 5, d_ff: 384, seq_len: 64, vocab: 256, mlp: "gelu" } as const;
+ * const problems: Problem[] = [];
+ * assert.equal(modelConfig(src, m, problems).dModel, 96);
+ * assert.deepEqual(problems, [{
+ *   file: "r.yaml", line: 3, column: 10, path: "model.heads",
+ *   message: "must split d_model = 96 into heads of an even size of at most 128, got 5",
+ * }]);
+ * ```
+ */
+export function modelConfig(
+  src: SourceFile,
+  m: RecipeInput["model"],
+  problems: Problem[],
+): ModelConfig {
+  for (const key of ["d_model", "d_ff"] as const) {
+    if (m[key] % 16 !== 0) {
+      problems.push(src.problem(["model", key], `must be a multiple of 16, got ${m[key]}`));
+    }
+  }
+  const head = m.d_model / m.heads;
+  if (!Number.isInteger(head) || head % 2 !== 0 || head > 128) {
+    problems.push(src.problem(
+      ["model", "heads"],
+      `must split d_model = ${m.d_model} into heads of an even size of at most 128, got ${m.heads}` +
+        (Number.isInteger(head) ? ` (head size ${head})` : ""),
+    ));
+  }
+  return {
+    pattern: m.pattern,
+    dModel: m.d_model,
+    heads: m.heads,
+    dFf: m.d_ff,
+    seqLen: m.seq_len,
+    vocab: m.vocab,
+    mlp: m.mlp,
+    ...(m.init_std !== undefined ? { initStd: m.init_std } : {}),
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The linear-layer part of a policy as it is being resolved: six operands, each a format, a
+ * rounding and an optional RHT, changed by a policy's settings in a fixed order — `all`, then
+ * the groups `activations` (fprop.x, wgrad.x), `weights` (fprop.w, dgrad.w) and `grads`
+ * (dgrad.dy, wgrad.dy), then a GEMM's own settings (both its operands), then single operands.
+ * Later, more specific settings win. A `block` is applied to the operand's final format when the
+ * policy is done. Each setting remembers where it was written, so problems point at it.
+ *
+ * @module
+ */
+
+import type { HadamardOptions } from "../formats/rht.ts";
+import type { FormatName, FormatSpec } from "../formats/spec.ts";
+import { resolveFormat } from "../formats/spec.ts";
+import type { LinearPolicy, OperandPolicy } from "../model/policy.ts";
+import {
+  canonicalFormat,
+  canonicalLinear,
+  canonicalOperand,
+  type Gemm,
+  OPERANDS,
+} from "./canonical_policy.ts";
+import { type KeyPath, type Problem, showValue } from "./problems.ts";
+import type { FormatInput, OperandPatchInput, PolicyInput } from "./schema.ts";
+import type { SourceFile } from "./source.ts";
+
+/** Where a setting was written. */
+export interface Origin {
+  readonly src: SourceFile;
+  readonly path: KeyPath;
+}
+
+/** A setting's value and, when the policy being resolved wrote it, where. */
+interface Setting<T> {
+  readonly value: T;
+  readonly at?: Origin;
+}
+
+/** One operand while a policy is resolved. */
+interface OperandDraft {
+  format?: Setting<FormatName | FormatSpec>;
+  rounding?: Setting<"rne" | "stochastic">;
+  rht?: Setting<HadamardOptions | null>;
+  block?: Setting<readonly [number, number]>;
+}
+
+/** Operand key such as `fprop.x`. */
+type OperandKey = `${Gemm}.${string}`;
+
+/** The six operands of a linear layer while a policy is resolved. */
+export type LinearDraft = Map<OperandKey, OperandDraft>;
+
+const KEYS = OPERANDS.map(([g, o]) => `${g}.${o}` as OperandKey);
+
+const GROUPS: readonly (readonly ["all" | "activations" | "weights" | "grads", OperandKey[]])[] = [
+  ["all", KEYS],
+  ["activations", ["fprop.x", "wgrad.x"]],
+  ["weights", ["fprop.w", "dgrad.w"]],
+  ["grads", ["dgrad.dy", "wgrad.dy"]],
+];
+
+/**
+ * A draft holding an inherited linear policy (no origins), or nothing (a policy that extends
+ * none).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POLICIES } from "../model/policy.ts";
+ * import { linearDraft } from "./operands.ts";
+ * assert.equal(linearDraft(POLICIES.nvfp4.linear).get("fprop.w")?.format?.value, "nvfp4-2d");
+ * assert.equal(linearDraft().get("fprop.w")?.format, undefined);
+ * ```
+ */
+export function linearDraft(inherited?: LinearPolicy): LinearDraft {
+  const draft: LinearDraft = new Map();
+  for (const [g, o] of OPERANDS) {
+    const op = (inherited?.[g] as Record<string, OperandPolicy> | undefined)?.[o];
+    draft.set(
+      `${g}.${o}`,
+      op
+        ? {
+          format: { value: op.format },
+          rounding: { value: op.rounding ?? "rne" },
+          rht: { value: op.rht ?? null },
+        }
+        : {},
+    );
+  }
+  return draft;
+}
+
+/**
+ * Applies a policy's operand settings to `draft`, in the order of the module header. `base` is
+ * the policy's path in `src`. Problems (such as delayed FP8 scaling) go to `problems`.
+ */
+export function applySettings(
+  draft: LinearDraft,
+  policy: PolicyInput,
+  src: SourceFile,
+  base: KeyPath,
+  problems: Problem[],
+): void {
+  const apply = (
+    keys: readonly OperandKey[],
+    patch: OperandPatchInput | undefined,
+    path: KeyPath,
+  ) => {
+    if (patch === undefined) return;
+    const settings = settingsOf(patch, { src, path }, problems);
+    for (const key of keys) Object.assign(draft.get(key)!, settings);
+  };
+  for (const [group, keys] of GROUPS) apply(keys, policy[group], [...base, group]);
+  for (const gemm of ["fprop", "dgrad", "wgrad"] as const) {
+    const section = policy[gemm] as Record<string, unknown> | undefined;
+    if (section === undefined) continue;
+    const ops = OPERANDS.filter(([g]) => g === gemm).map(([, o]) => o);
+    const { [ops[0]]: _a, [ops[1]]: _b, ...shared } = section;
+    apply(ops.map((o) => `${gemm}.${o}` as OperandKey), shared, [...base, gemm]);
+    for (const o of ops) {
+      const own = section[o] as string | OperandPatchInput | undefined;
+      const patch = typeof own === "string" ? { format: own as FormatName } : own;
+      apply([`${gemm}.${o}`], patch, [...base, gemm, o]);
+    }
+  }
+}
+
+/** The settings a patch writes, each with its origin. */
+function settingsOf(patch: OperandPatchInput, at: Origin, problems: Problem[]): OperandDraft {
+  const here = (key: string): Origin => ({ src: at.src, path: [...at.path, key] });
+  const out: OperandDraft = {};
+  if (patch.format !== undefined) {
+    const format = formatOf(patch.format, here("format"), problems);
+    if (format !== undefined) out.format = { value: format, at: here("format") };
+  }
+  if (patch.rounding !== undefined) out.rounding = { value: patch.rounding, at: here("rounding") };
+  if (patch.rht !== undefined) {
+    const rht = patch.rht === "none"
+      ? null
+      : { size: patch.rht.size, ...(patch.rht.signs ? { signs: patch.rht.signs } : {}) };
+    out.rht = { value: rht, at: here("rht") };
+  }
+  if (patch.block !== undefined) out.block = { value: patch.block, at: here("block") };
+  return out;
+}
+
+/** A format as written, as a FormatName or FormatSpec; undefined (and a problem) for delayed. */
+function formatOf(
+  input: FormatInput,
+  at: Origin,
+  problems: Problem[],
+): FormatName | FormatSpec | undefined {
+  if (typeof input === "string") return input;
+  switch (input.kind) {
+    case "float":
+      return { kind: "float", element: input.element };
+    case "fp8":
+      if (input.scaling !== undefined && input.scaling !== "current") {
+        problems.push(at.src.problem(
+          [...at.path, "scaling"],
+          "delayed scaling cannot run yet: it needs an amax history per tensor, which neither " +
+            "a RunSpec (plain JSON) nor the GPU linear layers keep; use scaling: current " +
+            "(preset fp8-current)",
+        ));
+        return undefined;
+      }
+      return { kind: "fp8", element: input.element, scaling: "current" };
+    case "mx":
+      return { kind: "mx", element: input.element, scaleRule: input.scale_rule ?? "floor" };
+    case "nvfp4":
+      return { kind: "nvfp4", tile: input.tile ?? "1x16" };
+  }
+}
+
+/**
+ * Finishes a policy's linear layers: applies each operand's `block`, checks every operand and
+ * GEMM, and returns the canonical {@link LinearPolicy}, or undefined after pushing problems.
+ * `base` locates problems that belong to no single setting (a missing format).
+ */
+export function finishLinear(
+  draft: LinearDraft,
+  src: SourceFile,
+  base: KeyPath,
+  problems: Problem[],
+): LinearPolicy | undefined {
+  const before = problems.length;
+  const where = (...settings: (Setting<unknown> | undefined)[]) => {
+    const at = settings.find((s) => s?.at)?.at;
+    return (message: string) =>
+      problems.push(at ? at.src.problem(at.path, message) : src.problem(base, message));
+  };
+  const ops = new Map<OperandKey, OperandPolicy>();
+  for (const key of KEYS) {
+    const op = draft.get(key)!;
+    if (!op.format) {
+      problems.push(
+        src.problem(base, `${key}: no format; give one (or extend a preset that does)`),
+      );
+      continue;
+    }
+    let format = op.format.value;
+    if (op.block) {
+      const spec = resolveFormat(format);
+      const [rows] = op.block.value;
+      if (spec.kind !== "nvfp4") {
+        where(op.block)(
+          `${showValue(op.block.value)} blocks need an NVFP4 format, but ${key} is ${
+            showValue(canonicalFormat(format))
+          }`,
+        );
+        continue;
+      }
+      format = canonicalFormat({ kind: "nvfp4", tile: rows === 16 ? "16x16" : "1x16" });
+      op.format = { value: format, at: op.block.at };
+      delete op.block;
+    }
+    const spec = resolveFormat(format);
+    const rounding = op.rounding?.value ?? "rne";
+    const rht = op.rht?.value ?? undefined;
+    if (rounding === "stochastic" && spec.kind === "float" && spec.element === "fp32") {
+      where(op.rounding, op.format)(
+        `${key}: stochastic rounding needs a format narrower than fp32`,
+      );
+    }
+    if (rht && spec.kind === "nvfp4" && spec.tile === "16x16") {
+      where(op.rht, op.format)(`${key}: an RHT cannot be combined with 16×16 NVFP4 tiles`);
+    }
+    if (rht?.signs && rht.signs.length !== rht.size) {
+      where(op.rht)(`${key}: rht.signs must hold ${rht.size} entries, got ${rht.signs.length}`);
+    }
+    ops.set(key, { format, rounding, ...(rht ? { rht } : {}) });
+  }
+  for (const gemm of ["fprop", "dgrad", "wgrad"] as const) {
+    const [a, b] = KEYS.filter((k) => k.startsWith(`${gemm}.`));
+    if (!ops.has(a) || !ops.has(b)) continue;
+    const [ra, rb] = [canonicalOperand(ops.get(a)!).rht, canonicalOperand(ops.get(b)!).rht];
+    if (JSON.stringify(ra ?? null) !== JSON.stringify(rb ?? null)) {
+      where(draft.get(a)!.rht, draft.get(b)!.rht)(
+        `${a} has rht ${showValue(ra ?? "none")} but ${b} has ${showValue(rb ?? "none")}; ` +
+          `both operands of a GEMM need the same transform`,
+      );
+    }
+  }
+  if (problems.length > before) return undefined;
+  const op = (k: OperandKey) => ops.get(k)!;
+  return canonicalLinear({
+    fprop: { x: op("fprop.x"), w: op("fprop.w") },
+    dgrad: { dy: op("dgrad.dy"), w: op("dgrad.w") },
+    wgrad: { dy: op("wgrad.dy"), x: op("wgrad.x") },
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The expanded plan in words, for `--dry-run`: per recipe its model, data and training settings,
+ * then one line per policy with its seeds and what it quantizes how.
+ *
+ * @module
+ */
+
+import { blockKinds } from "../model/config.ts";
+import type { LinearPolicy, OperandPolicy, PrecisionPolicy } from "../model/policy.ts";
+import type { Schedule } from "../train/schedule.ts";
+import { OPERANDS } from "./canonical_policy.ts";
+import type { RunSpec } from "./run_spec.ts";
+
+/** An operand as `format`, plus `/sr` for stochastic rounding and `+rht16` for an RHT. */
+function operandText(op: OperandPolicy): string {
+  const f = op.format;
+  const format = typeof f === "string"
+    ? f
+    : f.kind === "mx"
+    ? `mx-${f.element}/${f.scaleRule ?? "floor"}`
+    : f.kind === "nvfp4"
+    ? `nvfp4-${f.tile ?? "1x16"}`
+    : `${f.kind}-${f.element}`;
+  const sr = op.rounding === "stochastic" ? "/sr" : "";
+  return `${format}${sr}${op.rht ? `+rht${op.rht.size ?? 16}` : ""}`;
+}
+
+/** A linear policy in one line: one format if all six operands agree, else per GEMM. */
+function linearText(p: LinearPolicy): string {
+  const ops = OPERANDS.map(([g, o]) => operandText((p[g] as Record<string, OperandPolicy>)[o]));
+  if (ops.every((o) => o === ops[0])) return ops[0];
+  return `fprop x ${ops[0]} w ${ops[1]} | dgrad dy ${ops[2]} w ${ops[3]} | wgrad dy ${ops[4]} x ${
+    ops[5]
+  }`;
+}
+
+function policyText(p: PrecisionPolicy, blocks: number): string {
+  const parts = [linearText(p.linear)];
+  const hp = p.highPrecisionBlocks;
+  if (hp) {
+    const first = hp.first > 0 ? `first ${hp.first}` : "";
+    const last = hp.last > 0 ? `last ${hp.last}` : "";
+    parts.push(
+      `${[first, last].filter(Boolean).join(" + ")} of ${blocks} blocks ${linearText(hp.policy)}`,
+    );
+  }
+  if (p.switchTo) {
+    parts.push(
+      `from ${Math.round(p.switchTo.atFraction * 100)}% of steps ${linearText(p.switchTo.policy)}`,
+    );
+  }
+  parts.push(`head ${p.head}`);
+  return parts.join("; ");
+}
+
+function scheduleText(s: Schedule): string {
+  const warmup = s.warmup ? `, warmup ${s.warmup}` : "";
+  switch (s.kind) {
+    case "constant":
+      return `constant lr ${s.lr}${warmup}`;
+    case "cosine":
+      return `cosine lr ${s.lr} → ${s.minLr ?? 0}${warmup}`;
+    case "wsd":
+      return `wsd lr ${s.lr}${warmup}, ${s.decay ?? "linear"} decay over the last ${
+        Math.round((s.decayFraction ?? 0.2) * 100)
+      }% to ${s.finalLr ?? 0}`;
+  }
+}
+
+const list = (v: string | readonly string[] | undefined) =>
+  v === undefined ? [] : typeof v === "string" ? [v] : v;
+
+/** The plan of one recipe's runs. */
+function recipePlan(runs: readonly RunSpec[]): string[] {
+  const { suite, recipePath, recipeHash, model: m, data, train: t, baseline } = runs[0];
+  const kinds = blockKinds(m.pattern);
+  const attention = kinds.filter((k) => k === "attention").length;
+  const tokens = t.batch * m.seqLen;
+  const sources = data.shards !== undefined
+    ? `shards ${list(data.shards).join(", ")}${
+      data.valShards ? `, validation shards ${list(data.valShards).join(", ")}` : ""
+    }`
+    : `corpus ${list(data.corpus).join(", ")}`;
+  const a = t.adamw;
+  const policies = [...new Set(runs.map((r) => r.policyName))];
+  const width = Math.max(...policies.map((p) => p.length));
+  const lines = [
+    `${suite} (${recipePath}, recipe ${recipeHash.slice(0, 12)})`,
+    `  model  "${m.pattern}" (${kinds.length} blocks: ${attention} attention, ${
+      kinds.length - attention
+    } MLP), d_model ${m.dModel}, ${m.heads} heads, d_ff ${m.dFf} ${m.mlp}, seq_len ${m.seqLen}, ` +
+    `vocab ${m.vocab}`,
+    `  data   ${sources}; ${data.tokenizer ?? "byte"} tokens${
+      data.valFraction !== undefined ? `, ${data.valFraction * 100}% held out` : ""
+    }`,
+    `  train  ${t.steps} steps × ${t.batch} sequences (${tokens} tokens/step, ${
+      t.steps * tokens
+    } ` +
+    `in all); ${scheduleText(t.schedule)}; AdamW β ${a.beta1}/${a.beta2} ε ${a.eps} ` +
+    `weight decay ${a.weightDecay}; clip ${t.clip ?? "none"}`,
+    `         eval every ${t.eval.every} steps on ${t.eval.batches} batches; loss logged every ` +
+    `${t.logEvery} steps; first ${t.warmupSteps} steps untimed`,
+    `  runs   ${runs.length} (baseline ${baseline})`,
+  ];
+  for (const name of policies) {
+    const mine = runs.filter((r) => r.policyName === name);
+    const seeds = `seed${mine.length > 1 ? "s" : ""} ${mine.map((r) => r.seed).join(" ")}`;
+    lines.push(`    ${name.padEnd(width)}  ${seeds}: ${policyText(mine[0].policy, kinds.length)}`);
+  }
+  return lines;
+}
+
+/**
+ * A human-readable plan of `runs`, grouped by recipe, for `--dry-run`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POLICIES } from "../model/policy.ts";
+ * import { canonicalPolicy } from "./canonical_policy.ts";
+ * import { describePlan } from "./plan.ts";
+ * import type { RunSpec } from "./run_spec.ts";
+ * const run: RunSpec = {
+ *   suite: "tiny", recipePath: "recipes/tiny.yaml", recipeHash: "0123456789ab".repeat(5) + "cdef",
+ *   policyName: "nvfp4", baseline: "bf16", seed: 0,
+ *   model: { pattern: "*-*-", dModel: 64, heads: 4, dFf: 256, seqLen: 32, vocab: 256, mlp: "relu2" },
+ *   policy: canonicalPolicy(POLICIES.nvfp4),
+ *   data: { corpus: ["moby-dick"], tokenizer: "byte", valFraction: 0.05 },
+ *   train: {
+ *     steps: 100, batch: 4, schedule: { kind: "constant", lr: 0.001, warmup: 10 }, clip: 1,
+ *     adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, logEvery: 10,
+ *     eval: { every: 50, batches: 2 }, warmupSteps: 3,
+ *   },
+ * };
+ * const plan = describePlan([run, { ...run, seed: 1 }]);
+ * assert.ok(plan.startsWith("tiny (recipes/tiny.yaml, recipe 0123456789ab)\n"));
+ * assert.ok(plan.includes(
+ *   "    nvfp4  seeds 0 1: fprop x nvfp4 w nvfp4-2d | dgrad dy nvfp4/sr w nvfp4-2d | " +
+ *     "wgrad dy nvfp4/sr+rht16 x nvfp4+rht16; first 1 + last 1 of 4 blocks bf16; head bf16",
+ * ));
+ * assert.ok(plan.endsWith("2 runs"));
+ * ```
+ */
+export function describePlan(runs: readonly RunSpec[]): string {
+  const groups = new Map<string, RunSpec[]>();
+  for (const r of runs) {
+    const key = `${r.recipePath}\u0000${r.recipeHash}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const blocks = [...groups.values()].map((g) => recipePlan(g).join("\n"));
+  return [...blocks, `${runs.length} run${runs.length === 1 ? "" : "s"}`].join("\n\n");
+}

@@ -1,0 +1,153 @@
+/**
+ * Resolves policies as written into {@link PrecisionPolicy} objects: `extends` chains (a child
+ * starts from its parent's resolved policy and changes what it names), the policies named by
+ * `high_precision_blocks.policy` (default `bf16`) and `switch.to` (only their linear layers are
+ * used), with cycles and unknown names reported where they are written.
+ *
+ * Names are looked up where they are written: in a recipe, another policy of the recipe by that
+ * name, else the preset (so `nvfp4: { extends: nvfp4 }` extends the preset); in a preset, only
+ * presets. `high_precision_blocks` and `switch` replace the inherited ones whole (`none` removes
+ * them); `head` is inherited unless given. A policy that extends nothing must give every
+ * operand's format and the head.
+ *
+ * @module
+ */
+
+import type { LinearPolicy, PrecisionPolicy } from "../model/policy.ts";
+import { canonicalPolicy } from "./canonical_policy.ts";
+import { applySettings, finishLinear, linearDraft } from "./operands.ts";
+import type { PolicyDef, Presets } from "./presets.ts";
+import type { KeyPath, Problem } from "./problems.ts";
+
+/**
+ * Resolves the policies of one recipe (or presets alone), memoising each.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POLICIES } from "../model/policy.ts";
+ * import { canonicalPolicy } from "./canonical_policy.ts";
+ * import { PolicyResolver } from "./policies.ts";
+ * import { Presets } from "./presets.ts";
+ * import type { Problem } from "./problems.ts";
+ * const problems: Problem[] = [];
+ * const resolver = new PolicyResolver(new Map(), await Presets.read(), problems);
+ * const nvfp4 = resolver.resolve(resolver.presets.def("nvfp4", problems)!);
+ * assert.deepEqual(nvfp4, canonicalPolicy(POLICIES.nvfp4));
+ * assert.deepEqual(problems, []);
+ * ```
+ */
+export class PolicyResolver {
+  readonly presets: Presets;
+  readonly #recipe: ReadonlyMap<string, PolicyDef | null>;
+  readonly #problems: Problem[];
+  readonly #done = new Map<string, PrecisionPolicy | undefined>();
+  readonly #stack: PolicyDef[] = [];
+
+  /**
+   * @param recipe the recipe's policies by name, `null` for those with problems of their own
+   *   (references to them fail quietly); empty to resolve presets alone
+   * @param presets the preset files
+   * @param problems where problems go
+   */
+  constructor(
+    recipe: ReadonlyMap<string, PolicyDef | null>,
+    presets: Presets,
+    problems: Problem[],
+  ) {
+    this.#recipe = recipe;
+    this.presets = presets;
+    this.#problems = problems;
+  }
+
+  /** The resolved policy, or undefined when it (or a policy it uses) has problems. */
+  resolve(def: PolicyDef): PrecisionPolicy | undefined {
+    const key = `${def.scope}:${def.name}`;
+    if (this.#done.has(key)) return this.#done.get(key);
+    this.#stack.push(def);
+    try {
+      const policy = this.#build(def);
+      this.#done.set(key, policy);
+      return policy;
+    } finally {
+      this.#stack.pop();
+    }
+  }
+
+  #build(def: PolicyDef): PrecisionPolicy | undefined {
+    const { input, src, path } = def;
+    const before = this.#problems.length;
+    let parent: PrecisionPolicy | undefined;
+    if (input.extends !== undefined) {
+      parent = this.#ref(def, input.extends, [...path, "extends"]);
+      if (!parent) return undefined;
+    }
+    const draft = linearDraft(parent?.linear);
+    applySettings(draft, input, src, path, this.#problems);
+    const linear = finishLinear(draft, src, path, this.#problems);
+
+    let hp = parent?.highPrecisionBlocks;
+    const hpInput = input.high_precision_blocks;
+    if (hpInput === "none") hp = undefined;
+    else if (hpInput !== undefined) {
+      const at = [...path, "high_precision_blocks", ...(hpInput.policy ? ["policy"] : [])];
+      const target = this.#linearOf(def, hpInput.policy ?? "bf16", at);
+      hp = target && { first: hpInput.first, last: hpInput.last, policy: target };
+    }
+    let switchTo = parent?.switchTo;
+    const sw = input.switch;
+    if (sw === "none") switchTo = undefined;
+    else if (sw !== undefined) {
+      const target = this.#linearOf(def, sw.to, [...path, "switch", "to"]);
+      switchTo = target && { atFraction: sw.at, policy: target };
+    }
+    const head = input.head ?? parent?.head;
+    if (head === undefined) {
+      this.#problems.push(
+        src.problem(path, "head: missing; give fp32 or bf16 (or extend a preset)"),
+      );
+    }
+    if (this.#problems.length > before || !linear || !head) return undefined;
+    if (hpInput !== undefined && hpInput !== "none" && !hp) return undefined;
+    if (sw !== undefined && sw !== "none" && !switchTo) return undefined;
+    return canonicalPolicy({
+      name: def.name,
+      linear,
+      ...(hp ? { highPrecisionBlocks: hp } : {}),
+      ...(switchTo ? { switchTo } : {}),
+      head,
+    });
+  }
+
+  #linearOf(from: PolicyDef, name: string, at: KeyPath): LinearPolicy | undefined {
+    return this.#ref(from, name, at)?.linear;
+  }
+
+  /** The policy `name` as seen from `from`, reporting unknown names and cycles at `at`. */
+  #ref(from: PolicyDef, name: string, at: KeyPath): PrecisionPolicy | undefined {
+    const inRecipe = from.scope === "recipe" && this.#recipe.has(name);
+    const target = inRecipe && name !== from.name
+      ? this.#recipe.get(name)
+      : inRecipe && !this.presets.names.includes(name)
+      ? from
+      : this.presets.def(name, this.#problems);
+    if (target === null) return undefined;
+    if (target === undefined) {
+      const presets = this.presets.names.join(", ");
+      const message = from.scope === "recipe"
+        ? `unknown policy or preset ${JSON.stringify(name)} (presets: ${presets}; policies: ${
+          [...this.#recipe.keys()].join(", ")
+        })`
+        : `unknown preset ${JSON.stringify(name)} (presets: ${presets})`;
+      this.#problems.push(from.src.problem(at, message));
+      return undefined;
+    }
+    const i = this.#stack.findIndex((d) => d.scope === target.scope && d.name === target.name);
+    if (i >= 0) {
+      const chain = [...this.#stack.slice(i), target].map((d) => d.name).join(" → ");
+      this.#problems.push(from.src.problem(at, `cyclic reference: ${chain}`));
+      return undefined;
+    }
+    return this.resolve(target);
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The shape of recipe and preset YAML files as zod schemas: the source of the JSON Schemas that
+ * editors complete keys from (`recipes/schema.json`, `recipes/presets/schema.json`) and of the
+ * first, structural pass of validation. Keys are snake_case as written in YAML; every object is
+ * strict (unknown keys are errors). Checks that relate several fields (block sizes against model
+ * dimensions, `extends` chains, files on disk) are made later, in `load.ts` and `policies.ts`.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { FORMAT_NAMES } from "../formats/spec.ts";
+import { TOKENIZER_NAMES } from "../train/data/tokenizers.ts";
+
+/** Names of recipes, policies and presets: letters, digits, `_` and `-`. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+const name = (what: string) =>
+  z.string().regex(NAME_PATTERN, {
+    error: "expected a name of letters, digits, _ and - (starting with a letter or digit)",
+  }).describe(what);
+
+const positiveInt = (what: string) => z.int().min(1).describe(what);
+
+const formatSpec = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("float"),
+    element: z.enum(["fp32", "bf16", "fp16"]),
+  }).describe("Plain floating point, no scaling."),
+  z.strictObject({
+    kind: z.literal("fp8"),
+    element: z.enum(["e4m3", "e5m2"]),
+    scaling: z.union([
+      z.literal("current"),
+      z.strictObject({
+        delayed: z.strictObject({
+          history_length: positiveInt("Amax history length (TE default 1024).").optional(),
+          algo: z.enum(["max", "most_recent"]).describe(
+            "Scale from the history's max or the most recent amax.",
+          ).optional(),
+          margin: z.int().describe("Scale is fp8_max · 2^-margin / amax (default 0).").optional(),
+        }),
+      }),
+    ], { error: 'expected "current" or { delayed: {...} }' })
+      .describe(
+        "Per-tensor FP32 scale: current (this tensor's amax, default) or delayed (amax history).",
+      )
+      .optional(),
+  }).describe("FP8 with one FP32 scale per tensor."),
+  z.strictObject({
+    kind: z.literal("mx"),
+    element: z.enum(["e2m1", "e4m3", "e5m2"]),
+    scale_rule: z.enum(["floor", "ceil", "rceil"])
+      .describe("E8M0 rule: OCP floor (default), the paper's ceil, or TE/cuBLAS rceil.")
+      .optional(),
+  }).describe("OCP MX: 1×32 blocks with one E8M0 scale each."),
+  z.strictObject({
+    kind: z.literal("nvfp4"),
+    tile: z.enum(["1x16", "16x16"]).describe("1×16 blocks along rows (default) or 16×16 tiles.")
+      .optional(),
+  }).describe("NVFP4: E2M1 elements, E4M3 block scales, FP32 tensor scale."),
+]).meta({ id: "FormatSpec" });
+
+/** A format: a name (`nvfp4`, `mxfp4`, …) or a full specification. */
+export const FormatSchema = z.union([z.enum(FORMAT_NAMES), formatSpec], {
+  error: `expected a format name (${FORMAT_NAMES.join(", ")}) or a format spec { kind, ... }`,
+}).meta({ id: "Format" }).describe("A format name or a full format spec { kind, ... }.");
+
+const rht = z.union([
+  z.literal("none"),
+  z.strictObject({
+    size: z.literal([16, 32, 64, 128]).describe("Transform size d (16, 32, 64 or 128)."),
+    signs: z.array(z.literal([1, -1])).describe(
+      "d signs; default TransformerEngine's fixed vector.",
+    )
+      .optional(),
+  }),
+], { error: 'expected { size, signs? } or "none"' })
+  .describe("Random Hadamard Transform along the dot-product dimension, or none.");
+
+/** Settings applied to one operand, or to every operand a group names. */
+export const OperandPatchSchema = z.strictObject({
+  format: FormatSchema.optional(),
+  rounding: z.enum(["rne", "stochastic"])
+    .describe("Element rounding: round-to-nearest-even or stochastic (for gradients).").optional(),
+  rht: rht.optional(),
+  block: z.union(
+    [z.tuple([z.literal(1), z.literal(16)]), z.tuple([z.literal(16), z.literal(16)])],
+    {
+      error: "expected [1,16] or [16,16]",
+    },
+  ).describe("NVFP4 scale blocks: [1,16] along rows or [16,16] tiles.").optional(),
+}).meta({ id: "OperandPatch" });
+
+const operand = (what: string) =>
+  z.union([z.enum(FORMAT_NAMES), OperandPatchSchema], {
+    error: `expected a format name or { format, rounding, rht, block }`,
+  }).describe(what).optional();
+
+const gemm = <A extends string, B extends string>(
+  a: A,
+  b: B,
+  what: string,
+  dA: string,
+  dB: string,
+) =>
+  OperandPatchSchema.extend(
+    { [a]: operand(dA), [b]: operand(dB) } as Record<A | B, ReturnType<typeof operand>>,
+  )
+    .describe(`${what}; format/rounding/rht/block here apply to both operands.`).optional();
+
+/** A precision policy as written: a preset file, or one entry of a recipe's `policies`. */
+export const PolicySchema = z.strictObject({
+  description: z.string().describe("What the policy is.").optional(),
+  extends: name("A preset (recipes/presets/<name>.yaml) or another policy of this recipe.")
+    .optional(),
+  all: OperandPatchSchema.describe("Applies to all six operands.").optional(),
+  activations: OperandPatchSchema.describe("Applies to fprop.x and wgrad.x.").optional(),
+  weights: OperandPatchSchema.describe("Applies to fprop.w and dgrad.w.").optional(),
+  grads: OperandPatchSchema.describe("Applies to dgrad.dy and wgrad.dy.").optional(),
+  fprop: gemm("x", "w", "Forward GEMM Y = X·Wᵀ", "Input activations.", "Weights."),
+  dgrad: gemm(
+    "dy",
+    "w",
+    "Data-gradient GEMM dX = dY·W",
+    "Output gradient.",
+    "Weights (columnwise).",
+  ),
+  wgrad: gemm(
+    "dy",
+    "x",
+    "Weight-gradient GEMM dW = dYᵀ·X",
+    "Output gradient (columnwise).",
+    "Input activations (columnwise).",
+  ),
+  high_precision_blocks: z.union([
+    z.literal("none"),
+    z.strictObject({
+      first: z.int().min(0).describe("Blocks at the start of the layer pattern."),
+      last: z.int().min(0).describe("Blocks at the end of the layer pattern."),
+      policy: name("Policy or preset whose linear layers these blocks use (default bf16).")
+        .optional(),
+    }),
+  ], { error: 'expected { first, last, policy? } or "none"' })
+    .describe("The first and last blocks kept in higher precision.").optional(),
+  switch: z.union([
+    z.literal("none"),
+    z.strictObject({
+      at: z.number().gt(0).lt(1).describe("Fraction of the training steps (0 < at < 1)."),
+      to: name("Policy or preset whose linear layers every block uses from then on."),
+    }),
+  ], { error: 'expected { at, to } or "none"' })
+    .describe("Late precision switch (e.g. to bf16 for the LR decay).").optional(),
+  head: z.enum(["fp32", "bf16"]).describe("The LM head's precision.").optional(),
+}).meta({ id: "Policy" });
+
+const stringOrList = (what: string) =>
+  z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+    error: "expected a string or a non-empty list of strings",
+  }).describe(what).optional();
+
+const lr = z.number().gt(0).describe("Peak learning rate (here or in optimizer.adamw.lr).")
+  .optional();
+const warmup = z.int().min(0).describe("Linear warmup steps (default 0).").optional();
+
+const schedule = z.strictObject({
+  constant: z.strictObject({ lr, warmup }).describe("Constant rate after the warmup.").optional(),
+  cosine: z.strictObject({
+    lr,
+    min_lr: z.number().min(0).describe("Rate at the last step (default 0).").optional(),
+    warmup,
+  }).describe("Cosine decay to min_lr after the warmup.").optional(),
+  wsd: z.strictObject({
+    lr,
+    final_lr: z.number().min(0).describe("Rate at the last step (default 0).").optional(),
+    warmup,
+    decay_fraction: z.number().min(0).max(1)
+      .describe("Share of the steps spent decaying (default 0.2).").optional(),
+    decay: z.enum(["linear", "cosine"]).describe("Decay shape (default linear).").optional(),
+  }).describe("Warmup, stable, then decay over the last decay_fraction of the steps.").optional(),
+}).meta({ minProperties: 1, maxProperties: 1 }).describe("One of constant, cosine, wsd.");
+
+const beta = z.number().min(0).lt(1);
+
+/** A recipe file. */
+export const RecipeSchema = z.strictObject({
+  name: name("The suite name; reports group runs by it."),
+  description: z.string().describe("What the recipe compares.").optional(),
+  model: z.strictObject({
+    pattern: z.string().regex(/^[*-]+$/, {
+      error: 'expected a string of "*" (attention) and "-" (MLP) blocks',
+    }).describe('Blocks: "*" attention, "-" MLP, e.g. "*-*-".'),
+    d_model: positiveInt("Model width (a multiple of 16; 32 for MX formats)."),
+    heads: positiveInt("Attention heads (an even head size of at most 128)."),
+    d_ff: positiveInt("MLP width (a multiple of 16; 32 for MX formats)."),
+    seq_len: positiveInt("Tokens per sequence."),
+    vocab: positiveInt("Vocabulary size (at least the tokenizer's)."),
+    mlp: z.enum(["relu2", "gelu", "swiglu"]).describe("MLP activation."),
+    init_std: z.number().gt(0).describe("Std of the weights' normal init (default 0.02).")
+      .optional(),
+  }),
+  data: z.strictObject({
+    corpus: stringOrList("Built-in corpora (moby-dick, sotu, brown) or text files."),
+    shards: stringOrList("nanoGPT .bin shards: paths or globs (instead of corpus)."),
+    val_shards: stringOrList("Shards forming the validation split (with shards)."),
+    tokenizer: z.enum(TOKENIZER_NAMES as [string, ...string[]]).describe("Default byte.")
+      .optional(),
+    val_fraction: z.number().min(0).lt(1).describe("Share held out for validation (default 0.05).")
+      .optional(),
+  }).describe("Training data; relative paths are relative to the recipe's folder."),
+  train: z.strictObject({
+    steps: positiveInt("Optimizer steps."),
+    batch: positiveInt("Sequences per step."),
+    optimizer: z.strictObject({
+      adamw: z.strictObject({
+        lr,
+        betas: z.tuple([beta, beta]).describe("[β₁, β₂], each in [0, 1)."),
+        eps: z.number().gt(0).describe("ε > 0."),
+        weight_decay: z.number().min(0).describe("Decoupled weight decay λ ≥ 0 (matrices only)."),
+      }),
+    }),
+    schedule,
+    clip: z.number().gt(0).nullable().describe("Global gradient-norm limit, or null for none."),
+    eval: z.strictObject({
+      every: positiveInt("Evaluate every this many steps (and at the end)."),
+      batches: positiveInt("Validation batches per evaluation."),
+    }),
+    log_every: positiveInt("Read the training loss back every this many steps (default 10).")
+      .optional(),
+    warmup_steps: z.int().min(0).describe("Steps left out of the throughput figures (default 3).")
+      .optional(),
+  }),
+  seeds: z.array(z.int().min(0).max(0xffffffff)).min(1).describe("One run per seed and policy."),
+  baseline: name("The policy the others are compared against."),
+  policies: z.record(name("Policy name."), PolicySchema).describe("The policies to compare."),
+});
+
+/** A recipe file as parsed (snake_case keys, nothing resolved). */
+export type RecipeInput = z.infer<typeof RecipeSchema>;
+/** A policy as written. */
+export type PolicyInput = z.infer<typeof PolicySchema>;
+/** Operand settings as written. */
+export type OperandPatchInput = z.infer<typeof OperandPatchSchema>;
+/** A format as written. */
+export type FormatInput = z.infer<typeof FormatSchema>;
+
+function jsonSchema(schema: z.ZodType, title: string): Record<string, unknown> {
+  return { title, ...z.toJSONSchema(schema, { target: "draft-7", io: "input" }) };
+}
+
+/**
+ * The JSON Schema of recipe files (`recipes/schema.json`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recipeJsonSchema } from "./schema.ts";
+ * const s = recipeJsonSchema();
+ * assert.deepEqual(s.required, ["name", "model", "data", "train", "seeds", "baseline", "policies"]);
+ * assert.equal(s.additionalProperties, false);
+ * ```
+ */
+export function recipeJsonSchema(): Record<string, unknown> {
+  return jsonSchema(RecipeSchema, "lpbench recipe");
+}
+
+/**
+ * The JSON Schema of preset files (`recipes/presets/schema.json`): one policy each.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { presetJsonSchema } from "./schema.ts";
+ * const s = presetJsonSchema();
+ * assert.equal(s.$ref, "#/definitions/Policy");
+ * assert.ok("extends" in (s.definitions as { Policy: { properties: object } }).Policy.properties);
+ * ```
+ */
+export function presetJsonSchema(): Record<string, unknown> {
+  return jsonSchema(PolicySchema, "lpbench precision policy preset");
+}
