@@ -1,0 +1,85 @@
+import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
+import { aggregate } from "../../src/report/aggregate.ts";
+import { parseRecord, readRecords, RecordError } from "../../src/report/records.ts";
+import { makeRecord } from "./fixtures.ts";
+
+/** A record as the runner writes it: JSON turns NaN into null. */
+const written = (o: Parameters<typeof makeRecord>[0]) => JSON.stringify(makeRecord(o), null, 1);
+
+function reason(text: string): string {
+  try {
+    parseRecord(text, "reports/runs/x.json");
+  } catch (e) {
+    assertOk(e instanceof RecordError);
+    assertStrictEquals(e.file, "reports/runs/x.json");
+    return e.message;
+  }
+  throw new Error("parsed");
+}
+
+/** The record text after `edit` changed its parsed JSON (any field, so loosely typed). */
+// deno-lint-ignore no-explicit-any
+function edited(edit: (r: any) => void): string {
+  const r = JSON.parse(written({ policy: "nvfp4", seed: 0, evalLoss: 2 }));
+  edit(r);
+  return JSON.stringify(r);
+}
+
+Deno.test("a written record parses back, nulls for NaN included, and aggregates", () => {
+  const text = written({
+    policy: "mxfp4",
+    seed: 0,
+    evalLoss: 2.4,
+    divergedAt: 70,
+    tokensPerSecond: NaN,
+  });
+  assertOk(text.includes('"tokensPerSecond": null'));
+  const r = parseRecord(text, "x.json");
+  assertStrictEquals(r.result.train.at(-1)!.loss, null as unknown as number);
+  const [s] = aggregate([r]);
+  assertEquals([s.policies[0].diverged, s.policies[0].tokensPerSecond], [1, null]);
+});
+
+Deno.test("malformed records are rejected with the file and the field", () => {
+  assertStrictEquals(
+    reason(edited((r) => (r.format = "lpbench.run/v0"))),
+    'reports/runs/x.json: format: unsupported record format "lpbench.run/v0" (expected "lpbench.run/v1")',
+  );
+  assertOk(
+    reason(edited((r) => delete r.format)).includes("format: unsupported record format undefined"),
+  );
+  assertOk(reason(edited((r) => (r.spec.seed = "0"))).includes("spec.seed: "));
+  assertOk(reason(edited((r) => delete r.result.eval)).includes("result.eval: "));
+  assertOk(reason(edited((r) => (r.env.git = { commit: 1 }))).includes("env.git.commit: "));
+  assertOk(
+    reason(edited((r) => (r.spec.policy.linear.fprop.w.format = "fp6"))).includes(
+      "spec.policy.linear.fprop.w.format: format must be one of",
+    ),
+  );
+  assertOk(reason("not json").startsWith("reports/runs/x.json: not valid JSON ("));
+  assertOk(reason("null").startsWith("reports/runs/x.json: (root): "));
+  const many = reason(edited((r) => {
+    r.id = 1;
+    r.spec.suite = 2;
+    r.hashes = null;
+    r.finishedAt = 3;
+  }));
+  assertOk(many.endsWith("(and 1 more)"), many);
+});
+
+Deno.test("readRecords reads *.json, skips malformed files and ignores temporary files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/b.json`, written({ policy: "bf16", seed: 0, evalLoss: 2 }));
+    await Deno.writeTextFile(`${dir}/a.json`, written({ policy: "bf16", seed: 1, evalLoss: 2 }));
+    await Deno.writeTextFile(`${dir}/c.json`, "{}");
+    await Deno.writeTextFile(`${dir}/d.json.1234.tmp`, "{");
+    await Deno.mkdir(`${dir}/sub.json`);
+    const { records, errors } = await readRecords(dir);
+    assertEquals(records.map((r) => r.spec.seed), [1, 0]);
+    assertEquals(errors.map((e) => e.file), [`${dir}/c.json`]);
+    assertOk(errors[0].message.startsWith(`${dir}/c.json: format: unsupported record format`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
