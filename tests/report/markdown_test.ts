@@ -119,6 +119,19 @@ Deno.test("a missing baseline and superseded records are said in the caveats", a
   assertOk(!md.includes("relative-loss.svg"));
 });
 
+Deno.test("a policy whose every run diverged shows it instead of a loss", async () => {
+  const md = await render([
+    ...suiteA(),
+    makeRecord({ policy: "fp4-naive", seed: 0, evalLoss: 3, divergedAt: 30 }),
+    makeRecord({ policy: "fp4-naive", seed: 1, evalLoss: 3, divergedAt: 40 }),
+  ]);
+  const r = row(md, "fp4-naive");
+  assertStrictEquals(r[1], "diverged");
+  assertStrictEquals(r[2], "—");
+  assertStrictEquals(r[3], "n/a");
+  assertStrictEquals(r.at(-1), "2/2 (step 30, 40)");
+});
+
 Deno.test("the report is laid out as deno fmt lays out markdown", async () => {
   const md = await render([
     ...suiteA(),
