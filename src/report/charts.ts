@@ -25,7 +25,7 @@ const HEIGHT = 320;
 const round = (x: number, digits: number) => Number(x.toPrecision(digits));
 
 /** The curve the relative chart compares: validation when the baseline has any, else train. */
-export function comparedCurve(summary: SuiteSummary): "eval" | "train" {
+function comparedCurve(summary: SuiteSummary): "eval" | "train" {
   const base = summary.policies.find((p) => p.policy === summary.baseline);
   return base && base.curves.eval.length > 0 ? "eval" : "train";
 }

@@ -8,7 +8,16 @@
 
 import type { Environment, RunRecord } from "../runner/record.ts";
 
-/** Limits shown in a report (every limit stays in the records). */
+/**
+ * Limits shown in a report (every limit stays in the records).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KEY_LIMITS } from "./environment.ts";
+ * assert.ok(KEY_LIMITS.includes("maxStorageBufferBindingSize"));
+ * ```
+ */
 export const KEY_LIMITS = [
   "maxBufferSize",
   "maxStorageBufferBindingSize",

@@ -12,7 +12,17 @@ import { z } from "zod";
 import { resolveFormat } from "../formats/spec.ts";
 import { RECORD_FORMAT, type RunRecord } from "../runner/record.ts";
 
-/** A record file that could not be read, with the reason. */
+/**
+ * A record file that could not be read, with the reason.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RecordError } from "./records.ts";
+ * const e = new RecordError("reports/runs/x.json", "not valid JSON");
+ * assert.equal(e.message, "reports/runs/x.json: not valid JSON");
+ * ```
+ */
 export class RecordError extends Error {
   /**
    * @param file the record's path
