@@ -163,10 +163,15 @@ function walk(schema: z.ZodType, data: unknown, path: KeyPath, from: number): z.
   return s;
 }
 
-/** The object alternative of a union that fits `value` (by its `kind` where several do). */
+/**
+ * The object alternative of a union (nested unions included) that fits `value`, by its `kind`
+ * where several could.
+ */
 function pick(schema: z.ZodType, value: unknown): z.ZodType {
   if (!(schema instanceof z.ZodUnion)) return schema;
-  const objects = (schema.options as z.ZodType[]).map(bare).filter((o) => o instanceof z.ZodObject);
+  const flat = (u: z.ZodUnion): z.ZodType[] =>
+    (u.options as z.ZodType[]).map(bare).flatMap((o) => o instanceof z.ZodUnion ? flat(o) : [o]);
+  const objects = flat(schema).filter((o) => o instanceof z.ZodObject);
   const kind = (value as { kind?: unknown } | undefined)?.kind;
   return objects.find((o) => {
     const k = (o as z.ZodObject).shape.kind;

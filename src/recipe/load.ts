@@ -112,7 +112,7 @@ export async function loadRecipe(path: string): Promise<Recipe> {
     const def = defs.get(name);
     return def ? resolver.resolve(def) : undefined;
   });
-  if (clean("baseline") && clean("policies") && !names.includes(raw.baseline)) {
+  if (clean("baseline") && names.length > 0 && !names.includes(raw.baseline)) {
     problems.push(src.problem(
       ["baseline"],
       `${JSON.stringify(raw.baseline)} is not a policy of this recipe (${names.join(", ")})`,

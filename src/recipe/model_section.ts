@@ -11,9 +11,9 @@ import type { RecipeInput } from "./schema.ts";
 import type { SourceFile } from "./source.ts";
 
 /**
- * The model configuration of a structurally valid `model` section, with a problem for each
- * width that is not a multiple of 16 and for heads that do not split `d_model` into an even head
- * size of at most 128.
+ * The model configuration of a structurally valid `model` section, or undefined with a problem
+ * for each width that is not a multiple of 16 and for heads that do not split `d_model` into an
+ * even head size of at most 128.
  *
  * @example
  * ```ts
@@ -22,9 +22,10 @@ import type { SourceFile } from "./source.ts";
  * import type { Problem } from "./problems.ts";
  * import { SourceFile } from "./source.ts";
  * const src = new SourceFile("r.yaml", "model:\n  d_model: 96\n  heads: 5\n");
- * const m = { pattern: "*-", d_model: 96, heads: 5, d_ff: 384, seq_len: 64, vocab: 256, mlp: "gelu" } as const;
+ * const m = { pattern: "*-", d_model: 96, heads: 4, d_ff: 384, seq_len: 64, vocab: 256, mlp: "gelu" } as const;
  * const problems: Problem[] = [];
- * assert.equal(modelConfig(src, m, problems).dModel, 96);
+ * assert.equal(modelConfig(src, m, problems)?.dModel, 96);
+ * assert.equal(modelConfig(src, { ...m, heads: 5 }, problems), undefined);
  * assert.deepEqual(problems, [{
  *   file: "r.yaml", line: 3, column: 10, path: "model.heads",
  *   message: "must split d_model = 96 into heads of an even size of at most 128, got 5",
@@ -35,7 +36,8 @@ export function modelConfig(
   src: SourceFile,
   m: RecipeInput["model"],
   problems: Problem[],
-): ModelConfig {
+): ModelConfig | undefined {
+  const before = problems.length;
   for (const key of ["d_model", "d_ff"] as const) {
     if (m[key] % 16 !== 0) {
       problems.push(src.problem(["model", key], `must be a multiple of 16, got ${m[key]}`));
@@ -49,6 +51,7 @@ export function modelConfig(
         (Number.isInteger(head) ? ` (head size ${head})` : ""),
     ));
   }
+  if (problems.length > before) return undefined;
   return {
     pattern: m.pattern,
     dModel: m.d_model,

@@ -20,7 +20,7 @@ import {
   type Gemm,
   OPERANDS,
 } from "./canonical_policy.ts";
-import { type KeyPath, type Problem, showValue } from "./problems.ts";
+import { formatPath, type KeyPath, type Problem, showValue } from "./problems.ts";
 import type { FormatInput, OperandPatchInput, PolicyInput } from "./schema.ts";
 import type { SourceFile } from "./source.ts";
 
@@ -184,33 +184,31 @@ export function finishLinear(
   problems: Problem[],
 ): LinearPolicy | undefined {
   const before = problems.length;
-  const where = (...settings: (Setting<unknown> | undefined)[]) => {
+  /** Problems by where and what, with the operands they concern. */
+  const found = new Map<string, { at?: Origin; text: string; keys: OperandKey[] }>();
+  const flag = (key: OperandKey, text: string, ...settings: (Setting<unknown> | undefined)[]) => {
     const at = settings.find((s) => s?.at)?.at;
-    return (message: string) =>
-      problems.push(at ? at.src.problem(at.path, message) : src.problem(base, message));
+    const id = `${at ? formatPath(at.path) : ""}\u0000${text}`;
+    const entry = found.get(id) ?? { at, text, keys: [] };
+    entry.keys.push(key);
+    found.set(id, entry);
   };
   const ops = new Map<OperandKey, OperandPolicy>();
   for (const key of KEYS) {
     const op = draft.get(key)!;
     if (!op.format) {
-      problems.push(
-        src.problem(base, `${key}: no format; give one (or extend a preset that does)`),
-      );
+      flag(key, "no format for {}; give one (or extend a preset that does)");
       continue;
     }
     let format = op.format.value;
     if (op.block) {
-      const spec = resolveFormat(format);
-      const [rows] = op.block.value;
-      if (spec.kind !== "nvfp4") {
-        where(op.block)(
-          `${showValue(op.block.value)} blocks need an NVFP4 format, but ${key} is ${
-            showValue(canonicalFormat(format))
-          }`,
-        );
+      if (resolveFormat(format).kind !== "nvfp4") {
+        const blocks = showValue(op.block.value);
+        flag(key, `${blocks} blocks need an NVFP4 format, not ${showValue(format)}`, op.block);
         continue;
       }
-      format = canonicalFormat({ kind: "nvfp4", tile: rows === 16 ? "16x16" : "1x16" });
+      const tile = op.block.value[0] === 16 ? "16x16" : "1x16";
+      format = canonicalFormat({ kind: "nvfp4", tile });
       op.format = { value: format, at: op.block.at };
       delete op.block;
     }
@@ -218,27 +216,32 @@ export function finishLinear(
     const rounding = op.rounding?.value ?? "rne";
     const rht = op.rht?.value ?? undefined;
     if (rounding === "stochastic" && spec.kind === "float" && spec.element === "fp32") {
-      where(op.rounding, op.format)(
-        `${key}: stochastic rounding needs a format narrower than fp32`,
-      );
+      flag(key, "stochastic rounding needs a format narrower than fp32", op.rounding, op.format);
     }
     if (rht && spec.kind === "nvfp4" && spec.tile === "16x16") {
-      where(op.rht, op.format)(`${key}: an RHT cannot be combined with 16×16 NVFP4 tiles`);
+      flag(key, "an RHT cannot be combined with 16×16 NVFP4 tiles", op.rht, op.format);
     }
     if (rht?.signs && rht.signs.length !== rht.size) {
-      where(op.rht)(`${key}: rht.signs must hold ${rht.size} entries, got ${rht.signs.length}`);
+      flag(key, `rht.signs must hold ${rht.size} entries, got ${rht.signs.length}`, op.rht);
     }
     ops.set(key, { format, rounding, ...(rht ? { rht } : {}) });
+  }
+  for (const { at, text, keys } of found.values()) {
+    const names = keys.join(", ");
+    const message = text.includes("{}") ? text.replace("{}", names) : `${text} (${names})`;
+    problems.push((at?.src ?? src).problem(at?.path ?? base, message));
   }
   for (const gemm of ["fprop", "dgrad", "wgrad"] as const) {
     const [a, b] = KEYS.filter((k) => k.startsWith(`${gemm}.`));
     if (!ops.has(a) || !ops.has(b)) continue;
     const [ra, rb] = [canonicalOperand(ops.get(a)!).rht, canonicalOperand(ops.get(b)!).rht];
     if (JSON.stringify(ra ?? null) !== JSON.stringify(rb ?? null)) {
-      where(draft.get(a)!.rht, draft.get(b)!.rht)(
+      const at = [draft.get(a)!.rht, draft.get(b)!.rht].find((s) => s?.at)?.at;
+      problems.push((at?.src ?? src).problem(
+        at?.path ?? base,
         `${a} has rht ${showValue(ra ?? "none")} but ${b} has ${showValue(rb ?? "none")}; ` +
           `both operands of a GEMM need the same transform`,
-      );
+      ));
     }
   }
   if (problems.length > before) return undefined;

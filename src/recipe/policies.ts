@@ -104,7 +104,7 @@ export class PolicyResolver {
     const head = input.head ?? parent?.head;
     if (head === undefined) {
       this.#problems.push(
-        src.problem(path, "head: missing; give fp32 or bf16 (or extend a preset)"),
+        src.problem(path, "no head; give head: fp32 or bf16 (or extend a preset that does)"),
       );
     }
     if (this.#problems.length > before || !linear || !head) return undefined;

@@ -69,8 +69,8 @@ export function trainSettings(
     problems.push(src.problem(
       s.lr === undefined ? at : [...at, "lr"],
       s.lr === undefined
-        ? "lr: missing; give the peak learning rate here or in train.optimizer.adamw.lr"
-        : "lr: given here and in train.optimizer.adamw.lr; give it once",
+        ? "no lr; give the peak learning rate here or in train.optimizer.adamw.lr"
+        : "given here and in train.optimizer.adamw.lr; give it once",
     ));
     return undefined;
   }

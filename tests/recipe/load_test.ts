@@ -1,0 +1,72 @@
+/**
+ * A valid recipe loads into the training types, with every default spelled out.
+ */
+
+import { assertEquals } from "../assert.ts";
+import { POLICIES } from "../../src/model/policy.ts";
+import { canonicalPolicy } from "../../src/recipe/canonical_policy.ts";
+import { BASE, edit, load } from "./fixture.ts";
+
+Deno.test("the sections map onto ModelConfig, DataSpec, RunTrain and policies", async () => {
+  const recipe = await load(BASE);
+  assertEquals(recipe.name, "tiny");
+  assertEquals(recipe.description, "");
+  assertEquals(recipe.model, {
+    pattern: "*-*-",
+    dModel: 64,
+    heads: 4,
+    dFf: 256,
+    seqLen: 32,
+    vocab: 256,
+    mlp: "relu2",
+  });
+  assertEquals(recipe.data, { corpus: ["moby-dick"], tokenizer: "byte", valFraction: 0.05 });
+  assertEquals(recipe.train, {
+    steps: 20,
+    batch: 4,
+    schedule: { kind: "wsd", lr: 1e-3, finalLr: 0, warmup: 2, decayFraction: 0.2, decay: "linear" },
+    clip: 1,
+    adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+    logEvery: 10,
+    eval: { every: 10, batches: 2 },
+    warmupSteps: 3,
+  });
+  assertEquals(recipe.seeds, [0, 1]);
+  assertEquals(recipe.baseline, "bf16");
+  assertEquals(recipe.policies, [
+    canonicalPolicy(POLICIES.bf16),
+    canonicalPolicy(POLICIES.nvfp4),
+  ]);
+  assertEquals(recipe.hash.length, 64);
+});
+
+Deno.test("optional keys: init_std, shards, cosine, clip null, log and warmup steps", async () => {
+  const text = edit(
+    BASE,
+    ["  mlp: relu2", "  mlp: swiglu\n  init_std: 0.01"],
+    ["  corpus: moby-dick", "  shards: train_*.bin\n  val_shards: [val.bin]\n  tokenizer: gpt2"],
+    ["  vocab: 256", "  vocab: 50304"],
+    ["adamw: { lr: 1.0e-3, ", "adamw: { "],
+    ["    wsd: { warmup: 2 }", "    cosine: { lr: 3.0e-4, min_lr: 3.0e-5 }"],
+    ["  clip: 1.0", "  clip: null\n  log_every: 5\n  warmup_steps: 0"],
+  );
+  const bin = "\u0001\u0000";
+  const recipe = await load(text, { "train_b.bin": bin, "train_a.bin": bin, "val.bin": bin });
+  assertEquals(recipe.model.initStd, 0.01);
+  assertEquals(recipe.model.mlp, "swiglu");
+  assertEquals(recipe.data, { shards: ["train_*.bin"], valShards: ["val.bin"], tokenizer: "gpt2" });
+  assertEquals(recipe.train.schedule, { kind: "cosine", lr: 3e-4, minLr: 3e-5, warmup: 0 });
+  assertEquals([recipe.train.clip, recipe.train.logEvery, recipe.train.warmupSteps], [null, 5, 0]);
+});
+
+Deno.test("anchors and aliases work; the description is kept", async () => {
+  const text = edit(
+    BASE,
+    ["name: tiny\n", "name: tiny\ndescription: Two policies.\n"],
+    ["  bf16: { extends: bf16 }", "  bf16: { extends: bf16, grads: &g { format: bf16 } }"],
+    ["  nvfp4: { extends: nvfp4 }", "  nvfp4: { extends: nvfp4, grads: *g }"],
+  );
+  const recipe = await load(text);
+  assertEquals(recipe.description, "Two policies.");
+  assertEquals(recipe.policies[1].linear.dgrad.dy, { format: "bf16", rounding: "stochastic" });
+});
