@@ -17,7 +17,16 @@ import {
 } from "../formats/spec.ts";
 import type { LinearPolicy, OperandPolicy, PrecisionPolicy } from "../model/policy.ts";
 
-/** The six operands of a linear layer as [GEMM, operand] pairs, in a fixed order. */
+/**
+ * The six operands of a linear layer as [GEMM, operand] pairs, in a fixed order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OPERANDS } from "./canonical_policy.ts";
+ * assert.deepEqual(OPERANDS.map(([g, o]) => `${g}.${o}`).slice(0, 2), ["fprop.x", "fprop.w"]);
+ * ```
+ */
 export const OPERANDS = [
   ["fprop", "x"],
   ["fprop", "w"],
@@ -81,7 +90,18 @@ export function canonicalOperand(op: OperandPolicy): OperandPolicy {
   };
 }
 
-/** A linear layer policy with canonical operands. */
+/**
+ * A linear layer policy with canonical operands.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uniformLinear } from "../model/policy.ts";
+ * import { canonicalLinear } from "./canonical_policy.ts";
+ * const l = canonicalLinear(uniformLinear("bf16"));
+ * assert.deepEqual(l.fprop.x, { format: "bf16", rounding: "rne" });
+ * ```
+ */
 export function canonicalLinear(p: LinearPolicy): LinearPolicy {
   return {
     fprop: { x: canonicalOperand(p.fprop.x), w: canonicalOperand(p.fprop.w) },

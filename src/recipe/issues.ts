@@ -89,6 +89,7 @@ function explain(src: SourceFile, issue: Issue, base: KeyPath, schema: z.ZodType
           found ? `expected one of ${options}, ${got}` : `missing required key (one of ${options})`,
         );
       }
+      if (!found) return at("missing required key");
       const branches = issue.errors.map((errors, i) => ({ errors, i }))
         .filter(({ errors }) => errors.every((e) => fitsType(e, value)));
       if (branches.length === 1) {

@@ -25,7 +25,7 @@ import type { FormatInput, OperandPatchInput, PolicyInput } from "./schema.ts";
 import type { SourceFile } from "./source.ts";
 
 /** Where a setting was written. */
-export interface Origin {
+interface Origin {
   readonly src: SourceFile;
   readonly path: KeyPath;
 }
@@ -93,6 +93,22 @@ export function linearDraft(inherited?: LinearPolicy): LinearDraft {
 /**
  * Applies a policy's operand settings to `draft`, in the order of the module header. `base` is
  * the policy's path in `src`. Problems (such as delayed FP8 scaling) go to `problems`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POLICIES } from "../model/policy.ts";
+ * import { applySettings, linearDraft } from "./operands.ts";
+ * import type { Problem } from "./problems.ts";
+ * import { SourceFile } from "./source.ts";
+ * const src = new SourceFile("p.yaml", "grads: { format: bf16 }\nwgrad: { dy: fp16 }\n");
+ * const draft = linearDraft(POLICIES.fp32.linear);
+ * const problems: Problem[] = [];
+ * applySettings(draft, { grads: { format: "bf16" }, wgrad: { dy: "fp16" } }, src, [], problems);
+ * assert.equal(draft.get("dgrad.dy")?.format?.value, "bf16");
+ * assert.equal(draft.get("wgrad.dy")?.format?.value, "fp16");
+ * assert.deepEqual(draft.get("wgrad.dy")?.format?.at?.path, ["wgrad", "dy", "format"]);
+ * ```
  */
 export function applySettings(
   draft: LinearDraft,
@@ -176,6 +192,25 @@ function formatOf(
  * Finishes a policy's linear layers: applies each operand's `block`, checks every operand and
  * GEMM, and returns the canonical {@link LinearPolicy}, or undefined after pushing problems.
  * `base` locates problems that belong to no single setting (a missing format).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { POLICIES } from "../model/policy.ts";
+ * import { applySettings, finishLinear, linearDraft } from "./operands.ts";
+ * import type { Problem } from "./problems.ts";
+ * import { SourceFile } from "./source.ts";
+ * const src = new SourceFile("p.yaml", "grads: { rounding: stochastic }\n");
+ * const problems: Problem[] = [];
+ * const nvfp4 = linearDraft(POLICIES.nvfp4.linear);
+ * assert.equal(finishLinear(nvfp4, src, [], problems)?.fprop.w.format, "nvfp4-2d");
+ * const fp32 = linearDraft(POLICIES.fp32.linear);
+ * applySettings(fp32, { grads: { rounding: "stochastic" } }, src, [], problems);
+ * assert.equal(finishLinear(fp32, src, [], problems), undefined);
+ * assert.deepEqual(problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`), [
+ *   "1:20 grads.rounding: stochastic rounding needs a format narrower than fp32 (dgrad.dy, wgrad.dy)",
+ * ]);
+ * ```
  */
 export function finishLinear(
   draft: LinearDraft,

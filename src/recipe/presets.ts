@@ -14,7 +14,16 @@ import type { Problem } from "./problems.ts";
 import { type PolicyInput, PolicySchema } from "./schema.ts";
 import { SourceFile } from "./source.ts";
 
-/** The folder of the preset files. */
+/**
+ * The folder of the preset files.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PRESETS_DIR } from "./presets.ts";
+ * assert.ok((await Deno.stat(new URL("nvfp4.yaml", PRESETS_DIR))).isFile);
+ * ```
+ */
 export const PRESETS_DIR: URL = new URL("../../recipes/presets/", import.meta.url);
 
 /** A policy as written, and where: a preset file or an entry of a recipe's `policies`. */

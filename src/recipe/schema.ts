@@ -12,7 +12,17 @@ import { z } from "zod";
 import { FORMAT_NAMES } from "../formats/spec.ts";
 import { TOKENIZER_NAMES } from "../train/data/tokenizers.ts";
 
-/** Names of recipes, policies and presets: letters, digits, `_` and `-`. */
+/**
+ * Names of recipes, policies and presets: letters, digits, `_` and `-`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NAME_PATTERN } from "./schema.ts";
+ * assert.ok(NAME_PATTERN.test("nvfp4-no-rht"));
+ * assert.ok(!NAME_PATTERN.test("a.b"));
+ * ```
+ */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 const name = (what: string) =>
@@ -62,7 +72,7 @@ const formatSpec = z.discriminatedUnion("kind", [
 ]).meta({ id: "FormatSpec" });
 
 /** A format: a name (`nvfp4`, `mxfp4`, …) or a full specification. */
-export const FormatSchema = z.union([z.enum(FORMAT_NAMES), formatSpec], {
+const FormatSchema = z.union([z.enum(FORMAT_NAMES), formatSpec], {
   error: `expected a format name (${FORMAT_NAMES.join(", ")}) or a format spec { kind, ... }`,
 }).meta({ id: "Format" }).describe("A format name or a full format spec { kind, ... }.");
 
@@ -79,7 +89,7 @@ const rht = z.union([
   .describe("Random Hadamard Transform along the dot-product dimension, or none.");
 
 /** Settings applied to one operand, or to every operand a group names. */
-export const OperandPatchSchema = z.strictObject({
+const OperandPatchSchema = z.strictObject({
   format: FormatSchema.optional(),
   rounding: z.enum(["rne", "stochastic"])
     .describe("Element rounding: round-to-nearest-even or stochastic (for gradients).").optional(),
@@ -109,7 +119,17 @@ const gemm = <A extends string, B extends string>(
   )
     .describe(`${what}; format/rounding/rht/block here apply to both operands.`).optional();
 
-/** A precision policy as written: a preset file, or one entry of a recipe's `policies`. */
+/**
+ * A precision policy as written: a preset file, or one entry of a recipe's `policies`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PolicySchema } from "./schema.ts";
+ * assert.ok(PolicySchema.safeParse({ extends: "nvfp4", grads: { rounding: "rne" } }).success);
+ * assert.ok(!PolicySchema.safeParse({ extends: "nvfp4", gradz: {} }).success);
+ * ```
+ */
 export const PolicySchema = z.strictObject({
   description: z.string().describe("What the policy is.").optional(),
   extends: name("A preset (recipes/presets/<name>.yaml) or another policy of this recipe.")
@@ -182,7 +202,20 @@ const schedule = z.strictObject({
 
 const beta = z.number().min(0).lt(1);
 
-/** A recipe file. */
+/**
+ * A recipe file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RecipeSchema } from "./schema.ts";
+ * const r = RecipeSchema.safeParse({ name: "x" });
+ * assert.equal(r.success, false);
+ * assert.deepEqual(r.error?.issues.map((i) => i.path.join(".")), [
+ *   "model", "data", "train", "seeds", "baseline", "policies",
+ * ]);
+ * ```
+ */
 export const RecipeSchema = z.strictObject({
   name: name("The suite name; reports group runs by it."),
   description: z.string().describe("What the recipe compares.").optional(),
@@ -239,7 +272,7 @@ export const RecipeSchema = z.strictObject({
 export type RecipeInput = z.infer<typeof RecipeSchema>;
 /** A policy as written. */
 export type PolicyInput = z.infer<typeof PolicySchema>;
-/** Operand settings as written. */
+/** Operand settings as written (the same for one operand, a GEMM or a group). */
 export type OperandPatchInput = z.infer<typeof OperandPatchSchema>;
 /** A format as written. */
 export type FormatInput = z.infer<typeof FormatSchema>;

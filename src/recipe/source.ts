@@ -20,7 +20,23 @@ import { formatPath, type KeyPath, type Problem } from "./problems.ts";
 /** Whether a problem points at a map entry's key or at its value. */
 export type Anchor = "key" | "value";
 
-/** A YAML file's data with the positions of its nodes. */
+/**
+ * A YAML file's data with the positions of its nodes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SourceFile } from "./source.ts";
+ * const src = new SourceFile("r.yaml", "name: a\nmodel:\n  heads: 0\nname: b\n");
+ * assert.deepEqual(src.problems.map((p) => [p.line, p.column, p.path, p.message]), [
+ *   [4, 1, "name", 'duplicate key "name"'],
+ * ]);
+ * assert.equal(src.broken, false);
+ * assert.deepEqual(src.problem(["model", "heads"], "must be ≥ 1, got 0"), {
+ *   file: "r.yaml", line: 3, column: 10, path: "model.heads", message: "must be ≥ 1, got 0",
+ * });
+ * ```
+ */
 export class SourceFile {
   /** The file name used in problems. */
   readonly file: string;
@@ -33,23 +49,7 @@ export class SourceFile {
   readonly #doc: ReturnType<typeof parseDocument>;
   readonly #lines: LineCounter;
 
-  /**
-   * Parses `text`, the contents of `file`.
-   *
-   * @example
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { SourceFile } from "./source.ts";
-   * const src = new SourceFile("r.yaml", "name: a\nmodel:\n  heads: 0\nname: b\n");
-   * assert.deepEqual(src.problems.map((p) => [p.line, p.column, p.path, p.message]), [
-   *   [4, 1, "name", 'duplicate key "name"'],
-   * ]);
-   * assert.equal(src.broken, false);
-   * assert.deepEqual(src.problem(["model", "heads"], "must be ≥ 1, got 0"), {
-   *   file: "r.yaml", line: 3, column: 10, path: "model.heads", message: "must be ≥ 1, got 0",
-   * });
-   * ```
-   */
+  /** Parses `text`, the contents of `file`. */
   constructor(file: string, text: string) {
     this.file = file;
     this.#lines = new LineCounter();

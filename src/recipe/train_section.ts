@@ -16,9 +16,9 @@ import type { SourceFile } from "./source.ts";
 type TrainInput = RecipeInput["train"];
 
 /** Default of `log_every` (as `src/train/loop.ts`). */
-export const DEFAULT_LOG_EVERY = 10;
+const DEFAULT_LOG_EVERY = 10;
 /** Default of `warmup_steps`: steps left out of throughput figures (as `src/train/loop.ts`). */
-export const DEFAULT_WARMUP_STEPS = 3;
+const DEFAULT_WARMUP_STEPS = 3;
 
 /**
  * The training settings of a structurally valid `train` section, or undefined (with problems)

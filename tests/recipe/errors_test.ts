@@ -7,7 +7,7 @@
 import { assertEquals, assertOk, assertRejects } from "../assert.ts";
 import { loadRecipe } from "../../src/recipe/load.ts";
 import { RecipeError } from "../../src/recipe/problems.ts";
-import { BASE, edit, problems } from "./fixture.ts";
+import { BASE, edit, problems, withPolicies } from "./fixture.ts";
 
 Deno.test("a YAML syntax error is reported at its position and stops there", async () => {
   assertEquals(await problems(edit(BASE, ["seeds: [0, 1]", "seeds: [0, 1"])), [
@@ -98,6 +98,10 @@ Deno.test("missing keys are reported at the mapping that lacks them", async () =
     "recipe.yaml:3:3 model.seq_len: missing required key",
   ]);
   assertEquals(await problems(""), ["recipe.yaml:1:1: expected a mapping, got null"]);
+  const kindless = withPolicies("  bf16: { extends: bf16, all: { format: { element: e2m1 } } }\n");
+  assertEquals(await problems(kindless), [
+    'recipe.yaml:24:41 policies.bf16.all.format.kind: missing required key (one of "float", "fp8", "mx", "nvfp4")',
+  ]);
 });
 
 Deno.test("every problem of a file is reported, in file order", async () => {
