@@ -11,6 +11,141 @@ import { parseArgs } from "node:util";
 import { runKernelBenchmark, UsageError } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
 import { runTrainBenchmark } from "./bench/train.ts";
+import { getGpu } from "./src/gpu/device.ts";
+import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
+import { expandRuns } from "./src/recipe/expand.ts";
+import { loadRecipe } from "./src/recipe/load.ts";
+import { describePlan } from "./src/recipe/plan.ts";
+import { RecipeError } from "./src/recipe/problems.ts";
+import type { RunSpec } from "./src/recipe/run_spec.ts";
+import { readRecords } from "./src/report/records.ts";
+import { writeReport } from "./src/report/write.ts";
+import { runSuite } from "./src/runner/run.ts";
+import { verifyReport } from "./src/runner/verify.ts";
+
+const DEFAULT_RECIPE = "recipes/quick.yaml";
+
+const list = (
+  v: unknown,
+) => (typeof v === "string" ? v.split(",").filter((x) => x !== "") : undefined);
+
+/** `bench [recipe…] [--policy a,b] [--seeds 0,1] [--steps N] [--out DIR] [--dry-run]`. */
+async function bench(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      policy: { type: "string" },
+      seeds: { type: "string" },
+      steps: { type: "string" },
+      out: { type: "string", default: "reports" },
+      "dry-run": { type: "boolean" },
+    },
+  });
+  const seeds = list(values.seeds)?.map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) {
+      console.error(`error: --seeds: ${JSON.stringify(s)} is not a non-negative integer`);
+      throw new UsageError();
+    }
+    return n;
+  });
+  const steps = values.steps === undefined ? undefined : Number(values.steps);
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
+    console.error(`error: --steps must be a positive integer, got ${values.steps}`);
+    throw new UsageError();
+  }
+  const paths = positionals.length > 0 ? positionals : [DEFAULT_RECIPE];
+  const runs: RunSpec[] = [];
+  const problems: string[] = [];
+  for (const path of paths) {
+    try {
+      const recipe = await loadRecipe(path);
+      runs.push(...expandRuns(recipe, {
+        ...(list(values.policy) ? { policies: list(values.policy) } : {}),
+        ...(seeds ? { seeds } : {}),
+        ...(steps ? { steps } : {}),
+      }));
+    } catch (e) {
+      if (e instanceof RecipeError || e instanceof RangeError) problems.push(e.message);
+      else throw e;
+    }
+  }
+  if (problems.length > 0) {
+    console.error(problems.join("\n"));
+    return 2;
+  }
+  if (values["dry-run"]) {
+    console.log(describePlan(runs));
+    return 0;
+  }
+  const gpu = await getGpu();
+  for (const r of runs) {
+    try {
+      checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps);
+    } catch (e) {
+      if (!(e instanceof GpuMemoryError)) throw e;
+      problems.push(`${r.recipePath} model (policy ${r.policyName}): ${e.message}`);
+    }
+  }
+  if (problems.length > 0) {
+    console.error([...new Set(problems)].join("\n"));
+    return 2;
+  }
+  const out = String(values.out);
+  Deno.addSignalListener("SIGINT", () => {
+    console.error("\ninterrupted: finished runs keep their records; the run in progress left none");
+    Deno.exit(130);
+  });
+  await runSuite(gpu, runs, { runsDir: `${out}/runs` });
+  for (const suite of new Set(runs.map((r) => r.suite))) {
+    const { path } = await writeReport(suite, { runsDir: `${out}/runs`, outDir: out });
+    console.error(`report: ${path}`);
+  }
+  return 0;
+}
+
+/** `report [suite…]`: (re)writes the reports of the given suites, default every suite with records. */
+async function report(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: "string", default: "reports" } },
+  });
+  const out = String(values.out);
+  let suites = positionals;
+  if (suites.length === 0) {
+    try {
+      const { records } = await readRecords(`${out}/runs`);
+      suites = [...new Set(records.map((r) => r.spec.suite))].sort();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  if (suites.length === 0) {
+    console.error(`error: no run records under ${out}/runs; run \`deno task bench\` first`);
+    return 2;
+  }
+  for (const suite of suites) {
+    const { path, skipped } = await writeReport(suite, { runsDir: `${out}/runs`, outDir: out });
+    for (const s of skipped) console.error(`skipped: ${s.message}`);
+    console.error(`report: ${path}`);
+  }
+  return 0;
+}
+
+/** `verify <report.md>`: re-runs a report's runs; exit 1 if any does not reproduce. */
+async function verify(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) {
+    console.error("error: verify takes one report, e.g. `deno task verify reports/quick.md`");
+    return 2;
+  }
+  const verdicts = await verifyReport(await getGpu(), positionals[0]);
+  const bad = verdicts.filter((v) => !v.ok).length;
+  console.error(`${verdicts.length - bad} of ${verdicts.length} runs reproduced`);
+  return bad === 0 ? 0 : 1;
+}
 
 const SUITES = {
   quantize: runKernelBenchmark,
@@ -55,14 +190,16 @@ async function kernels(args: string[]): Promise<void> {
 const HELP = `lpbench — low-precision training recipes on WebGPU
 
 Usage:
-  deno task bench [options]      run the benchmark (today: the kernel and training benchmarks;
-                                 recipes arrive with the runner)
-  deno task kernels [options]    the same: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
-  deno task report               write markdown reports from run records (not available yet)
-  deno task verify <report.md>   re-run a report's runs (not available yet)
+  deno task bench [recipe.yaml…] [--policy a,b] [--seeds 0,1] [--steps N] [--out reports]
+                  [--dry-run]    train every (recipe × policy × seed) whose record is missing,
+                                 write reports/runs/<id>.json and reports/<suite>.md
+                                 (default recipe: recipes/quick.yaml)
+  deno task report [suite…]      rewrite reports from the run records
+  deno task verify <report.md>   re-run a report's runs and say whether they reproduce
+  deno task kernels [options]    benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
   deno task test                 the test suite
 
-Benchmark options:
+Kernel benchmark options:
   --suite LIST     quantize,gemm,train (default all three)
   --out FILE       also write the markdown tables to FILE
   with a single suite, its own options, e.g.
@@ -88,19 +225,17 @@ export async function main(argv: string[]): Promise<number> {
         return command === undefined ? 2 : 0;
       case "bench":
       case "kernels":
+      case "report":
+      case "verify":
         if (rest.includes("-h") || rest.includes("--help")) {
           console.log(HELP);
           return 0;
         }
-        await kernels(rest);
-        return 0;
-      case "report":
-      case "verify":
-        console.error(
-          `error: "${command}" is not available yet: it needs the recipe runner and its run ` +
-            `records, which lpbench does not have yet`,
-        );
-        return 2;
+        if (command === "kernels") {
+          await kernels(rest);
+          return 0;
+        }
+        return await { bench, report, verify }[command](rest);
       default:
         console.error(`error: unknown command ${JSON.stringify(command)}; see --help`);
         return 2;

@@ -1,7 +1,7 @@
 /**
- * Content hashes that identify a run: the canonical JSON of its spec, and the kernel sources
- * (every `.ts` file under `kernels/` and `src/`, in sorted path order), so that a changed kernel
- * or numerics file gives a new run id.
+ * The hash of the kernel and library sources (every `.ts` file under `kernels/` and `src/`, in
+ * sorted path order), part of every run id, so that a changed kernel or numerics file gives a new
+ * run id.
  *
  * @module
  */
@@ -9,30 +9,6 @@
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-
-/** JSON with object keys sorted at every level and no whitespace. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => {
-    if (v && typeof v === "object" && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
-    }
-    return v;
-  });
-}
-
-/**
- * Hex sha256 of a string or bytes.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { sha256Hex } from "./hashes.ts";
- * assert.equal(sha256Hex("").slice(0, 8), "e3b0c442");
- * ```
- */
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 

@@ -12,7 +12,8 @@ import type { RunSpec } from "../recipe/run_spec.ts";
 import { type Dataset, loadDataset } from "../train/data/dataset.ts";
 import { train, type TrainConfig } from "../train/loop.ts";
 import { environment } from "./environment.ts";
-import { canonicalJson, kernelSourcesHash, sha256Hex } from "./hashes.ts";
+import { canonicalJson, sha256Hex } from "../recipe/hash.ts";
+import { kernelSourcesHash } from "./hashes.ts";
 import { RECORD_FORMAT, type RunRecord } from "./record.ts";
 
 /** The loop's configuration for a run. */
