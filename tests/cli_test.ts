@@ -1,0 +1,57 @@
+import { match as assertMatch } from "node:assert/strict";
+import { assertEquals, assertOk, assertStrictEquals } from "./assert.ts";
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", ...args],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("bench --dry-run prints the expanded plan of the default recipe", async () => {
+  const r = await cli("bench", "--dry-run");
+  assertStrictEquals(r.code, 0, r.stderr);
+  assertMatch(r.stdout, /^quick \(recipes\/quick\.yaml, recipe [0-9a-f]{12}\)/);
+  assertMatch(r.stdout, /14 runs/);
+  const filtered = await cli("bench", "--dry-run", "--policy", "fp32,nvfp4", "--seeds", "1");
+  assertMatch(filtered.stdout, /\n2 runs/);
+});
+
+Deno.test("bench with a bad recipe exits 2 with file:line:column, no stack, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const recipe = `${dir}/bad.yaml`;
+    await Deno.writeTextFile(
+      recipe,
+      (await Deno.readTextFile(new URL("../recipes/quick.yaml", import.meta.url)))
+        .replace("d_model: 64", "d_model: 60").replace("steps: 120", "steps: .inf"),
+    );
+    const r = await cli("bench", recipe, "--out", `${dir}/reports`);
+    assertStrictEquals(r.code, 2);
+    assertMatch(r.stderr, /bad\.yaml:\d+:\d+ model\.d_model: must be a multiple of 16, got 60/);
+    assertMatch(r.stderr, /bad\.yaml:\d+:\d+ train\.steps: /);
+    assertOk(!r.stderr.includes("    at "), "no stack trace");
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["bad.yaml"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report without records and verify without a report exit 2 with a message", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await cli("report", "--out", dir);
+    assertStrictEquals(r.code, 2);
+    assertMatch(r.stderr, /no run records under/);
+    const v = await cli("verify");
+    assertStrictEquals(v.code, 2);
+    assertMatch(v.stderr, /verify takes one report/);
+    const u = await cli("frobnicate");
+    assertStrictEquals(u.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
