@@ -76,3 +76,14 @@ export { type CurvePoint, train, type TrainConfig, type TrainResult } from "./sr
 export { lrAt, type Schedule } from "./src/train/schedule.ts";
 export { Dataset, type DataSpec, loadDataset } from "./src/train/data/dataset.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
+export { loadRecipe } from "./src/recipe/load.ts";
+export { expandRuns } from "./src/recipe/expand.ts";
+export { describePlan } from "./src/recipe/plan.ts";
+export { RecipeError } from "./src/recipe/problems.ts";
+export type { RunSpec } from "./src/recipe/run_spec.ts";
+export { runSuite } from "./src/runner/run.ts";
+export { type RunRecord } from "./src/runner/record.ts";
+export { verifyReport } from "./src/runner/verify.ts";
+export { aggregate } from "./src/report/aggregate.ts";
+export { renderReport } from "./src/report/markdown.ts";
+export { writeReport } from "./src/report/write.ts";
