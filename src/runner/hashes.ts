@@ -1,7 +1,8 @@
 /**
- * The hash of the kernel and library sources (every `.ts` file under `kernels/` and `src/`, in
- * sorted path order), part of every run id, so that a changed kernel or numerics file gives a new
- * run id.
+ * The hash of the sources that decide a run's numbers — every `.ts` file under `kernels/` and
+ * `src/{formats,gpu,model,train}/`, in sorted path order — part of every run id, so that a changed
+ * kernel, format, model or training file gives a new run id, while edits to the recipe loader,
+ * runner or report code (whose effect on a run is already in its spec) do not.
  *
  * @module
  */
@@ -25,7 +26,7 @@ async function tsFiles(dir: string): Promise<string[]> {
 let kernelHash: Promise<string> | undefined;
 
 /**
- * sha256 over the paths and contents of the kernel and library sources (`kernels/`, `src/`).
+ * sha256 over the paths and contents of the sources that decide a run's numbers.
  *
  * @example
  * ```ts
@@ -36,7 +37,8 @@ let kernelHash: Promise<string> | undefined;
  */
 export function kernelSourcesHash(): Promise<string> {
   kernelHash ??= (async () => {
-    const files = [...await tsFiles(join(ROOT, "kernels")), ...await tsFiles(join(ROOT, "src"))]
+    const dirs = ["kernels", "src/formats", "src/gpu", "src/model", "src/train"];
+    const files = (await Promise.all(dirs.map((d) => tsFiles(join(ROOT, d))))).flat()
       .map((p) => relative(ROOT, p))
       .sort();
     const h = createHash("sha256");

@@ -48,7 +48,7 @@ const finalLoss = (r: RunRecord) => (r.result.eval.at(-1) ?? r.result.train.at(-
 export async function verifyReport(
   gpu: Gpu,
   reportPath: string,
-  write: (line: string, transient: boolean) => void = (l) => console.error(l),
+  write?: (line: string, transient: boolean) => void,
 ): Promise<Verdict[]> {
   const markdown = await Deno.readTextFile(reportPath);
   const ids = reportRunIds(markdown);
@@ -62,7 +62,10 @@ export async function verifyReport(
       const file = join(runsDir, `${id}.json`);
       const old = parseRecord(await Deno.readTextFile(file), file);
       const label = `${old.spec.suite} ${old.spec.policyName} seed ${old.spec.seed}`;
-      const { records } = await runSuite(gpu, [old.spec], { runsDir: tmp, write });
+      const { records } = await runSuite(gpu, [old.spec], {
+        runsDir: tmp,
+        ...(write ? { write } : {}),
+      });
       const now = records[0];
       const same = old.env.adapter.description === here.adapter.description &&
         old.env.deno === here.deno;
@@ -81,7 +84,9 @@ export async function verifyReport(
           `adapters: recorded on "${old.env.adapter.description}", now "${here.adapter.description}")`;
       }
       verdicts.push({ id, label, ok, detail });
-      write(`${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`, false);
+      const verdict = `${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`;
+      if (write) write(verdict, false);
+      else console.error(verdict);
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
