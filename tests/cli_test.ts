@@ -40,6 +40,25 @@ Deno.test("bench with a bad recipe exits 2 with file:line:column, no stack, noth
   }
 });
 
+Deno.test("bench refuses runs that would not fit the adapter's memory, exit 2, nothing written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const recipe = `${dir}/huge.yaml`;
+    await Deno.writeTextFile(
+      recipe,
+      (await Deno.readTextFile(new URL("../recipes/quick.yaml", import.meta.url)))
+        .replace("seq_len: 64, vocab: 256", "seq_len: 2048, vocab: 65536")
+        .replace("batch: 8", "batch: 512"),
+    );
+    const r = await cli("bench", recipe, "--out", `${dir}/reports`);
+    assertStrictEquals(r.code, 2, r.stderr);
+    assertMatch(r.stderr, /huge\.yaml model \(policy fp32\): the run needs a [\d.]+ GiB buffer/);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["huge.yaml"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("report without records and verify without a report exit 2 with a message", async () => {
   const dir = await Deno.makeTempDir();
   try {
