@@ -46,3 +46,45 @@ function countEqual(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) if (Object.is(a[i], b[i])) n++;
   return n;
 }
+
+/**
+ * |got − want| ≤ rtol·(|want| + max|want|) elementwise: relative error with a floor at the
+ * largest magnitude, for outputs whose small entries come from cancellation.
+ */
+export function assertCloseMax(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  what: string,
+  rtol = 1e-5,
+): void {
+  assert.ok(got.length === want.length, `${what}: length ${got.length} ≠ ${want.length}`);
+  let max = 0;
+  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= rtol * (Math.abs(want[i]) + max))) {
+      assert.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (max |want| ${max})`);
+    }
+  }
+}
+
+/** |actual − expected| ≤ rtol·(|expected| + rms(expected)) elementwise (rms covers values near 0). */
+export function assertCloseRms(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  what = "values",
+): void {
+  assert.equal(actual.length, expected.length);
+  let sq = 0;
+  for (let i = 0; i < expected.length; i++) sq += expected[i] ** 2;
+  const rms = Math.sqrt(sq / Math.max(expected.length, 1));
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    if (!(err <= rtol * (Math.abs(expected[i]) + rms))) {
+      assert.fail(
+        `${what}[${i}]: got ${actual[i]} expected ${expected[i]} (error ${err}, rms ${rms})`,
+      );
+    }
+  }
+}

@@ -1,4 +1,9 @@
-import { assertBitsEqual, assertOk, assertRejects } from "../assert.ts";
+import {
+  assertBitsEqual,
+  assertCloseMax as assertClose,
+  assertOk,
+  assertRejects,
+} from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { ActivationKernel, type ActivationKind } from "../../kernels/activation.ts";
 import {
@@ -16,19 +21,6 @@ function inputs(n: number, seed: number): Float32Array {
   const edges = [0, 1e-3, -1e-3, 0.5, -0.5, 3, -3, 10, -10, 30, -30, 100, -100, 1e4, -1e4];
   const g = normal(seed);
   return Float32Array.from({ length: n }, (_, i) => i < edges.length ? edges[i] : 3 * g());
-}
-
-/** |got − want| ≤ rtol·(|want| + max|want|) elementwise. */
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-5) {
-  assertOk(got.length === want.length, `${what}: length ${got.length} ≠ ${want.length}`);
-  let max = 0;
-  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= rtol * (Math.abs(want[i]) + max))) {
-      assertOk(false, `${what}[${i}]: got ${got[i]}, want ${want[i]} (max |want| ${max})`);
-    }
-  }
 }
 
 async function run(

@@ -1,8 +1,8 @@
 import {
   assertBitsEqual,
+  assertCloseRms as assertClose,
   assertOk,
   assertRejects,
-  assertStrictEquals,
   assertThrows,
 } from "../assert.ts";
 import { normal } from "../tensors.ts";
@@ -19,26 +19,6 @@ const randn = (n: number, seed: number, scale = 1) => {
   const g = normal(seed);
   return Float32Array.from({ length: n }, () => g() * scale);
 };
-
-/** |a − e| ≤ rtol·(|e| + rms(e)) element-wise (the rms term covers cancellation near 0). */
-function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  rtol: number,
-  what: string,
-) {
-  assertStrictEquals(actual.length, expected.length);
-  let sq = 0;
-  for (let i = 0; i < expected.length; i++) sq += expected[i] ** 2;
-  const rms = Math.sqrt(sq / Math.max(expected.length, 1));
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assertOk(
-      err <= rtol * (Math.abs(expected[i]) + rms),
-      `${what}[${i}]: got ${actual[i]} expected ${expected[i]} (error ${err}, rms ${rms})`,
-    );
-  }
-}
 
 interface GpuResult {
   y: Float32Array;

@@ -1,4 +1,9 @@
-import { assertBitsEqual, assertOk, assertThrows } from "../assert.ts";
+import {
+  assertBitsEqual,
+  assertCloseMax as assertClose,
+  assertOk,
+  assertThrows,
+} from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { LayerNormKernel, normBlocks, RmsNormKernel } from "../../kernels/norm.ts";
 import {
@@ -14,19 +19,6 @@ import { download, runOps, upload, zeros } from "./gpu_run.ts";
 function randn(n: number, seed: number, scale = 1, shift = 0): Float32Array {
   const g = normal(seed);
   return Float32Array.from({ length: n }, () => g() * scale + shift);
-}
-
-/** |got − want| ≤ rtol·(|want| + max|want|) elementwise. */
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rtol = 1e-5) {
-  assertOk(got.length === want.length, `${what}: length ${got.length} ≠ ${want.length}`);
-  let max = 0;
-  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]));
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= rtol * (Math.abs(want[i]) + max))) {
-      assertOk(false, `${what}[${i}]: got ${got[i]}, want ${want[i]} (max |want| ${max})`);
-    }
-  }
 }
 
 // Shapes: scalar and vec4 loads, a partly filled last slot, one to eight slots per invocation,

@@ -1,4 +1,10 @@
-import { assertBitsEqual, assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
+import {
+  assertBitsEqual,
+  assertCloseRms as assertClose,
+  assertOk,
+  assertStrictEquals,
+  assertThrows,
+} from "../assert.ts";
 import { normal } from "../tensors.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { RopeKernel } from "../../kernels/rope.ts";
@@ -14,21 +20,6 @@ const randn = (n: number, seed: number) => {
   const g = normal(seed);
   return Float32Array.from({ length: n }, () => g());
 };
-
-/** |a − e| ≤ rtol·(|e| + rms(e)) element-wise (the rms term covers cancellation near 0). */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number) {
-  assertStrictEquals(actual.length, expected.length);
-  let sq = 0;
-  for (let i = 0; i < expected.length; i++) sq += expected[i] ** 2;
-  const rms = Math.sqrt(sq / Math.max(expected.length, 1));
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    assertOk(
-      err <= rtol * (Math.abs(expected[i]) + rms),
-      `[${i}] got ${actual[i]} expected ${expected[i]} (error ${err}, rms ${rms})`,
-    );
-  }
-}
 
 const SHAPES: RopeDims[] = [
   { batch: 2, seq: 5, heads: 2, headDim: 8 },
