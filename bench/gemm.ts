@@ -17,6 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
+import { environmentLine } from "./environment_line.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { GemmKernel } from "../kernels/gemm.ts";
 import type { GemmTile } from "../kernels/wgsl/gemm.ts";
@@ -225,9 +226,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
     `|${header.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
     ...rows,
     "",
-    `Environment: Deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}; adapter ` +
-    `"${gpu.info.description}" (vendor ${gpu.info.vendor}, architecture ` +
-    `"${gpu.info.architecture}").`,
+    environmentLine(gpu),
     "",
   ].join("\n");
   console.log(text);

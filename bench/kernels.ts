@@ -13,6 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
+import { environmentLine } from "./environment_line.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize.ts";
 import { copyKernel } from "../kernels/copy.ts";
@@ -210,9 +211,7 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
     "",
     table,
     "",
-    `Environment: Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${Deno.build.os}/${Deno.build.arch}; ` +
-    `adapter "${gpu.info.description}" (vendor ${gpu.info.vendor}, architecture ` +
-    `"${gpu.info.architecture}"); features ${[...gpu.features].sort().join(", ") || "none"}.`,
+    environmentLine(gpu),
     "",
   ].join("\n");
   console.log(text);

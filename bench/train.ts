@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
+import { environmentLine } from "./environment_line.ts";
 import { GptModel } from "../src/model/gpt.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { POLICIES } from "../src/model/policy.ts";
@@ -117,6 +118,8 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     `| ${header.join(" | ")} |`,
     `|---|${header.slice(1).map(() => "---:").join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
+    "",
+    environmentLine(gpu),
     "",
   ].join("\n");
   console.log(text);
