@@ -13,15 +13,20 @@ import { runGemmBenchmark } from "./bench/gemm.ts";
 import { runTrainBenchmark } from "./bench/train.ts";
 import { getGpu } from "./src/gpu/device.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
-import { expandRuns } from "./src/recipe/expand.ts";
-import { loadRecipe } from "./src/recipe/load.ts";
-import { describePlan } from "./src/recipe/plan.ts";
-import { RecipeError } from "./src/recipe/problems.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
-import { readRecords } from "./src/report/records.ts";
-import { writeReport } from "./src/report/write.ts";
-import { runSuite } from "./src/runner/run.ts";
-import { verifyReport } from "./src/runner/verify.ts";
+
+// Recipes, runner and reports use npm packages (yaml, zod, vega); they are imported when a command
+// needs them, so that `kernels` runs with `deno run --no-config` on hosts without node_modules.
+const recipes = async () => ({
+  ...await import("./src/recipe/expand.ts"),
+  ...await import("./src/recipe/load.ts"),
+  ...await import("./src/recipe/plan.ts"),
+  ...await import("./src/recipe/problems.ts"),
+});
+const reports = async () => ({
+  ...await import("./src/report/records.ts"),
+  ...await import("./src/report/write.ts"),
+});
 
 const DEFAULT_RECIPE = "recipes/quick.yaml";
 
@@ -55,6 +60,9 @@ async function bench(args: string[]): Promise<number> {
     console.error(`error: --steps must be a positive integer, got ${values.steps}`);
     throw new UsageError();
   }
+  const { describePlan, expandRuns, loadRecipe, RecipeError } = await recipes();
+  const { writeReport } = await reports();
+  const { runSuite } = await import("./src/runner/run.ts");
   const paths = positionals.length > 0 ? positionals : [DEFAULT_RECIPE];
   const runs: RunSpec[] = [];
   const problems: string[] = [];
@@ -112,6 +120,7 @@ async function report(args: string[]): Promise<number> {
     allowPositionals: true,
     options: { out: { type: "string", default: "reports" } },
   });
+  const { readRecords, writeReport } = await reports();
   const out = String(values.out);
   let suites = positionals;
   if (suites.length === 0) {
@@ -141,6 +150,7 @@ async function verify(args: string[]): Promise<number> {
     console.error("error: verify takes one report, e.g. `deno task verify reports/quick.md`");
     return 2;
   }
+  const { verifyReport } = await import("./src/runner/verify.ts");
   const verdicts = await verifyReport(await getGpu(), positionals[0]);
   const bad = verdicts.filter((v) => !v.ok).length;
   console.error(`${verdicts.length - bad} of ${verdicts.length} runs reproduced`);
