@@ -59,6 +59,40 @@ Deno.test("bench refuses runs that would not fit the adapter's memory, exit 2, n
   }
 });
 
+Deno.test("Ctrl-C during a run exits 130 and leaves no partial record", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const recipe = `${dir}/long.yaml`;
+    await Deno.writeTextFile(
+      recipe,
+      (await Deno.readTextFile(new URL("../recipes/quick.yaml", import.meta.url)))
+        .replace("steps: 120", "steps: 100000").replace("seeds: [0, 1]", "seeds: [0]"),
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli.ts", "bench", recipe, "--policy", "fp32", "--out", `${dir}/out`],
+      cwd: new URL("..", import.meta.url),
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // Long enough to be inside the first run (data, kernels and the first steps) on a slow CPU.
+    await new Promise((r) => setTimeout(r, 10_000));
+    child.kill("SIGINT");
+    const { code, stderr } = await child.output();
+    const err = new TextDecoder().decode(stderr);
+    assertStrictEquals(code, 130, err);
+    assertMatch(
+      err,
+      /interrupted: finished runs keep their records; the run in progress left none/,
+    );
+    const runs = `${dir}/out/runs`;
+    const left = await Array.fromAsync(Deno.readDir(runs)).catch(() => []);
+    assertEquals(left, [], "no record or temporary file is left behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("report without records and verify without a report exit 2 with a message", async () => {
   const dir = await Deno.makeTempDir();
   try {
