@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
 import { environmentLine } from "./environment_line.ts";
+import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { GemmKernel } from "../kernels/gemm.ts";
 import type { GemmTile } from "../kernels/wgsl/gemm.ts";
@@ -29,7 +30,6 @@ import {
   gemmReferenceAt,
 } from "../src/model/reference/gemm.ts";
 
-const WARMUP_MS = 200;
 const USAGE =
   "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192 | --shapes MxNxK,...] " +
   "[--layouts nt,nn,tn] [--tiles BMxBNxBK/TMxTN/STAGES,...] [--iterations 10] [--out file.md]";
@@ -196,9 +196,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
     for (const kernel of kernels) {
       const op = kernel.bind({ a, b, c }, dims);
       const record = (pass: GPUComputePassEncoder) => op.encode(pass);
-      const once = (await timer.time(record, { iterations: 1, warmup: 1 })).msPerIteration;
-      const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
-      const { samples } = await timer.time(record, { iterations, warmup });
+      const samples = await timeWarm(timer, record, iterations);
       op.destroy();
       const got = new Float32Array(await readBuffer(device, c, m * n * 4));
       checkSamples(kernel.layout, data, got, dims);

@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
 import { environmentLine } from "./environment_line.ts";
+import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize.ts";
 import { copyKernel } from "../kernels/copy.ts";
@@ -153,18 +154,10 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
 
   // Interleaved rounds: every kernel is timed once per round, so clock or thermal drift during the
   // run spreads over all rows instead of biasing the later ones.
-  // Each timed batch follows at least WARMUP_MS of the same kernel in one submission (25 ms was too short on the H100: GEMMs right after other work ran at 5–7 TFLOP/s instead of 26–34), so the GPU runs
-  // at its working clocks rather than those it fell to while the CPU prepared the batch.
-  const WARMUP_MS = 200;
   for (let round = 0; round < rounds; round++) {
     for (const t of targets) {
-      const once = t.samples.length ? median(t.samples) : (await timer.time(t.record, {
-        iterations: 1,
-        warmup: 1,
-      })).msPerIteration;
-      const warmup = Math.min(Math.ceil(WARMUP_MS / once), 10_000);
-      const r = await timer.time(t.record, { iterations, warmup });
-      t.samples.push(...r.samples);
+      const estimate = t.samples.length ? median(t.samples) : undefined;
+      t.samples.push(...await timeWarm(timer, t.record, iterations, estimate));
     }
   }
   for (const b of buffers) b.destroy();
