@@ -1,4 +1,5 @@
 import { assertEquals, assertOk, assertRejects } from "../assert.ts";
+import { list, withTempDir } from "../temp_dir.ts";
 import {
   type Checkpoint,
   CHECKPOINT_FORMAT,
@@ -28,19 +29,6 @@ function sample(): Checkpoint {
     rng: "pcg:0123456789abcdef/ü",
     config: { model: { d_model: 8, pattern: "*-" }, lr: 3e-3, betas: [0.9, 0.95], x: null },
   };
-}
-
-async function withTempDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function list(dir: string): Promise<string[]> {
-  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
 }
 
 Deno.test("a checkpoint round-trips exactly", async () => {

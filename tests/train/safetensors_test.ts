@@ -1,4 +1,5 @@
 import { assertEquals, assertOk, assertRejects, assertThrows } from "../assert.ts";
+import { list, withTempDir } from "../temp_dir.ts";
 import {
   decodeSafetensors,
   type Dtype,
@@ -367,19 +368,6 @@ Deno.test("encode rejects bad tensors and metadata, naming the tensor", () => {
     });
   }
 });
-
-async function withTempDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function list(dir: string): Promise<string[]> {
-  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
-}
 
 Deno.test("writeSafetensors writes exactly the encoded bytes and replaces a file atomically", async () => {
   await withTempDir(async (dir) => {
