@@ -1,7 +1,7 @@
 /**
  * Deterministic parameter initialisation: the same config and seed give the same bits on every
- * machine. Normal draws come from the counter-based hash of `src/formats/rng.ts` (keyed on the
- * seed and the parameter's index) through Box–Muller in float64, rounded to FP32.
+ * machine. Draws come from the counter-based hash of `src/formats/rng.ts` (keyed on the seed and
+ * the parameter's index): uniforms in float64, normals through Box–Muller, rounded to FP32.
  *
  * @module
  */
@@ -29,10 +29,24 @@ export function initParam(
   seed: number,
 ): Float32Array<ArrayBuffer> {
   const n = numel(spec.shape);
-  if ("ones" in spec.init) return new Float32Array(n).fill(1);
-  const std = spec.init.normal;
+  const init = spec.init;
+  if ("ones" in init) return new Float32Array(n).fill(1);
   const key = streamKey(seed, INIT_STREAM + index, 0);
   const out = new Float32Array(n);
+  /** Uniform on [low, high) from draw i. */
+  const uniform = (i: number, [low, high]: readonly [number, number]) =>
+    low + (high - low) * (randomBits(key, i) / 4294967296);
+  if ("uniform" in init) return out.map((_, i) => uniform(i, init.uniform));
+  if ("logUniform" in init) return out.map((_, i) => Math.log(uniform(i, init.logUniform)));
+  if ("dtBias" in init) {
+    // dt = exp(U[ln min, ln max)) floored at 1e-4; bias = softplus⁻¹(dt) = dt + ln(1 − e^{−dt}).
+    const [min, max] = init.dtBias;
+    return out.map((_, i) => {
+      const dt = Math.max(Math.exp(uniform(i, [Math.log(min), Math.log(max)])), 1e-4);
+      return dt + Math.log(-Math.expm1(-dt));
+    });
+  }
+  const std = init.normal;
   for (let i = 0; i < n; i += 2) {
     const u1 = (randomBits(key, i) + 1) / 4294967297; // in (0, 1)
     const u2 = randomBits(key, i + 1) / 4294967296;

@@ -10,7 +10,7 @@
  */
 
 import { blockShape, resolveFormat } from "../formats/spec.ts";
-import { blockKinds, type ModelConfig } from "../model/config.ts";
+import { type BlockKind, blockKinds, mambaDims, type ModelConfig } from "../model/config.ts";
 import {
   layoutFree,
   type LinearPolicy,
@@ -20,9 +20,12 @@ import {
 import type { KeyPath, Problem } from "./problems.ts";
 import type { SourceFile } from "./source.ts";
 
-/** A dimension of a layer: `factor` times the value of a recipe key. */
+/**
+ * A dimension of a layer: `factor` times the value of a recipe key, or of a Mamba-2 width derived
+ * from several keys (`d_inner`, the `in_proj` rows; see `mambaDims`).
+ */
 interface Dim {
-  readonly key: "d_model" | "d_ff" | "tokens";
+  readonly key: "d_model" | "d_ff" | "tokens" | "d_inner" | "in_proj";
   readonly factor: number;
 }
 
@@ -36,10 +39,13 @@ interface Need {
 const D = (factor = 1): Dim => ({ key: "d_model", factor });
 const F = (factor = 1): Dim => ({ key: "d_ff", factor });
 const M: Dim = { key: "tokens", factor: 1 };
+const DI: Dim = { key: "d_inner", factor: 1 };
+const IN: Dim = { key: "in_proj", factor: 1 };
 
 /** The linear layers of a block kind as [outputs n, inputs k]. */
-function layers(kind: "attention" | "mlp", model: ModelConfig): [Dim, Dim][] {
+function layers(kind: BlockKind, model: ModelConfig): [Dim, Dim][] {
   if (kind === "attention") return [[D(3), D()], [D(), D()]];
+  if (kind === "mamba") return [[IN, D()], [D(), DI]];
   return [[F(model.mlp === "swiglu" ? 2 : 1), D()], [D(), F()]];
 }
 
@@ -122,7 +128,14 @@ export function dimensionProblems(
         `high_precision_blocks: none`,
     ));
   }
-  const value = { d_model: model.dModel, d_ff: model.dFf, tokens: batch * model.seqLen };
+  const mamba = mambaDims(model);
+  const value = {
+    d_model: model.dModel,
+    d_ff: model.dFf,
+    tokens: batch * model.seqLen,
+    d_inner: mamba.dInner,
+    in_proj: mamba.inProj,
+  };
   const worst = new Map<Dim["key"], { multiple: number; why: string }>();
   kinds.forEach((kind, i) => {
     for (const linear of linearsOf(policy, i, kinds.length)) {
@@ -139,14 +152,19 @@ export function dimensionProblems(
   });
   for (const [key, { multiple, why }] of worst) {
     const tail = `a multiple of ${multiple} for policy "${policy.name}" (${why})`;
-    problems.push(
-      key === "tokens"
-        ? src.problem(
-          ["train", "batch"],
-          `batch × seq_len = ${batch} × ${model.seqLen} = ${value.tokens} tokens must be ${tail}`,
-        )
-        : src.problem(["model", key], `must be ${tail}, got ${value[key]}`),
-    );
+    if (key === "tokens") {
+      problems.push(src.problem(
+        ["train", "batch"],
+        `batch × seq_len = ${batch} × ${model.seqLen} = ${value.tokens} tokens must be ${tail}`,
+      ));
+    } else if (key === "d_inner" || key === "in_proj") {
+      const what = key === "d_inner"
+        ? `d_inner = expand · d_model = ${value.d_inner}`
+        : `in_proj width 2·d_inner + 2·n_groups·d_state + heads = ${value.in_proj}`;
+      problems.push(src.problem(["model", "mamba"], `Mamba-2 ${what} must be ${tail}`));
+    } else {
+      problems.push(src.problem(["model", key], `must be ${tail}, got ${value[key]}`));
+    }
   }
   return problems;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ModelConfig } from "../model/config.ts";
+import { type MambaConfig, type ModelConfig, validateMamba } from "../model/config.ts";
 import type { Problem } from "./problems.ts";
 import type { RecipeInput } from "./schema.ts";
 import type { SourceFile } from "./source.ts";
@@ -51,7 +51,45 @@ export function modelConfig(
         (Number.isInteger(head) ? ` (head size ${head})` : ""),
     ));
   }
+  const mamba = m.mamba && {
+    ...(m.mamba.d_state !== undefined ? { dState: m.mamba.d_state } : {}),
+    ...(m.mamba.head_dim !== undefined ? { headDim: m.mamba.head_dim } : {}),
+    ...(m.mamba.expand !== undefined ? { expand: m.mamba.expand } : {}),
+    ...(m.mamba.n_groups !== undefined ? { nGroups: m.mamba.n_groups } : {}),
+    ...(m.mamba.conv_window !== undefined ? { convWindow: m.mamba.conv_window } : {}),
+  };
+  if (m.pattern.includes("M") && problems.length === before) {
+    try {
+      validateMamba({ ...base(m), ...(mamba ? { mamba } : {}) });
+    } catch (e) {
+      if (!(e instanceof RangeError) || !e.message.startsWith("model.mamba")) throw e;
+      const field = /^model\.mamba\.(\w+)/.exec(e.message)?.[1];
+      const key = field && SNAKE[field];
+      problems.push(src.problem(
+        key && m.mamba?.[key] !== undefined
+          ? ["model", "mamba", key]
+          : m.mamba
+          ? ["model", "mamba"]
+          : ["model", "pattern"],
+        e.message.replace(/^model\.mamba(\.\w+)?:? /, ""),
+      ));
+    }
+  }
   if (problems.length > before) return undefined;
+  return { ...base(m), ...(mamba ? { mamba } : {}) };
+}
+
+/** The recipe key of each {@link MambaConfig} field. */
+const SNAKE: Record<string, keyof NonNullable<RecipeInput["model"]["mamba"]>> = {
+  dState: "d_state",
+  headDim: "head_dim",
+  expand: "expand",
+  nGroups: "n_groups",
+  convWindow: "conv_window",
+};
+
+/** The fields every model has. */
+function base(m: RecipeInput["model"]): ModelConfig {
   return {
     pattern: m.pattern,
     dModel: m.d_model,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { blockKinds } from "../model/config.ts";
+import { blockKinds, describeBlocks, describeMamba } from "../model/config.ts";
 import type { LinearPolicy, OperandPolicy, PrecisionPolicy } from "../model/policy.ts";
 import type { Schedule } from "../train/schedule.ts";
 import { OPERANDS } from "./canonical_policy.ts";
@@ -74,7 +74,6 @@ const list = (v: string | readonly string[] | undefined) =>
 function recipePlan(runs: readonly RunSpec[]): string[] {
   const { suite, recipePath, recipeHash, model: m, data, train: t, baseline } = runs[0];
   const kinds = blockKinds(m.pattern);
-  const attention = kinds.filter((k) => k === "attention").length;
   const tokens = t.batch * m.seqLen;
   const sources = data.shards !== undefined
     ? `shards ${list(data.shards).join(", ")}${
@@ -86,10 +85,9 @@ function recipePlan(runs: readonly RunSpec[]): string[] {
   const width = Math.max(...policies.map((p) => p.length));
   const lines = [
     `${suite} (${recipePath}, recipe ${recipeHash.slice(0, 12)})`,
-    `  model  "${m.pattern}" (${kinds.length} blocks: ${attention} attention, ${
-      kinds.length - attention
-    } MLP), d_model ${m.dModel}, ${m.heads} heads, d_ff ${m.dFf} ${m.mlp}, seq_len ${m.seqLen}, ` +
-    `vocab ${m.vocab}`,
+    `  model  "${m.pattern}" (${describeBlocks(m.pattern)}), d_model ` +
+    `${m.dModel}, ${m.heads} heads, d_ff ${m.dFf} ${m.mlp}, seq_len ${m.seqLen}, vocab ${m.vocab}` +
+    (describeMamba(m) ? `; ${describeMamba(m)}` : ""),
     `  data   ${sources}; ${data.tokenizer ?? "byte"} tokens${
       data.valFraction !== undefined ? `, ${data.valFraction * 100}% held out` : ""
     }`,

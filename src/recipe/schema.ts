@@ -220,9 +220,9 @@ export const RecipeSchema = z.strictObject({
   name: name("The suite name; reports group runs by it."),
   description: z.string().describe("What the recipe compares.").optional(),
   model: z.strictObject({
-    pattern: z.string().regex(/^[*-]+$/, {
-      error: 'expected a string of "*" (attention) and "-" (MLP) blocks',
-    }).describe('Blocks: "*" attention, "-" MLP, e.g. "*-*-".'),
+    pattern: z.string().regex(/^[*\-M]+$/, {
+      error: 'expected a string of "M" (Mamba-2), "*" (attention) and "-" (MLP) blocks',
+    }).describe('Blocks: "M" Mamba-2, "*" attention, "-" MLP, e.g. "*-*-" or "M-M*-".'),
     d_model: positiveInt("Model width (a multiple of 16; 32 for MX formats)."),
     heads: positiveInt("Attention heads (an even head size of at most 128)."),
     d_ff: positiveInt("MLP width (a multiple of 16; 32 for MX formats)."),
@@ -231,6 +231,13 @@ export const RecipeSchema = z.strictObject({
     mlp: z.enum(["relu2", "gelu", "swiglu"]).describe("MLP activation."),
     init_std: z.number().gt(0).describe("Std of the weights' normal init (default 0.02).")
       .optional(),
+    mamba: z.strictObject({
+      d_state: positiveInt("SSM state size per head (default 64).").optional(),
+      head_dim: positiveInt("Channels per SSM head (default 32).").optional(),
+      expand: positiveInt("d_inner = expand · d_model (default 2).").optional(),
+      n_groups: positiveInt("Groups sharing B and C; divides the heads (default 1).").optional(),
+      conv_window: positiveInt("Causal convolution window (default 4).").optional(),
+    }).describe('The Mamba-2 blocks ("M" in the pattern).').optional(),
   }),
   data: z.strictObject({
     corpus: stringOrList("Built-in corpora (moby-dick, sotu, brown) or text files."),

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { blockKinds } from "../model/config.ts";
+import { describeBlocks, describeMamba } from "../model/config.ts";
 import { resolveAdamw } from "../model/reference/adamw.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import type { Schedule } from "../train/schedule.ts";
@@ -55,8 +55,6 @@ function list(v: string | readonly string[] | undefined): string {
 export function setupLines(specs: readonly RunSpec[]): string[] {
   const s = specs[0];
   const m = s.model;
-  const kinds = blockKinds(m.pattern);
-  const attention = kinds.filter((k) => k === "attention").length;
   const t = s.train;
   const a = resolveAdamw(t.adamw);
   const tokens = t.steps * t.batch * m.seqLen;
@@ -68,10 +66,9 @@ export function setupLines(specs: readonly RunSpec[]): string[] {
   const val = s.data.valShards ? "" : `, ${100 * (s.data.valFraction ?? 0.05)} % held out`;
   const seeds = [...new Set(specs.map((x) => x.seed))].sort((a, b) => a - b);
   return [
-    `**Model**: layer pattern \`${m.pattern}\` (${attention} attention and ${
-      kinds.length - attention
-    } MLP blocks), d_model ${m.dModel}, ${m.heads} heads, d_ff ${m.dFf} (${m.mlp}), sequence ` +
-    `length ${m.seqLen}, vocabulary ${m.vocab}.`,
+    `**Model**: layer pattern \`${m.pattern}\` (${describeBlocks(m.pattern)}), d_model ` +
+    `${m.dModel}, ${m.heads} heads, d_ff ${m.dFf} (${m.mlp}), sequence length ${m.seqLen}, ` +
+    `vocabulary ${m.vocab}${describeMamba(m) ? `; ${describeMamba(m)}` : ""}.`,
     `**Data**: ${data}, tokenizer \`${s.data.tokenizer ?? "byte"}\`${val}.`,
     `**Training**: ${t.steps} steps of batch ${t.batch} (${grouped(tokens)} tokens), ${
       schedule(t.schedule)

@@ -161,3 +161,35 @@ Deno.test("seeds are unique and the baseline is a policy of the recipe", async (
     "recipe.yaml:24:3 policies: give at least one policy",
   ]);
 });
+
+Deno.test("a hybrid's Mamba-2 shape is checked at its keys", async () => {
+  const hybrid = (mamba: string) =>
+    edit(BASE, ['  pattern: "*-*-"', `  pattern: "M-*-"\n  mamba: ${mamba}`]);
+  // Line 4 holds the mamba mapping.
+  assertEquals(await problems(hybrid("{ head_dim: 48 }")), [
+    "recipe.yaml:4:22 model.mamba.head_dim: must divide d_inner = expand · dModel = 128, got 48",
+  ]);
+  assertEquals(await problems(hybrid("{ head_dim: 16, n_groups: 3 }")), [
+    "recipe.yaml:4:36 model.mamba.n_groups: must divide the 8 Mamba heads (d_inner / headDim), got 3",
+  ]);
+  assertEquals(await problems(hybrid("{ d_state: 60 }")), [
+    "recipe.yaml:4:10 model.mamba: in_proj width 2·d_inner + 2·n_groups·d_state + heads = 2·128 + " +
+    "2·1·60 + 4 = 380 must be a multiple of 16 (the quantizers' blocks); change head_dim, d_state " +
+    "or n_groups",
+  ]);
+  const recipe = await load(hybrid("{ d_state: 64, head_dim: 8 }"));
+  assertEquals(recipe.model.mamba, { dState: 64, headDim: 8 });
+});
+
+Deno.test("a hybrid's Mamba-2 widths must divide into the blocks of every policy", async () => {
+  // in_proj 2·128 + 2·16 + 16 = 304 rows: a multiple of 16, not of 32 (MXFP4's blocks).
+  const text = edit(
+    BASE,
+    ['  pattern: "*-*-"', '  pattern: "M-*-"\n  mamba: { d_state: 16, head_dim: 8 }'],
+    ["  nvfp4: { extends: nvfp4 }", "  mxfp4: { extends: mxfp4 }"],
+  );
+  assertEquals(await problems(text), [
+    "recipe.yaml:4:10 model.mamba: Mamba-2 in_proj width 2·d_inner + 2·n_groups·d_state + heads = " +
+    '304 must be a multiple of 32 for policy "mxfp4" (dgrad.dy: 1×32 blocks)',
+  ]);
+});

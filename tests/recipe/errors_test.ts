@@ -65,7 +65,7 @@ Deno.test("unknown keys anywhere are reported at the key, with the known ones", 
     ["  nvfp4: { extends: nvfp4 }", "  nvfp4: { extends: nvfp4, wgrad: { x: { fromat: bf16 } } }"],
   );
   assertEquals(await problems(text), [
-    'recipe.yaml:10:3 model.dropout: unknown key "dropout" (known: pattern, d_model, heads, d_ff, seq_len, vocab, mlp, init_std)',
+    'recipe.yaml:10:3 model.dropout: unknown key "dropout" (known: pattern, d_model, heads, d_ff, seq_len, vocab, mlp, init_std, mamba)',
     'recipe.yaml:19:23 train.schedule.wsd.decay_from: unknown key "decay_from" (known: lr, final_lr, warmup, decay_fraction, decay)',
     'recipe.yaml:26:42 policies.nvfp4.wgrad.x.fromat: unknown key "fromat" (known: format, rounding, rht, block)',
   ]);

@@ -86,7 +86,7 @@ Deno.test("filters and overrides the recipe cannot take are refused", () => {
 Deno.test("the plan names every run and what its policy does", () => {
   const plan = describePlan(expandRuns(recipe, { seeds: [1, 2] }));
   assertEquals(plan.split("\n").slice(1), [
-    '  model  "*-*-" (4 blocks: 2 attention, 2 MLP), d_model 64, 4 heads, d_ff 256 relu2, seq_len 32, vocab 256',
+    '  model  "*-*-" (2 attention and 2 MLP blocks), d_model 64, 4 heads, d_ff 256 relu2, seq_len 32, vocab 256',
     "  data   corpus moby-dick; byte tokens, 5% held out",
     "  train  20 steps × 4 sequences (128 tokens/step, 2560 in all); wsd lr 0.001, warmup 2, linear decay over the last 20% to 0; AdamW β 0.9/0.95 ε 1e-8 weight decay 0.1; clip 1",
     "         eval every 10 steps on 2 batches; loss logged every 10 steps; first 3 steps untimed",
