@@ -6,9 +6,13 @@
  * the data). Each policy runs untimed warm-up steps, then timed steps; step time is wall clock
  * from the first timed submission to the GPU finishing the last, divided by the steps.
  *
+ * `--pattern` trains another layer pattern instead (e.g. the hybrid `"M-M-M*-M-M-M*-M-"`, whose
+ * Mamba-2 blocks take `--d-state`, `--ssm-head-dim`, `--expand`, `--n-groups`).
+ *
  * Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] [--steps 10]
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
- *   [--vocab 50304] [--out file.md]
+ *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
+ *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--out file.md]
  *
  * @module
  */
@@ -17,13 +21,20 @@ import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
 import { environmentLine } from "./environment_line.ts";
 import { GptModel } from "../src/model/gpt.ts";
-import type { ModelConfig } from "../src/model/config.ts";
+import {
+  type Activation,
+  describeBlocks,
+  describeMamba,
+  type ModelConfig,
+  validateModelConfig,
+} from "../src/model/config.ts";
 import { POLICIES } from "../src/model/policy.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 
 const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] " +
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
-  "[--seq 1024] [--vocab 50304] [--out file.md]";
+  "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
+  "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--out file.md]";
 
 /** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
 export async function runTrainBenchmark(args: string[]): Promise<string> {
@@ -39,6 +50,13 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       heads: { type: "string", default: "12" },
       seq: { type: "string", default: "1024" },
       vocab: { type: "string", default: "50304" },
+      pattern: { type: "string" },
+      mlp: { type: "string", default: "gelu" },
+      "d-ff": { type: "string" },
+      "d-state": { type: "string", default: "64" },
+      "ssm-head-dim": { type: "string", default: "32" },
+      expand: { type: "string", default: "2" },
+      "n-groups": { type: "string", default: "1" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -57,14 +75,21 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   const [steps, warmup, batch, layers] = [int("steps"), int("warmup"), int("batch"), int("layers")];
   const d = int("d-model");
   const cfg: ModelConfig = {
-    pattern: "*-".repeat(layers),
+    pattern: values.pattern ?? "*-".repeat(layers),
     dModel: d,
     heads: int("heads"),
-    dFf: 4 * d,
+    dFf: values["d-ff"] === undefined ? 4 * d : int("d-ff"),
     seqLen: int("seq"),
     vocab: int("vocab"),
-    mlp: "gelu",
+    mlp: values.mlp as Activation,
+    mamba: {
+      dState: int("d-state"),
+      headDim: int("ssm-head-dim"),
+      expand: int("expand"),
+      nGroups: int("n-groups"),
+    },
   };
+  validateModelConfig(cfg);
   const policies = values.policies!.split(",");
   for (const p of policies) {
     if (!POLICIES[p]) throw new RangeError(`--policies: unknown policy ${JSON.stringify(p)}`);
@@ -110,8 +135,9 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   const text = [
     `## Training-step throughput on ${gpu.info.description || gpu.info.vendor}`,
     "",
-    `Model: ${layers} layers (pattern "*-" × ${layers}), d_model ${d}, ${cfg.heads} heads, d_ff ` +
-    `${cfg.dFf}, GELU, seq ${cfg.seqLen}, vocab ${cfg.vocab}; batch ${batch} × ${cfg.seqLen} = ` +
+    `Model: pattern "${cfg.pattern}" (${describeBlocks(cfg.pattern)}), d_model ${d}, ` +
+    `${cfg.heads} heads, d_ff ${cfg.dFf}, ${cfg.mlp}, seq ${cfg.seqLen}, vocab ${cfg.vocab}` +
+    `${describeMamba(cfg) ? `; ${describeMamba(cfg)}` : ""}; batch ${batch} × ${cfg.seqLen} = ` +
     `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps (wall ` +
     `clock until the GPU finished). Emulated formats: quantize → dequantize → f32 GEMM.`,
     "",

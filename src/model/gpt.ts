@@ -2,8 +2,9 @@
  * The decoder on WebGPU: parameters, activations and gradients as GPU buffers, and one training
  * step (forward, backward, global-norm clipping, AdamW) recorded into a single compute pass and
  * submitted once. Every linear layer of the blocks runs under the precision policy
- * (`src/model/linear.ts`); embeddings, norms, attention and the loss stay in f32, the LM head in
- * f32 or BF16 as the policy says.
+ * (`src/model/linear.ts`); embeddings, norms, attention, the Mamba-2 convolution and scan
+ * (`src/model/mamba_block.ts`) and the loss stay in f32, the LM head in f32 or BF16 as the policy
+ * says.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import { XENT_METRICS_BYTES, XentKernel } from "../../kernels/xent.ts";
 import { paddedElements } from "../../kernels/quantize.ts";
 import type { AdamwConfig } from "./reference/adamw.ts";
 import {
+  type BlockKind,
   blockKinds,
   type ModelConfig,
   numel,
@@ -38,6 +40,12 @@ import {
 import { initParam } from "./init.ts";
 import { adapterMemoryBudget, checkMemory } from "./memory.ts";
 import { buildLinear, type LayerContext, type LinearOps } from "./linear.ts";
+import {
+  allocMambaShared,
+  buildMambaBlock,
+  createMambaKernels,
+  type MambaKernels,
+} from "./mamba_block.ts";
 import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
 
 /** Training hyper-parameters the GPU step needs. */
@@ -89,11 +97,13 @@ interface Kernels {
   xent: XentKernel;
   clip: ClipKernel;
   adamw: AdamwKernel;
+  /** Present where the pattern has Mamba-2 blocks. */
+  mamba?: MambaKernels;
 }
 
-/** Per-block activation buffers. */
+/** Per-block activation buffers (a Mamba-2 block allocates its own in `mamba_block.ts`). */
 interface BlockBuffers {
-  kind: "attention" | "mlp";
+  kind: BlockKind;
   /** Input of the block (the residual stream). */
   x: GPUBuffer;
   /** Output of the block. */
@@ -227,6 +237,7 @@ export class GptModel {
       xent: await XentKernel.create(gpu, { vocab: config.vocab }),
       clip: await ClipKernel.create(gpu),
       adamw: await AdamwKernel.create(gpu, step.adamw),
+      ...(config.pattern.includes("M") ? { mamba: await createMambaKernels(gpu, config) } : {}),
     };
     const model = new GptModel(gpu, config, policy, step, k);
     await model.#build(0);
@@ -302,7 +313,7 @@ export class GptModel {
         b.qkv = this.#alloc(M * 3 * D, `blocks.${i}.qkv`);
         b.att = this.#alloc(M * D, `blocks.${i}.att`);
         b.lse = this.#alloc(M * cfg.heads, `blocks.${i}.lse`);
-      } else {
+      } else if (kind === "mlp") {
         b.u = this.#alloc(M * Fu, `blocks.${i}.u`);
         b.a = this.#alloc(M * F, `blocks.${i}.a`);
       }
@@ -326,6 +337,7 @@ export class GptModel {
       k.embedding.scratchElements({ tokens: M, vocab: V }),
       "emb.scratch",
     );
+    const mambaShared = k.mamba && allocMambaShared(ctx, cfg, batch);
 
     const forward: BoundOp[] = [];
     const backward: BoundOp[] = [];
@@ -375,6 +387,23 @@ export class GptModel {
           ),
           k.rope.bindBackward({ dqkv }, attnDims),
           ...qkv.backward,
+          k.norm.backward(
+            { x: b.x, g: norm.p, rstd: b.rstd, dy: dh, dx: gres, dg: norm.g, scratch: normScratch },
+            { rows: M, accumulateDx: true },
+          ),
+        );
+      } else if (b.kind === "mamba") {
+        const mamba = await buildMambaBlock(ctx, k.mamba!, mambaShared!, cfg, policy, batch, {
+          h: b.h,
+          out: b.out,
+          dOut: gres,
+          dH: dh,
+          params: (name) => param(`blocks.${i}.${name}`),
+        }, `blocks.${i}`);
+        linears.push(...mamba.linears);
+        forward.push(...mamba.forward, ew.add({ x: b.x, y: b.out }, { n: M * D }));
+        backward.unshift(
+          ...mamba.backward,
           k.norm.backward(
             { x: b.x, g: norm.p, rstd: b.rstd, dy: dh, dx: gres, dg: norm.g, scratch: normScratch },
             { rows: M, accumulateDx: true },

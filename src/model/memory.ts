@@ -14,7 +14,8 @@ import { embeddingBackwardLayout } from "../../kernels/embedding.ts";
 import { normBlocks } from "../../kernels/norm.ts";
 import { CLIP_BYTES } from "../../kernels/clip.ts";
 import { XENT_METRICS_BYTES } from "../../kernels/xent.ts";
-import { blockKinds, type ModelConfig, numel, paramSpecs } from "./config.ts";
+import { blockKinds, mambaDims, type ModelConfig, numel, paramSpecs } from "./config.ts";
+import { mambaBlockBuffers, mambaSharedBuffers } from "./mamba_block.ts";
 import {
   isIdentity,
   layoutFree,
@@ -107,17 +108,23 @@ export function modelBuffers(
   const kinds = blockKinds(cfg.pattern);
   kinds.forEach((kind) => {
     out.push(M * D, M * D, M);
-    out.push(...(kind === "attention" ? [M * 3 * D, M * D, M * cfg.heads] : [M * Fu, M * F]));
+    if (kind === "attention") out.push(M * 3 * D, M * D, M * cfg.heads);
+    else if (kind === "mlp") out.push(M * Fu, M * F);
+    else out.push(...mambaBlockBuffers(cfg, M));
   });
   out.push(M * D, M, M * V, M, M, M * D, M * D, M * D, M * 3 * D, M * F, M * Fu);
   // The kernels' scratchElements(), computed without a compiled kernel.
   const embScratchRows = Math.max(1, embeddingBackwardLayout(M, V).maxScratchRows);
-  out.push(normBlocks(M).blocks * D, embScratchRows * D);
+  out.push(normBlocks(M).blocks * D, embScratchRows * D, ...mambaSharedBuffers(cfg, batch));
+  const mamba = mambaDims(cfg);
   kinds.forEach((kind, i) => {
     const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
     if (kind === "attention") {
       out.push(...linearBuffers(p, { m: M, n: 3 * D, k: D }, true));
       out.push(...linearBuffers(p, { m: M, n: D, k: D }, true));
+    } else if (kind === "mamba") {
+      out.push(...linearBuffers(p, { m: M, n: mamba.inProj, k: D }, true));
+      out.push(...linearBuffers(p, { m: M, n: D, k: mamba.dInner }, true));
     } else {
       out.push(...linearBuffers(p, { m: M, n: Fu, k: D }, true));
       out.push(...linearBuffers(p, { m: M, n: D, k: F }, true));

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type MambaConfig, type ModelConfig, validateMamba } from "../model/config.ts";
+import { type ModelConfig, validateMamba } from "../model/config.ts";
 import type { Problem } from "./problems.ts";
 import type { RecipeInput } from "./schema.ts";
 import type { SourceFile } from "./source.ts";
@@ -79,7 +79,7 @@ export function modelConfig(
   return { ...base(m), ...(mamba ? { mamba } : {}) };
 }
 
-/** The recipe key of each {@link MambaConfig} field. */
+/** The recipe key of each `MambaConfig` field. */
 const SNAKE: Record<string, keyof NonNullable<RecipeInput["model"]["mamba"]>> = {
   dState: "d_state",
   headDim: "head_dim",

@@ -12,7 +12,10 @@ import { embeddingBackward, embeddingForward } from "./embedding.ts";
 import { rmsNormBackward, rmsNormForward } from "./norm.ts";
 import { ropeBackward, ropeForward } from "./rope.ts";
 import { xentReference } from "./xent.ts";
-import { blockKinds, type ModelConfig } from "../config.ts";
+import { causalConvBackward, causalConvForward } from "./conv1d.ts";
+import { gatedRmsNormBackward, gatedRmsNormForward } from "./gated_norm.ts";
+import { ssdBackward, ssdForward, type SsdInputs } from "./ssd.ts";
+import { blockKinds, mambaDims, type ModelConfig } from "../config.ts";
 
 type Vec = ArrayLike<number>;
 
@@ -55,6 +58,123 @@ function matmulTN(a: Vec, b: Vec, m: number, n: number, k: number): Float64Array
 
 function add(a: Vec, b: Vec): Float64Array {
   return Float64Array.from(a, (v, i) => v + b[i]);
+}
+
+/** Columns `[start, start + count)` of a `[rows, width]` matrix. */
+function columns(a: Vec, rows: number, width: number, start: number, count: number): Float64Array {
+  const out = new Float64Array(rows * count);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < count; c++) out[r * count + c] = a[r * width + start + c];
+  }
+  return out;
+}
+
+/** Side by side: `[rows, Σ widths]` from `[rows, width_i]` matrices. */
+function concatColumns(rows: number, parts: Float64Array[]): Float64Array {
+  const widths = parts.map((p) => p.length / rows);
+  const width = widths.reduce((a, b) => a + b, 0);
+  const out = new Float64Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    let at = r * width;
+    parts.forEach((p, i) => {
+      out.set(p.subarray(r * widths[i], (r + 1) * widths[i]), at);
+      at += widths[i];
+    });
+  }
+  return out;
+}
+
+/** What a Mamba-2 block's backward needs of its forward. */
+interface MambaSaved {
+  z: Float64Array;
+  xbcIn: Float64Array;
+  ssd: SsdInputs;
+  y: Float64Array;
+  o: Float64Array;
+}
+
+/** A Mamba-2 mixer (see `src/model/mamba_block.ts`) from `h` to its output, in float64. */
+function mambaForward(
+  cfg: ModelConfig,
+  P: (name: string) => Float32Array,
+  i: number,
+  h: Float64Array,
+  batch: number,
+): { out: Float64Array; saved: MambaSaved } {
+  const m = mambaDims(cfg);
+  const M = batch * cfg.seqLen;
+  const p = (n: string) => P(`blocks.${i}.${n}`);
+  const zx = matmulNT(h, p("in_proj"), M, m.inProj, cfg.dModel);
+  const z = columns(zx, M, m.inProj, 0, m.dInner);
+  const xbcIn = columns(zx, M, m.inProj, m.dInner, m.convChannels);
+  const conv = { batch, seq: cfg.seqLen, channels: m.convChannels, window: m.window };
+  const ssd: SsdInputs = {
+    xbc: causalConvForward(xbcIn, p("conv_w"), p("conv_b"), conv),
+    dtRaw: columns(zx, M, m.inProj, m.dInner + m.convChannels, m.heads),
+    dtBias: p("dt_bias"),
+    aLog: p("A_log"),
+    d: p("D"),
+  };
+  const y = ssdForward(ssd, ssdDims(cfg, batch));
+  const o = gatedRmsNormForward(y, z, p("mixer_norm"), gateDims(cfg, M)).out;
+  return {
+    out: matmulNT(o, p("out_proj"), M, cfg.dModel, m.dInner),
+    saved: { z, xbcIn, ssd, y, o },
+  };
+}
+
+/** The backward of {@link mambaForward}: sets the block's gradients, returns dh. */
+function mambaBackward(
+  cfg: ModelConfig,
+  P: (name: string) => Float32Array,
+  i: number,
+  h: Float64Array,
+  s: MambaSaved,
+  dOut: Float64Array,
+  batch: number,
+  grads: Map<string, Float64Array>,
+): Float64Array {
+  const m = mambaDims(cfg);
+  const M = batch * cfg.seqLen;
+  const D = cfg.dModel;
+  const p = (n: string) => P(`blocks.${i}.${n}`);
+  const set = (n: string, g: Float64Array) => grads.set(`blocks.${i}.${n}`, g);
+  set("out_proj", matmulTN(dOut, s.o, D, m.dInner, M));
+  const dO = matmulNN(dOut, p("out_proj"), M, m.dInner, D);
+  const gate = gatedRmsNormBackward(s.y, s.z, p("mixer_norm"), dO, gateDims(cfg, M));
+  set("mixer_norm", gate.dw);
+  const scan = ssdBackward(s.ssd, gate.dy, ssdDims(cfg, batch));
+  set("dt_bias", scan.dDtBias);
+  set("A_log", scan.dALog);
+  set("D", scan.dD);
+  const conv = causalConvBackward(s.xbcIn, p("conv_w"), p("conv_b"), scan.dxbc, {
+    batch,
+    seq: cfg.seqLen,
+    channels: m.convChannels,
+    window: m.window,
+  });
+  set("conv_w", conv.dw);
+  set("conv_b", conv.dBias);
+  const dzx = concatColumns(M, [gate.dz, conv.dx, scan.dDtRaw]);
+  set("in_proj", matmulTN(dzx, h, m.inProj, D, M));
+  return matmulNN(dzx, p("in_proj"), M, D, m.inProj);
+}
+
+function ssdDims(cfg: ModelConfig, batch: number) {
+  const m = mambaDims(cfg);
+  return {
+    batch,
+    seq: cfg.seqLen,
+    heads: m.heads,
+    headDim: m.headDim,
+    dState: m.dState,
+    groups: m.groups,
+  };
+}
+
+function gateDims(cfg: ModelConfig, rows: number) {
+  const m = mambaDims(cfg);
+  return { rows, d: m.dInner, groups: m.groups };
 }
 
 /** Loss, accuracy and the gradient of every parameter, by name. */
@@ -105,6 +225,7 @@ export function referenceStep(
     att?: Float64Array;
     u?: Float64Array;
     a?: Float64Array;
+    mamba?: MambaSaved;
   }[] = [];
   kinds.forEach((kind, i) => {
     const h = rmsNormForward(x, P(`blocks.${i}.norm`), M, D).y;
@@ -113,6 +234,10 @@ export function referenceStep(
       const att = attentionForward(qkv, dims).y;
       saved.push({ x, h, qkv, att });
       x = add(x, matmulNT(att, P(`blocks.${i}.proj`), M, D, D));
+    } else if (kind === "mamba") {
+      const mamba = mambaForward(cfg, P, i, h, batch);
+      saved.push({ x, h, mamba: mamba.saved });
+      x = add(x, mamba.out);
     } else {
       const u = matmulNT(h, P(`blocks.${i}.fc1`), M, Fu, D);
       const a = activationForward(cfg.mlp, u, M, F);
@@ -145,6 +270,8 @@ export function referenceStep(
       const dqkv = ropeBackward(attentionBackward(s.qkv!, datt, dims), dims);
       grads.set(`blocks.${i}.qkv`, matmulTN(dqkv, s.h, 3 * D, D, M));
       dh = matmulNN(dqkv, P(`blocks.${i}.qkv`), M, D, 3 * D);
+    } else if (kinds[i] === "mamba") {
+      dh = mambaBackward(cfg, P, i, s.h, s.mamba!, g, batch, grads);
     } else {
       grads.set(`blocks.${i}.fc2`, matmulTN(g, s.a!, D, F, M));
       const da = matmulNN(g, P(`blocks.${i}.fc2`), M, F, D);

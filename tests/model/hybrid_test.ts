@@ -1,0 +1,150 @@
+import { assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
+import { estimateMemory } from "../../src/model/memory.ts";
+import { getGpu } from "../../src/gpu/device.ts";
+import { GptModel, type StepConfig } from "../../src/model/gpt.ts";
+import { type ModelConfig, paramSpecs, validateModelConfig } from "../../src/model/config.ts";
+import { POLICIES } from "../../src/model/policy.ts";
+import { referenceStep } from "../../src/model/reference/gpt.ts";
+import { loadDataset } from "../../src/train/data/dataset.ts";
+
+/**
+ * A tiny Nemotron-H style hybrid: Mamba-2, MLP, attention, Mamba-2. d_inner 64 in 8 heads of 8 in
+ * 2 groups of d_state 6: in_proj 2·64 + 2·2·6 + 8 = 160 rows.
+ */
+const TINY: ModelConfig = {
+  pattern: "M-*M",
+  dModel: 32,
+  heads: 2,
+  dFf: 64,
+  seqLen: 8,
+  vocab: 64,
+  mlp: "relu2",
+  mamba: { dState: 6, headDim: 8, expand: 2, nGroups: 2 },
+};
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-300));
+}
+
+Deno.test("one fp32 training step of a hybrid matches the float64 reference within 1e-4", async () => {
+  const gpu = await getGpu();
+  const step: StepConfig = { batch: 2, seed: 5, totalSteps: 1, clip: Infinity, adamw: {} };
+  const model = await GptModel.create(gpu, TINY, POLICIES.fp32, step);
+  const params = new Map<string, Float32Array>();
+  for (const p of model.params) params.set(p.spec.name, await model.read(p.spec.name));
+  const n = 2 * TINY.seqLen;
+  const inputs = Uint32Array.from({ length: n }, (_, i) => (i * 11 + 3) % TINY.vocab);
+  const targets = Uint32Array.from({ length: n }, (_, i) => (i * 5 + 1) % TINY.vocab);
+  await model.step({ inputs, targets }, 1, 0);
+  const metrics = await model.readMetrics();
+  const ref = referenceStep(TINY, params, 2, inputs, targets);
+  assertOk(
+    Math.abs(metrics.loss - ref.loss) / ref.loss < 1e-5,
+    `loss ${metrics.loss} vs ${ref.loss}`,
+  );
+  for (const p of model.params) {
+    const err = relativeError(await model.read(p.spec.name, "g"), ref.grads.get(p.spec.name)!);
+    assertOk(err < 1e-4, `gradient of ${p.spec.name}: relative error ${err}`);
+  }
+  model.destroy();
+});
+
+Deno.test("a Mamba-2 block has the mixer's parameters with Mamba-2's initialisation", () => {
+  const specs = paramSpecs(TINY).filter((s) => s.name.startsWith("blocks.0."));
+  assertStrictEquals(
+    specs.map((s) => `${s.name}:${s.shape.join("x")}:${s.decay}`).join(" "),
+    "blocks.0.norm:32:false blocks.0.in_proj:160x32:true blocks.0.conv_w:88x4:true " +
+      "blocks.0.conv_b:88:false blocks.0.dt_bias:8:false blocks.0.A_log:8:false " +
+      "blocks.0.D:8:false blocks.0.mixer_norm:64:false blocks.0.out_proj:32x64:true",
+  );
+});
+
+Deno.test("a pattern with M needs a Mamba-2 shape whose widths fit the quantizers", () => {
+  assertThrows(
+    () => validateModelConfig({ ...TINY, pattern: "M-x" }),
+    /model.pattern must be a non-empty string of "M" \(Mamba-2\)/,
+  );
+  assertThrows(
+    () => validateModelConfig({ ...TINY, mamba: { headDim: 12 } }),
+    /model.mamba.headDim must divide d_inner = expand · dModel = 64, got 12/,
+  );
+  assertThrows(
+    () => validateModelConfig({ ...TINY, mamba: { headDim: 8, nGroups: 3 } }),
+    /model.mamba.nGroups must divide the 8 Mamba heads/,
+  );
+  assertThrows(
+    () => validateModelConfig({ ...TINY, mamba: { headDim: 8, dState: 5 } }),
+    /in_proj width .* = 146 must be a multiple of 16/,
+  );
+  // Without M blocks the Mamba-2 shape is not checked.
+  validateModelConfig({ ...TINY, pattern: "*-", mamba: { headDim: 12 } });
+});
+
+const SMALL: ModelConfig = {
+  pattern: "M-*-",
+  dModel: 32,
+  heads: 2,
+  dFf: 64,
+  seqLen: 16,
+  vocab: 256,
+  mlp: "relu2",
+  mamba: { dState: 4, headDim: 8, expand: 2, nGroups: 1 },
+};
+
+/** Trains the small hybrid for `steps` steps on Moby Dick (bytes); the loss after every step. */
+async function lossCurve(policy: string, steps: number, seed = 0): Promise<number[]> {
+  const gpu = await getGpu();
+  const data = await loadDataset({ corpus: "moby-dick" });
+  const model = await GptModel.create(gpu, SMALL, POLICIES[policy], {
+    batch: 4,
+    seed,
+    totalSteps: steps,
+    clip: 1,
+    adamw: { weightDecay: 0.1 },
+  });
+  const losses: number[] = [];
+  for (let s = 1; s <= steps; s++) {
+    await model.step(data.batch("train", s - 1, { batch: 4, seqLen: SMALL.seqLen, seed }), s, 1e-2);
+    losses.push((await model.readMetrics()).loss);
+  }
+  model.destroy();
+  return losses;
+}
+
+for (const policy of ["fp32", "nvfp4"]) {
+  Deno.test(`a tiny hybrid trains with falling loss under the ${policy} policy`, async () => {
+    const losses = await lossCurve(policy, 30);
+    const first = losses[0];
+    const last = losses.slice(-5).reduce((a, b) => a + b) / 5;
+    assertOk(Math.abs(first - Math.log(256)) < 0.3, `initial loss ${first} should be near ln 256`);
+    assertOk(
+      last < first - 2,
+      `loss fell only from ${first} to ${last}: ${losses.map((l) => l.toFixed(2))}`,
+    );
+  });
+}
+
+Deno.test("a hybrid's loss curve is bit-identical for the same seed and differs for another", async () => {
+  const a = await lossCurve("nvfp4", 5);
+  const b = await lossCurve("nvfp4", 5);
+  const c = await lossCurve("nvfp4", 5, 1);
+  assertStrictEquals(a.join(), b.join());
+  assertOk(a.join() !== c.join());
+});
+
+Deno.test("estimateMemory equals what a hybrid allocates, for every policy", async () => {
+  const gpu = await getGpu();
+  const cfg = { ...TINY, pattern: "M*-M" };
+  for (const name of Object.keys(POLICIES)) {
+    const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
+    const model = await GptModel.create(gpu, cfg, POLICIES[name], step);
+    assertStrictEquals(estimateMemory(cfg, POLICIES[name], 2, 10).bytes, model.bytes, name);
+    model.destroy();
+  }
+});
