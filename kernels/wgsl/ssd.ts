@@ -338,7 +338,8 @@ const BODIES: Record<SsdStage, (s: SsdShape) => string> = {
     dD += scratch[o + 2u];
     dBias += dv;
   }
-  let o = dots + 3u * M + 3u * (b * H + h);
+  // The per-(b, h) partials follow the 3·M·H per-token dots.
+  let o = dots + 3u * M * H + 3u * (b * H + h);
   scratch[o] = dA;
   scratch[o + 1u] = dD;
   scratch[o + 2u] = dBias;`,
@@ -350,7 +351,7 @@ const BODIES: Record<SsdStage, (s: SsdShape) => string> = {
       [["aLog", R], ["scratch", R], ["dALog", RW], ["dD", RW], ["dDtBias", RW]],
       `  if (i >= H) { return; }
   let M = params.batch * params.seq;
-  let base = 2u * M * MHN_ROW + 3u * M;
+  let base = 2u * M * MHN_ROW + 3u * M * H;
   var dA = 0.0;
   var dd = 0.0;
   var dBias = 0.0;

@@ -112,6 +112,9 @@ const SHAPES: { dims: SsdDims; dtOffset?: number; dtStride?: number; dtScale?: n
   // Scans that split a row over several lanes (N = 48 and P = 32: 2 lanes; N = 64: 4 lanes).
   { dims: { batch: 1, seq: 21, heads: 3, headDim: 32, dState: 48, groups: 1 }, dtOffset: 1 },
   { dims: { batch: 2, seq: 35, heads: 2, headDim: 5, dState: 64, groups: 2 }, dtScale: 2 },
+  // More (b, h) pairs than one workgroup holds: the per-(b, h) partials must not overlap the
+  // per-token dot products other workgroups still read (a race that once corrupted dA, dD, dBias).
+  { dims: { batch: 20, seq: 3, heads: 4, headDim: 2, dState: 4, groups: 1 } },
 ];
 
 Deno.test("SsdKernel forward and backward match the CPU reference", async (t) => {
