@@ -19,7 +19,10 @@ import { setupLines } from "./setup.ts";
 
 /** Options of {@link renderReport}. */
 export interface ReportOptions {
-  /** The command that runs the suite (default `deno task bench <recipe path of the records>`). */
+  /**
+   * The command that runs the suite (default `deno task bench <recipe paths of the records>` with
+   * the records' policies, seeds and steps: the same runs even where the recipe asks for more).
+   */
   readonly reproduceCommand?: string;
   /** The command that checks the report (default `deno task verify reports/<suite>.md`). */
   readonly verifyCommand?: string;
@@ -155,6 +158,21 @@ function when(s: SuiteSummary): string {
   return `The runs finished ${span} (UTC) and took ${duration(total)} in all.`;
 }
 
+/** `deno task bench` with the suite's recipes, policies (baseline first), seeds and steps. */
+function benchCommand(recipes: readonly string[], s: SuiteSummary): string {
+  const unique = <T>(xs: T[]) => [...new Set(xs)];
+  const records = s.records;
+  const policies = s.policies.map((p) => p.policy);
+  const seeds = unique(records.map((r) => r.spec.seed)).sort((a, b) => a - b);
+  const steps = unique(records.map((r) => r.spec.train.steps));
+  return [
+    `deno task bench ${recipes.join(" ")}`,
+    `--policy ${policies.join(",")}`,
+    `--seeds ${seeds.join(",")}`,
+    ...(steps.length === 1 ? [`--steps ${steps[0]}`] : []),
+  ].join(" ");
+}
+
 /**
  * Renders the report of `suite` from records (records of other suites are ignored) and its charts.
  *
@@ -177,7 +195,7 @@ export async function renderReport(
   const chartDir = options.chartDir ?? suite;
   const charts = await suiteCharts(s);
   const recipes = [...new Set(s.records.map((r) => r.spec.recipePath))];
-  const reproduce = options.reproduceCommand ?? `deno task bench ${recipes.join(" ")}`;
+  const reproduce = options.reproduceCommand ?? benchCommand(recipes, s);
   const verify = options.verifyCommand ?? `deno task verify reports/${suite}.md`;
   const env = environmentRows(s.records).map((r) => [
     r.field,

@@ -71,7 +71,8 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
   assertStrictEquals(row(md, "Git commit")[1], `${ENV.git!.commit} (clean tree)`);
   assertOk(
     md.includes(
-      "```sh\ndeno task bench recipes/suite-a.yaml\ndeno task verify reports/suite-a.md\n```",
+      "```sh\ndeno task bench recipes/suite-a.yaml --policy bf16,fp32,fp8,mxfp4,nvfp4 --seeds 0,1,2 " +
+        "--steps 100\ndeno task verify reports/suite-a.md\n```",
     ),
   );
   assertOk(md.includes("quantize → dequantize"));
