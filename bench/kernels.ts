@@ -6,7 +6,10 @@
  * FP32 for fake-quant and codes + scale bytes for packed kernels. Passes that first reduce the
  * tensor amax read the input twice; that cost is in the time, not in the byte count.
  *
- * Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]
+ * With `--passes`, kernels that first reduce the amax also get a row for each pass timed alone
+ * (clear + amax: input bytes; quantize: input + output bytes), to show where their time goes.
+ *
+ * Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--passes] [--out results.md]
  *
  * @module
  */
@@ -68,13 +71,15 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
       mib: { type: "string", default: "64" },
       iterations: { type: "string", default: "10" },
       rounds: { type: "string", default: "5" },
+      passes: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(
-      "Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--out results.md]",
+      "Usage: deno task kernels [--mib 64] [--iterations 10] [--rounds 5] [--passes] " +
+        "[--out results.md]",
     );
     return "";
   }
@@ -149,6 +154,23 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
         record: (pass) => bound.encode(pass),
         samples: [],
       });
+      if (values.passes && bound.dispatches === 3) {
+        targets.push({
+          label: `${c.label} · clear + amax pass`,
+          output,
+          dispatches: 2,
+          bytes: inputBytes,
+          record: (pass) => bound.encodeOnly(pass, [0, 1]),
+          samples: [],
+        }, {
+          label: `${c.label} · quantize pass`,
+          output,
+          dispatches: 1,
+          bytes: inputBytes + outBytes,
+          record: (pass) => bound.encodeOnly(pass, [2]),
+          samples: [],
+        });
+      }
     }
   }
 

@@ -228,7 +228,17 @@ export class BoundQuantize implements BoundOp {
 
   /** Records clear → stats → quantize into `pass`. */
   encode(pass: GPUComputePassEncoder): void {
-    for (const [pipeline, group, x, y] of this.#dispatches) {
+    this.encodeOnly(pass, this.#dispatches.map((_, i) => i));
+  }
+
+  /**
+   * Records only the dispatches at `indices` (0 clears the stats, then the amax pass where there
+   * is one, then the quantize pass): for timing the passes apart. Alone, a quantize pass reads
+   * whatever stats the last full run left.
+   */
+  encodeOnly(pass: GPUComputePassEncoder, indices: readonly number[]): void {
+    for (const i of indices) {
+      const [pipeline, group, x, y] = this.#dispatches[i];
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
       pass.dispatchWorkgroups(x, y);

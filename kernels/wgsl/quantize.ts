@@ -201,6 +201,13 @@ function prologue(f: KernelFormat): string[] {
         `let s_dec = div_rn(1.0, s_enc);`,
         `let mult = mul_ftz(s_enc, ${f32Literal(RECIP_6)});`,
         publish("s_dec"),
+        // enc_b = fp32(1 / fp32(scale · S_dec)) for each of the 127 finite E4M3 scale bytes, once
+        // per workgroup: the correctly rounded division is the costliest step of an element.
+        `if (lid < 127u) {`,
+        `  let p = mul_ftz(dec_e4m3(lid), s_dec);`,
+        `  sm_rcp[lid] = select(FLT_MAX, min(div_rn(1.0, p), FLT_MAX), p != 0.0);`,
+        `}`,
+        `workgroupBarrier();`,
       ];
     case "fp8": {
       const max = f32Literal(ELEMENTS[f.element].maxFinite);
@@ -239,8 +246,7 @@ function quantizeLines(cfg: KernelConfig): string[] {
         ...m,
         `let byte = enc_e4m3(0u, min(mul_ftz(m, mult), FLT_MAX));`,
         `let sv = dec_e4m3(byte);`,
-        `let p = mul_ftz(sv, s_dec);`,
-        `let enc_b = select(FLT_MAX, min(div_rn(1.0, p), FLT_MAX), p != 0.0);`,
+        `let enc_b = sm_rcp[byte];`,
         ...enc("e2m1", (i) => `min(abs(mul_ftz(v${i}, enc_b)), 6.0)`),
         ...dec((i) => `mul_ftz(dec_e2m1(c${i}) * sv, s_dec)`),
       ];
@@ -465,6 +471,6 @@ export function quantizeShader(cfg: KernelConfig): string {
   const numerics = elem === "fp32" ? [] : [elem, ...(f.kind === "nvfp4" ? ["e4m3" as const] : [])];
   return `${wgslNumerics(numerics)}${f.kind === "mx" ? LDEXP_FTZ : ""}${PARAMS}${BINDINGS}
 ${bindings.join("\n")}
-${SHARED}
+${SHARED}${f.kind === "nvfp4" ? "var<workgroup> sm_rcp: array<f32, 127>;\n" : ""}
 ${flatKernel(prologue(f), body, !g.needsStats)}`;
 }
