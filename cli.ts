@@ -13,6 +13,7 @@ import { runGemmBenchmark } from "./bench/gemm.ts";
 import { runTrainBenchmark } from "./bench/train.ts";
 import { getGpu } from "./src/gpu/device.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
+import { packedGemmAvailable } from "./src/model/linear.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
 
 // Recipes, runner and reports use npm packages (yaml, zod, vega); they are imported when a command
@@ -88,9 +89,10 @@ async function bench(args: string[]): Promise<number> {
     return 0;
   }
   const gpu = await getGpu();
+  const packed = packedGemmAvailable();
   for (const r of runs) {
     try {
-      checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps);
+      checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps, undefined, packed);
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
       problems.push(`${r.recipePath} model (policy ${r.policyName}): ${e.message}`);

@@ -12,7 +12,10 @@
  * Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] [--steps 10]
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
  *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
- *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--out file.md]
+ *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--packed on|off|both] [--out file.md]
+ *
+ * `--packed` runs the NVFP4 policies' NVFP4 × NVFP4 GEMMs on packed codes (`on`, the default where
+ * the runtime has `dot4I8Packed`), on fake-quantized f32 operands (`off`), or both, one row each.
  *
  * @module
  */
@@ -28,13 +31,14 @@ import {
   type ModelConfig,
   validateModelConfig,
 } from "../src/model/config.ts";
-import { POLICIES } from "../src/model/policy.ts";
+import { POLICIES, usesNvfp4 } from "../src/model/policy.ts";
+import { packedGemmAvailable } from "../src/model/linear.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 
 const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] " +
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
   "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
-  "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--out file.md]";
+  "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--packed on|off|both] [--out file.md]";
 
 /** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
 export async function runTrainBenchmark(args: string[]): Promise<string> {
@@ -57,6 +61,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       "ssm-head-dim": { type: "string", default: "32" },
       expand: { type: "string", default: "2" },
       "n-groups": { type: "string", default: "1" },
+      packed: { type: "string", default: "on" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -94,17 +99,33 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   for (const p of policies) {
     if (!POLICIES[p]) throw new RangeError(`--policies: unknown policy ${JSON.stringify(p)}`);
   }
+  const packedModes = { on: [true], off: [false], both: [true, false] }[values.packed!];
+  if (!packedModes) {
+    throw new RangeError(`--packed must be on, off or both, got ${JSON.stringify(values.packed)}`);
+  }
+  // NVFP4 policies once per packed mode (packed NVFP4 GEMM or fake-quant f32 GEMM), others once.
+  const runs = policies.flatMap((name) =>
+    usesNvfp4(POLICIES[name])
+      ? packedModes.map((packed) => ({ name, packed }))
+      : [{ name, packed: true }]
+  );
   const gpu = await getGpu();
   const tokens = batch * cfg.seqLen;
   const rows: string[][] = [];
-  for (const name of policies) {
+  for (const { name, packed } of runs) {
     const model = await GptModel.create(gpu, cfg, POLICIES[name], {
       batch,
       seed: 0,
       totalSteps: warmup + steps,
       clip: 1,
       adamw: { weightDecay: 0.1 },
+      packedNvfp4: packed,
     });
+    const gemm = !usesNvfp4(POLICIES[name])
+      ? "f32"
+      : packed && packedGemmAvailable()
+      ? "packed NVFP4"
+      : "f32 (fake-quant)";
     const batchAt = (s: number) => {
       const key = streamKey(0, 0xbe7c, s);
       const inputs = Uint32Array.from({ length: tokens }, (_, i) => randomBits(key, i) % cfg.vocab);
@@ -122,6 +143,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     const ms = (performance.now() - t0) / steps;
     rows.push([
       name,
+      gemm,
       ms.toFixed(1),
       ((1000 * tokens) / ms).toFixed(0),
       String(model.dispatchesPerStep),
@@ -131,7 +153,15 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     console.error(`${name}: ${rows.at(-1)!.join(" | ")}`);
     model.destroy();
   }
-  const header = ["policy", "ms/step", "tokens/s", "dispatches/step", "GPU GiB", "loss at end"];
+  const header = [
+    "policy",
+    "GEMMs",
+    "ms/step",
+    "tokens/s",
+    "dispatches/step",
+    "GPU GiB",
+    "loss at end",
+  ];
   const text = [
     `## Training-step throughput on ${gpu.info.description || gpu.info.vendor}`,
     "",
@@ -142,7 +172,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     `clock until the GPU finished). Emulated formats: quantize → dequantize → f32 GEMM.`,
     "",
     `| ${header.join(" | ")} |`,
-    `|---|${header.slice(1).map(() => "---:").join("|")}|`,
+    `|---|---|${header.slice(2).map(() => "---:").join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
     "",
     environmentLine(gpu),

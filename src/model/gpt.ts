@@ -39,14 +39,15 @@ import {
 } from "./config.ts";
 import { initParam } from "./init.ts";
 import { adapterMemoryBudget, checkMemory } from "./memory.ts";
-import { buildLinear, type LayerContext, type LinearOps } from "./linear.ts";
+import { buildLinear, type LayerContext, type LinearOps, packedGemmAvailable } from "./linear.ts";
+import { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4.ts";
 import {
   allocMambaShared,
   buildMambaBlock,
   createMambaKernels,
   type MambaKernels,
 } from "./mamba_block.ts";
-import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
+import { linearPolicyAt, type PrecisionPolicy, uniformLinear, usesNvfp4 } from "./policy.ts";
 
 /** Training hyper-parameters the GPU step needs. */
 export interface StepConfig {
@@ -61,6 +62,11 @@ export interface StepConfig {
   readonly adamw: AdamwConfig;
   /** GPU memory the run may use (bytes); default: what the adapter offers (see memory.ts). */
   readonly memoryBudget?: number;
+  /**
+   * Run GEMMs whose operands are both NVFP4 on packed codes with `dot4I8Packed` where the runtime
+   * has it (default true); false keeps them on fake-quantized f32 operands (see linear.ts).
+   */
+  readonly packedNvfp4?: boolean;
 }
 
 /** A parameter with its gradient and AdamW moments. */
@@ -97,6 +103,8 @@ interface Kernels {
   xent: XentKernel;
   clip: ClipKernel;
   adamw: AdamwKernel;
+  /** Present where NVFP4 GEMMs run on packed codes. */
+  packedGemm?: PackedNvfp4GemmKernel;
   /** Present where the pattern has Mamba-2 blocks. */
   mamba?: MambaKernels;
 }
@@ -212,6 +220,7 @@ export class GptModel {
     step: StepConfig,
   ): Promise<GptModel> {
     validateModelConfig(config);
+    const packed = (step.packedNvfp4 ?? true) && packedGemmAvailable();
     // Refuse a run that will not fit before allocating anything.
     checkMemory(
       gpu,
@@ -220,6 +229,7 @@ export class GptModel {
       step.batch,
       step.totalSteps,
       step.memoryBudget ?? adapterMemoryBudget(gpu),
+      packed,
     );
     const d = config.dModel;
     const headDim = d / config.heads;
@@ -238,6 +248,9 @@ export class GptModel {
       clip: await ClipKernel.create(gpu),
       adamw: await AdamwKernel.create(gpu, step.adamw),
       ...(config.pattern.includes("M") ? { mamba: await createMambaKernels(gpu, config) } : {}),
+      ...(packed && usesNvfp4(policy)
+        ? { packedGemm: await PackedNvfp4GemmKernel.create(gpu) }
+        : {}),
     };
     const model = new GptModel(gpu, config, policy, step, k);
     await model.#build(0);
@@ -292,6 +305,7 @@ export class GptModel {
       gemm: k.gemm,
       alloc: (n, label) => this.#alloc(n, label),
       nextTensorId: () => this.#tensorIds++,
+      ...(k.packedGemm ? { packedGemm: k.packedGemm } : {}),
     };
     const param = (name: string) => this.params.find((p) => p.spec.name === name)!;
     const kinds = blockKinds(cfg.pattern);

@@ -26,6 +26,7 @@ import {
   uniformLinear,
 } from "./policy.ts";
 import { resolveFormat } from "../formats/spec.ts";
+import { packedOperandElements, runsPackedGemm } from "./linear.ts";
 
 /** Bytes of one model buffer of `n` f32 (padded as `GptModel` pads them). */
 export function bufferBytes(n: number): number {
@@ -45,22 +46,31 @@ function transposedBuffers(p: OperandPolicy, rows: number, cols: number): number
   return [rows * cols, ...quantizedBuffers(p, cols, rows)];
 }
 
-/** Buffers `buildLinear` allocates for a layer (element counts), in the same decisions. */
+/**
+ * Buffers `buildLinear` allocates for a layer (element counts), in the same decisions; `packed`:
+ * whether the model has a packed NVFP4 GEMM (see linear.ts).
+ */
 export function linearBuffers(
   policy: LinearPolicy,
   dims: { m: number; n: number; k: number },
   withDx: boolean,
+  packed = false,
 ): number[] {
   const { m, n, k } = dims;
-  const out = [
-    ...quantizedBuffers(policy.fprop.x, m, k),
-    ...quantizedBuffers(policy.fprop.w, n, k),
-  ];
-  if (withDx) {
+  const all = [m, n, k];
+  const { x: fx, w: fw } = policy.fprop;
+  const fpropPacked = runsPackedGemm(packed, fx, fw, all);
+  const out = fpropPacked
+    ? [...packedOperandElements(fx, m, k), ...packedOperandElements(fw, n, k)]
+    : [...quantizedBuffers(fx, m, k), ...quantizedBuffers(fw, n, k)];
+  if (withDx && runsPackedGemm(packed, policy.dgrad.dy, policy.dgrad.w, all)) {
+    out.push(...packedOperandElements(policy.dgrad.dy, m, n));
+    out.push(n * k, ...packedOperandElements(policy.dgrad.w, k, n));
+  } else if (withDx) {
     out.push(...quantizedBuffers(policy.dgrad.dy, m, n));
     const wp = policy.dgrad.w;
     if (layoutFree(wp)) {
-      if (JSON.stringify(wp) !== JSON.stringify(policy.fprop.w)) {
+      if (fpropPacked || JSON.stringify(wp) !== JSON.stringify(policy.fprop.w)) {
         out.push(...quantizedBuffers(wp, n, k));
       }
     } else {
@@ -68,9 +78,12 @@ export function linearBuffers(
     }
   }
   const { dy, x } = policy.wgrad;
-  if (layoutFree(dy) && layoutFree(x)) {
+  const asIs = layoutFree(dy) && layoutFree(x);
+  if (!asIs && runsPackedGemm(packed, dy, x, all)) {
+    out.push(m * n, ...packedOperandElements(dy, n, m), m * k, ...packedOperandElements(x, k, m));
+  } else if (asIs) {
     out.push(...quantizedBuffers(dy, m, n));
-    if (JSON.stringify(x) !== JSON.stringify(policy.fprop.x)) {
+    if (fpropPacked || JSON.stringify(x) !== JSON.stringify(policy.fprop.x)) {
       out.push(...quantizedBuffers(x, m, k));
     }
   } else {
@@ -89,6 +102,7 @@ export function modelBuffers(
   batch: number,
   totalSteps: number,
   step = 0,
+  packed = false,
 ): number[] {
   const M = batch * cfg.seqLen;
   const D = cfg.dModel;
@@ -120,17 +134,17 @@ export function modelBuffers(
   kinds.forEach((kind, i) => {
     const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
     if (kind === "attention") {
-      out.push(...linearBuffers(p, { m: M, n: 3 * D, k: D }, true));
-      out.push(...linearBuffers(p, { m: M, n: D, k: D }, true));
+      out.push(...linearBuffers(p, { m: M, n: 3 * D, k: D }, true, packed));
+      out.push(...linearBuffers(p, { m: M, n: D, k: D }, true, packed));
     } else if (kind === "mamba") {
-      out.push(...linearBuffers(p, { m: M, n: mamba.inProj, k: D }, true));
-      out.push(...linearBuffers(p, { m: M, n: D, k: mamba.dInner }, true));
+      out.push(...linearBuffers(p, { m: M, n: mamba.inProj, k: D }, true, packed));
+      out.push(...linearBuffers(p, { m: M, n: D, k: mamba.dInner }, true, packed));
     } else {
-      out.push(...linearBuffers(p, { m: M, n: Fu, k: D }, true));
-      out.push(...linearBuffers(p, { m: M, n: D, k: F }, true));
+      out.push(...linearBuffers(p, { m: M, n: Fu, k: D }, true, packed));
+      out.push(...linearBuffers(p, { m: M, n: D, k: F }, true, packed));
     }
   });
-  out.push(...linearBuffers(uniformLinear(policy.head), { m: M, n: V, k: D }, true));
+  out.push(...linearBuffers(uniformLinear(policy.head), { m: M, n: V, k: D }, true, packed));
   return out;
 }
 
@@ -143,10 +157,11 @@ export function estimateMemory(
   policy: PrecisionPolicy,
   batch: number,
   totalSteps: number,
+  packed = false,
 ): { bytes: number; largest: number } {
   const phases = policy.switchTo ? [0, totalSteps] : [0];
   const est = phases.map((step) => {
-    const sizes = modelBuffers(cfg, policy, batch, totalSteps, step).map(bufferBytes);
+    const sizes = modelBuffers(cfg, policy, batch, totalSteps, step, packed).map(bufferBytes);
     return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
   });
   return {
@@ -202,8 +217,9 @@ export function checkMemory(
   batch: number,
   totalSteps: number,
   budget = adapterMemoryBudget(gpu),
+  packed = false,
 ): { bytes: number; largest: number } {
-  const est = estimateMemory(cfg, policy, batch, totalSteps);
+  const est = estimateMemory(cfg, policy, batch, totalSteps, packed);
   const where = `adapter "${gpu.info.description || gpu.info.vendor}"`;
   const limit = Math.min(
     gpu.limits.maxStorageBufferBindingSize ?? Infinity,

@@ -4,6 +4,7 @@ import { getGpu } from "../../src/gpu/device.ts";
 import { GptModel, type StepConfig } from "../../src/model/gpt.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/model/policy.ts";
+import { packedGemmAvailable } from "../../src/model/linear.ts";
 import { referenceStep } from "../../src/model/reference/gpt.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
 
@@ -126,7 +127,7 @@ Deno.test("estimateMemory equals what GptModel allocates, for every policy and M
       const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
       const model = await GptModel.create(gpu, cfg, POLICIES[name], step);
       assertStrictEquals(
-        estimateMemory(cfg, POLICIES[name], 2, 10).bytes,
+        estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
         model.bytes,
         `${name} ${mlp}`,
       );
@@ -158,7 +159,31 @@ Deno.test("a policy's late switch rebuilds the step with the new formats and fre
   await model.step(batch, 2, 1e-3);
   assertOk(model.dispatchesPerStep < before, `dispatches ${before} → ${model.dispatchesPerStep}`);
   assertOk(model.bytes < bytesBefore, `bytes ${bytesBefore} → ${model.bytes}`);
-  assertStrictEquals(estimateMemory(TINY, policy, 2, 4).bytes, bytesBefore);
+  assertStrictEquals(estimateMemory(TINY, policy, 2, 4, packedGemmAvailable()).bytes, bytesBefore);
   assertOk(Number.isFinite((await model.readMetrics()).loss));
   model.destroy();
+});
+
+Deno.test("NVFP4 GEMMs on packed codes give the fake-quant path's step up to f32 rounding", async () => {
+  const gpu = await getGpu();
+  const cfg = { ...TINY, pattern: "*-*-", dModel: 64, dFf: 128 };
+  const batch = batchOf(2 * cfg.seqLen, cfg.vocab, 2);
+  const run = async (packedNvfp4: boolean) => {
+    const step: StepConfig = { batch: 2, seed: 1, totalSteps: 1, clip: Infinity, adamw: {} };
+    const policy = { ...POLICIES.nvfp4, highPrecisionBlocks: undefined };
+    const model = await GptModel.create(gpu, cfg, policy, { ...step, packedNvfp4 });
+    await model.step(batch, 1, 0);
+    const loss = (await model.readMetrics()).loss;
+    const grads = new Map<string, Float32Array>();
+    for (const p of model.params) grads.set(p.spec.name, await model.read(p.spec.name, "g"));
+    model.destroy();
+    return { loss, grads };
+  };
+  const packed = await run(true);
+  const fake = await run(false);
+  assertOk(Math.abs(packed.loss - fake.loss) < 1e-5 * fake.loss, `${packed.loss} vs ${fake.loss}`);
+  for (const [name, g] of fake.grads) {
+    const err = relativeError(packed.grads.get(name)!, g);
+    assertOk(err < 1e-2, `gradient of ${name}: relative error ${err}`);
+  }
 });

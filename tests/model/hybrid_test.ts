@@ -4,6 +4,7 @@ import { getGpu } from "../../src/gpu/device.ts";
 import { GptModel, type StepConfig } from "../../src/model/gpt.ts";
 import { type ModelConfig, paramSpecs, validateModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/model/policy.ts";
+import { packedGemmAvailable } from "../../src/model/linear.ts";
 import { referenceStep } from "../../src/model/reference/gpt.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
 
@@ -144,7 +145,11 @@ Deno.test("estimateMemory equals what a hybrid allocates, for every policy", asy
   for (const name of Object.keys(POLICIES)) {
     const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
     const model = await GptModel.create(gpu, cfg, POLICIES[name], step);
-    assertStrictEquals(estimateMemory(cfg, POLICIES[name], 2, 10).bytes, model.bytes, name);
+    assertStrictEquals(
+      estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
+      model.bytes,
+      name,
+    );
     model.destroy();
   }
 });
