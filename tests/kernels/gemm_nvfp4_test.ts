@@ -134,6 +134,7 @@ const TILES: Nvfp4GemmTile[] = [
   { bm: 128, bn: 128, bk: 64, tm: 8, tn: 8 },
   { bm: 16, bn: 32, bk: 16, tm: 1, tn: 2 },
   { bm: 32, bn: 128, bk: 128, tm: 2, tn: 8 },
+  { bm: 64, bn: 128, bk: 64, tm: 4, tn: 8 }, // the default for large problems
 ];
 
 Deno.test("one 16-block: C holds every E2M1 code times 1, and the hand-summed A·Aᵀ", async () => {
