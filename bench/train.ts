@@ -165,11 +165,12 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   const text = [
     `## Training-step throughput on ${gpu.info.description || gpu.info.vendor}`,
     "",
-    `Model: pattern "${cfg.pattern}" (${describeBlocks(cfg.pattern)}), d_model ${d}, ` +
+    `Model: pattern \`${cfg.pattern}\` (${describeBlocks(cfg.pattern)}), d_model ${d}, ` +
     `${cfg.heads} heads, d_ff ${cfg.dFf}, ${cfg.mlp}, seq ${cfg.seqLen}, vocab ${cfg.vocab}` +
     `${describeMamba(cfg) ? `; ${describeMamba(cfg)}` : ""}; batch ${batch} × ${cfg.seqLen} = ` +
     `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps (wall ` +
-    `clock until the GPU finished). Emulated formats: quantize → dequantize → f32 GEMM.`,
+    `clock until the GPU finished). Formats are emulated (quantize → dequantize → f32 GEMM) ` +
+    `except the GEMMs the GEMMs column calls packed NVFP4 (dot4I8Packed on packed codes).`,
     "",
     `| ${header.join(" | ")} |`,
     `|---|---|${header.slice(2).map(() => "---:").join("|")}|`,
