@@ -24,6 +24,8 @@ export interface ReportOptions {
    * the records' policies, seeds and steps: the same runs even where the recipe asks for more).
    */
   readonly reproduceCommand?: string;
+  /** The `--out` folder of the default reproduce command (omitted for `reports`, the default). */
+  readonly benchOut?: string;
   /** The command that checks the report (default `deno task verify reports/<suite>.md`). */
   readonly verifyCommand?: string;
   /** Folder of the chart files relative to the report (default the suite name). */
@@ -159,7 +161,7 @@ function when(s: SuiteSummary): string {
 }
 
 /** `deno task bench` with the suite's recipes, policies (baseline first), seeds and steps. */
-function benchCommand(recipes: readonly string[], s: SuiteSummary): string {
+function benchCommand(recipes: readonly string[], s: SuiteSummary, out?: string): string {
   const unique = <T>(xs: T[]) => [...new Set(xs)];
   const records = s.records;
   const policies = s.policies.map((p) => p.policy);
@@ -170,6 +172,7 @@ function benchCommand(recipes: readonly string[], s: SuiteSummary): string {
     `--policy ${policies.join(",")}`,
     `--seeds ${seeds.join(",")}`,
     ...(steps.length === 1 ? [`--steps ${steps[0]}`] : []),
+    ...(out !== undefined && out !== "reports" ? [`--out ${out}`] : []),
   ].join(" ");
 }
 
@@ -195,7 +198,7 @@ export async function renderReport(
   const chartDir = options.chartDir ?? suite;
   const charts = await suiteCharts(s);
   const recipes = [...new Set(s.records.map((r) => r.spec.recipePath))];
-  const reproduce = options.reproduceCommand ?? benchCommand(recipes, s);
+  const reproduce = options.reproduceCommand ?? benchCommand(recipes, s, options.benchOut);
   const verify = options.verifyCommand ?? `deno task verify reports/${suite}.md`;
   const env = environmentRows(s.records).map((r) => [
     r.field,

@@ -72,6 +72,7 @@ export async function writeReport(
     chartDir: suite,
     runsDir: relative(outDir, runsDir),
     verifyCommand: `deno task verify ${path}`,
+    benchOut: outDir,
     description: options.description,
   });
   const charts = report.charts.map((c) => join(outDir, suite, c.file));
