@@ -29,6 +29,7 @@ import {
   type GemmLayout,
   gemmReferenceAt,
 } from "../src/model/reference/gemm.ts";
+import { benchMain } from "./main.ts";
 
 const USAGE =
   "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192 | --shapes MxNxK,...] " +
@@ -232,14 +233,4 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
   return text;
 }
 
-if (import.meta.main) {
-  try {
-    await runGemmBenchmark(Deno.args);
-  } catch (e) {
-    if (!(e instanceof RangeError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
-      throw e;
-    }
-    console.error(`error: ${(e as Error).message}\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await benchMain(runGemmBenchmark, USAGE);

@@ -37,6 +37,7 @@ import {
 } from "../kernels/gemm_nvfp4.ts";
 import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/wgsl/gemm_nvfp4.ts";
 import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize.ts";
+import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_nvfp4.ts [--sizes 1024,2048,4096,8192] " +
   "[--tiles BMxBNxBK/TMxTN,...] [--dots dot4I8Packed,unpacked] [--iterations 10] [--out file.md]";
@@ -303,14 +304,4 @@ export async function runNvfp4GemmBenchmark(args: string[]): Promise<string> {
   return text;
 }
 
-if (import.meta.main) {
-  try {
-    await runNvfp4GemmBenchmark(Deno.args);
-  } catch (e) {
-    if (!(e instanceof RangeError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))) {
-      throw e;
-    }
-    console.error(`error: ${(e as Error).message}\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await benchMain(runNvfp4GemmBenchmark, USAGE);

@@ -14,6 +14,7 @@ import {
 } from "../../src/model/reference/conv1d.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
+import { numericGrad } from "../gradcheck.ts";
 
 /** `n` seeded normal values scaled by `scale`, as f32. */
 function randn(n: number, seed: number, scale = 1): Float32Array {
@@ -144,19 +145,6 @@ Deno.test("causalConvForward reads only the current and earlier rows of the same
     }
   }
 });
-
-/** Central differences of `loss` with respect to `v[i]`, in float64. */
-function numericGrad(v: Float64Array, loss: () => number, h = 1e-6): Float64Array {
-  return v.map((_, i) => {
-    const old = v[i];
-    v[i] = old + h;
-    const up = loss();
-    v[i] = old - h;
-    const down = loss();
-    v[i] = old;
-    return (up - down) / (2 * h);
-  });
-}
 
 Deno.test("causalConvBackward equals central finite differences", () => {
   const shapes = [

@@ -14,6 +14,7 @@ import {
 } from "../../src/model/reference/gated_norm.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
+import { numericGrad } from "../gradcheck.ts";
 
 /** `n` seeded normal values scaled by `scale` and shifted by `shift`, as f32. */
 function randn(n: number, seed: number, scale = 1, shift = 0): Float32Array {
@@ -139,19 +140,6 @@ Deno.test("GatedRmsNormKernel stays finite for gates far beyond exp's range", as
   }
   assertCloseMax(got.dz, bwd.dz, "dz");
 });
-
-/** Central differences of `loss` with respect to `v[i]`, in float64. */
-function numericGrad(v: Float64Array, loss: () => number, h = 1e-6): Float64Array {
-  return v.map((_, i) => {
-    const old = v[i];
-    v[i] = old + h;
-    const up = loss();
-    v[i] = old - h;
-    const down = loss();
-    v[i] = old;
-    return (up - down) / (2 * h);
-  });
-}
 
 Deno.test("gatedRmsNormBackward equals central finite differences", () => {
   for (const groups of [1, 3]) {

@@ -14,6 +14,7 @@ import {
 } from "../../src/model/reference/norm.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
+import { numericGrad } from "../gradcheck.ts";
 
 /** `n` seeded normal values scaled by `scale` and shifted by `shift`, as f32. */
 function randn(n: number, seed: number, scale = 1, shift = 0): Float32Array {
@@ -228,19 +229,6 @@ Deno.test("LayerNormKernel is deterministic", async () => {
     assertBitsEqual(a[k], b[k], k);
   }
 });
-
-/** Central differences of `loss` with respect to `v[i]`, in float64. */
-function numericGrad(v: Float64Array, loss: () => number, h = 1e-6): Float64Array {
-  return v.map((_, i) => {
-    const old = v[i];
-    v[i] = old + h;
-    const up = loss();
-    v[i] = old - h;
-    const down = loss();
-    v[i] = old;
-    return (up - down) / (2 * h);
-  });
-}
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;

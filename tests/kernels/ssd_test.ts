@@ -16,6 +16,7 @@ import {
 } from "../../src/model/reference/ssd.ts";
 import { normal, uniform } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
+import { numericGrad } from "../gradcheck.ts";
 
 /** `n` values of `f()`, rounded to f32. */
 const fill = (n: number, f: () => number) => Float32Array.from({ length: n }, () => f());
@@ -150,19 +151,6 @@ Deno.test("SsdKernel is deterministic", async () => {
     assertBitsEqual(a[k], b[k], k);
   }
 });
-
-/** Central differences of `loss` with respect to `v[i]`, in float64. */
-function numericGrad(v: Float64Array, loss: () => number, h = 1e-6): Float64Array {
-  return v.map((_, i) => {
-    const old = v[i];
-    v[i] = old + h;
-    const up = loss();
-    v[i] = old - h;
-    const down = loss();
-    v[i] = old;
-    return (up - down) / (2 * h);
-  });
-}
 
 Deno.test("SSD reference backward equals central finite differences", () => {
   const dims = { batch: 2, seq: 5, heads: 4, headDim: 3, dState: 2, groups: 2 };
