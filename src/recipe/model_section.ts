@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ModelConfig, validateMamba } from "../model/config.ts";
+import { type MambaConfig, type ModelConfig, validateMamba } from "../model/config.ts";
 import type { Problem } from "./problems.ts";
 import type { RecipeInput } from "./schema.ts";
 import type { SourceFile } from "./source.ts";
@@ -51,20 +51,20 @@ export function modelConfig(
         (Number.isInteger(head) ? ` (head size ${head})` : ""),
     ));
   }
-  const mamba = m.mamba && {
-    ...(m.mamba.d_state !== undefined ? { dState: m.mamba.d_state } : {}),
-    ...(m.mamba.head_dim !== undefined ? { headDim: m.mamba.head_dim } : {}),
-    ...(m.mamba.expand !== undefined ? { expand: m.mamba.expand } : {}),
-    ...(m.mamba.n_groups !== undefined ? { nGroups: m.mamba.n_groups } : {}),
-    ...(m.mamba.conv_window !== undefined ? { convWindow: m.mamba.conv_window } : {}),
-  };
+  const given = m.mamba;
+  const mamba: MambaConfig | undefined = given && Object.fromEntries(
+    Object.entries(SNAKE).flatMap(([field, key]) =>
+      given[key] === undefined ? [] : [[field, given[key]]]
+    ),
+  );
+  const config: ModelConfig = { ...base(m), ...(mamba ? { mamba } : {}) };
   if (m.pattern.includes("M") && problems.length === before) {
     try {
-      validateMamba({ ...base(m), ...(mamba ? { mamba } : {}) });
+      validateMamba(config);
     } catch (e) {
       if (!(e instanceof RangeError) || !e.message.startsWith("model.mamba")) throw e;
       const field = /^model\.mamba\.(\w+)/.exec(e.message)?.[1];
-      const key = field && SNAKE[field];
+      const key = field && SNAKE[field as keyof MambaConfig];
       problems.push(src.problem(
         key && m.mamba?.[key] !== undefined
           ? ["model", "mamba", key]
@@ -75,12 +75,11 @@ export function modelConfig(
       ));
     }
   }
-  if (problems.length > before) return undefined;
-  return { ...base(m), ...(mamba ? { mamba } : {}) };
+  return problems.length > before ? undefined : config;
 }
 
-/** The recipe key of each `MambaConfig` field. */
-const SNAKE: Record<string, keyof NonNullable<RecipeInput["model"]["mamba"]>> = {
+/** The recipe key of each {@link MambaConfig} field. */
+const SNAKE: Record<keyof MambaConfig, keyof NonNullable<RecipeInput["model"]["mamba"]>> = {
   dState: "d_state",
   headDim: "head_dim",
   expand: "expand",

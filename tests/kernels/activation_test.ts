@@ -13,6 +13,7 @@ import {
 } from "../../src/model/reference/activation.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
+import { numericGrad } from "../gradcheck.ts";
 
 const KINDS: ActivationKind[] = ["relu2", "gelu", "swiglu"];
 
@@ -96,16 +97,9 @@ for (const kind of KINDS) {
     const dy = Float64Array.from(inputs(rows * cols, 4).map((v, i) => i < 15 ? 1 - 0.1 * i : v));
     const loss = () => activationForward(kind, x, rows, cols).reduce((s, v, i) => s + v * dy[i], 0);
     const dx = activationBackward(kind, x, dy, rows, cols);
-    for (let i = 0; i < x.length; i++) {
-      const old = x[i];
-      x[i] = old + h;
-      const up = loss();
-      x[i] = old - h;
-      const down = loss();
-      x[i] = old;
-      const fd = (up - down) / (2 * h);
+    numericGrad(x, loss, h).forEach((fd, i) => {
       assertOk(Math.abs(fd - dx[i]) <= 1e-7 * (1 + Math.abs(dx[i])), `dx[${i}]: ${dx[i]} vs ${fd}`);
-    }
+    });
   });
 }
 
