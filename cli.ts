@@ -63,7 +63,7 @@ async function bench(args: string[]): Promise<number> {
   }
   const { describePlan, expandRuns, loadRecipe, RecipeError } = await recipes();
   const { writeReport } = await reports();
-  const { runSuite } = await import("./src/runner/run.ts");
+  const { planRuns, runSuite } = await import("./src/runner/run.ts");
   const paths = positionals.length > 0 ? positionals : [DEFAULT_RECIPE];
   const runs: RunSpec[] = [];
   const problems: string[] = [];
@@ -90,7 +90,10 @@ async function bench(args: string[]): Promise<number> {
   }
   const gpu = await getGpu();
   const packed = packedGemmAvailable();
-  for (const r of runs) {
+  const out = String(values.out);
+  const plan = await planRuns(runs, `${out}/runs`);
+  // Only the runs without a record will train: they must fit the adapter.
+  for (const { spec: r } of plan.filter((p) => !p.existing)) {
     try {
       checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps, undefined, packed);
     } catch (e) {
@@ -102,12 +105,11 @@ async function bench(args: string[]): Promise<number> {
     console.error([...new Set(problems)].join("\n"));
     return 2;
   }
-  const out = String(values.out);
   Deno.addSignalListener("SIGINT", () => {
     console.error("\ninterrupted: finished runs keep their records; the run in progress left none");
     Deno.exit(130);
   });
-  await runSuite(gpu, runs, { runsDir: `${out}/runs` });
+  await runSuite(gpu, plan);
   for (const suite of new Set(runs.map((r) => r.suite))) {
     const { path } = await writeReport(suite, { runsDir: `${out}/runs`, outDir: out });
     console.error(`report: ${path}`);

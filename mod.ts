@@ -81,7 +81,7 @@ export { expandRuns } from "./src/recipe/expand.ts";
 export { describePlan } from "./src/recipe/plan.ts";
 export { RecipeError } from "./src/recipe/problems.ts";
 export type { RunSpec } from "./src/recipe/run_spec.ts";
-export { runSuite } from "./src/runner/run.ts";
+export { type PlannedRun, planRuns, runSuite } from "./src/runner/run.ts";
 export { type RunRecord } from "./src/runner/record.ts";
 export { verifyReport } from "./src/runner/verify.ts";
 export { aggregate } from "./src/report/aggregate.ts";

@@ -54,8 +54,6 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
 
 /** Options of {@link runSuite}. */
 export interface RunnerOptions {
-  /** Folder of the records (default `reports/runs`). */
-  readonly runsDir?: string;
   /** Where progress goes (default: a progress line on a TTY, plain lines otherwise). */
   readonly write?: (line: string, transient: boolean) => void;
 }
@@ -83,24 +81,30 @@ const fmtTime = (s: number) =>
     ? `${(s / 60).toFixed(1)}m`
     : `${s.toFixed(0)}s`;
 
+/** A run of a suite as {@link planRuns} finds it: its id, dataset, record path and old record. */
+export interface PlannedRun {
+  readonly spec: RunSpec;
+  /** {@link runId} of the spec with its data and the current kernel sources. */
+  readonly id: string;
+  readonly data: Dataset;
+  /** `<runsDir>/<id>.json`. */
+  readonly path: string;
+  /** The record already there, if any: such a run is not trained again. */
+  readonly existing?: RunRecord;
+}
+
 /**
- * Trains every run whose record is missing (same id = same spec, data and kernel sources) and
- * returns all records, old and new.
+ * The id, dataset (each loaded once) and existing record of every spec, so that callers can look
+ * at what will really be trained (e.g. check its memory) before {@link runSuite} trains it.
  */
-export async function runSuite(
-  gpu: Gpu,
-  specs: RunSpec[],
-  opts: RunnerOptions = {},
-): Promise<SuiteOutcome> {
-  const runsDir = opts.runsDir ?? "reports/runs";
-  const write = opts.write ?? defaultWrite();
+export async function planRuns(
+  specs: readonly RunSpec[],
+  runsDir = "reports/runs",
+): Promise<PlannedRun[]> {
   const kernels = await kernelSourcesHash();
   const datasets = new Map<string, Promise<Dataset>>();
-  const env = await environment(gpu);
-  const records: RunRecord[] = [];
-  let ran = 0;
-  let skipped = 0;
-  for (const [i, spec] of specs.entries()) {
+  const plan: PlannedRun[] = [];
+  for (const spec of specs) {
     const dataKey = canonicalJson({ data: spec.data, base: dirname(spec.recipePath) });
     if (!datasets.has(dataKey)) {
       datasets.set(dataKey, loadDataset(spec.data, { baseDir: dirname(spec.recipePath) }));
@@ -108,17 +112,40 @@ export async function runSuite(
     const data = await datasets.get(dataKey)!;
     const id = runId(spec, data.sha256, kernels);
     const path = join(runsDir, `${id}.json`);
-    const label = `[${i + 1}/${specs.length}] ${spec.suite} ${spec.policyName} seed ${spec.seed}`;
+    let existing: RunRecord | undefined;
     try {
-      const existing = JSON.parse(await Deno.readTextFile(path)) as RunRecord;
-      if (existing.format === RECORD_FORMAT && existing.id === id) {
-        records.push(existing);
-        skipped++;
-        write(`${label}: record ${id.slice(0, 12)} exists, skipped`, false);
-        continue;
-      }
+      const record = JSON.parse(await Deno.readTextFile(path)) as RunRecord;
+      if (record.format === RECORD_FORMAT && record.id === id) existing = record;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    plan.push({ spec, id, data, path, ...(existing ? { existing } : {}) });
+  }
+  return plan;
+}
+
+/**
+ * Trains every planned run whose record is missing (same id = same spec, data and kernel sources)
+ * and returns all records, old and new.
+ */
+export async function runSuite(
+  gpu: Gpu,
+  plan: readonly PlannedRun[],
+  opts: RunnerOptions = {},
+): Promise<SuiteOutcome> {
+  const write = opts.write ?? defaultWrite();
+  const kernels = await kernelSourcesHash();
+  const env = await environment(gpu);
+  const records: RunRecord[] = [];
+  let ran = 0;
+  let skipped = 0;
+  for (const [i, { spec, id, data, path, existing }] of plan.entries()) {
+    const label = `[${i + 1}/${plan.length}] ${spec.suite} ${spec.policyName} seed ${spec.seed}`;
+    if (existing) {
+      records.push(existing);
+      skipped++;
+      write(`${label}: record ${id.slice(0, 12)} exists, skipped`, false);
+      continue;
     }
     const t0 = performance.now();
     const steps = spec.train.steps;

@@ -11,7 +11,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { parseRecord } from "../report/records.ts";
 import { environment } from "./environment.ts";
 import type { RunRecord } from "./record.ts";
-import { runSuite } from "./run.ts";
+import { planRuns, runSuite } from "./run.ts";
 
 /** Relative tolerance of the final loss when the adapter or runtime differs. */
 export const CROSS_ADAPTER_TOLERANCE = 0.02;
@@ -62,8 +62,7 @@ export async function verifyReport(
       const file = join(runsDir, `${id}.json`);
       const old = parseRecord(await Deno.readTextFile(file), file);
       const label = `${old.spec.suite} ${old.spec.policyName} seed ${old.spec.seed}`;
-      const { records } = await runSuite(gpu, [old.spec], {
-        runsDir: tmp,
+      const { records } = await runSuite(gpu, await planRuns([old.spec], tmp), {
         ...(write ? { write } : {}),
       });
       const now = records[0];

@@ -2,7 +2,7 @@ import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { POLICIES } from "../../src/model/policy.ts";
 import type { RunSpec } from "../../src/recipe/run_spec.ts";
-import { runSuite } from "../../src/runner/run.ts";
+import { planRuns, runSuite } from "../../src/runner/run.ts";
 import { RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
 
 function spec(policyName: string, seed: number): RunSpec {
@@ -36,7 +36,7 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
   const write = (line: string, transient: boolean) => transient || lines.push(line);
   try {
     const specs = [spec("fp32", 0), spec("nvfp4", 0)];
-    const first = await runSuite(gpu, specs, { runsDir, write });
+    const first = await runSuite(gpu, await planRuns(specs, runsDir), { write });
     assertEquals([first.ran, first.skipped], [2, 0]);
     const files = [...Deno.readDirSync(runsDir)].map((e) => e.name).sort();
     assertStrictEquals(files.length, 2);
@@ -48,7 +48,9 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
     assertEquals(rec.result.eval.map((p) => p.step), [4]);
     assertStrictEquals(rec.env.deno, Deno.version.deno);
     assertOk(rec.hashes.data.length === 64 && rec.hashes.kernels.length === 64);
-    const again = await runSuite(gpu, specs, { runsDir, write });
+    const plan = await planRuns(specs, runsDir);
+    assertOk(plan.every((p) => p.existing?.id === p.id), "both runs planned with their records");
+    const again = await runSuite(gpu, plan, { write });
     assertEquals([again.ran, again.skipped], [0, 2]);
     assertEquals(again.records.map((r) => r.id).sort(), first.records.map((r) => r.id).sort());
     assertOk(lines.some((l) => l.includes("exists, skipped")));
