@@ -154,7 +154,7 @@ async function verify(args: string[]): Promise<number> {
     console.error("error: verify takes one report, e.g. `deno task verify reports/quick.md`");
     return 2;
   }
-  const { verifyReport } = await import("./src/runner/verify.ts");
+  const { verifyReport } = await import("./src/report/verify.ts");
   const verdicts = await verifyReport(await getGpu(), positionals[0]);
   const bad = verdicts.filter((v) => !v.ok).length;
   console.error(`${verdicts.length - bad} of ${verdicts.length} runs reproduced`);

@@ -54,7 +54,7 @@ export {
   quantizeGpu,
   QuantizeKernel,
   quantizeSizes,
-} from "./kernels/quantize.ts";
+} from "./kernels/quantize/mod.ts";
 export { getGpu, type Gpu, GpuUnavailableError, requireFeature } from "./src/gpu/device.ts";
 export {
   type Activation,
@@ -70,7 +70,7 @@ export {
   type PrecisionPolicy,
   uniformLinear,
 } from "./src/model/policy.ts";
-export { GptModel, type StepConfig, type StepMetrics } from "./src/model/gpt.ts";
+export { DecoderModel, type StepConfig, type StepMetrics } from "./src/model/decoder.ts";
 export { checkMemory, estimateMemory, GpuMemoryError } from "./src/model/memory.ts";
 export { type CurvePoint, train, type TrainConfig, type TrainResult } from "./src/train/loop.ts";
 export { lrAt, type Schedule } from "./src/train/schedule.ts";
@@ -83,7 +83,7 @@ export { RecipeError } from "./src/recipe/problems.ts";
 export type { RunSpec } from "./src/recipe/run_spec.ts";
 export { type PlannedRun, planRuns, runSuite } from "./src/runner/run.ts";
 export { type RunRecord } from "./src/runner/record.ts";
-export { verifyReport } from "./src/runner/verify.ts";
+export { verifyReport } from "./src/report/verify.ts";
 export { aggregate } from "./src/report/aggregate.ts";
 export { renderReport } from "./src/report/markdown.ts";
 export { writeReport } from "./src/report/write.ts";

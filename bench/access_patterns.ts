@@ -2,7 +2,7 @@
  * Microbenchmark behind the quantize kernels' layout: vec4 copies and quantizer arithmetic with one,
  * four or sixteen consecutive vec4 per invocation, or sixteen strided (coalesced) vec4, on 64 MiB.
  * On the H100 it showed that per-invocation contiguous runs, not the arithmetic, cost bandwidth
- * (see kernels/wgsl/quantize.ts). Usage: deno run -A bench/access_patterns.ts
+ * (see kernels/quantize/wgsl.ts). Usage: deno run -A bench/access_patterns.ts
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { getGpu } from "../src/gpu/device.ts";
 import { GpuTimer } from "../src/gpu/timing.ts";
 import { bindGroup } from "../src/gpu/pipelines.ts";
 import { pipelineCache } from "../src/gpu/pipelines.ts";
-import { wgslNumerics } from "../kernels/wgsl/numerics.ts";
+import { wgslNumerics } from "../kernels/_wgsl/numerics.ts";
 const gpu = await getGpu();
 const d = gpu.device;
 const timer = new GpuTimer(gpu);

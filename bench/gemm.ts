@@ -1,5 +1,5 @@
 /**
- * `deno run -A bench/gemm.ts`: throughput of the f32 GEMM kernels (kernels/gemm.ts) for each
+ * `deno run -A bench/gemm.ts`: throughput of the f32 GEMM kernels (kernels/gemm/mod.ts) for each
  * layout on square problems, timed with GPU timestamp queries where the adapter has them.
  *
  * TFLOP/s = 2·M·N·K / median time. Each timed batch follows at least 200 ms of the same GEMM in one
@@ -20,15 +20,15 @@ import { getGpu } from "../src/gpu/device.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
-import { GemmKernel } from "../kernels/gemm.ts";
-import type { GemmTile } from "../kernels/wgsl/gemm.ts";
+import { GemmKernel } from "../kernels/gemm/mod.ts";
+import type { GemmTile } from "../kernels/gemm/wgsl.ts";
 import { readBuffer } from "../src/gpu/buffers.ts";
 import {
   GEMM_LAYOUTS,
   type GemmDims,
   type GemmLayout,
   gemmReferenceAt,
-} from "../src/model/reference/gemm.ts";
+} from "../kernels/gemm/reference.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE =

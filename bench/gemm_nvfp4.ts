@@ -1,6 +1,6 @@
 /**
- * `deno run -A bench/gemm_nvfp4.ts`: throughput of the packed NVFP4 GEMM (kernels/gemm_nvfp4.ts)
- * beside the f32 GEMM (kernels/gemm.ts, layout `nt`) that the fake-quant path runs today, on square
+ * `deno run -A bench/gemm_nvfp4.ts`: throughput of the packed NVFP4 GEMM (kernels/gemm_nvfp4/mod.ts)
+ * beside the f32 GEMM (kernels/gemm/mod.ts, layout `nt`) that the fake-quant path runs today, on square
  * problems in one run, timed with GPU timestamp queries where the adapter has them.
  *
  * A [M, K] (activations, 1×16 blocks) and B [N, K] (weights, 16×16 tiles) hold values in [−1, 1);
@@ -25,18 +25,18 @@ import { readBuffer } from "../src/gpu/buffers.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { f32FromBits } from "../src/formats/fp32.ts";
 import { resolveFormat } from "../src/formats/spec.ts";
-import type { GemmDims } from "../src/model/reference/gemm.ts";
+import type { GemmDims } from "../kernels/gemm/reference.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
-import { GemmKernel } from "../kernels/gemm.ts";
+import { GemmKernel } from "../kernels/gemm/mod.ts";
 import { formatTile } from "./gemm.ts";
 import {
   PackedNvfp4GemmKernel,
   packedNvfp4GemmReferenceAt,
   type PackedNvfp4Host,
-} from "../kernels/gemm_nvfp4.ts";
-import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/wgsl/gemm_nvfp4.ts";
-import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize.ts";
+} from "../kernels/gemm_nvfp4/mod.ts";
+import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/gemm_nvfp4/wgsl.ts";
+import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize/mod.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_nvfp4.ts [--sizes 1024,2048,4096,8192] " +

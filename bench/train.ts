@@ -23,7 +23,7 @@
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
 import { environmentLine } from "./environment_line.ts";
-import { GptModel } from "../src/model/gpt.ts";
+import { DecoderModel } from "../src/model/decoder.ts";
 import {
   type Activation,
   describeBlocks,
@@ -113,7 +113,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   const tokens = batch * cfg.seqLen;
   const rows: string[][] = [];
   for (const { name, packed } of runs) {
-    const model = await GptModel.create(gpu, cfg, POLICIES[name], {
+    const model = await DecoderModel.create(gpu, cfg, POLICIES[name], {
       batch,
       seed: 0,
       totalSteps: warmup + steps,

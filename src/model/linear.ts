@@ -12,7 +12,7 @@
  * Rowwise and columnwise copies are each quantized from the high-precision tensor.
  *
  * Where both operands of a GEMM are NVFP4 and the context has a packed NVFP4 GEMM
- * (`kernels/gemm_nvfp4.ts`), that GEMM runs on the packed codes and scales instead: integer block
+ * (`kernels/gemm_nvfp4/mod.ts`), that GEMM runs on the packed codes and scales instead: integer block
  * dot products with `dot4I8Packed`, f32 accumulation across blocks — the same values up to f32
  * rounding order, 1.7× the f32 GEMM's throughput on an H100. Its B operand is always a [n, k]
  * copy with blocks along k, so Dgrad quantizes a transposed weight even for 16×16 tiles.
@@ -24,15 +24,15 @@ import type { Gpu } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/op.ts";
 import { streamKey } from "../formats/rng.ts";
 import { resolveFormat } from "../formats/spec.ts";
-import type { GemmKernel } from "../../kernels/gemm.ts";
-import type { ElementwiseKernels } from "../../kernels/elementwise.ts";
+import type { GemmKernel } from "../../kernels/gemm/mod.ts";
+import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import {
   type BoundQuantize,
   kernelConfig,
   QuantizeKernel,
   quantizeSizes,
-} from "../../kernels/quantize.ts";
-import type { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4.ts";
+} from "../../kernels/quantize/mod.ts";
+import type { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import { isIdentity, layoutFree, type LinearPolicy, type OperandPolicy } from "./policy.ts";
 
 /** What a model needs to build its layers: kernels, an allocator and a tensor-id counter. */

@@ -2,20 +2,20 @@
  * GPU memory of a training run, computed before anything is allocated, and the check that refuses
  * a run that would not fit the adapter (instead of crashing the device half-way).
  *
- * The estimate mirrors every allocation of `GptModel` (a test holds the two equal), so it is
+ * The estimate mirrors every allocation of `DecoderModel` (a test holds the two equal), so it is
  * exact for the model's own buffers; drivers add their own overhead on top.
  *
  * @module
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { paddedElements } from "../../kernels/quantize.ts";
-import { embeddingBackwardLayout } from "../../kernels/embedding.ts";
-import { normBlocks } from "../../kernels/norm.ts";
-import { CLIP_BYTES } from "../../kernels/clip.ts";
-import { XENT_METRICS_BYTES } from "../../kernels/xent.ts";
+import { paddedElements } from "../../kernels/quantize/mod.ts";
+import { embeddingBackwardLayout } from "../../kernels/embedding/mod.ts";
+import { normBlocks } from "../../kernels/norm/mod.ts";
+import { CLIP_BYTES } from "../../kernels/clip/mod.ts";
+import { XENT_METRICS_BYTES } from "../../kernels/xent/mod.ts";
 import { blockKinds, mambaDims, type ModelConfig, numel, paramSpecs } from "./config.ts";
-import { mambaBlockBuffers, mambaSharedBuffers } from "./mamba_block.ts";
+import { mambaBlockBuffers, mambaSharedBuffers } from "./blocks/mamba.ts";
 import {
   isIdentity,
   layoutFree,
@@ -28,7 +28,7 @@ import {
 import { resolveFormat } from "../formats/spec.ts";
 import { packedOperandElements, runsPackedGemm } from "./linear.ts";
 
-/** Bytes of one model buffer of `n` f32 (padded as `GptModel` pads them). */
+/** Bytes of one model buffer of `n` f32 (padded as `DecoderModel` pads them). */
 export function bufferBytes(n: number): number {
   return paddedElements(Math.max(n, 1)) * 4;
 }

@@ -7,7 +7,7 @@
 
 import type { ModelConfig } from "../model/config.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
-import type { AdamwConfig } from "../model/reference/adamw.ts";
+import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
 import type { DataSpec } from "../train/data/dataset.ts";
 import type { Schedule } from "../train/schedule.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import { describeBlocks, describeMamba } from "../model/config.ts";
-import { resolveAdamw } from "../model/reference/adamw.ts";
+import { resolveAdamw } from "../../kernels/adamw/reference.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import type { Schedule } from "../train/schedule.ts";
 import { grouped } from "./format.ts";

@@ -11,10 +11,10 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { GptModel } from "../model/gpt.ts";
+import { DecoderModel } from "../model/decoder.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
-import type { AdamwConfig } from "../model/reference/adamw.ts";
+import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { Dataset } from "./data/dataset.ts";
 import { lrAt, type Schedule, validateSchedule } from "./schedule.ts";
@@ -80,7 +80,7 @@ function percentile(values: number[], q: number): number {
 }
 
 /** Saves the model, optimizer state and step as a checkpoint. */
-async function save(model: GptModel, path: string, step: number, config: TrainConfig) {
+async function save(model: DecoderModel, path: string, step: number, config: TrainConfig) {
   const params = new Map();
   const m = new Map();
   const v = new Map();
@@ -126,7 +126,7 @@ export async function train(
   validateSchedule(config.schedule, config.steps);
   const logEvery = config.logEvery ?? 10;
   const warmup = config.warmupSteps ?? 3;
-  const model = await GptModel.create(gpu, config.model, config.policy, {
+  const model = await DecoderModel.create(gpu, config.model, config.policy, {
     batch: config.batch,
     seed: config.seed,
     totalSteps: config.steps,

@@ -5,12 +5,12 @@ import {
   assertRejects,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { ActivationKernel, type ActivationKind } from "../../kernels/activation.ts";
+import { ActivationKernel, type ActivationKind } from "../../kernels/activation/mod.ts";
 import {
   activationBackward,
   activationForward,
   activationInputCols,
-} from "../../src/model/reference/activation.ts";
+} from "../../kernels/activation/reference.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { numericGrad } from "../gradcheck.ts";

@@ -3,15 +3,15 @@ import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import type { BoundOp } from "../../src/gpu/op.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
-import { adamwHyper, AdamwKernel, type AdamwTensor } from "../../kernels/adamw.ts";
-import { ClipKernel } from "../../kernels/clip.ts";
+import { adamwHyper, AdamwKernel, type AdamwTensor } from "../../kernels/adamw/mod.ts";
+import { ClipKernel } from "../../kernels/clip/mod.ts";
 import {
   type AdamwConfig,
   adamwReference,
   type AdamwTensor as RefTensor,
   resolveAdamw,
-} from "../../src/model/reference/adamw.ts";
-import { clipReference } from "../../src/model/reference/clip.ts";
+} from "../../kernels/adamw/reference.ts";
+import { clipReference } from "../../kernels/clip/reference.ts";
 import { lrAt, type Schedule } from "../../src/train/schedule.ts";
 
 const GARBAGE = 777;

@@ -7,12 +7,12 @@ import {
 } from "../assert.ts";
 import { normal } from "../tensors.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { AttentionKernel } from "../../kernels/attention.ts";
+import { AttentionKernel } from "../../kernels/attention/mod.ts";
 import {
   attentionBackward,
   type AttentionDims,
   attentionForward,
-} from "../../src/model/reference/attention.ts";
+} from "../../kernels/attention/reference.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 
 const randn = (n: number, seed: number, scale = 1) => {

@@ -1,6 +1,6 @@
 import { assertBitsEqual } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { ElementwiseKernels } from "../../kernels/elementwise.ts";
+import { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
 

@@ -4,13 +4,13 @@ import {
   embeddingBackwardLayout,
   embeddingGradIndex,
   EmbeddingKernel,
-} from "../../kernels/embedding.ts";
+} from "../../kernels/embedding/mod.ts";
 import {
   EMBEDDING_CHUNK,
   embeddingBackward,
   embeddingForward,
   groupTokens,
-} from "../../src/model/reference/embedding.ts";
+} from "../../kernels/embedding/reference.ts";
 import { normal, uniform } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { numericGrad } from "../gradcheck.ts";

@@ -6,12 +6,12 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { gatedNormScratchElements, GatedRmsNormKernel } from "../../kernels/gated_norm.ts";
+import { gatedNormScratchElements, GatedRmsNormKernel } from "../../kernels/gated_norm/mod.ts";
 import {
   type GatedNormDims,
   gatedRmsNormBackward,
   gatedRmsNormForward,
-} from "../../src/model/reference/gated_norm.ts";
+} from "../../kernels/gated_norm/reference.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { numericGrad } from "../gradcheck.ts";

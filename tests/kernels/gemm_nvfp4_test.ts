@@ -5,21 +5,21 @@ import {
   PackedNvfp4GemmKernel,
   packedNvfp4GemmReferenceAt,
   type PackedNvfp4Host,
-} from "../../kernels/gemm_nvfp4.ts";
-import type { Nvfp4GemmTile } from "../../kernels/wgsl/gemm_nvfp4.ts";
-import { gemmGpu } from "../../kernels/gemm.ts";
+} from "../../kernels/gemm_nvfp4/mod.ts";
+import type { Nvfp4GemmTile } from "../../kernels/gemm_nvfp4/wgsl.ts";
+import { gemmGpu } from "../../kernels/gemm/mod.ts";
 import {
   fakeQuantizeGpu,
   kernelConfig,
   QuantizeKernel,
   quantizeSizes,
-} from "../../kernels/quantize.ts";
+} from "../../kernels/quantize/mod.ts";
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
 import { f32FromBits } from "../../src/formats/fp32.ts";
 import { resolveFormat } from "../../src/formats/spec.ts";
 import { readBuffer } from "../../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
-import type { GemmDims } from "../../src/model/reference/gemm.ts";
+import type { GemmDims } from "../../kernels/gemm/reference.ts";
 
 type Nvfp4Format = "nvfp4" | "nvfp4-2d";
 

@@ -1,8 +1,8 @@
 import { assertBitsEqual, assertEquals, assertOk, assertRejects, assertThrows } from "../assert.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
-import { GEMM_TILINGS, gemmGpu, GemmKernel } from "../../kernels/gemm.ts";
-import type { GemmTile } from "../../kernels/wgsl/gemm.ts";
+import { GEMM_TILINGS, gemmGpu, GemmKernel } from "../../kernels/gemm/mod.ts";
+import type { GemmTile } from "../../kernels/gemm/wgsl.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import {
   GEMM_LAYOUTS,
@@ -10,7 +10,7 @@ import {
   type GemmLayout,
   gemmOperandShapes,
   gemmReference,
-} from "../../src/model/reference/gemm.ts";
+} from "../../kernels/gemm/reference.ts";
 
 function randn(n: number, seed: number): Float32Array {
   const g = normal(seed);

@@ -5,13 +5,13 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { LayerNormKernel, normBlocks, RmsNormKernel } from "../../kernels/norm.ts";
+import { LayerNormKernel, normBlocks, RmsNormKernel } from "../../kernels/norm/mod.ts";
 import {
   layerNormBackward,
   layerNormForward,
   rmsNormBackward,
   rmsNormForward,
-} from "../../src/model/reference/norm.ts";
+} from "../../kernels/norm/reference.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { numericGrad } from "../gradcheck.ts";

@@ -4,7 +4,7 @@ import { createBufferFrom, createEmptyBuffer, readBuffer } from "../../src/gpu/b
 import { getGpu } from "../../src/gpu/device.ts";
 import { bindGroup } from "../../src/gpu/pipelines.ts";
 import { pipelineCache } from "../../src/gpu/pipelines.ts";
-import { wgslNumerics } from "../../kernels/wgsl/numerics.ts";
+import { wgslNumerics } from "../../kernels/_wgsl/numerics.ts";
 import { div32, f32Bits } from "../../src/formats/fp32.ts";
 
 Deno.test("WGSL div_rn is correctly rounded FP32 division (flushing subnormal quotients)", async () => {

@@ -1,6 +1,6 @@
 import { assertBitsEqual, assertStrictEquals } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
-import { fakeQuantizeGpu, hadamardGpu, quantizeGpu } from "../../kernels/quantize.ts";
+import { fakeQuantizeGpu, hadamardGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
 import { hadamard, quantize, type QuantizeOptions } from "../../src/formats/quantize.ts";
 import { FORMAT_NAMES, type FormatName, type FormatSpec } from "../../src/formats/spec.ts";
 import { DelayedScaling } from "../../src/formats/fp8.ts";

@@ -7,13 +7,13 @@ import {
 } from "../assert.ts";
 import { normal } from "../tensors.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { RopeKernel } from "../../kernels/rope.ts";
+import { RopeKernel } from "../../kernels/rope/mod.ts";
 import {
   ropeBackward,
   type RopeDims,
   ropeForward,
   ropeTable,
-} from "../../src/model/reference/rope.ts";
+} from "../../kernels/rope/reference.ts";
 import { download, runOps, upload } from "./gpu_run.ts";
 
 const randn = (n: number, seed: number) => {

@@ -6,14 +6,14 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { MAX_SSD_HEAD_DIM, SsdKernel, ssdScratchElements } from "../../kernels/ssd.ts";
+import { MAX_SSD_HEAD_DIM, SsdKernel, ssdScratchElements } from "../../kernels/ssd/mod.ts";
 import {
   ssdBackward,
   type SsdDims,
   ssdForward,
   type SsdInputs,
   validateSsdDims,
-} from "../../src/model/reference/ssd.ts";
+} from "../../kernels/ssd/reference.ts";
 import { normal, uniform } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { numericGrad } from "../gradcheck.ts";

@@ -1,6 +1,6 @@
 import { assertOk, assertStrictEquals } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
-import { fakeQuantizeGpu, quantizeGpu } from "../../kernels/quantize.ts";
+import { fakeQuantizeGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
 import { quantize } from "../../src/formats/quantize.ts";
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
 

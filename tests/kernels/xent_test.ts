@@ -3,8 +3,8 @@ import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { readBuffer } from "../../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
-import { type XentConfig, XentKernel } from "../../kernels/xent.ts";
-import { IGNORE_TARGET, xentReference, type XentScale } from "../../src/model/reference/xent.ts";
+import { type XentConfig, XentKernel } from "../../kernels/xent/mod.ts";
+import { IGNORE_TARGET, xentReference, type XentScale } from "../../kernels/xent/reference.ts";
 
 interface GpuXent {
   loss: Float32Array;

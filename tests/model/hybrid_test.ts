@@ -1,11 +1,11 @@
 import { assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
 import { estimateMemory } from "../../src/model/memory.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { GptModel, type StepConfig } from "../../src/model/gpt.ts";
+import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
 import { type ModelConfig, paramSpecs, validateModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/model/policy.ts";
 import { packedGemmAvailable } from "../../src/model/linear.ts";
-import { referenceStep } from "../../src/model/reference/gpt.ts";
+import { referenceStep } from "../../src/model/reference.ts";
 import { assertFallingLoss, lossCurve } from "./loss_curve.ts";
 
 /**
@@ -36,7 +36,7 @@ function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number 
 Deno.test("one fp32 training step of a hybrid matches the float64 reference within 1e-4", async () => {
   const gpu = await getGpu();
   const step: StepConfig = { batch: 2, seed: 5, totalSteps: 1, clip: Infinity, adamw: {} };
-  const model = await GptModel.create(gpu, TINY, POLICIES.fp32, step);
+  const model = await DecoderModel.create(gpu, TINY, POLICIES.fp32, step);
   const params = new Map<string, Float32Array>();
   for (const p of model.params) params.set(p.spec.name, await model.read(p.spec.name));
   const n = 2 * TINY.seqLen;
@@ -117,7 +117,7 @@ Deno.test("estimateMemory equals what a hybrid allocates, for every policy", asy
   const cfg = { ...TINY, pattern: "M*-M" };
   for (const name of Object.keys(POLICIES)) {
     const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
-    const model = await GptModel.create(gpu, cfg, POLICIES[name], step);
+    const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
     assertStrictEquals(
       estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
       model.bytes,

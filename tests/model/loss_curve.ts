@@ -7,7 +7,7 @@
 
 import { assertOk } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { GptModel } from "../../src/model/gpt.ts";
+import { DecoderModel } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/model/policy.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
@@ -25,7 +25,7 @@ export async function lossCurve(
   const gpu = await getGpu();
   const data = await loadDataset({ corpus: "moby-dick" });
   const batch = 4;
-  const model = await GptModel.create(gpu, cfg, POLICIES[policy], {
+  const model = await DecoderModel.create(gpu, cfg, POLICIES[policy], {
     batch,
     seed,
     totalSteps: steps,

@@ -1,0 +1,412 @@
+/**
+ * GPU quantizers: compiled kernels bound to buffers (for the training engine and benchmarks) and
+ * `quantizeGpu` / `fakeQuantizeGpu` / `hadamardGpu`, the array-in, array-out API that mirrors the
+ * CPU reference and matches it bit for bit.
+ *
+ * @module
+ */
+
+import { createBufferFrom, createEmptyBuffer, readBuffer } from "../../src/gpu/buffers.ts";
+import { getGpu, type Gpu } from "../../src/gpu/device.ts";
+import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
+import type { BoundOp } from "../../src/gpu/op.ts";
+import { ELEMENTS } from "../../src/formats/elements.ts";
+import { f32FromBits } from "../../src/formats/fp32.ts";
+import { checkQuantizeArgs, Quantized, type QuantizeOptions } from "../../src/formats/quantize.ts";
+import { type HadamardOptions, resolveHadamard } from "../../src/formats/rht.ts";
+import { resolveRounding } from "../../src/formats/rounding.ts";
+import type { FormatName, FormatSpec, ResolvedFormat } from "../../src/formats/spec.ts";
+import {
+  clearShader,
+  type Geometry,
+  geometry,
+  GPU_PAD,
+  type KernelConfig,
+  type KernelFormat,
+  PARAMS_BYTES,
+  quantizeShader,
+  SLABS,
+  statsShader,
+  tileStatsShader,
+  WORKGROUP,
+} from "./wgsl.ts";
+
+/** Number of elements a GPU tensor of `n` values occupies (zero-padded to {@link GPU_PAD}). */
+export function paddedElements(n: number): number {
+  return Math.ceil(n / GPU_PAD) * GPU_PAD;
+}
+
+/** The kernel configuration for a resolved format and options. */
+export function kernelConfig(
+  spec: ResolvedFormat,
+  opts: QuantizeOptions,
+  output: "fake" | "packed",
+  cols: number,
+): KernelConfig {
+  let format: KernelFormat;
+  if (spec.kind === "fp8") {
+    format = { kind: "fp8", element: spec.element, delayed: spec.scaling !== "current" };
+  } else {
+    format = spec;
+  }
+  const rht = opts.rht ? resolveHadamard(cols, opts.rht) : undefined;
+  const stochastic = resolveRounding(opts).mode === "stochastic";
+  return rht ? { format, stochastic, rht, output } : { format, stochastic, output };
+}
+
+/** Byte sizes of the buffers a kernel reads and writes for a `[rows, cols]` tensor. */
+export interface QuantizeSizes {
+  /** Padded element count. */
+  readonly elements: number;
+  readonly xBytes: number;
+  /** Fake-quant output (FP32). */
+  readonly outBytes: number;
+  /** Packed codes. */
+  readonly codesBytes: number;
+  /** One scale byte per block (0 for formats without block scales). */
+  readonly scalesBytes: number;
+  /** Tile amaxes of 16×16 tiles (0 otherwise). */
+  readonly tileBytes: number;
+  /** stats[0] = amax bits, stats[1] = tensor decode scale bits. */
+  readonly statsBytes: 8;
+}
+
+/** Buffer sizes for a configuration and shape. */
+export function quantizeSizes(cfg: KernelConfig, rows: number, cols: number): QuantizeSizes {
+  const g = geometry(cfg);
+  const elements = paddedElements(rows * cols);
+  const f = cfg.format;
+  const bits = f.kind === "nvfp4" ? 4 : f.element === "fp32" ? 32 : ELEMENTS[f.element].bits;
+  const tiled = f.kind === "nvfp4" && f.tile === "16x16";
+  return {
+    elements,
+    xBytes: elements * 4,
+    outBytes: elements * 4,
+    codesBytes: (elements * bits) / 8,
+    scalesBytes: g.scaled ? elements / g.block : 0,
+    tileBytes: tiled ? (rows / 16) * (cols / 16) * 4 : 0,
+    statsBytes: 8,
+  };
+}
+
+/** The buffers a bound kernel uses; `out` for fake-quant, `codes`/`scales` for packed output. */
+export interface QuantizeIo {
+  x: GPUBuffer;
+  stats: GPUBuffer;
+  out?: GPUBuffer;
+  codes?: GPUBuffer;
+  scales?: GPUBuffer;
+  tileAmax?: GPUBuffer;
+}
+
+/**
+ * A compiled quantizer for one configuration.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../../src/gpu/device.ts";
+ * import { kernelConfig, QuantizeKernel } from "./mod.ts";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * const gpu = await getGpu();
+ * const cfg = kernelConfig(resolveFormat("nvfp4"), {}, "fake", 64);
+ * const kernel = await QuantizeKernel.create(gpu, cfg);
+ * console.log(kernel.geometry.block); // 16 elements per scale block
+ * ```
+ */
+export class QuantizeKernel {
+  readonly config: KernelConfig;
+  readonly geometry: Geometry;
+  readonly #gpu: Gpu;
+  readonly #clear: GPUComputePipeline;
+  readonly #stats: GPUComputePipeline | undefined;
+  readonly #quantize: GPUComputePipeline;
+
+  private constructor(
+    gpu: Gpu,
+    config: KernelConfig,
+    pipelines: [GPUComputePipeline, GPUComputePipeline | undefined, GPUComputePipeline],
+  ) {
+    this.#gpu = gpu;
+    this.config = config;
+    this.geometry = geometry(config);
+    [this.#clear, this.#stats, this.#quantize] = pipelines;
+  }
+
+  /** Compiles (or fetches from the cache) the kernels of a configuration. */
+  static async create(gpu: Gpu, config: KernelConfig): Promise<QuantizeKernel> {
+    const cache = pipelineCache(gpu.device);
+    const g = geometry(config);
+    const stats = g.needsStats
+      ? cache.getAsync(g.tiled ? tileStatsShader() : statsShader(config))
+      : Promise.resolve(undefined);
+    const pipelines = await Promise.all([
+      cache.getAsync(clearShader()),
+      stats,
+      cache.getAsync(quantizeShader(config)),
+    ]);
+    return new QuantizeKernel(gpu, config, pipelines);
+  }
+
+  /**
+   * Binds the kernel to buffers of a `[rows, cols]` tensor (sizes from {@link quantizeSizes}).
+   * The returned object records the whole quantization (clear, stats, quantize) into a pass.
+   */
+  bind(rows: number, cols: number, io: QuantizeIo): BoundQuantize {
+    const device = this.#gpu.device;
+    const g = this.geometry;
+    const tiled = g.tiled;
+    const nVec4 = paddedElements(rows * cols) / 4;
+    const groups = Math.ceil(nVec4 / (WORKGROUP * SLABS));
+    const [gx, gy] = splitDispatch(this.#gpu, groups);
+    const params = device.createBuffer({
+      size: PARAMS_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const words = new Uint32Array([nVec4, 0, 0, cols / 16, gx, 0, 0, 0]);
+    device.queue.writeBuffer(params, 0, words);
+    const need = (b: GPUBuffer | undefined, name: string) => {
+      if (!b) throw new TypeError(`io.${name} is required for this kernel`);
+      return b;
+    };
+    const outputs = this.config.output === "fake"
+      ? [need(io.out, "out")]
+      : [need(io.codes, "codes"), ...(g.scaled ? [need(io.scales, "scales")] : [])];
+    const tiles = tiled ? [need(io.tileAmax, "tileAmax")] : [];
+    const dispatches: [GPUComputePipeline, GPUBindGroup, number, number][] = [
+      [this.#clear, bindGroup(device, this.#clear, [io.stats]), 1, 1],
+    ];
+    if (this.#stats) {
+      const statsGroup = bindGroup(device, this.#stats, [io.x, io.stats, params, ...tiles]);
+      dispatches.push(
+        tiled
+          ? [this.#stats, statsGroup, Math.ceil(cols / 256), rows / 16]
+          : [this.#stats, statsGroup, gx, gy],
+      );
+    }
+    const qGroup = bindGroup(device, this.#quantize, [
+      io.x,
+      io.stats,
+      params,
+      ...outputs,
+      ...tiles,
+    ]);
+    dispatches.push([this.#quantize, qGroup, gx, gy]);
+    return new BoundQuantize(device, params, words, dispatches);
+  }
+}
+
+/** A quantizer bound to its buffers. */
+export class BoundQuantize implements BoundOp {
+  readonly #device: GPUDevice;
+  readonly #params: GPUBuffer;
+  readonly #words: Uint32Array<ArrayBuffer>;
+  readonly #dispatches: [GPUComputePipeline, GPUBindGroup, number, number][];
+
+  constructor(
+    device: GPUDevice,
+    params: GPUBuffer,
+    words: Uint32Array<ArrayBuffer>,
+    dispatches: [GPUComputePipeline, GPUBindGroup, number, number][],
+  ) {
+    this.#device = device;
+    this.#params = params;
+    this.#words = words;
+    this.#dispatches = dispatches;
+  }
+
+  /** Number of dispatches {@link encode} records. */
+  get dispatches(): number {
+    return this.#dispatches.length;
+  }
+
+  /** Sets the stochastic-rounding stream key and the delayed FP8 scale for later submissions. */
+  setParams(key: number, scale = 1): void {
+    this.#words[1] = key >>> 0;
+    new Float32Array(this.#words.buffer)[2] = scale;
+    this.#device.queue.writeBuffer(this.#params, 0, this.#words);
+  }
+
+  /** Records clear → stats → quantize into `pass`. */
+  encode(pass: GPUComputePassEncoder): void {
+    this.encodeOnly(pass, this.#dispatches.map((_, i) => i));
+  }
+
+  /**
+   * Records only the dispatches at `indices` (0 clears the stats, then the amax pass where there
+   * is one, then the quantize pass): for timing the passes apart. Alone, a quantize pass reads
+   * whatever stats the last full run left.
+   */
+  encodeOnly(pass: GPUComputePassEncoder, indices: readonly number[]): void {
+    for (const i of indices) {
+      const [pipeline, group, x, y] = this.#dispatches[i];
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(x, y);
+    }
+  }
+
+  /** Frees the params buffer (the bound buffers belong to the caller). */
+  destroy(): void {
+    this.#params.destroy();
+  }
+}
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * Runs one quantization of a host array (already checked) with a kernel configuration and
+ * returns what it wrote: fake-quant values or packed codes in `out`, scale bytes, and the stats
+ * words (amax bits, tensor decode scale bits).
+ */
+export async function runQuantizeKernel(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  cfg: KernelConfig,
+  key: number,
+  delayedScale = 1,
+): Promise<{ out: ArrayBuffer; scales: ArrayBuffer; stats: Uint32Array }> {
+  const gpu = await getGpu();
+  const device = gpu.device;
+  const output = cfg.output;
+  const kernel = await QuantizeKernel.create(gpu, cfg);
+  const sizes = quantizeSizes(cfg, rows, cols);
+  const padded = new Float32Array(sizes.elements);
+  padded.set(x);
+  const buffers: GPUBuffer[] = [];
+  const make = (bytes: number) => {
+    const b = createEmptyBuffer(device, Math.max(bytes, 4), STORAGE);
+    buffers.push(b);
+    return b;
+  };
+  try {
+    const xBuf = createBufferFrom(device, padded, STORAGE);
+    buffers.push(xBuf);
+    const io: QuantizeIo = {
+      x: xBuf,
+      stats: make(sizes.statsBytes),
+      out: output === "fake" ? make(sizes.outBytes) : undefined,
+      codes: output === "packed" ? make(sizes.codesBytes) : undefined,
+      scales: output === "packed" && sizes.scalesBytes > 0 ? make(sizes.scalesBytes) : undefined,
+      tileAmax: sizes.tileBytes > 0 ? make(sizes.tileBytes) : undefined,
+    };
+    const bound = kernel.bind(rows, cols, io);
+    bound.setParams(key, delayedScale);
+    const encoder = device.createCommandEncoder({ label: "quantizeGpu" });
+    const pass = encoder.beginComputePass();
+    bound.encode(pass);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const [out, scales, stats] = await Promise.all([
+      readBuffer(device, output === "fake" ? io.out! : io.codes!),
+      io.scales ? readBuffer(device, io.scales) : Promise.resolve(new ArrayBuffer(0)),
+      readBuffer(device, io.stats),
+    ]);
+    bound.destroy();
+    return { out, scales, stats: new Uint32Array(stats) };
+  } finally {
+    for (const b of buffers) b.destroy();
+  }
+}
+
+function run(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  spec: ResolvedFormat,
+  opts: QuantizeOptions,
+  output: "fake" | "packed",
+) {
+  const cfg = kernelConfig(spec, opts, output, cols);
+  const scale = spec.kind === "fp8" && spec.scaling !== "current" ? spec.scaling!.scaleFor() : 1;
+  return runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, scale);
+}
+
+/** Unpacks `n` codes of `bits` bits from little-endian u32 words. */
+function unpackCodes(
+  words: ArrayBuffer,
+  n: number,
+  bits: number,
+): Uint8Array | Uint16Array | Uint32Array {
+  if (bits === 32) return new Uint32Array(words, 0, n).slice();
+  if (bits === 16) return new Uint16Array(words, 0, n).slice();
+  if (bits === 8) return new Uint8Array(words, 0, n).slice();
+  const bytes = new Uint8Array(words);
+  return Uint8Array.from({ length: n }, (_, i) => (bytes[i >> 1] >> ((i & 1) * 4)) & 0xf);
+}
+
+/**
+ * Quantizes on the default WebGPU adapter with the packed kernels (two E2M1 codes per byte, scale
+ * bytes); same arguments and result as the CPU `quantize`, to which it is bit-identical.
+ *
+ * @example
+ * ```ts
+ * import { quantizeGpu } from "./mod.ts";
+ * import { quantize } from "../../src/formats/quantize.ts";
+ * const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+ * const gpu = await quantizeGpu(x, 2, 32, "mxfp4");
+ * console.log(gpu.codes.join() === quantize(x, 2, 32, "mxfp4").codes.join()); // true
+ * ```
+ */
+export async function quantizeGpu(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  format: FormatName | FormatSpec,
+  opts: QuantizeOptions = {},
+): Promise<Quantized> {
+  const spec = checkQuantizeArgs(x, rows, cols, format, opts);
+  const { out, scales, stats } = await run(x, rows, cols, spec, opts, "packed");
+  const n = rows * cols;
+  const element = spec.kind === "nvfp4" ? "e2m1" : spec.element;
+  const bits = element === "fp32" ? 32 : ELEMENTS[element].bits;
+  const blockCols = spec.kind === "nvfp4" ? 16 : spec.kind === "mx" ? 32 : 0;
+  return new Quantized(format, spec, rows, cols, {
+    codes: unpackCodes(out, n, bits),
+    scales: new Uint8Array(scales, 0, blockCols ? n / blockCols : 0).slice(),
+    tensorScale: f32FromBits(stats[1]),
+    amax: f32FromBits(stats[0]),
+  });
+}
+
+/**
+ * Quantize → dequantize on the GPU (the fake-quant kernels the training engine uses); equals
+ * `quantize(...).dequantize()` bit for bit.
+ *
+ * @example
+ * ```ts
+ * import { fakeQuantizeGpu } from "./mod.ts";
+ * const y = await fakeQuantizeGpu(new Float32Array([1, 2.5, 3, 7]), 1, 4, "fp8-e4m3");
+ * console.log(y); // Float32Array [1, 2.5, 3, 7]
+ * ```
+ */
+export async function fakeQuantizeGpu(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  format: FormatName | FormatSpec,
+  opts: QuantizeOptions = {},
+): Promise<Float32Array> {
+  const spec = checkQuantizeArgs(x, rows, cols, format, opts);
+  const { out } = await run(x, rows, cols, spec, opts, "fake");
+  return new Float32Array(out, 0, rows * cols).slice();
+}
+
+/**
+ * The Random Hadamard Transform on the GPU; equals the CPU `hadamard` bit for bit.
+ *
+ * @example
+ * ```ts
+ * import { hadamardGpu } from "./mod.ts";
+ * const x = Float32Array.from({ length: 16 }, (_, i) => i + 1);
+ * console.log((await hadamardGpu(x, 1, 16))[0]); // -15.5
+ * ```
+ */
+export function hadamardGpu(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  opts: HadamardOptions = {},
+): Promise<Float32Array> {
+  return fakeQuantizeGpu(x, rows, cols, "fp32", { rht: opts });
+}

@@ -1,0 +1,476 @@
+/**
+ * WGSL generator for the quantize kernels.
+ *
+ * Layout: every invocation owns one vec4 (four consecutive elements) of a slab of 256 vec4, so
+ * every global load and store is coalesced. Measured on the H100 (bench/_probe runs, 64 MiB): a
+ * vec4 copy reaches 2.7 TB/s with one vec4 per invocation but 1.5 TB/s with four consecutive vec4
+ * and 0.59 TB/s with sixteen, while the quantizer arithmetic (encoders, the unrolled division) at
+ * one vec4 per invocation still runs at 2.6 TB/s. So a block of 16 (NVFP4) or 32 (MX) elements
+ * spans 4 or 8 invocations, which share their partial amaxes, RHT butterfly stages, packed codes
+ * and scale bytes through small workgroup arrays. All arithmetic is that of `src/formats/`,
+ * bit for bit; the RHT exchanges compute exactly the butterfly's adds in the same order.
+ *
+ * Kernels (bindings in order):
+ * - `clear`: stats ← 0.
+ * - `stats` (nvfp4, fp8 current scaling): stats[0] ← bits of the tensor amax (after the RHT); for
+ *   16×16 tiles, `tileStats` also writes tile_amax[tileRow · nb + blockCol].
+ * - `quantize`: x → fake-quant FP32 `out`, or packed `codes` + `scales`; stats[1] ← tensor decode
+ *   scale; formats without a stats pass also reduce their amax into stats[0].
+ *
+ * GPU tensors are zero-padded to a multiple of {@link GPU_PAD} elements.
+ *
+ * @module
+ */
+
+import { f32Literal, wgslNumerics } from "../_wgsl/numerics.ts";
+import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
+import { MX_EMAX } from "../../src/formats/mx.ts";
+import { RECIP_6 } from "../../src/formats/nvfp4.ts";
+import { hadamardScale } from "../../src/formats/rht.ts";
+
+/** Every GPU tensor is zero-padded to a multiple of this many elements. */
+export const GPU_PAD = 128;
+
+/** Invocations per workgroup of the flat kernels; each owns one vec4 of a slab. */
+export const WORKGROUP = 256;
+
+/** Slabs of {@link WORKGROUP} vec4 each workgroup processes (fewer workgroups, fewer atomics). */
+export const SLABS = 4;
+
+/** What a quantize kernel computes. Delayed FP8 scaling reads its scale from the params. */
+export type KernelFormat =
+  | { readonly kind: "float"; readonly element: "fp32" | "bf16" | "fp16" }
+  | { readonly kind: "fp8"; readonly element: "e4m3" | "e5m2"; readonly delayed: boolean }
+  | {
+    readonly kind: "mx";
+    readonly element: "e2m1" | "e4m3" | "e5m2";
+    readonly scaleRule: "floor" | "ceil" | "rceil";
+  }
+  | { readonly kind: "nvfp4"; readonly tile: "1x16" | "16x16" };
+
+/** A quantize kernel's configuration. */
+export interface KernelConfig {
+  readonly format: KernelFormat;
+  readonly stochastic: boolean;
+  readonly rht?: { readonly size: number; readonly signs: readonly number[] };
+  readonly output: "fake" | "packed";
+}
+
+/** Derived sizes of a configuration. */
+export interface Geometry {
+  /** Elements per scale block (16 for formats without block scales). */
+  block: number;
+  /** Whether the format has block scales. */
+  scaled: boolean;
+  /** Whether a stats pass (tensor amax) precedes quantization. */
+  needsStats: boolean;
+  /** Whether the stats pass works on 16×16 tiles. */
+  tiled: boolean;
+  /** Bits per packed code. */
+  codeBits: number;
+}
+
+/** The element codec of a kernel format; `fp32` for the identity. */
+function elementName(f: KernelFormat): ElementName | "fp32" {
+  return f.kind === "nvfp4" ? "e2m1" : f.element;
+}
+
+/** The geometry of a kernel configuration. */
+export function geometry(cfg: KernelConfig): Geometry {
+  const f = cfg.format;
+  const elem = elementName(f);
+  return {
+    block: f.kind === "mx" ? 32 : 16,
+    scaled: f.kind === "nvfp4" || f.kind === "mx",
+    needsStats: f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed),
+    tiled: f.kind === "nvfp4" && f.tile === "16x16",
+    codeBits: elem === "fp32" ? 32 : ELEMENTS[elem].bits,
+  };
+}
+
+const PARAMS = /* wgsl */ `
+struct Params {
+  n_vec4: u32,
+  key: u32,
+  scale: f32,
+  nb: u32,
+  gx: u32,
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
+}
+`;
+
+/** Byte size of the params uniform. */
+export const PARAMS_BYTES = 32;
+
+const BINDINGS = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(2) var<uniform> params: Params;
+`;
+
+const SHARED = /* wgsl */ `
+var<workgroup> sm_v: array<vec4<f32>, ${WORKGROUP}>;
+var<workgroup> sm_m: array<f32, ${WORKGROUP}>;
+var<workgroup> sm_u: array<u32, ${WORKGROUP}>;
+var<workgroup> sm_s: array<u32, ${WORKGROUP / 4}>;
+
+fn reduce_amax(lid: u32, m: f32) {
+  sm_u[lid] = bitcast<u32>(m);
+  workgroupBarrier();
+  for (var s = ${WORKGROUP / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { sm_u[lid] = max(sm_u[lid], sm_u[lid + s]); }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { atomicMax(&stats[0], sm_u[0]); }
+}
+`;
+
+const V = [0, 1, 2, 3];
+
+/** Flushes this slab's vec4 (loaded up front, see {@link flatKernel}) into v0…v3. */
+const LOAD = V.map((i) => `var v${i} = ftz(t[${i}]);`);
+
+/**
+ * The RHT of the d-element group this invocation's four elements belong to: signs, the two
+ * in-register butterfly stages, then one workgroup exchange per remaining stage, then the scale.
+ */
+function rhtLines(rht: NonNullable<KernelConfig["rht"]>): string[] {
+  const d = rht.size;
+  const d4 = d / 4;
+  const words: number[] = [];
+  rht.signs.forEach((s, p) => {
+    if (s < 0) words[p >> 5] = ((words[p >> 5] ?? 0) | (1 << (p & 31))) >>> 0;
+  });
+  const word = (w: number) => `${(words[w] ?? 0) >>> 0}u`;
+  let pick = word(0);
+  for (let w = 1; w < d / 32; w++) pick = `select(${pick}, ${word(w)}, (q >> 3u) == ${w}u)`;
+  const lines = [
+    `let q = lid % ${d4}u;`,
+    `let sbits = ${pick} >> ((q * 4u) & 31u);`,
+    ...V.map((i) =>
+      `v${i} = bitcast<f32>(bitcast<u32>(v${i}) ^ (((sbits >> ${i}u) & 1u) << 31u));`
+    ),
+  ];
+  const pair = (a: number, b: number) =>
+    `{ let a = v${a}; let b = v${b}; v${a} = ftz(a + b); v${b} = ftz(a - b); }`;
+  lines.push(pair(0, 1), pair(2, 3), pair(0, 2), pair(1, 3));
+  for (let hq = 1; hq < d4; hq *= 2) {
+    lines.push(
+      `sm_v[lid] = vec4<f32>(v0, v1, v2, v3);`,
+      `workgroupBarrier();`,
+      `{`,
+      `  let o = sm_v[lid ^ ${hq}u];`,
+      `  let upper = (q & ${hq}u) != 0u;`,
+      ...V.map((i) => `  v${i} = ftz(select(v${i} + o[${i}], o[${i}] - v${i}, upper));`),
+      `}`,
+      `workgroupBarrier();`,
+    );
+  }
+  const scale = f32Literal(hadamardScale(d));
+  lines.push(...V.map((i) => `v${i} = mul_ftz(v${i}, ${scale});`));
+  return lines;
+}
+
+const PARTIAL_MAX = `let pm = max(max(abs(v0), abs(v1)), max(abs(v2), abs(v3)));`;
+
+/** The amax of this invocation's block, from the partial maxes of its block / 4 invocations. */
+function blockMax(block: number): string[] {
+  const b4 = block / 4;
+  const terms = Array.from({ length: b4 - 1 }, (_, k) => `m = max(m, sm_m[b0 + ${k + 1}u]);`);
+  return [
+    `sm_m[lid] = pm;`,
+    `workgroupBarrier();`,
+    `let b0 = lid & ${(~(b4 - 1)) >>> 0}u;`,
+    `var m = sm_m[b0];`,
+    ...terms,
+  ];
+}
+
+/** Per-tensor prologue: defines the tensor-level scales and publishes the decode scale. */
+function prologue(f: KernelFormat): string[] {
+  const publish = (v: string) =>
+    `if (wg == 0u && lid == 0u) { atomicStore(&stats[1], bitcast<u32>(${v})); }`;
+  switch (f.kind) {
+    case "nvfp4":
+      return [
+        `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
+        `var s_enc = 1.0;`,
+        `if (amax != 0.0) { s_enc = min(div_rn(2688.0, amax), FLT_MAX); }`,
+        `let s_dec = div_rn(1.0, s_enc);`,
+        `let mult = mul_ftz(s_enc, ${f32Literal(RECIP_6)});`,
+        publish("s_dec"),
+        // enc_b = fp32(1 / fp32(scale · S_dec)) for each of the 127 finite E4M3 scale bytes, once
+        // per workgroup: the correctly rounded division is the costliest step of an element.
+        `if (lid < 127u) {`,
+        `  let p = mul_ftz(dec_e4m3(lid), s_dec);`,
+        `  sm_rcp[lid] = select(FLT_MAX, min(div_rn(1.0, p), FLT_MAX), p != 0.0);`,
+        `}`,
+        `workgroupBarrier();`,
+      ];
+    case "fp8": {
+      const max = f32Literal(ELEMENTS[f.element].maxFinite);
+      const scale = f.delayed ? [`let scale = params.scale;`] : [
+        `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
+        `var scale = 1.0;`,
+        `if (amax != 0.0) { scale = min(div_rn(${max}, amax), FLT_MAX); }`,
+      ];
+      return [...scale, `let t_dec = div_rn(1.0, scale);`, publish("t_dec")];
+    }
+    default:
+      return [publish("1.0")];
+  }
+}
+
+/** Encodes v0…v3 into c0…c3, and for fake-quant decodes them into d0…d3; defines `byte`. */
+function quantizeLines(cfg: KernelConfig): string[] {
+  const f = cfg.format;
+  const fake = cfg.output === "fake";
+  const enc = (elem: ElementName, mag: (i: number) => string) =>
+    V.map((i) => {
+      const sign = `(bitcast<u32>(v${i}) >> 31u)`;
+      const r = cfg.stochastic ? `, rand_bits(params.key, gv * 4u + ${i}u)` : "";
+      return `let c${i} = enc${cfg.stochastic ? "_sr" : ""}_${elem}(${sign}, ${mag(i)}${r});`;
+    });
+  const dec = (expr: (i: number) => string) => fake ? V.map((i) => `let d${i} = ${expr(i)};`) : [];
+  switch (f.kind) {
+    case "nvfp4": {
+      const m = f.tile === "16x16"
+        ? [
+          `let fb = gv / 4u;`,
+          `let m = tile_amax[(fb / params.nb / 16u) * params.nb + fb % params.nb];`,
+        ]
+        : blockMax(16);
+      return [
+        ...m,
+        `let byte = enc_e4m3(0u, min(mul_ftz(m, mult), FLT_MAX));`,
+        `let sv = dec_e4m3(byte);`,
+        `let enc_b = sm_rcp[byte];`,
+        ...enc("e2m1", (i) => `min(abs(mul_ftz(v${i}, enc_b)), 6.0)`),
+        ...dec((i) => `mul_ftz(dec_e2m1(c${i}) * sv, s_dec)`),
+      ];
+    }
+    case "mx": {
+      const el = ELEMENTS[f.element];
+      const lines = [...blockMax(32), `var byte = 0u;`];
+      if (f.scaleRule === "floor") {
+        lines.push(
+          `if (m != 0.0) {`,
+          `  let e = i32((bitcast<u32>(m) >> 23u) & 0xffu) - ${127 + MX_EMAX[f.element]};`,
+          `  byte = u32(clamp(e, -127, 127) + 127);`,
+          `}`,
+        );
+      } else {
+        const q = f.scaleRule === "ceil"
+          ? `div_rn(m, ${f32Literal(el.maxFinite)})`
+          : `mul_ftz(m, ${f32Literal(Math.fround(1 / el.maxFinite))})`;
+        lines.push(
+          `if (m != 0.0) {`,
+          `  let q = bitcast<u32>(${q});`,
+          `  let e = i32(q >> 23u) + select(0, 1, (q & 0x7fffffu) != 0u);`,
+          `  byte = select(u32(clamp(e, 0, 254)), 0u, q == 0u);`,
+          `}`,
+        );
+      }
+      return [
+        ...lines,
+        `let inv = bitcast<f32>((254u - byte) << 23u);`,
+        ...enc(f.element, (i) => `abs(mul_ftz(v${i}, inv))`),
+        ...dec((i) => `ldexp_ftz(dec_${f.element}(c${i}), byte)`),
+      ];
+    }
+    case "fp8":
+      return [
+        ...enc(f.element, (i) => `abs(mul_ftz(v${i}, scale))`),
+        ...dec((i) => `mul_ftz(dec_${f.element}(c${i}), t_dec)`),
+      ];
+    case "float":
+      if (f.element === "fp32") {
+        return [...V.map((i) => `let c${i} = bitcast<u32>(v${i});`), ...dec((i) => `v${i}`)];
+      }
+      return [...enc(f.element, (i) => `abs(v${i})`), ...dec((i) => `dec_${f.element}(c${i})`)];
+  }
+}
+
+/** Stores d0…d3 (fake-quant) or the packed codes and scale words. */
+function storeLines(cfg: KernelConfig, g: Geometry): string[] {
+  if (cfg.output === "fake") return [`if (in_range) { out[gv] = vec4<f32>(d0, d1, d2, d3); }`];
+  const lines: string[] = [];
+  const shared = g.codeBits === 4 || g.scaled;
+  switch (g.codeBits) {
+    case 4:
+      lines.push(`sm_u[lid] = c0 | (c1 << 4u) | (c2 << 8u) | (c3 << 12u);`);
+      break;
+    case 8:
+      lines.push(`if (in_range) { codes[gv] = c0 | (c1 << 8u) | (c2 << 16u) | (c3 << 24u); }`);
+      break;
+    case 16:
+      lines.push(
+        `if (in_range) { codes[2u * gv] = c0 | (c1 << 16u); codes[2u * gv + 1u] = c2 | (c3 << 16u); }`,
+      );
+      break;
+    default:
+      lines.push(`if (in_range) { ${V.map((i) => `codes[4u * gv + ${i}u] = c${i};`).join(" ")} }`);
+  }
+  const b4 = g.block / 4;
+  if (g.scaled) lines.push(`if (lid % ${b4}u == 0u) { sm_s[lid / ${b4}u] = byte; }`);
+  if (shared) lines.push(`workgroupBarrier();`);
+  if (g.codeBits === 4) {
+    lines.push(
+      `if (in_range && lid % 2u == 0u) { codes[gv / 2u] = sm_u[lid] | (sm_u[lid + 1u] << 16u); }`,
+    );
+  }
+  if (g.scaled) {
+    lines.push(
+      `if (in_range && lid % ${4 * b4}u == 0u) {`,
+      `  let b = lid / ${b4}u;`,
+      `  scales[gv / ${
+        4 * b4
+      }u] = sm_s[b] | (sm_s[b + 1u] << 8u) | (sm_s[b + 2u] << 16u) | (sm_s[b + 3u] << 24u);`,
+      `}`,
+    );
+  }
+  return lines;
+}
+
+/** `elem · 2^(byte−127)` with the result flushed to a signed zero below 2^-126, Inf above max. */
+const LDEXP_FTZ = /* wgsl */ `
+fn ldexp_ftz(d: f32, byte: u32) -> f32 {
+  let b = bitcast<u32>(d);
+  let s = b & 0x80000000u;
+  let e = i32((b >> 23u) & 0xffu);
+  let ne = e + i32(byte) - 127;
+  var bits = select(s | (u32(max(ne, 0)) << 23u) | (b & 0x7fffffu), s, (e == 0) | (ne <= 0));
+  bits = select(bits, s | 0x7f800000u, ne >= 255);
+  return bitcast<f32>(bits);
+}
+`;
+
+function indent(lines: string[], n: number): string {
+  return lines.map((l) => " ".repeat(n) + l).join("\n");
+}
+
+/**
+ * A flat kernel: the prologue, then the invocation's vec4 of all {@link SLABS} slabs loaded at once
+ * (several coalesced loads in flight per invocation hide memory latency even at the low occupancy
+ * of register-heavy quantizers), then `perSlab` for each slab, unrolled, then the optional amax
+ * reduction. `perSlab` sees `gv` (the global vec4 index), `in_range` and `t` (the loaded vec4).
+ */
+function flatKernel(pre: string[], perSlab: string[], reduce: boolean): string {
+  const slabs = Array.from({ length: SLABS }, (_, k) => k);
+  const loads = slabs.flatMap((k) => [
+    `let gv${k} = (wg * ${SLABS}u + ${k}u) * ${WORKGROUP}u + lid;`,
+    `var t${k} = vec4<f32>();`,
+    `if (gv${k} < params.n_vec4) { t${k} = x[gv${k}]; }`,
+  ]);
+  const bodies = slabs.flatMap((k) => [
+    `{`,
+    `  let gv = gv${k};`,
+    `  let in_range = gv < params.n_vec4;`,
+    `  let t = t${k};`,
+    indent(perSlab, 2),
+    `  workgroupBarrier();`,
+    `}`,
+  ]);
+  return `@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let wg = wid.y * params.gx + wid.x;
+${indent(pre, 2)}
+${indent(loads, 2)}
+  var um = 0.0;
+${indent(bodies, 2)}
+${reduce ? "  reduce_amax(lid, um);" : ""}
+}
+`;
+}
+
+/** The `clear` kernel: zeroes the stats words. */
+export function clearShader(): string {
+  return /* wgsl */ `@group(0) @binding(0) var<storage, read_write> stats: array<atomic<u32>>;
+@compute @workgroup_size(1) fn main() {
+  atomicStore(&stats[0], 0u);
+  atomicStore(&stats[1], 0u);
+}
+`;
+}
+
+/** The flat `stats` kernel (tensor amax after the optional RHT). Bindings: x, stats, params. */
+export function statsShader(cfg: KernelConfig): string {
+  const body = [...LOAD, ...(cfg.rht ? rhtLines(cfg.rht) : []), PARTIAL_MAX, `um = max(um, pm);`];
+  return `${wgslNumerics([])}${PARAMS}${BINDINGS}${SHARED}
+${flatKernel([], body, true)}`;
+}
+
+/**
+ * The 16×16 tile `stats` kernel of nvfp4-2d: one workgroup of 16×16 invocations per tile row and
+ * 16 block columns, each invocation reducing one 1×16 block. Bindings: x, stats, params, tile_amax.
+ */
+export function tileStatsShader(): string {
+  return `${wgslNumerics([])}${PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read_write> tile_amax: array<f32>;
+var<workgroup> sm: array<f32, 256>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u) {
+  let bc = wid.x * 16u + l.x;
+  let row = wid.y * 16u + l.y;
+  var m = 0.0;
+  if (bc < params.nb) {
+    let base = (row * params.nb + bc) * 4u;
+    for (var k = 0u; k < 4u; k = k + 1u) {
+      let t = x[base + k];
+      m = max(m, max(max(abs(ftz(t.x)), abs(ftz(t.y))), max(abs(ftz(t.z)), abs(ftz(t.w)))));
+    }
+  }
+  sm[l.y * 16u + l.x] = m;
+  workgroupBarrier();
+  if (l.y == 0u && bc < params.nb) {
+    var t = sm[l.x];
+    for (var k = 1u; k < 16u; k = k + 1u) { t = max(t, sm[k * 16u + l.x]); }
+    tile_amax[wid.y * params.nb + bc] = t;
+  }
+  if (l.x == 0u && l.y == 0u) {
+    var w = 0.0;
+    for (var k = 0u; k < 256u; k = k + 1u) { w = max(w, sm[k]); }
+    atomicMax(&stats[0], bitcast<u32>(w));
+  }
+}
+`;
+}
+
+/**
+ * The `quantize` kernel. Bindings: x, stats, params, then `out` (fake) or `codes`, `scales`
+ * (packed), then `tile_amax` for 16×16 tiles.
+ */
+export function quantizeShader(cfg: KernelConfig): string {
+  const g = geometry(cfg);
+  const f = cfg.format;
+  const elem = elementName(f);
+  const body = [
+    ...LOAD,
+    ...(cfg.rht ? rhtLines(cfg.rht) : []),
+    PARTIAL_MAX,
+    ...(g.needsStats ? [] : [`um = max(um, pm);`]),
+    ...quantizeLines(cfg),
+    ...storeLines(cfg, g),
+  ];
+  const bindings = cfg.output === "fake"
+    ? [`@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;`]
+    : [
+      `@group(0) @binding(3) var<storage, read_write> codes: array<u32>;`,
+      ...(g.scaled ? [`@group(0) @binding(4) var<storage, read_write> scales: array<u32>;`] : []),
+    ];
+  if (g.tiled) {
+    const b = bindings.length + 3;
+    bindings.push(`@group(0) @binding(${b}) var<storage, read> tile_amax: array<f32>;`);
+  }
+  const numerics = elem === "fp32" ? [] : [elem, ...(f.kind === "nvfp4" ? ["e4m3" as const] : [])];
+  return `${wgslNumerics(numerics)}${f.kind === "mx" ? LDEXP_FTZ : ""}${PARAMS}${BINDINGS}
+${bindings.join("\n")}
+${SHARED}${f.kind === "nvfp4" ? "var<workgroup> sm_rcp: array<f32, 127>;\n" : ""}
+${flatKernel(prologue(f), body, !g.needsStats)}`;
+}

@@ -1,0 +1,152 @@
+import { assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
+import { checkMemory, estimateMemory, GpuMemoryError } from "../../src/model/memory.ts";
+import { getGpu } from "../../src/gpu/device.ts";
+import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+import { POLICIES } from "../../src/model/policy.ts";
+import { packedGemmAvailable } from "../../src/model/linear.ts";
+import { referenceStep } from "../../src/model/reference.ts";
+import { assertFallingLoss, lossCurve } from "./loss_curve.ts";
+
+const TINY: ModelConfig = {
+  pattern: "*-",
+  dModel: 32,
+  heads: 2,
+  dFf: 64,
+  seqLen: 8,
+  vocab: 64,
+  mlp: "relu2",
+};
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-300));
+}
+
+function batchOf(n: number, vocab: number, seed: number) {
+  const inputs = Uint32Array.from({ length: n }, (_, i) => (i * 7 + seed * 13 + (i >> 3)) % vocab);
+  const targets = Uint32Array.from({ length: n }, (_, i) => (i * 5 + seed + 1) % vocab);
+  return { inputs, targets };
+}
+
+for (const mlp of ["relu2", "gelu", "swiglu"] as const) {
+  Deno.test(`one fp32 training step (${mlp}) matches the CPU reference within 1e-4`, async () => {
+    const gpu = await getGpu();
+    const cfg = { ...TINY, mlp };
+    const step: StepConfig = { batch: 2, seed: 3, totalSteps: 1, clip: Infinity, adamw: {} };
+    const model = await DecoderModel.create(gpu, cfg, POLICIES.fp32, step);
+    const params = new Map<string, Float32Array>();
+    for (const p of model.params) params.set(p.spec.name, await model.read(p.spec.name));
+    const batch = batchOf(2 * cfg.seqLen, cfg.vocab, 1);
+    await model.step(batch, 1, 0);
+    const metrics = await model.readMetrics();
+    const ref = referenceStep(cfg, params, 2, batch.inputs, batch.targets);
+    assertOk(
+      Math.abs(metrics.loss - ref.loss) / ref.loss < 1e-5,
+      `loss ${metrics.loss} vs ${ref.loss}`,
+    );
+    assertStrictEquals(metrics.accuracy, ref.accuracy);
+    for (const p of model.params) {
+      const err = relativeError(await model.read(p.spec.name, "g"), ref.grads.get(p.spec.name)!);
+      assertOk(err < 1e-4, `gradient of ${p.spec.name}: relative error ${err}`);
+    }
+    model.destroy();
+  });
+}
+
+const SMALL: ModelConfig = {
+  pattern: "*-",
+  dModel: 32,
+  heads: 2,
+  dFf: 64,
+  seqLen: 16,
+  vocab: 256,
+  mlp: "relu2",
+};
+for (const policy of ["fp32", "bf16", "fp8", "mxfp4", "nvfp4"]) {
+  Deno.test(`a tiny GPT trains with falling loss under the ${policy} policy`, async () => {
+    assertFallingLoss(await lossCurve(SMALL, policy, 30), SMALL.vocab);
+  });
+}
+
+Deno.test("same config and seed give a bit-identical loss curve; another seed does not", async () => {
+  const a = await lossCurve(SMALL, "nvfp4", 6);
+  const b = await lossCurve(SMALL, "nvfp4", 6);
+  const c = await lossCurve(SMALL, "nvfp4", 6, 1);
+  assertStrictEquals(a.join(), b.join());
+  assertOk(a.join() !== c.join());
+});
+
+Deno.test("estimateMemory equals what DecoderModel allocates, for every policy and MLP", async () => {
+  const gpu = await getGpu();
+  for (const mlp of ["relu2", "swiglu"] as const) {
+    for (const name of Object.keys(POLICIES)) {
+      const cfg = { ...TINY, mlp, pattern: "*-*-" };
+      const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
+      const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
+      assertStrictEquals(
+        estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
+        model.bytes,
+        `${name} ${mlp}`,
+      );
+      model.destroy();
+    }
+  }
+});
+
+Deno.test("checkMemory refuses a run that does not fit, naming the need and the adapter", async () => {
+  const gpu = await getGpu();
+  const big = { ...TINY, vocab: 1 << 20, seqLen: 512 };
+  assertThrows(() => checkMemory(gpu, big, POLICIES.fp32, 512, 10), GpuMemoryError);
+  assertThrows(
+    () => checkMemory(gpu, TINY, POLICIES.fp32, 2, 10, 1e5),
+    /the run needs 0\.\d\d GiB of GPU memory but adapter ".*" offers about 0\.00 GiB/,
+  );
+  assertOk(checkMemory(gpu, TINY, POLICIES.fp32, 2, 10).bytes > 0);
+});
+
+Deno.test("a policy's late switch rebuilds the step with the new formats and frees the old buffers", async () => {
+  const gpu = await getGpu();
+  const policy = { ...POLICIES.nvfp4, switchTo: { atFraction: 0.5, policy: POLICIES.fp32.linear } };
+  const step: StepConfig = { batch: 2, seed: 0, totalSteps: 4, clip: 1, adamw: {} };
+  const model = await DecoderModel.create(gpu, TINY, policy, step);
+  const batch = batchOf(2 * TINY.seqLen, TINY.vocab, 0);
+  await model.step(batch, 1, 1e-3);
+  const before = model.dispatchesPerStep;
+  const bytesBefore = model.bytes;
+  await model.step(batch, 2, 1e-3);
+  assertOk(model.dispatchesPerStep < before, `dispatches ${before} → ${model.dispatchesPerStep}`);
+  assertOk(model.bytes < bytesBefore, `bytes ${bytesBefore} → ${model.bytes}`);
+  assertStrictEquals(estimateMemory(TINY, policy, 2, 4, packedGemmAvailable()).bytes, bytesBefore);
+  assertOk(Number.isFinite((await model.readMetrics()).loss));
+  model.destroy();
+});
+
+Deno.test("NVFP4 GEMMs on packed codes give the fake-quant path's step up to f32 rounding", async () => {
+  const gpu = await getGpu();
+  const cfg = { ...TINY, pattern: "*-*-", dModel: 64, dFf: 128 };
+  const batch = batchOf(2 * cfg.seqLen, cfg.vocab, 2);
+  const run = async (packedNvfp4: boolean) => {
+    const step: StepConfig = { batch: 2, seed: 1, totalSteps: 1, clip: Infinity, adamw: {} };
+    const policy = { ...POLICIES.nvfp4, highPrecisionBlocks: undefined };
+    const model = await DecoderModel.create(gpu, cfg, policy, { ...step, packedNvfp4 });
+    await model.step(batch, 1, 0);
+    const loss = (await model.readMetrics()).loss;
+    const grads = new Map<string, Float32Array>();
+    for (const p of model.params) grads.set(p.spec.name, await model.read(p.spec.name, "g"));
+    model.destroy();
+    return { loss, grads };
+  };
+  const packed = await run(true);
+  const fake = await run(false);
+  assertOk(Math.abs(packed.loss - fake.loss) < 1e-5 * fake.loss, `${packed.loss} vs ${fake.loss}`);
+  for (const [name, g] of fake.grads) {
+    const err = relativeError(packed.grads.get(name)!, g);
+    assertOk(err < 1e-2, `gradient of ${name}: relative error ${err}`);
+  }
+});
