@@ -93,7 +93,7 @@ Deno.test("Ctrl-C during a run exits 130 and leaves no partial record", async ()
   }
 });
 
-Deno.test("report without records and verify without a report exit 2 with a message", async () => {
+Deno.test("report without records, verify without a report or its run list exit 2 with a message", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const r = await cli("report", "--out", dir);
@@ -102,6 +102,17 @@ Deno.test("report without records and verify without a report exit 2 with a mess
     const v = await cli("verify");
     assertStrictEquals(v.code, 2);
     assertMatch(v.stderr, /verify takes one report/);
+    await Deno.writeTextFile(`${dir}/quick.md`, "# quick\n");
+    const old = await cli("verify", `${dir}/quick.md`);
+    assertStrictEquals(old.code, 2, old.stderr);
+    assertStrictEquals(
+      old.stderr,
+      `error: ${dir}/quick.runs.json is missing: regenerate it with ` +
+        `\`deno task report quick --out ${dir}\`\n`,
+    );
+    const none = await cli("verify", `${dir}/none.md`);
+    assertStrictEquals(none.code, 2);
+    assertStrictEquals(none.stderr, `error: ${dir}/none.md: no such report\n`);
     const u = await cli("frobnicate");
     assertStrictEquals(u.code, 2);
   } finally {

@@ -20,6 +20,7 @@ export type ElementName = "e2m1" | "e4m3" | "e5m2" | "fp16" | "bf16";
 
 /** Bit layout and range of an element format. */
 export interface ElementFormat {
+  /** The format's name. */
   readonly name: ElementName;
   /** Exponent bits. */
   readonly expBits: number;

@@ -58,12 +58,24 @@ export interface DelayedScalingOptions {
 export class DelayedScaling {
   /** Recorded amaxes, most recent first. */
   readonly history: number[] = [];
+  /** The FP8 element format the scale maps into. */
   readonly element: "e4m3" | "e5m2";
+  /** How many amaxes the history keeps (TransformerEngine's `amax_history_len`). */
   readonly historyLength: number;
+  /** The amax the scale comes from: the history's maximum or its most recent entry. */
   readonly algo: "max" | "most_recent";
+  /** The scale is `fp8_max · 2^-margin / amax` (TransformerEngine's `margin`). */
   readonly margin: number;
   #scale = 1;
 
+  /**
+   * Starts with an empty history and a scale of 1.
+   *
+   * @param element the FP8 element format
+   * @param opts history length, algorithm and margin (TransformerEngine's defaults: 1024, max, 0)
+   * @throws {RangeError} for a history length that is not a positive integer or a margin that is not
+   * an integer
+   */
   constructor(element: "e4m3" | "e5m2", opts: DelayedScalingOptions = {}) {
     const n = opts.historyLength ?? 1024;
     if (!Number.isInteger(n) || n < 1) {

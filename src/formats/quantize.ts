@@ -33,7 +33,9 @@ export class Quantized {
   readonly format: FormatName | FormatSpec;
   /** The format with every default filled in. */
   readonly spec: ResolvedFormat;
+  /** Rows of the tensor. */
   readonly rows: number;
+  /** Columns of the tensor (blocks run along them). */
   readonly cols: number;
   /** One element code per value: FP32 bits (fp32), 16-bit codes (bf16, fp16) or 8-bit codes. */
   readonly codes: Uint8Array | Uint16Array | Uint32Array;
@@ -48,6 +50,15 @@ export class Quantized {
   /** Largest |x| of the quantized input (after the RHT, if any). */
   readonly amax: number;
 
+  /**
+   * Wraps the parts a quantizer produced; {@link quantize} is the way to make one.
+   *
+   * @param format the format as it was asked for
+   * @param spec the format with every default filled in
+   * @param rows rows of the tensor
+   * @param cols columns of the tensor
+   * @param parts codes, scales, tensor scale and amax
+   */
   constructor(
     format: FormatName | FormatSpec,
     spec: ResolvedFormat,

@@ -116,11 +116,17 @@ export function canonicalLinear(p: LinearPolicy): LinearPolicy {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
+ * import { uniformLinear } from "../model/policy.ts";
  * import { canonicalPolicy } from "./canonical_policy.ts";
- * const p = canonicalPolicy(POLICIES.nvfp4);
+ * const p = canonicalPolicy({
+ *   name: "p",
+ *   linear: uniformLinear("nvfp4", "nvfp4", "stochastic"),
+ *   highPrecisionBlocks: { first: 0, last: 0, policy: uniformLinear("bf16") },
+ *   head: "bf16",
+ * });
  * assert.deepEqual(p.linear.fprop.x, { format: "nvfp4", rounding: "rne" });
- * assert.deepEqual(p.linear.wgrad.dy, { format: "nvfp4", rounding: "stochastic", rht: { size: 16 } });
+ * assert.deepEqual(p.linear.wgrad.dy, { format: "nvfp4", rounding: "stochastic" });
+ * assert.equal(p.highPrecisionBlocks, undefined);
  * assert.deepEqual(canonicalPolicy(p), p);
  * ```
  */

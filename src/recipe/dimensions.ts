@@ -96,9 +96,8 @@ function linearsOf(policy: PrecisionPolicy, i: number, blocks: number): LinearPo
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
- * import { canonicalPolicy } from "./canonical_policy.ts";
  * import { dimensionProblems } from "./dimensions.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * import { SourceFile } from "./source.ts";
  * const src = new SourceFile("r.yaml", "model: { d_model: 48 }\ntrain: { batch: 3 }\n");
  * const model = { pattern: "*-*-", dModel: 48, heads: 2, dFf: 192, seqLen: 16, vocab: 256, mlp: "relu2" } as const;
@@ -107,7 +106,7 @@ function linearsOf(policy: PrecisionPolicy, i: number, blocks: number): LinearPo
  *   '1:19 model.d_model: must be a multiple of 32 for policy "mxfp4" (fprop.x: 1×32 blocks), got 48',
  *   '2:17 train.batch: batch × seq_len = 3 × 16 = 48 tokens must be a multiple of 32 for policy "mxfp4" (wgrad.dy: 1×32 blocks)',
  * ]);
- * assert.deepEqual(dimensionProblems(src, model, 4, canonicalPolicy(POLICIES.nvfp4), []), []);
+ * assert.deepEqual(dimensionProblems(src, model, 4, POLICIES.nvfp4, []), []);
  * ```
  */
 export function dimensionProblems(

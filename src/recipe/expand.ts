@@ -29,8 +29,8 @@ export interface ExpandOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
  * import { expandRuns } from "./expand.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * import type { Recipe } from "./recipe.ts";
  * const recipe: Recipe = {
  *   path: "recipes/tiny.yaml", description: "", hash: "ab".repeat(32), name: "tiny",
@@ -41,11 +41,14 @@ export interface ExpandOptions {
  *     adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, logEvery: 10,
  *     eval: { every: 50, batches: 2 }, warmupSteps: 3,
  *   },
- *   seeds: [0, 1, 2], baseline: "bf16", policies: [POLICIES.bf16, POLICIES.fp8],
+ *   seeds: [0, 1, 2], baseline: "bf16", policies: [POLICIES.bf16, POLICIES["fp8-current"]],
  * };
  * assert.equal(expandRuns(recipe).length, 6);
- * const runs = expandRuns(recipe, { policies: ["fp8"], seeds: [2, 1], steps: 20 });
- * assert.deepEqual(runs.map((r) => [r.policyName, r.seed, r.train.steps]), [["fp8", 1, 20], ["fp8", 2, 20]]);
+ * const runs = expandRuns(recipe, { policies: ["fp8-current"], seeds: [2, 1], steps: 20 });
+ * assert.deepEqual(runs.map((r) => [r.policyName, r.seed, r.train.steps]), [
+ *   ["fp8-current", 1, 20],
+ *   ["fp8-current", 2, 20],
+ * ]);
  * assert.throws(() => expandRuns(recipe, { steps: 5 }), /warmup/);
  * ```
  */

@@ -66,8 +66,8 @@ const GROUPS: readonly (readonly ["all" | "activations" | "weights" | "grads", O
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
  * import { linearDraft } from "./operands.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * assert.equal(linearDraft(POLICIES.nvfp4.linear).get("fprop.w")?.format?.value, "nvfp4-2d");
  * assert.equal(linearDraft().get("fprop.w")?.format, undefined);
  * ```
@@ -97,8 +97,8 @@ export function linearDraft(inherited?: LinearPolicy): LinearDraft {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
  * import { applySettings, linearDraft } from "./operands.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * import type { Problem } from "./problems.ts";
  * import { SourceFile } from "./source.ts";
  * const src = new SourceFile("p.yaml", "grads: { format: bf16 }\nwgrad: { dy: fp16 }\n");
@@ -196,8 +196,8 @@ function formatOf(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
  * import { applySettings, finishLinear, linearDraft } from "./operands.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * import type { Problem } from "./problems.ts";
  * import { SourceFile } from "./source.ts";
  * const src = new SourceFile("p.yaml", "grads: { rounding: stochastic }\n");

@@ -114,15 +114,14 @@ function recipePlan(runs: readonly RunSpec[]): string[] {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
- * import { canonicalPolicy } from "./canonical_policy.ts";
  * import { describePlan } from "./plan.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * import type { RunSpec } from "./run_spec.ts";
  * const run: RunSpec = {
  *   suite: "tiny", recipePath: "recipes/tiny.yaml", recipeHash: "0123456789ab".repeat(5) + "cdef",
  *   policyName: "nvfp4", baseline: "bf16", seed: 0,
  *   model: { pattern: "*-*-", dModel: 64, heads: 4, dFf: 256, seqLen: 32, vocab: 256, mlp: "relu2" },
- *   policy: canonicalPolicy(POLICIES.nvfp4),
+ *   policy: POLICIES.nvfp4,
  *   data: { corpus: ["moby-dick"], tokenizer: "byte", valFraction: 0.05 },
  *   train: {
  *     steps: 100, batch: 4, schedule: { kind: "constant", lr: 0.001, warmup: 10 }, clip: 1,

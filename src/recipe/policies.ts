@@ -25,19 +25,21 @@ import type { KeyPath, Problem } from "./problems.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
- * import { canonicalPolicy } from "./canonical_policy.ts";
  * import { PolicyResolver } from "./policies.ts";
  * import { Presets } from "./presets.ts";
  * import type { Problem } from "./problems.ts";
  * const problems: Problem[] = [];
  * const resolver = new PolicyResolver(new Map(), await Presets.read(), problems);
- * const nvfp4 = resolver.resolve(resolver.presets.def("nvfp4", problems)!);
- * assert.deepEqual(nvfp4, canonicalPolicy(POLICIES.nvfp4));
+ * const noRht = resolver.resolve(resolver.presets.def("nvfp4-no-rht", problems)!);
+ * assert.equal(noRht?.name, "nvfp4-no-rht");
+ * assert.deepEqual(noRht?.linear.fprop.w, { format: "nvfp4-2d", rounding: "rne" }); // from nvfp4
+ * assert.deepEqual(noRht?.linear.wgrad.x, { format: "nvfp4", rounding: "rne" }); // no RHT
+ * assert.equal(noRht?.highPrecisionBlocks?.first, 1);
  * assert.deepEqual(problems, []);
  * ```
  */
 export class PolicyResolver {
+  /** The preset files names are looked up in. */
   readonly presets: Presets;
   readonly #recipe: ReadonlyMap<string, PolicyDef | null>;
   readonly #problems: Problem[];
@@ -45,6 +47,8 @@ export class PolicyResolver {
   readonly #stack: PolicyDef[] = [];
 
   /**
+   * A resolver for the policies of one recipe and the presets.
+   *
    * @param recipe the recipe's policies by name, `null` for those with problems of their own
    *   (references to them fail quietly); empty to resolve presets alone
    * @param presets the preset files

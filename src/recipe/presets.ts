@@ -2,7 +2,8 @@
  * Preset policies: the YAML files of `recipes/presets/`, one policy each, named by their file
  * name (`nvfp4.yaml` is the preset `nvfp4`). They are read once per recipe load and checked
  * against the policy schema when first used, so a problem in a preset is reported (with the
- * preset's file and line) only when a recipe uses it.
+ * preset's file and line) only when a recipe uses it. `preset_policies.ts` resolves them all
+ * into the built-in `POLICIES`.
  *
  * @module
  */
@@ -28,9 +29,13 @@ export const PRESETS_DIR: URL = new URL("../../recipes/presets/", import.meta.ur
 
 /** A policy as written, and where: a preset file or an entry of a recipe's `policies`. */
 export interface PolicyDef {
+  /** Where the policy is written: a recipe's `policies` or a preset file. */
   readonly scope: "recipe" | "preset";
+  /** Its key in the recipe's `policies`, or the preset's file name without `.yaml`. */
   readonly name: string;
+  /** The policy as written, checked against the policy schema. */
   readonly input: PolicyInput;
+  /** The file it is written in. */
   readonly src: SourceFile;
   /** The policy's key path in `src` (`[]` for a preset, `["policies", name]` in a recipe). */
   readonly path: readonly (string | number)[];
@@ -58,7 +63,7 @@ export class Presets {
   readonly #texts: ReadonlyMap<string, { file: string; text: string }>;
   readonly #defs = new Map<string, PolicyDef | null>();
 
-  private constructor(texts: Map<string, { file: string; text: string }>) {
+  private constructor(texts: ReadonlyMap<string, { file: string; text: string }>) {
     this.#texts = texts;
     this.names = [...texts.keys()].sort();
   }
@@ -73,6 +78,14 @@ export class Presets {
       texts.set(entry.name.slice(0, -".yaml".length), { file, text: await Deno.readTextFile(url) });
     }
     return new Presets(texts);
+  }
+
+  /**
+   * The same files with nothing parsed or checked yet, so that each preset's problems are
+   * reported again (to resolve presets one at a time, each with the problems of all it uses).
+   */
+  fresh(): Presets {
+    return new Presets(this.#texts);
   }
 
   /**

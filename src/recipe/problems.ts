@@ -19,6 +19,7 @@ export interface Problem {
   readonly column: number;
   /** Dotted key path such as `policies.nvfp4.weights.block` or `seeds[2]`; empty for the file. */
   readonly path: string;
+  /** What is wrong, and where it helps, what to write instead. */
   readonly message: string;
 }
 
@@ -77,6 +78,7 @@ export class RecipeError extends Error {
   /** The problems, by file (in order of first appearance), then line and column. */
   readonly problems: readonly Problem[];
 
+  /** An error carrying `problems` (at least one), sorted and with duplicates dropped. */
   constructor(problems: readonly Problem[]) {
     const sorted = sortProblems(problems);
     super(sorted.map(formatProblem).join("\n"));

@@ -15,10 +15,13 @@ import type { RunTrain } from "./run_spec.ts";
 export interface RecipeContent {
   /** The suite name. */
   readonly name: string;
+  /** The model every run trains. */
   readonly model: ModelConfig;
   /** Data; relative paths are relative to the recipe's folder. */
   readonly data: DataSpec;
+  /** The training settings every run uses. */
   readonly train: RunTrain;
+  /** The seeds each policy is run with. */
   readonly seeds: readonly number[];
   /** Name of the policy the others are compared against. */
   readonly baseline: string;
@@ -44,7 +47,7 @@ export interface Recipe extends RecipeContent {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES } from "../model/policy.ts";
+ * import { POLICIES } from "./preset_policies.ts";
  * import { type RecipeContent, recipeHash } from "./recipe.ts";
  * const content: RecipeContent = {
  *   name: "tiny",

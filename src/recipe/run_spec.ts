@@ -13,14 +13,21 @@ import type { Schedule } from "../train/schedule.ts";
 
 /** Training settings of a run (`src/train/loop.ts` TrainConfig without model and policy). */
 export interface RunTrain {
+  /** Optimizer steps. */
   readonly steps: number;
+  /** Sequences per step. */
   readonly batch: number;
+  /** The learning-rate schedule. */
   readonly schedule: Schedule;
   /** Global gradient-norm limit; `null` for none (JSON has no Infinity). */
   readonly clip: number | null;
+  /** AdamW's betas, epsilon and weight decay (the learning rate is the schedule's). */
   readonly adamw: AdamwConfig;
+  /** The training loss is read back every this many steps. */
   readonly logEvery: number;
+  /** Validation loss and accuracy every `every` steps, over `batches` batches. */
   readonly eval: { readonly every: number; readonly batches: number };
+  /** Steps left out of the throughput figures (untimed warm-up). */
   readonly warmupSteps: number;
 }
 
@@ -36,9 +43,14 @@ export interface RunSpec {
   readonly policyName: string;
   /** The recipe's baseline policy name. */
   readonly baseline: string;
+  /** The seed of initialisation, data order and stochastic rounding. */
   readonly seed: number;
+  /** The model. */
   readonly model: ModelConfig;
+  /** The resolved precision policy, in canonical form. */
   readonly policy: PrecisionPolicy;
+  /** The data. */
   readonly data: DataSpec;
+  /** The training settings. */
   readonly train: RunTrain;
 }

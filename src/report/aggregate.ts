@@ -15,8 +15,11 @@ import { mean, median, sampleStd, welchTTest } from "./stats.ts";
 
 /** What a report takes from one run. */
 export interface RunOutcome {
+  /** The record id. */
   readonly id: string;
+  /** The policy's name. */
   readonly policy: string;
+  /** The seed. */
   readonly seed: number;
   /**
    * Final loss: the last validation point, or the last finite train point of a run without
@@ -27,13 +30,17 @@ export interface RunOutcome {
   readonly finalAccuracy: number | null;
   /** Where the final loss came from. */
   readonly lossFrom: "eval" | "train" | null;
+  /** The step at which the loss became NaN/Inf, or null. */
   readonly divergedAt: number | null;
+  /** The run's median tokens/s, null when not recorded. */
   readonly tokensPerSecond: number | null;
+  /** The run's step-time percentiles (ms), null when not recorded. */
   readonly stepMs: { readonly p50: number; readonly p99: number } | null;
 }
 
 /** Statistics of one policy across its seeds. */
 export interface PolicySummary {
+  /** The policy's name. */
   readonly policy: string;
   /** Its runs, by seed. */
   readonly runs: readonly RunOutcome[];
@@ -67,10 +74,13 @@ export interface PolicySummary {
 
 /** One suite: its policies, baseline first. */
 export interface SuiteSummary {
+  /** The suite (recipe name). */
   readonly suite: string;
+  /** The baseline policy's name. */
   readonly baseline: string;
   /** Whether the baseline has runs in the records. */
   readonly hasBaseline: boolean;
+  /** Per-policy statistics: the baseline first, then the other policies by name. */
   readonly policies: readonly PolicySummary[];
   /** The records summarised, by policy then seed. */
   readonly records: readonly RunRecord[];

@@ -17,6 +17,7 @@ export interface Chart {
   readonly file: string;
   /** What it shows (the image's alt text). */
   readonly title: string;
+  /** The SVG document. */
   readonly svg: string;
 }
 

@@ -9,6 +9,7 @@ import type { CurvePoint } from "../train/loop.ts";
 
 /** One step of a mean curve. */
 export interface MeanPoint {
+  /** The step. */
   readonly step: number;
   /** Mean loss over the runs with a finite loss at this step. */
   readonly loss: number;

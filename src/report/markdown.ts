@@ -38,6 +38,7 @@ export interface ReportOptions {
 
 /** A rendered report: its markdown and the chart files it links to. */
 export interface RenderedReport {
+  /** The report's text. */
   readonly markdown: string;
   /** Chart files, to be written to `chartDir`. */
   readonly charts: readonly Chart[];

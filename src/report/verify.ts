@@ -1,32 +1,68 @@
 /**
  * `deno task verify reports/X.md`: re-runs the runs a report was made from and says whether they
  * reproduce — bit-identical loss curves on the same adapter and Deno version, and within a
- * stated tolerance of the final loss elsewhere.
+ * stated tolerance of the final loss elsewhere. Which runs: the report's run list
+ * (`reports/X.runs.json`, see `run_list.ts`), never the markdown; every listed record is read and
+ * checked before the first run trains.
  *
  * @module
  */
 
-import { dirname, join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
-import { parseRecord } from "./records.ts";
 import { environment } from "../runner/environment.ts";
-import type { RunRecord } from "../runner/record.ts";
+import { readRecord, RecordError, type RunRecord } from "../runner/record.ts";
 import { planRuns, runSuite } from "../runner/run.ts";
+import { readRunList, recordPath, runListPath } from "./run_list.ts";
 
 /** Relative tolerance of the final loss when the adapter or runtime differs. */
 export const CROSS_ADAPTER_TOLERANCE = 0.02;
 
 /** The outcome of re-running one recorded run. */
 export interface Verdict {
+  /** The record id. */
   readonly id: string;
+  /** `<suite> <policy> seed <seed>`. */
   readonly label: string;
+  /** Whether the run reproduced. */
   readonly ok: boolean;
+  /** What was compared, and how it came out. */
   readonly detail: string;
 }
 
-/** Record ids a report links to (`runs/<sha256>.json`), in order, without repeats. */
-export function reportRunIds(markdown: string): string[] {
-  return [...new Set([...markdown.matchAll(/runs\/([0-9a-f]{64})\.json/g)].map((m) => m[1]))];
+/**
+ * The records of the runs a report aggregates, in the order of its runs table, read through the
+ * report's run list (`<report>.runs.json`) and checked.
+ *
+ * @throws {RunListError} when the report or its run list is missing or the list is invalid
+ * @throws {RecordError} when a listed record is missing, invalid or the record of another run
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reportRecords } from "./verify.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/x.md`, "# x\n");
+ * await Deno.writeTextFile(
+ *   `${dir}/x.runs.json`,
+ *   JSON.stringify({ format: "lpbench.report-runs/v1", suite: "x", report: "x.md", runsDir: "runs", runs: ["ab"] }),
+ * );
+ * await assert.rejects(reportRecords(`${dir}/x.md`), /runs\/ab\.json: missing \(listed in .*x\.runs\.json\)/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function reportRecords(reportPath: string): Promise<RunRecord[]> {
+  const list = await readRunList(reportPath);
+  const records: RunRecord[] = [];
+  for (const id of list.runs) {
+    const file = recordPath(reportPath, list, id);
+    try {
+      records.push(await readRecord(file, id));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new RecordError(file, `missing (listed in ${runListPath(reportPath)})`);
+    }
+  }
+  return records;
 }
 
 const curve = (r: RunRecord) =>
@@ -35,37 +71,33 @@ const curve = (r: RunRecord) =>
 const finalLoss = (r: RunRecord) => (r.result.eval.at(-1) ?? r.result.train.at(-1))?.loss ?? NaN;
 
 /**
- * Re-runs every run of a report into a temporary folder and compares it with its record.
+ * Re-runs the runs of `records` into a temporary folder and compares each with its record:
+ * bit-identical loss curves on the same adapter and Deno version, the final loss within
+ * {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Each verdict also goes to `write` (default stderr).
  *
  * @example
  * ```ts ignore
  * import { getGpu } from "../gpu/device.ts";
- * import { verifyReport } from "./verify.ts";
- * const verdicts = await verifyReport(await getGpu(), "reports/quick.md");
+ * import { reportRecords, verifyRecords } from "./verify.ts";
+ * const verdicts = await verifyRecords(await getGpu(), await reportRecords("reports/quick.md"));
  * console.log(verdicts.every((v) => v.ok));
  * ```
  */
-export async function verifyReport(
+export async function verifyRecords(
   gpu: Gpu,
-  reportPath: string,
+  records: readonly RunRecord[],
   write?: (line: string, transient: boolean) => void,
 ): Promise<Verdict[]> {
-  const markdown = await Deno.readTextFile(reportPath);
-  const ids = reportRunIds(markdown);
-  if (ids.length === 0) throw new RangeError(`${reportPath}: the report links no run records`);
-  const runsDir = join(dirname(reportPath), "runs");
   const here = await environment(gpu);
   const tmp = await Deno.makeTempDir({ prefix: "lpbench-verify-" });
   const verdicts: Verdict[] = [];
   try {
-    for (const id of ids) {
-      const file = join(runsDir, `${id}.json`);
-      const old = parseRecord(await Deno.readTextFile(file), file);
+    for (const old of records) {
       const label = `${old.spec.suite} ${old.spec.policyName} seed ${old.spec.seed}`;
-      const { records } = await runSuite(gpu, await planRuns([old.spec], tmp), {
+      const rerun = await runSuite(gpu, await planRuns([old.spec], tmp), {
         ...(write ? { write } : {}),
       });
-      const now = records[0];
+      const now = rerun.records[0];
       const same = old.env.adapter.description === here.adapter.description &&
         old.env.deno === here.deno;
       let ok: boolean;
@@ -82,7 +114,7 @@ export async function verifyReport(
           `(${(100 * rel).toFixed(2)}%, tolerance ${100 * CROSS_ADAPTER_TOLERANCE}% across ` +
           `adapters: recorded on "${old.env.adapter.description}", now "${here.adapter.description}")`;
       }
-      verdicts.push({ id, label, ok, detail });
+      verdicts.push({ id: old.id, label, ok, detail });
       const verdict = `${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`;
       if (write) write(verdict, false);
       else console.error(verdict);
@@ -91,4 +123,27 @@ export async function verifyReport(
     await Deno.remove(tmp, { recursive: true });
   }
   return verdicts;
+}
+
+/**
+ * Re-runs every run of the report at `reportPath` ({@link reportRecords}) and compares it with its
+ * record ({@link verifyRecords}).
+ *
+ * @throws {RunListError} when the report's run list is missing or invalid
+ * @throws {RecordError} when a listed record is missing or invalid
+ *
+ * @example
+ * ```ts ignore
+ * import { getGpu } from "../gpu/device.ts";
+ * import { verifyReport } from "./verify.ts";
+ * const verdicts = await verifyReport(await getGpu(), "reports/quick.md");
+ * console.log(verdicts.every((v) => v.ok));
+ * ```
+ */
+export async function verifyReport(
+  gpu: Gpu,
+  reportPath: string,
+  write?: (line: string, transient: boolean) => void,
+): Promise<Verdict[]> {
+  return verifyRecords(gpu, await reportRecords(reportPath), write);
 }

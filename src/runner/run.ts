@@ -1,20 +1,24 @@
 /**
  * The runner: trains each RunSpec whose record does not exist yet, with progress on the terminal,
  * and writes each record atomically to `<runsDir>/<id>.json`. A diverged run is a recorded result
- * and the suite goes on; an interrupted run leaves no record behind.
+ * and the suite goes on; an interrupted run leaves no record behind. An existing record file is
+ * read through the validated reader of `record.ts`: a file that is not a valid record of its run
+ * (corrupt, another format, another run's id) is reported and the run trained again, its new
+ * record replacing the file.
  *
  * @module
  */
 
 import { dirname, join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
+import { writeAtomic } from "../io/atomic.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import { type Dataset, loadDataset } from "../train/data/dataset.ts";
 import { train, type TrainConfig } from "../train/loop.ts";
 import { environment } from "./environment.ts";
 import { canonicalJson, sha256Hex } from "../recipe/hash.ts";
 import { kernelSourcesHash } from "./hashes.ts";
-import { RECORD_FORMAT, type RunRecord } from "./record.ts";
+import { readRecord, RECORD_FORMAT, RecordError, type RunRecord } from "./record.ts";
 
 /** The loop's configuration for a run. */
 export function trainConfigOf(spec: RunSpec): TrainConfig {
@@ -39,19 +43,6 @@ export function runId(spec: RunSpec, dataHash: string, kernelsHash: string): str
   return sha256Hex(canonicalJson({ spec, data: dataHash, kernels: kernelsHash }));
 }
 
-/** Writes a file atomically: a temporary file in the same folder, then a rename. */
-export async function writeAtomic(path: string, text: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 /** Options of {@link runSuite}. */
 export interface RunnerOptions {
   /** Where progress goes (default: a progress line on a TTY, plain lines otherwise). */
@@ -60,8 +51,11 @@ export interface RunnerOptions {
 
 /** What {@link runSuite} did. */
 export interface SuiteOutcome {
+  /** The record of every planned run, in plan order: old ones and new ones. */
   readonly records: RunRecord[];
+  /** Runs trained. */
   readonly ran: number;
+  /** Runs whose record existed. */
   readonly skipped: number;
 }
 
@@ -83,14 +77,18 @@ const fmtTime = (s: number) =>
 
 /** A run of a suite as {@link planRuns} finds it: its id, dataset, record path and old record. */
 export interface PlannedRun {
+  /** The run. */
   readonly spec: RunSpec;
   /** {@link runId} of the spec with its data and the current kernel sources. */
   readonly id: string;
+  /** Its training data, loaded. */
   readonly data: Dataset;
   /** `<runsDir>/<id>.json`. */
   readonly path: string;
   /** The record already there, if any: such a run is not trained again. */
   readonly existing?: RunRecord;
+  /** Why the file at `path` is not a valid record of this run, if it is not: it is trained again. */
+  readonly invalid?: RecordError;
 }
 
 /**
@@ -112,14 +110,14 @@ export async function planRuns(
     const data = await datasets.get(dataKey)!;
     const id = runId(spec, data.sha256, kernels);
     const path = join(runsDir, `${id}.json`);
-    let existing: RunRecord | undefined;
+    let found: { existing: RunRecord } | { invalid: RecordError } | undefined;
     try {
-      const record = JSON.parse(await Deno.readTextFile(path)) as RunRecord;
-      if (record.format === RECORD_FORMAT && record.id === id) existing = record;
+      found = { existing: await readRecord(path, id) };
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (e instanceof RecordError) found = { invalid: e };
+      else if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    plan.push({ spec, id, data, path, ...(existing ? { existing } : {}) });
+    plan.push({ spec, id, data, path, ...found });
   }
   return plan;
 }
@@ -139,7 +137,7 @@ export async function runSuite(
   const records: RunRecord[] = [];
   let ran = 0;
   let skipped = 0;
-  for (const [i, { spec, id, data, path, existing }] of plan.entries()) {
+  for (const [i, { spec, id, data, path, existing, invalid }] of plan.entries()) {
     const label = `[${i + 1}/${plan.length}] ${spec.suite} ${spec.policyName} seed ${spec.seed}`;
     if (existing) {
       records.push(existing);
@@ -147,6 +145,7 @@ export async function runSuite(
       write(`${label}: record ${id.slice(0, 12)} exists, skipped`, false);
       continue;
     }
+    if (invalid) write(`${label}: not a valid record, training again: ${invalid.message}`, false);
     const t0 = performance.now();
     const steps = spec.train.steps;
     const result = await train(gpu, data, trainConfigOf(spec), {

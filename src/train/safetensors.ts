@@ -22,7 +22,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { writeAtomic } from "../io/atomic.ts";
 
 /** Element types of the safetensors format that this module reads and writes. */
 export type Dtype =
@@ -442,7 +442,7 @@ export async function writeSafetensors(
   tensors: Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 /**
@@ -463,21 +463,4 @@ export async function writeSafetensors(
  */
 export async function readSafetensors(path: string): Promise<Safetensors> {
   return decode(await Deno.readFile(path), path);
-}
-
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID()}.tmp`);
-  try {
-    const file = await Deno.open(temp, { write: true, createNew: true });
-    try {
-      for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
 }

@@ -3,8 +3,7 @@
  */
 
 import { assertEquals } from "../assert.ts";
-import { POLICIES } from "../../src/model/policy.ts";
-import { canonicalPolicy } from "../../src/recipe/canonical_policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { BASE, edit, load } from "./fixture.ts";
 
 Deno.test("the sections map onto ModelConfig, DataSpec, RunTrain and policies", async () => {
@@ -33,10 +32,7 @@ Deno.test("the sections map onto ModelConfig, DataSpec, RunTrain and policies", 
   });
   assertEquals(recipe.seeds, [0, 1]);
   assertEquals(recipe.baseline, "bf16");
-  assertEquals(recipe.policies, [
-    canonicalPolicy(POLICIES.bf16),
-    canonicalPolicy(POLICIES.nvfp4),
-  ]);
+  assertEquals(recipe.policies, [POLICIES.bf16, POLICIES.nvfp4]);
   assertEquals(recipe.hash.length, 64);
 });
 

@@ -5,8 +5,7 @@
  */
 
 import { assertEquals, assertOk } from "../assert.ts";
-import { POLICIES, uniformLinear } from "../../src/model/policy.ts";
-import { canonicalLinear, canonicalPolicy } from "../../src/recipe/canonical_policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { load, problems, withPolicies } from "./fixture.ts";
 
 const policy = async (lines: string, name: string) => {
@@ -23,7 +22,7 @@ Deno.test("a chain of extends through recipe policies and presets", async () => 
       "  c: { extends: b, head: fp32 }\n",
     "c",
   );
-  const nvfp4 = canonicalPolicy(POLICIES.nvfp4);
+  const nvfp4 = POLICIES.nvfp4;
   assertEquals(p, {
     ...nvfp4,
     name: "c",
@@ -87,15 +86,15 @@ Deno.test("a recipe policy named like a preset extends the preset; others see th
       "  x: { extends: nvfp4, switch: { at: 0.8, to: bf16 } }\n",
   ));
   const [bf16, nvfp4, x] = recipe.policies;
-  assertEquals(bf16, { ...canonicalPolicy(POLICIES.bf16), head: "fp32" });
-  assertEquals(nvfp4, canonicalPolicy(POLICIES.nvfp4));
+  assertEquals(bf16, { ...POLICIES.bf16, head: "fp32" });
+  assertEquals(nvfp4, POLICIES.nvfp4);
   assertEquals(x, {
-    ...canonicalPolicy(POLICIES.nvfp4),
+    ...POLICIES.nvfp4,
     name: "x",
     switchTo: { atFraction: 0.8, policy: bf16.linear },
   });
   // The preset's high-precision blocks name bf16 in the presets, whatever the recipe calls bf16.
-  assertEquals(x.highPrecisionBlocks?.policy, canonicalLinear(uniformLinear("bf16")));
+  assertEquals(x.highPrecisionBlocks?.policy, POLICIES.bf16.linear);
 });
 
 Deno.test("high_precision_blocks and switch replace the inherited ones; none removes them", async () => {
@@ -110,10 +109,10 @@ Deno.test("high_precision_blocks and switch replace the inherited ones; none rem
   assertEquals(edges.highPrecisionBlocks, {
     first: 0,
     last: 2,
-    policy: canonicalLinear(uniformLinear("fp8-e4m3", "fp8-e5m2")),
+    policy: POLICIES["fp8-current"].linear,
   });
   assertEquals(none.highPrecisionBlocks, undefined);
-  assertEquals(late.switchTo, { atFraction: 0.9, policy: canonicalLinear(uniformLinear("fp32")) });
+  assertEquals(late.switchTo, { atFraction: 0.9, policy: POLICIES.fp32.linear });
   assertEquals(early.switchTo, undefined);
   assertEquals(early.highPrecisionBlocks, late.highPrecisionBlocks);
 });

@@ -1,69 +1,99 @@
 /**
- * The preset files: the paper recipe and the plain formats resolve to exactly the built-in
- * policies of `src/model/policy.ts` (in canonical form), and each ablation differs from `nvfp4`
- * in exactly what its name says.
+ * The preset files and the built-in policies loaded from them: every preset that resolves is in
+ * `POLICIES` under its file name, as a recipe extending it resolves it; the plain formats and
+ * the paper recipe are exactly the documented policies; each ablation differs from `nvfp4` in
+ * exactly what its name says; a preset that does not resolve is left out, with its problems.
  */
 
-import { assertEquals, assertOk } from "../assert.ts";
-import { POLICIES, type PrecisionPolicy } from "../../src/model/policy.ts";
-import { canonicalPolicy } from "../../src/recipe/canonical_policy.ts";
-import { PolicyResolver } from "../../src/recipe/policies.ts";
-import { Presets, PRESETS_DIR } from "../../src/recipe/presets.ts";
-import type { Problem } from "../../src/recipe/problems.ts";
+import { pathToFileURL } from "node:url";
+import { assertEquals, assertOk, assertThrows } from "../assert.ts";
+import { withTempDir } from "../temp_dir.ts";
+import type { FormatName } from "../../src/formats/spec.ts";
+import type { LinearPolicy } from "../../src/model/policy.ts";
+import { POLICIES, PresetPolicies, presetPolicy } from "../../src/recipe/preset_policies.ts";
+import { PRESETS_DIR } from "../../src/recipe/presets.ts";
+import { RecipeError } from "../../src/recipe/problems.ts";
+import { load, withPolicies } from "./fixture.ts";
 
-const presets = await Presets.read();
+const NAMES = [
+  "bf16",
+  "fp32",
+  "fp8-current",
+  "fp8-delayed",
+  "mxfp4",
+  "mxfp8",
+  "nvfp4",
+  "nvfp4-all-layers",
+  "nvfp4-no-2d",
+  "nvfp4-no-rht",
+  "nvfp4-no-sr",
+  "nvfp4-rtn",
+];
 
-function resolvePreset(name: string): { policy?: PrecisionPolicy; problems: Problem[] } {
-  const problems: Problem[] = [];
-  const resolver = new PolicyResolver(new Map(), presets, problems);
-  const def = presets.def(name, problems);
-  assertOk(def, `no preset ${name}`);
-  return { policy: resolver.resolve(def), problems };
-}
-
-function preset(name: string): PrecisionPolicy {
-  const { policy, problems } = resolvePreset(name);
-  assertEquals(problems, []);
-  assertOk(policy);
-  return policy;
-}
+const presets = await PresetPolicies.read();
 
 Deno.test("the presets are the documented ones", () => {
-  assertEquals(presets.names, [
-    "bf16",
-    "fp32",
-    "fp8-current",
-    "fp8-delayed",
-    "mxfp4",
-    "mxfp8",
-    "nvfp4",
-    "nvfp4-all-layers",
-    "nvfp4-no-2d",
-    "nvfp4-no-rht",
-    "nvfp4-no-sr",
-    "nvfp4-rtn",
-  ]);
+  assertEquals(presets.names, NAMES);
 });
 
-Deno.test("nvfp4, fp32, bf16, mxfp4 and fp8-current are the built-in policies", () => {
-  for (const name of ["nvfp4", "fp32", "bf16", "mxfp4"]) {
-    assertEquals(preset(name), canonicalPolicy(POLICIES[name]), name);
-  }
-  assertEquals(preset("fp8-current"), canonicalPolicy({ ...POLICIES.fp8, name: "fp8-current" }));
+Deno.test("POLICIES holds every preset that resolves, named by its file", () => {
+  assertEquals(Object.keys(POLICIES), NAMES.filter((n) => n !== "fp8-delayed"));
+  for (const [name, policy] of Object.entries(POLICIES)) assertEquals(policy.name, name);
+  assertOk(Object.isFrozen(POLICIES));
 });
 
-Deno.test("the canonical form only spells out defaults", () => {
-  const p = preset("nvfp4");
-  const raw = POLICIES.nvfp4;
-  assertEquals(p.linear.wgrad.dy, { ...raw.linear.wgrad.dy, rounding: "stochastic" });
-  assertEquals(p.linear.wgrad.x, { ...raw.linear.wgrad.x, rounding: "rne" });
-  assertEquals(p.linear.fprop.w, { ...raw.linear.fprop.w, rounding: "rne" });
-  assertEquals(p.highPrecisionBlocks?.first, 1);
-  assertEquals(p.highPrecisionBlocks?.last, 1);
+Deno.test("each built-in policy is what a recipe extending its preset resolves to", async () => {
+  const names = Object.keys(POLICIES);
+  const recipe = await load(withPolicies(names.map((n) => `  ${n}: { extends: ${n} }\n`).join("")));
+  assertEquals(recipe.policies, names.map((n) => POLICIES[n]));
+});
+
+/** Every operand in `format` (gradients in `grad`), rounded to nearest even. */
+function uniform(format: FormatName, grad = format): LinearPolicy {
+  const op = { format, rounding: "rne" } as const;
+  const g = { format: grad, rounding: "rne" } as const;
+  return {
+    fprop: { x: op, w: op },
+    dgrad: { dy: g, w: op },
+    wgrad: { dy: g, x: op },
+  };
+}
+
+Deno.test("fp32, bf16, fp8-current and mxfp4 put every operand in one format", () => {
+  assertEquals(POLICIES.fp32, { name: "fp32", linear: uniform("fp32"), head: "fp32" });
+  assertEquals(POLICIES.bf16, { name: "bf16", linear: uniform("bf16"), head: "bf16" });
+  assertEquals(POLICIES["fp8-current"], {
+    name: "fp8-current",
+    linear: uniform("fp8-e4m3", "fp8-e5m2"),
+    head: "bf16",
+  });
+  assertEquals(POLICIES.mxfp4, { name: "mxfp4", linear: uniform("mxfp4"), head: "bf16" });
+});
+
+Deno.test("nvfp4 is the paper's recipe: 2D weights, SR and RHT on gradients, BF16 edges", () => {
+  assertEquals(POLICIES.nvfp4, {
+    name: "nvfp4",
+    linear: {
+      fprop: {
+        x: { format: "nvfp4", rounding: "rne" },
+        w: { format: "nvfp4-2d", rounding: "rne" },
+      },
+      dgrad: {
+        dy: { format: "nvfp4", rounding: "stochastic" },
+        w: { format: "nvfp4-2d", rounding: "rne" },
+      },
+      wgrad: {
+        dy: { format: "nvfp4", rounding: "stochastic", rht: { size: 16 } },
+        x: { format: "nvfp4", rounding: "rne", rht: { size: 16 } },
+      },
+    },
+    highPrecisionBlocks: { first: 1, last: 1, policy: uniform("bf16") },
+    head: "bf16",
+  });
 });
 
 Deno.test("each ablation changes exactly what its name says", () => {
-  const nvfp4 = preset("nvfp4");
+  const nvfp4 = POLICIES.nvfp4;
   const base = (name: string) => ({ ...nvfp4, name });
   const l = nvfp4.linear;
   const noRht = {
@@ -71,14 +101,17 @@ Deno.test("each ablation changes exactly what its name says", () => {
     dy: { format: "nvfp4", rounding: "stochastic" },
     x: { format: "nvfp4", rounding: "rne" },
   } as const;
-  assertEquals(preset("nvfp4-no-rht"), { ...base("nvfp4-no-rht"), linear: { ...l, wgrad: noRht } });
+  assertEquals(POLICIES["nvfp4-no-rht"], {
+    ...base("nvfp4-no-rht"),
+    linear: { ...l, wgrad: noRht },
+  });
   const w1d = { format: "nvfp4", rounding: "rne" } as const;
-  assertEquals(preset("nvfp4-no-2d"), {
+  assertEquals(POLICIES["nvfp4-no-2d"], {
     ...base("nvfp4-no-2d"),
     linear: { ...l, fprop: { ...l.fprop, w: w1d }, dgrad: { ...l.dgrad, w: w1d } },
   });
   const rne = (op: typeof l.dgrad.dy) => ({ ...op, rounding: "rne" as const });
-  assertEquals(preset("nvfp4-no-sr"), {
+  assertEquals(POLICIES["nvfp4-no-sr"], {
     ...base("nvfp4-no-sr"),
     linear: {
       ...l,
@@ -87,8 +120,8 @@ Deno.test("each ablation changes exactly what its name says", () => {
     },
   });
   const { highPrecisionBlocks: _, ...allLayers } = base("nvfp4-all-layers");
-  assertEquals(preset("nvfp4-all-layers"), allLayers);
-  assertEquals(preset("nvfp4-rtn"), {
+  assertEquals(POLICIES["nvfp4-all-layers"], allLayers);
+  assertEquals(POLICIES["nvfp4-rtn"], {
     ...base("nvfp4-rtn"),
     linear: {
       ...l,
@@ -100,22 +133,69 @@ Deno.test("each ablation changes exactly what its name says", () => {
 
 Deno.test("mxfp8 is TransformerEngine's: E4M3 everywhere, scales rounded up (rceil)", () => {
   const spec = { kind: "mx", element: "e4m3", scaleRule: "rceil" } as const;
-  assertEquals(preset("mxfp8").linear, {
+  assertEquals(POLICIES.mxfp8.linear, {
     fprop: { x: { format: spec, rounding: "rne" }, w: { format: spec, rounding: "rne" } },
     dgrad: { dy: { format: spec, rounding: "rne" }, w: { format: spec, rounding: "rne" } },
     wgrad: { dy: { format: spec, rounding: "rne" }, x: { format: spec, rounding: "rne" } },
   });
-  assertEquals(preset("mxfp8").head, "bf16");
+  assertEquals(POLICIES.mxfp8.head, "bf16");
 });
 
-Deno.test("fp8-delayed parses but cannot resolve: delayed scaling is runtime state", () => {
-  const { policy, problems } = resolvePreset("fp8-delayed");
-  assertEquals(policy, undefined);
-  assertEquals(problems.map((p) => `${p.line}:${p.column} ${p.path}`), [
+Deno.test("fp8-delayed is left out of POLICIES; presetPolicy throws its problems", () => {
+  assertEquals("fp8-delayed" in POLICIES, false);
+  assertEquals(presets.failures.get("fp8-delayed")?.map((p) => `${p.line}:${p.column} ${p.path}`), [
     "11:23 activations.format.scaling",
     "13:48 weights.format.scaling",
     "15:48 grads.format.scaling",
   ]);
+  assertThrows(() => presetPolicy("fp8-delayed"), (e) => {
+    assertOk(e instanceof RecipeError);
+    assertOk(e.message.startsWith(
+      "recipes/presets/fp8-delayed.yaml:11:23 activations.format.scaling: delayed scaling " +
+        "cannot run yet",
+    ));
+    assertEquals(e.problems.length, 3);
+    return true;
+  });
+  assertEquals([...presets.failures.keys()], ["fp8-delayed"]);
+});
+
+Deno.test("presetPolicy gets a preset by name and names the presets for an unknown one", () => {
+  assertEquals(presetPolicy("nvfp4-no-sr"), POLICIES["nvfp4-no-sr"]);
+  for (const name of ["nvfp5", "fp8", "toString", "__proto__"]) {
+    assertThrows(() => presetPolicy(name), {
+      name: "RangeError",
+      message: `unknown preset ${JSON.stringify(name)} (presets: ${NAMES.join(", ")})`,
+    });
+  }
+});
+
+Deno.test("a preset that uses a broken preset fails with its problems; the others resolve", async () => {
+  await withTempDir(async (dir) => {
+    const files: Record<string, string> = {
+      "broken.yaml": "all: { format: bf16 }\nhead: bf17\n",
+      "child.yaml": "extends: broken\n",
+      "orphan.yaml": "extends: nope\n",
+      "plain.yaml": "all: { format: fp32 }\nhead: fp32\n",
+      "notes.txt": "not a preset\n",
+    };
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
+    const read = await PresetPolicies.read(pathToFileURL(`${dir}/`));
+    assertEquals(read.names, ["broken", "child", "orphan", "plain"]);
+    assertEquals(read.policies, {
+      plain: { name: "plain", linear: uniform("fp32"), head: "fp32" },
+    });
+    const where = (name: string) =>
+      read.failures.get(name)?.map((p) =>
+        `${p.file.slice(p.file.lastIndexOf("/") + 1)}:${p.line} ${p.path}`
+      );
+    assertEquals(where("broken"), ["broken.yaml:2 head"]);
+    assertEquals(where("child"), ["broken.yaml:2 head"]);
+    assertEquals(where("orphan"), ["orphan.yaml:1 extends"]);
+    assertThrows(() => read.get("child"), RecipeError);
+  });
 });
 
 Deno.test("every preset file names the preset schema for editors", async () => {

@@ -1,6 +1,7 @@
 import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
 import { aggregate, type PolicySummary } from "../../src/report/aggregate.ts";
-import { makeRecord, suiteA } from "./fixtures.ts";
+import { parseRecord } from "../../src/runner/record.ts";
+import { makeRecord, suiteA } from "../runner/fixtures.ts";
 
 const close = (actual: number | null | undefined, expected: number, tol = 1e-9, what = "") =>
   assertOk(
@@ -33,6 +34,18 @@ Deno.test("aggregate groups by suite and orders the baseline first, then policie
     ["bf16", 2],
     ["fp32", 0],
   ]);
+});
+
+Deno.test("a record read back from disk, NaN stored as null, aggregates with the value missing", () => {
+  const record = makeRecord({
+    policy: "mxfp4",
+    seed: 0,
+    evalLoss: 2.4,
+    divergedAt: 70,
+    tokensPerSecond: NaN,
+  });
+  const [s] = aggregate([parseRecord(JSON.stringify(record, null, 1), "x.json")]);
+  assertEquals([s.policies[0].diverged, s.policies[0].tokensPerSecond], [1, null]);
 });
 
 Deno.test("final loss mean, sample std and n per policy", () => {

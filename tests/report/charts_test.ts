@@ -1,7 +1,7 @@
 import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
 import { aggregate } from "../../src/report/aggregate.ts";
 import { suiteCharts } from "../../src/report/charts.ts";
-import { makeRecord, suiteA } from "./fixtures.ts";
+import { makeRecord, suiteA } from "../runner/fixtures.ts";
 
 async function svgs(records = suiteA()) {
   const [s] = aggregate(records);

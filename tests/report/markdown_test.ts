@@ -1,6 +1,6 @@
 import { assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
 import { renderReport } from "../../src/report/markdown.ts";
-import { ENV, makeRecord, suiteA } from "./fixtures.ts";
+import { ENV, makeRecord, suiteA } from "../runner/fixtures.ts";
 
 const render = async (records = suiteA()) =>
   (await renderReport("suite-a", records, { chartDir: "suite-a" })).markdown;

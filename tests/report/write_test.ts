@@ -1,6 +1,7 @@
 import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
 import { writeReport } from "../../src/report/write.ts";
-import { makeRecord, suiteA } from "./fixtures.ts";
+import { readRunList } from "../../src/report/run_list.ts";
+import { makeRecord, suiteA } from "../runner/fixtures.ts";
 
 async function withRuns(
   files: Record<string, string>,
@@ -44,10 +45,18 @@ Deno.test("writeReport writes the report and its charts, identically when run ag
       "links records relative to the report",
     );
     assertOk(!md.includes("other-bf16"), "other suites' records are not in the report");
+    assertStrictEquals(written.runList, `${dir}/reports/suite-a.runs.json`);
+    const list = await readRunList(written.path);
+    assertEquals([list.suite, list.report, list.runsDir], ["suite-a", "suite-a.md", "runs"]);
+    const linked = [...md.matchAll(/\]\(runs\/([^)]+)\.json\)/g)].map((m) => m[1]);
+    assertEquals(list.runs, linked, "the report's runs, in the order of its runs table");
+    assertEquals(list.runs, written.summary.records.map((r) => r.id));
+    const listText = await Deno.readTextFile(written.runList);
     const svgs = await Promise.all(written.charts.map((c) => Deno.readTextFile(c)));
     assertOk(svgs.every((s) => s.startsWith("<svg ")));
     await writeReport("suite-a", opts);
     assertStrictEquals(await Deno.readTextFile(written.path), md);
+    assertStrictEquals(await Deno.readTextFile(written.runList), listText);
     assertEquals(await Promise.all(written.charts.map((c) => Deno.readTextFile(c))), svgs);
     const left = [
       ...Deno.readDirSync(`${dir}/reports`),
@@ -64,6 +73,8 @@ Deno.test("writeReport defaults to reports/runs and reports/", async () => {
     try {
       const written = await writeReport("other");
       assertStrictEquals(written.path, "reports/other.md");
+      assertStrictEquals(written.runList, "reports/other.runs.json");
+      assertStrictEquals((await readRunList(written.path)).runsDir, "runs");
       assertOk(
         (await Deno.readTextFile("reports/other.md")).includes("deno task verify reports/other.md"),
       );

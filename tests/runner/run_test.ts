@@ -1,33 +1,9 @@
 import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { POLICIES } from "../../src/model/policy.ts";
-import type { RunSpec } from "../../src/recipe/run_spec.ts";
 import { planRuns, runSuite } from "../../src/runner/run.ts";
-import { RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
-
-function spec(policyName: string, seed: number): RunSpec {
-  return {
-    suite: "runner-test",
-    recipePath: "recipes/runner-test.yaml",
-    recipeHash: "0".repeat(64),
-    policyName,
-    baseline: "fp32",
-    seed,
-    model: { pattern: "*-", dModel: 32, heads: 2, dFf: 64, seqLen: 16, vocab: 256, mlp: "relu2" },
-    policy: POLICIES[policyName],
-    data: { corpus: "moby-dick" },
-    train: {
-      steps: 4,
-      batch: 2,
-      schedule: { kind: "constant", lr: 1e-3 },
-      clip: 1,
-      adamw: {},
-      logEvery: 2,
-      eval: { every: 4, batches: 1 },
-      warmupSteps: 1,
-    },
-  };
-}
+import { readRecord, RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
+import { withTempDir } from "../temp_dir.ts";
+import { makeRecord, tinySpec } from "./fixtures.ts";
 
 Deno.test("runSuite writes one record per run and skips runs whose record exists", async () => {
   const gpu = await getGpu();
@@ -35,7 +11,7 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
   const lines: string[] = [];
   const write = (line: string, transient: boolean) => transient || lines.push(line);
   try {
-    const specs = [spec("fp32", 0), spec("nvfp4", 0)];
+    const specs = [tinySpec("fp32", 0), tinySpec("nvfp4", 0)];
     const first = await runSuite(gpu, await planRuns(specs, runsDir), { write });
     assertEquals([first.ran, first.skipped], [2, 0]);
     const files = [...Deno.readDirSync(runsDir)].map((e) => e.name).sort();
@@ -54,7 +30,37 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
     assertEquals([again.ran, again.skipped], [0, 2]);
     assertEquals(again.records.map((r) => r.id).sort(), first.records.map((r) => r.id).sort());
     assertOk(lines.some((l) => l.includes("exists, skipped")));
+    // A corrupt record is not trusted: the run is trained again and its record rewritten.
+    const broken = plan[1].path;
+    await Deno.writeTextFile(broken, '{"format": "lpbench.run/v1", "id": "');
+    const third = await runSuite(gpu, await planRuns(specs, runsDir), { write });
+    assertEquals([third.ran, third.skipped], [1, 1]);
+    assertOk(
+      lines.some((l) =>
+        l.includes(`not a valid record, training again: ${broken}: not valid JSON`)
+      ),
+    );
+    assertStrictEquals((await readRecord(broken, plan[1].id)).id, plan[1].id);
   } finally {
     await Deno.remove(runsDir, { recursive: true });
   }
+});
+
+Deno.test("planRuns does not trust a record file that is corrupt or holds another run", async () => {
+  await withTempDir(async (runsDir) => {
+    const specs = [tinySpec("fp32", 0), tinySpec("fp32", 1)];
+    const [a, b] = await planRuns(specs, runsDir);
+    assertOk(a.existing === undefined && a.invalid === undefined, "no record yet");
+    const other = makeRecord({ policy: "fp32", seed: 1, evalLoss: 2 });
+    await Deno.writeTextFile(a.path, "{");
+    await Deno.writeTextFile(b.path, JSON.stringify(other));
+    const [a2, b2] = await planRuns(specs, runsDir);
+    assertStrictEquals(a2.existing, undefined);
+    assertOk(a2.invalid?.message.startsWith(`${a.path}: not valid JSON (`), a2.invalid?.message);
+    assertStrictEquals(b2.existing, undefined);
+    assertStrictEquals(
+      b2.invalid?.message,
+      `${b.path}: holds the record of run ${other.id}, not of ${b.id}`,
+    );
+  });
 });

@@ -126,16 +126,27 @@ function checkValFraction(v: number): void {
  * ```
  */
 export class Dataset {
+  /** The tokenizer that made {@link tokens} (and decodes them). */
   readonly tokenizer: Tokenizer;
   /** The whole stream: parts in order, joined by the separator. */
   readonly tokens: TokenArray;
+  /** The documents, files or shards the stream was made of, in order. */
   readonly parts: readonly DataPart[];
+  /** The share of each `split` part's tokens (its tail) held out for validation. */
   readonly valFraction: number;
   /** SHA-256 (hex) of {@link tokens}. */
   readonly sha256: string;
+  /** The training tokens: `train` parts and the heads of `split` parts, joined. */
   readonly train: TokenArray;
+  /** The validation tokens: `val` parts and the tails of `split` parts, joined. */
   readonly val: TokenArray;
 
+  /**
+   * Tokenized parts, split into training and validation; {@link loadDataset} makes one from a spec.
+   *
+   * @throws {RangeError} for a validation fraction outside [0, 1) or no parts
+   * @throws {DataError} for a token id outside the tokenizer's vocabulary
+   */
   constructor(
     { tokenizer, parts, separator = [], valFraction = DEFAULT_VAL_FRACTION }: DatasetInput,
   ) {

@@ -1,12 +1,13 @@
 /**
- * Synthetic run records for the report tests: a decaying loss curve per run whose final values
- * the test chooses, and an H100-like environment.
+ * Runs for the runner and report tests: synthetic records (a decaying loss curve per run whose
+ * final values the test chooses, and an H100-like environment) and a tiny spec to train.
  *
  * @module
  */
 
 import { POLICIES } from "../../src/model/policy.ts";
 import { type Environment, RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
+import type { RunSpec } from "../../src/recipe/run_spec.ts";
 import type { CurvePoint } from "../../src/train/loop.ts";
 
 /** The environment of the synthetic records. */
@@ -160,4 +161,29 @@ export function suiteA(): RunRecord[] {
     makeRecord({ policy: "fp32", seed: 0, trainLoss: 2.09 }),
     makeRecord({ policy: "fp32", seed: 1, trainLoss: 2.08 }),
   ];
+}
+
+/** A run that trains in a second on a software adapter: 4 steps, one attention and one MLP block. */
+export function tinySpec(policyName: string, seed: number): RunSpec {
+  return {
+    suite: "runner-test",
+    recipePath: "recipes/runner-test.yaml",
+    recipeHash: "0".repeat(64),
+    policyName,
+    baseline: "fp32",
+    seed,
+    model: { pattern: "*-", dModel: 32, heads: 2, dFf: 64, seqLen: 16, vocab: 256, mlp: "relu2" },
+    policy: POLICIES[policyName],
+    data: { corpus: "moby-dick" },
+    train: {
+      steps: 4,
+      batch: 2,
+      schedule: { kind: "constant", lr: 1e-3 },
+      clip: 1,
+      adamw: {},
+      logEvery: 2,
+      eval: { every: 4, batches: 1 },
+      warmupSteps: 1,
+    },
+  };
 }

@@ -1,6 +1,6 @@
-import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
-import { aggregate } from "../../src/report/aggregate.ts";
-import { parseRecord, readRecords, RecordError } from "../../src/report/records.ts";
+import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
+import { withTempDir } from "../temp_dir.ts";
+import { parseRecord, readRecord, readRecords, RecordError } from "../../src/runner/record.ts";
 import { makeRecord } from "./fixtures.ts";
 
 /** A record as the runner writes it: JSON turns NaN into null. */
@@ -25,7 +25,7 @@ function edited(edit: (r: any) => void): string {
   return JSON.stringify(r);
 }
 
-Deno.test("a written record parses back, nulls for NaN included, and aggregates", () => {
+Deno.test("a written record parses back as written, nulls for NaN included", () => {
   const text = written({
     policy: "mxfp4",
     seed: 0,
@@ -35,9 +35,10 @@ Deno.test("a written record parses back, nulls for NaN included, and aggregates"
   });
   assertOk(text.includes('"tokensPerSecond": null'));
   const r = parseRecord(text, "x.json");
+  assertEquals(r, JSON.parse(text));
   assertStrictEquals(r.result.train.at(-1)!.loss, null as unknown as number);
-  const [s] = aggregate([r]);
-  assertEquals([s.policies[0].diverged, s.policies[0].tokensPerSecond], [1, null]);
+  assertStrictEquals(r.result.tokensPerSecond, null as unknown as number);
+  assertEquals(Object.keys(r), Object.keys(JSON.parse(text)), "fields keep their order");
 });
 
 Deno.test("malformed records are rejected with the file and the field", () => {
@@ -82,4 +83,20 @@ Deno.test("readRecords reads *.json, skips malformed files and ignores temporary
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("readRecord checks that the file holds the record of the run it is named after", async () => {
+  await withTempDir(async (dir) => {
+    const record = makeRecord({ policy: "bf16", seed: 0, evalLoss: 2 });
+    await Deno.writeTextFile(`${dir}/a.json`, JSON.stringify(record));
+    assertStrictEquals((await readRecord(`${dir}/a.json`, record.id)).id, record.id);
+    assertStrictEquals((await readRecord(`${dir}/a.json`)).id, record.id);
+    await assertRejects(
+      readRecord(`${dir}/a.json`, "other-id"),
+      (e) =>
+        e instanceof RecordError &&
+        e.message === `${dir}/a.json: holds the record of run ${record.id}, not of other-id`,
+    );
+    await assertRejects(readRecord(`${dir}/missing.json`), Deno.errors.NotFound);
+  });
 });

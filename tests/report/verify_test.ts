@@ -1,0 +1,79 @@
+import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
+import { withTempDir } from "../temp_dir.ts";
+import { getGpu } from "../../src/gpu/device.ts";
+import { RunListError, writeRunList } from "../../src/report/run_list.ts";
+import { reportRecords, verifyReport } from "../../src/report/verify.ts";
+import { writeReport } from "../../src/report/write.ts";
+import { RecordError } from "../../src/runner/record.ts";
+import { planRuns, runSuite } from "../../src/runner/run.ts";
+import { makeRecord, tinySpec } from "../runner/fixtures.ts";
+
+Deno.test("reportRecords reads the records of the run list, in its order, not the markdown's", async () => {
+  await withTempDir(async (dir) => {
+    const [a, b] = [0, 1].map((seed) => makeRecord({ policy: "bf16", seed, evalLoss: 2 }));
+    await Deno.mkdir(`${dir}/records`);
+    for (const r of [a, b]) {
+      await Deno.writeTextFile(`${dir}/records/${r.id}.json`, JSON.stringify(r));
+    }
+    await Deno.writeTextFile(`${dir}/x.md`, `[a](runs/${"0".repeat(64)}.json)\n`);
+    await writeRunList(`${dir}/x.md`, { suite: "x", runsDir: "records", runs: [b.id, a.id] });
+    assertEquals((await reportRecords(`${dir}/x.md`)).map((r) => r.id), [b.id, a.id]);
+  });
+});
+
+Deno.test("reportRecords refuses a missing list, a missing record and another run's record", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/x.md`, "# x\n");
+    await assertRejects(
+      reportRecords(`${dir}/x.md`),
+      (e) => e instanceof RunListError && /regenerate it with `deno task report x/.test(e.message),
+    );
+    const a = makeRecord({ policy: "bf16", seed: 0, evalLoss: 2 });
+    await writeRunList(`${dir}/x.md`, { suite: "x", runsDir: "runs", runs: [a.id] });
+    await assertRejects(
+      reportRecords(`${dir}/x.md`),
+      (e) =>
+        e instanceof RecordError &&
+        e.message === `${dir}/runs/${a.id}.json: missing (listed in ${dir}/x.runs.json)`,
+    );
+    const b = makeRecord({ policy: "bf16", seed: 1, evalLoss: 2 });
+    await Deno.mkdir(`${dir}/runs`);
+    await Deno.writeTextFile(`${dir}/runs/${a.id}.json`, JSON.stringify(b));
+    await assertRejects(
+      reportRecords(`${dir}/x.md`),
+      (e) =>
+        e instanceof RecordError && e.reason === `holds the record of run ${b.id}, not of ${a.id}`,
+    );
+  });
+});
+
+Deno.test("verifyReport re-runs a written report: bit-identical, and a changed record differs", async () => {
+  const gpu = await getGpu();
+  await withTempDir(async (dir) => {
+    const runsDir = `${dir}/reports/runs`;
+    const lines: string[] = [];
+    const write = (line: string, transient: boolean) => transient || lines.push(line);
+    const { records } = await runSuite(gpu, await planRuns([tinySpec("fp32", 0)], runsDir), {
+      write,
+    });
+    const { path } = await writeReport("runner-test", { runsDir, outDir: `${dir}/reports` });
+    const [ok] = await verifyReport(gpu, path, write);
+    assertEquals(
+      [ok.id, ok.label, ok.ok, ok.detail],
+      [
+        records[0].id,
+        "runner-test fp32 seed 0",
+        true,
+        "bit-identical loss curves (same adapter and Deno)",
+      ],
+    );
+    assertOk(lines.includes(`reproduced: runner-test fp32 seed 0: ${ok.detail}`));
+    const file = `${runsDir}/${records[0].id}.json`;
+    const changed = JSON.parse(await Deno.readTextFile(file));
+    changed.result.eval.at(-1).loss += 1e-3;
+    await Deno.writeTextFile(file, JSON.stringify(changed));
+    const [differs] = await verifyReport(gpu, path, write);
+    assertStrictEquals(differs.ok, false);
+    assertOk(differs.detail.startsWith("loss curves differ on the same adapter"), differs.detail);
+  });
+});
