@@ -8,13 +8,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { runKernelBenchmark, UsageError } from "./bench/kernels.ts";
+import { runKernelBenchmark } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
 import { runTrainBenchmark } from "./bench/train.ts";
 import { getGpu } from "./src/gpu/device.ts";
+import { writeAtomic } from "./src/io/atomic.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
 import { packedGemmAvailable } from "./src/model/linear.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
+import { UsageError } from "./src/usage.ts";
 
 // Recipes, runner and reports use npm packages (yaml, zod, vega); they are imported when a command
 // needs them, so that `kernels` runs with `deno run --no-config` on hosts without node_modules.
@@ -25,7 +27,7 @@ const recipes = async () => ({
   ...await import("./src/recipe/problems.ts"),
 });
 const reports = async () => ({
-  ...await import("./src/report/records.ts"),
+  ...await import("./src/runner/record.ts"),
   ...await import("./src/report/write.ts"),
 });
 
@@ -147,15 +149,28 @@ async function report(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `verify <report.md>`: re-runs a report's runs; exit 1 if any does not reproduce. */
+/**
+ * `verify <report.md>`: re-runs the runs of a report's run list; exit 1 if any does not reproduce,
+ * 2 if the list or a listed record is missing or invalid.
+ */
 async function verify(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
   if (positionals.length !== 1) {
     console.error("error: verify takes one report, e.g. `deno task verify reports/quick.md`");
     return 2;
   }
-  const { verifyReport } = await import("./src/report/verify.ts");
-  const verdicts = await verifyReport(await getGpu(), positionals[0]);
+  const { reportRecords, verifyRecords } = await import("./src/report/verify.ts");
+  const { RecordError } = await import("./src/runner/record.ts");
+  const { RunListError } = await import("./src/report/run_list.ts");
+  let records;
+  try {
+    records = await reportRecords(positionals[0]);
+  } catch (e) {
+    if (!(e instanceof RunListError || e instanceof RecordError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
+  const verdicts = await verifyRecords(await getGpu(), records);
   const bad = verdicts.filter((v) => !v.ok).length;
   console.error(`${verdicts.length - bad} of ${verdicts.length} runs reproduced`);
   return bad === 0 ? 0 : 1;
@@ -198,7 +213,7 @@ async function kernels(args: string[]): Promise<void> {
   }
   const parts: string[] = [];
   for (const n of names) parts.push(await SUITES[n as keyof typeof SUITES](rest));
-  if (values.out) await Deno.writeTextFile(String(values.out), parts.join("\n"));
+  if (values.out) await writeAtomic(String(values.out), parts.join("\n"));
 }
 
 const HELP = `lpbench — low-precision training recipes on WebGPU
@@ -209,7 +224,8 @@ Usage:
                                  write reports/runs/<id>.json and reports/<suite>.md
                                  (default recipe: recipes/quick.yaml)
   deno task report [suite…]      rewrite reports from the run records
-  deno task verify <report.md>   re-run a report's runs and say whether they reproduce
+  deno task verify <report.md>   re-run a report's runs (listed in <report>.runs.json) and say
+                                 whether they reproduce
   deno task kernels [options]    benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
   deno task test                 the test suite
 

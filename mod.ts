@@ -58,7 +58,10 @@ export {
 export { getGpu, type Gpu, GpuUnavailableError, requireFeature } from "./src/gpu/device.ts";
 export {
   type Activation,
+  type MambaConfig,
   type ModelConfig,
+  type ParamInit,
+  type ParamSpec,
   paramSpecs,
   validateModelConfig,
 } from "./src/model/config.ts";
@@ -70,8 +73,18 @@ export {
   type PrecisionPolicy,
   uniformLinear,
 } from "./src/model/policy.ts";
-export { DecoderModel, type StepConfig, type StepMetrics } from "./src/model/decoder.ts";
-export { checkMemory, estimateMemory, GpuMemoryError } from "./src/model/memory.ts";
+export {
+  DecoderModel,
+  type ParamState,
+  type StepConfig,
+  type StepMetrics,
+} from "./src/model/decoder.ts";
+export {
+  adapterMemoryBudget,
+  checkMemory,
+  estimateMemory,
+  GpuMemoryError,
+} from "./src/model/memory.ts";
 export { type CurvePoint, train, type TrainConfig, type TrainResult } from "./src/train/loop.ts";
 export { lrAt, type Schedule } from "./src/train/schedule.ts";
 export { Dataset, type DataSpec, loadDataset } from "./src/train/data/dataset.ts";
@@ -81,9 +94,33 @@ export { expandRuns } from "./src/recipe/expand.ts";
 export { describePlan } from "./src/recipe/plan.ts";
 export { RecipeError } from "./src/recipe/problems.ts";
 export type { RunSpec } from "./src/recipe/run_spec.ts";
-export { type PlannedRun, planRuns, runSuite } from "./src/runner/run.ts";
-export { type RunRecord } from "./src/runner/record.ts";
-export { verifyReport } from "./src/report/verify.ts";
-export { aggregate } from "./src/report/aggregate.ts";
-export { renderReport } from "./src/report/markdown.ts";
-export { writeReport } from "./src/report/write.ts";
+export {
+  type PlannedRun,
+  planRuns,
+  type RunnerOptions,
+  runSuite,
+  type SuiteOutcome,
+} from "./src/runner/run.ts";
+export {
+  type Environment,
+  parseRecord,
+  readRecord,
+  type ReadRecords,
+  readRecords,
+  RECORD_FORMAT,
+  RecordError,
+  type RunRecord,
+  type RunResult,
+} from "./src/runner/record.ts";
+export { reportRecords, type Verdict, verifyRecords, verifyReport } from "./src/report/verify.ts";
+export { readRunList, RUN_LIST_FORMAT, type RunList, RunListError } from "./src/report/run_list.ts";
+export {
+  aggregate,
+  type PolicySummary,
+  type RunOutcome,
+  type SuiteSummary,
+} from "./src/report/aggregate.ts";
+export { type MeanPoint } from "./src/report/curves.ts";
+export { type Chart } from "./src/report/charts.ts";
+export { type RenderedReport, renderReport, type ReportOptions } from "./src/report/markdown.ts";
+export { writeReport, type WriteReportOptions, type WrittenReport } from "./src/report/write.ts";

@@ -32,11 +32,17 @@ export interface MambaConfig {
 export interface ModelConfig {
   /** Blocks: `M` Mamba-2, `*` attention, `-` MLP. */
   readonly pattern: string;
+  /** Width of the residual stream d_model. */
   readonly dModel: number;
+  /** Attention heads; divides `dModel`. */
   readonly heads: number;
+  /** Hidden width of the MLP blocks d_ff (SwiGLU's fc1 has twice as many outputs). */
   readonly dFf: number;
+  /** Tokens per sequence. */
   readonly seqLen: number;
+  /** Vocabulary size (rows of the embedding and of the LM head). */
   readonly vocab: number;
+  /** The MLP blocks' activation. */
   readonly mlp: Activation;
   /** Std of the normal init of weight matrices (default 0.02, GPT-2). */
   readonly initStd?: number;
@@ -101,12 +107,19 @@ export function describeMamba(c: ModelConfig): string | undefined {
  * convolution runs over the `convChannels = dInner + 2·nGroups·dState` channels `[x | B | C]`.
  */
 export interface MambaDims {
+  /** Inner width `expand · d_model`. */
   readonly dInner: number;
+  /** SSM heads `dInner / headDim`. */
   readonly heads: number;
+  /** Channels per SSM head. */
   readonly headDim: number;
+  /** SSM state size per head. */
   readonly dState: number;
+  /** Groups sharing B and C. */
   readonly groups: number;
+  /** The causal convolution's window. */
   readonly window: number;
+  /** Channels of the convolution: `dInner + 2·groups·dState`. */
   readonly convChannels: number;
   /** Rows of `in_proj`: `2·dInner + 2·nGroups·dState + heads`. */
   readonly inProj: number;
@@ -250,10 +263,13 @@ export type ParamInit =
 
 /** A named parameter tensor. */
 export interface ParamSpec {
+  /** `wte`, `blocks.<i>.<name>`, `norm_f` or `lm_head` (see {@link paramSpecs}). */
   readonly name: string;
+  /** Row-major shape; matrices are `[outputs, inputs]`. */
   readonly shape: readonly number[];
   /** Weight decay applies (matrices, the convolution's weight), or not (gains, biases, A, D). */
   readonly decay: boolean;
+  /** How the parameter is initialised (see init.ts). */
   readonly init: ParamInit;
 }
 

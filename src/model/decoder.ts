@@ -1,10 +1,17 @@
 /**
  * The decoder on WebGPU: parameters, activations and gradients as GPU buffers, and one training
  * step (forward, backward, global-norm clipping, AdamW) recorded into a single compute pass and
- * submitted once. Every linear layer of the blocks runs under the precision policy
- * (`src/model/linear.ts`); embeddings, norms, attention, the Mamba-2 convolution and scan
- * (`src/model/blocks/mamba.ts`) and the loss stay in f32, the LM head in f32 or BF16 as the policy
- * says.
+ * submitted once. The step is the embedding, every block of the pattern (`blocks/attention.ts`,
+ * `blocks/mlp.ts`, `blocks/mamba.ts`) between its pre-norm (RMSNorm) and its residual add, the
+ * final norm, the LM head and the loss. Every linear layer of the blocks runs under the precision
+ * policy (`linear.ts`); embeddings, norms, attention, the Mamba-2 convolution and scan and the
+ * loss stay in f32, the LM head in f32 or BF16 as the policy says.
+ *
+ * Every buffer comes from the model's buffer plan (`plan.ts`): the allocator refuses any other,
+ * and a build fails unless it allocated the whole plan. Stochastic-rounding tensor ids are drawn
+ * in build order (blocks in pattern order, their linear layers first to last, then the LM head)
+ * and continue across the rebuild at the policy's late switch, so a run is deterministic from its
+ * seed.
  *
  * @module
  */
@@ -12,42 +19,41 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/op.ts";
 import { readBuffer } from "../gpu/buffers.ts";
-import { ActivationKernel } from "../../kernels/activation/mod.ts";
 import { adamwHyper, AdamwKernel } from "../../kernels/adamw/mod.ts";
-import { AttentionKernel } from "../../kernels/attention/mod.ts";
 import { CLIP_BYTES, ClipKernel } from "../../kernels/clip/mod.ts";
 import { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
-import {
-  embeddingBackwardLayout,
-  embeddingGradIndex,
-  EmbeddingKernel,
-} from "../../kernels/embedding/mod.ts";
+import { embeddingGradIndex, EmbeddingKernel } from "../../kernels/embedding/mod.ts";
 import { GemmKernel } from "../../kernels/gemm/mod.ts";
+import { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import { RmsNormKernel } from "../../kernels/norm/mod.ts";
-import { RopeKernel } from "../../kernels/rope/mod.ts";
 import { XENT_METRICS_BYTES, XentKernel } from "../../kernels/xent/mod.ts";
-import { paddedElements } from "../../kernels/quantize/mod.ts";
 import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
-import {
-  type BlockKind,
-  blockKinds,
-  type ModelConfig,
-  numel,
-  type ParamSpec,
-  paramSpecs,
-  validateModelConfig,
-} from "./config.ts";
+import { type ModelConfig, type ParamSpec, validateModelConfig } from "./config.ts";
 import { initParam } from "./init.ts";
 import { adapterMemoryBudget, checkMemory } from "./memory.ts";
-import { buildLinear, type LayerContext, type LinearOps, packedGemmAvailable } from "./linear.ts";
-import { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import {
-  allocMambaShared,
+  buildLinear,
+  type LayerContext,
+  type LinearOps,
+  packedGemmAvailable,
+  type PlannedBuffer,
+} from "./linear.ts";
+import { bufferBytes, type LayerPlan, type ModelPlan, planModel } from "./plan.ts";
+import { type PrecisionPolicy, usesNvfp4 } from "./policy.ts";
+import { allocAll, type BlockIo, type BlockOps } from "./blocks/block.ts";
+import {
+  type AttentionKernels,
+  type AttentionShared,
+  buildAttentionBlock,
+  createAttentionKernels,
+} from "./blocks/attention.ts";
+import { buildMlpBlock, createMlpKernels, type MlpKernels, type MlpShared } from "./blocks/mlp.ts";
+import {
   buildMambaBlock,
   createMambaKernels,
   type MambaKernels,
+  type MambaShared,
 } from "./blocks/mamba.ts";
-import { linearPolicyAt, type PrecisionPolicy, uniformLinear, usesNvfp4 } from "./policy.ts";
 
 /** Training hyper-parameters the GPU step needs. */
 export interface StepConfig {
@@ -59,6 +65,7 @@ export interface StepConfig {
   readonly totalSteps: number;
   /** Global gradient-norm limit; `Infinity` disables clipping. */
   readonly clip: number;
+  /** AdamW's betas, epsilon and weight decay (defaults in kernels/adamw/reference.ts). */
   readonly adamw: AdamwConfig;
   /** GPU memory the run may use (bytes); default: what the adapter offers (see memory.ts). */
   readonly memoryBudget?: number;
@@ -71,11 +78,17 @@ export interface StepConfig {
 
 /** A parameter with its gradient and AdamW moments. */
 export interface ParamState {
+  /** The parameter's name, shape and initialisation. */
   readonly spec: ParamSpec;
+  /** Elements of the parameter. */
   readonly size: number;
+  /** Its value. */
   readonly p: GPUBuffer;
+  /** Its gradient of the last step. */
   readonly g: GPUBuffer;
+  /** AdamW's first moment. */
   readonly m: GPUBuffer;
+  /** AdamW's second moment. */
   readonly v: GPUBuffer;
 }
 
@@ -96,34 +109,26 @@ interface Kernels {
   elementwise: ElementwiseKernels;
   gemm: { nt: GemmKernel; nn: GemmKernel; tn: GemmKernel };
   norm: RmsNormKernel;
-  act: ActivationKernel;
-  attention: AttentionKernel;
-  rope: RopeKernel;
   embedding: EmbeddingKernel;
   xent: XentKernel;
   clip: ClipKernel;
   adamw: AdamwKernel;
   /** Present where NVFP4 GEMMs run on packed codes. */
   packedGemm?: PackedNvfp4GemmKernel;
-  /** Present where the pattern has Mamba-2 blocks. */
+  /** Present where the pattern has blocks of the kind. */
+  attention?: AttentionKernels;
+  mlp?: MlpKernels;
   mamba?: MambaKernels;
 }
 
-/** Per-block activation buffers (a Mamba-2 block allocates its own in `blocks/mamba.ts`). */
-interface BlockBuffers {
-  kind: BlockKind;
-  /** Input of the block (the residual stream). */
-  x: GPUBuffer;
-  /** Output of the block. */
-  out: GPUBuffer;
-  h: GPUBuffer;
-  rstd: GPUBuffer;
-  /** Attention: qkv, att, lse. MLP: u (pre-activation), a (activation). */
-  qkv?: GPUBuffer;
-  att?: GPUBuffer;
-  lse?: GPUBuffer;
-  u?: GPUBuffer;
-  a?: GPUBuffer;
+/** The gradient of the residual stream and of a block's normed input, and the backward scratch. */
+type ModelGrads = Record<keyof ModelPlan["grads"], GPUBuffer>;
+
+/** The shared buffers of the block kinds a pattern has. */
+interface SharedBuffers {
+  attention?: AttentionShared<GPUBuffer>;
+  mlp?: MlpShared<GPUBuffer>;
+  mamba?: MambaShared<GPUBuffer>;
 }
 
 /**
@@ -149,16 +154,24 @@ interface BlockBuffers {
  * ```
  */
 export class DecoderModel {
+  /** The model's shape. */
   readonly config: ModelConfig;
+  /** The precision policy its linear layers run under. */
   readonly policy: PrecisionPolicy;
+  /** The training hyper-parameters it was created with. */
   readonly step_: StepConfig;
+  /** The parameters in `paramSpecs` order, with their gradients and AdamW moments. */
   readonly params: ParamState[];
   readonly #gpu: Gpu;
   readonly #k: Kernels;
+  /** Whether NVFP4 GEMMs run on packed codes (the plan's `packed`). */
+  readonly #packed: boolean;
   /** Buffers of the model's lifetime (parameters, optimizer state, batch inputs). */
   readonly #buffers: GPUBuffer[] = [];
   /** Buffers of the current build (activations, gradients, quantized copies); freed on rebuild. */
   #buildBuffers: GPUBuffer[] = [];
+  /** Planned buffers not allocated yet; {@link DecoderModel.#alloc} takes only these. */
+  #pending = new Set<PlannedBuffer>();
   #building = false;
   #bytes = 0;
   #tensorIds = 0;
@@ -180,32 +193,36 @@ export class DecoderModel {
     policy: PrecisionPolicy,
     step: StepConfig,
     k: Kernels,
+    packed: boolean,
   ) {
     this.#gpu = gpu;
     this.config = config;
     this.policy = policy;
     this.step_ = step;
     this.#k = k;
-    const m = step.batch * config.seqLen;
-    this.#tokens = this.#alloc(m, "tokens");
-    this.#targets = this.#alloc(m, "targets");
-    this.#embIndex = this.#alloc(embeddingBackwardLayout(m, config.vocab).words, "emb.index");
-    this.#hyper = this.#alloc(2, "adamw.hyper");
-    this.#clipOut = this.#alloc(CLIP_BYTES / 4, "clip");
-    this.#metrics = this.#alloc(XENT_METRICS_BYTES / 4, "metrics");
-    this.params = paramSpecs(config).map((spec, i) => {
-      const size = numel(spec.shape);
-      const p = this.#alloc(size, spec.name);
-      gpu.device.queue.writeBuffer(p, 0, initParam(spec, i, step.seed));
+    this.#packed = packed;
+    const plan = this.#plan(0);
+    this.#pending = new Set(plan.model);
+    const i = plan.inputs;
+    this.#tokens = this.#alloc(i.tokens);
+    this.#targets = this.#alloc(i.targets);
+    this.#embIndex = this.#alloc(i.embIndex);
+    this.#hyper = this.#alloc(i.hyper);
+    this.#clipOut = this.#alloc(i.clip);
+    this.#metrics = this.#alloc(i.metrics);
+    this.params = plan.params.map((pp, index) => {
+      const p = this.#alloc(pp.p);
+      gpu.device.queue.writeBuffer(p, 0, initParam(pp.spec, index, step.seed));
       return {
-        spec,
-        size,
+        spec: pp.spec,
+        size: pp.p.elements,
         p,
-        g: this.#alloc(size, `${spec.name}.grad`),
-        m: this.#alloc(size, `${spec.name}.m`),
-        v: this.#alloc(size, `${spec.name}.v`),
+        g: this.#alloc(pp.g),
+        m: this.#alloc(pp.m),
+        v: this.#alloc(pp.v),
       };
     });
+    this.#checkAllocated();
   }
 
   /**
@@ -232,7 +249,7 @@ export class DecoderModel {
       packed,
     );
     const d = config.dModel;
-    const headDim = d / config.heads;
+    const has = (c: string) => config.pattern.includes(c);
     const [nt, nn, tn] = await Promise.all(
       (["nt", "nn", "tn"] as const).map((layout) => GemmKernel.create(gpu, { layout })),
     );
@@ -240,19 +257,18 @@ export class DecoderModel {
       elementwise: await ElementwiseKernels.create(gpu),
       gemm: { nt, nn, tn },
       norm: await RmsNormKernel.create(gpu, { d }),
-      act: await ActivationKernel.create(gpu, { kind: config.mlp }),
-      attention: await AttentionKernel.create(gpu, { heads: config.heads, headDim }),
-      rope: await RopeKernel.create(gpu, { heads: config.heads, headDim }),
       embedding: await EmbeddingKernel.create(gpu, { d }),
       xent: await XentKernel.create(gpu, { vocab: config.vocab }),
       clip: await ClipKernel.create(gpu),
       adamw: await AdamwKernel.create(gpu, step.adamw),
-      ...(config.pattern.includes("M") ? { mamba: await createMambaKernels(gpu, config) } : {}),
+      ...(has("*") ? { attention: await createAttentionKernels(gpu, config) } : {}),
+      ...(has("-") ? { mlp: await createMlpKernels(gpu, config) } : {}),
+      ...(has("M") ? { mamba: await createMambaKernels(gpu, config) } : {}),
       ...(packed && usesNvfp4(policy)
         ? { packedGemm: await PackedNvfp4GemmKernel.create(gpu) }
         : {}),
     };
-    const model = new DecoderModel(gpu, config, policy, step, k);
+    const model = new DecoderModel(gpu, config, policy, step, k, packed);
     await model.#build(0);
     return model;
   }
@@ -267,240 +283,204 @@ export class DecoderModel {
     return this.#train.reduce((n, o) => n + o.dispatches, 0);
   }
 
-  #alloc(n: number, label: string): GPUBuffer {
-    const size = paddedElements(Math.max(n, 1)) * 4;
-    const b = this.#gpu.device.createBuffer({ label, size, usage: STORAGE });
-    (this.#building ? this.#buildBuffers : this.#buffers).push(b);
+  /** The buffer plan of a policy phase. */
+  #plan(phase: 0 | 1): ModelPlan {
+    const { batch, totalSteps } = this.step_;
+    return planModel(this.config, this.policy, { batch, totalSteps, phase, packed: this.#packed });
+  }
+
+  /** Allocates a buffer of the plan being allocated; refuses any other. */
+  #alloc(b: PlannedBuffer): GPUBuffer {
+    if (!this.#pending.delete(b)) {
+      throw new Error(`buffer ${b.label} is not in the buffer plan, or was allocated twice`);
+    }
+    const size = bufferBytes(b.elements);
+    const buffer = this.#gpu.device.createBuffer({ label: b.label, size, usage: STORAGE });
+    (this.#building ? this.#buildBuffers : this.#buffers).push(buffer);
     this.#bytes += size;
-    return b;
+    return buffer;
+  }
+
+  /** Throws unless every buffer of the plan being allocated was. */
+  #checkAllocated(): void {
+    if (this.#pending.size) {
+      const labels = [...this.#pending].map((b) => b.label).join(", ");
+      throw new Error(`planned buffers were not allocated: ${labels}`);
+    }
   }
 
   /** 0 before the policy's late switch, 1 after. */
-  #phaseAt(step: number): number {
+  #phaseAt(step: number): 0 | 1 {
     const s = this.policy.switchTo;
     return s && step >= s.atFraction * this.step_.totalSteps ? 1 : 0;
   }
 
-  /** Builds the step's operations for a policy phase (0, or 1 after the late switch). */
-  async #build(phase: number): Promise<void> {
+  /**
+   * Builds the step's operations for a policy phase from its plan: the embedding, every block in
+   * its pre-norm and residual, the head and loss, the embedding's gradient, then clipping and
+   * AdamW. Each part's backward runs before the previous part's.
+   */
+  async #build(phase: 0 | 1): Promise<void> {
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
     for (const b of this.#buildBuffers) {
       this.#bytes -= b.size;
       b.destroy();
     }
     this.#buildBuffers = [];
+    const plan = this.#plan(phase);
     this.#building = true;
-    const cfg = this.config;
-    const { batch } = this.step_;
-    const M = batch * cfg.seqLen;
-    const D = cfg.dModel;
-    const F = cfg.dFf;
-    const Fu = cfg.mlp === "swiglu" ? 2 * F : F;
-    const V = cfg.vocab;
+    this.#pending = new Set(plan.step);
     const k = this.#k;
-    const ew = k.elementwise;
     const ctx: LayerContext = {
       gpu: this.#gpu,
-      elementwise: ew,
+      elementwise: k.elementwise,
       gemm: k.gemm,
-      alloc: (n, label) => this.#alloc(n, label),
+      alloc: (b) => this.#alloc(b),
       nextTensorId: () => this.#tensorIds++,
       ...(k.packedGemm ? { packedGemm: k.packedGemm } : {}),
     };
-    const param = (name: string) => this.params.find((p) => p.spec.name === name)!;
-    const kinds = blockKinds(cfg.pattern);
-    const step = phase === 0 ? 0 : this.step_.totalSteps;
-    const attnDims = { batch, seq: cfg.seqLen };
-
-    // Activations.
-    let x = this.#alloc(M * D, "x0");
-    const x0 = x;
-    const blocks: BlockBuffers[] = kinds.map((kind, i) => {
-      const b: BlockBuffers = {
-        kind,
-        x,
-        out: this.#alloc(M * D, `blocks.${i}.out`),
-        h: this.#alloc(M * D, `blocks.${i}.h`),
-        rstd: this.#alloc(M, `blocks.${i}.rstd`),
-      };
-      if (kind === "attention") {
-        b.qkv = this.#alloc(M * 3 * D, `blocks.${i}.qkv`);
-        b.att = this.#alloc(M * D, `blocks.${i}.att`);
-        b.lse = this.#alloc(M * cfg.heads, `blocks.${i}.lse`);
-      } else if (kind === "mlp") {
-        b.u = this.#alloc(M * Fu, `blocks.${i}.u`);
-        b.a = this.#alloc(M * F, `blocks.${i}.a`);
-      }
-      x = b.out;
-      return b;
-    });
-    const hf = this.#alloc(M * D, "hf");
-    const rstdf = this.#alloc(M, "rstdf");
-    const logits = this.#alloc(M * V, "logits");
-    const loss = this.#alloc(M, "loss");
-    const correct = this.#alloc(M, "correct");
-    // Gradient scratch.
-    const gres = this.#alloc(M * D, "grad.residual");
-    const dh = this.#alloc(M * D, "grad.h");
-    const datt = this.#alloc(M * D, "grad.att");
-    const dqkv = this.#alloc(M * 3 * D, "grad.qkv");
-    const da = this.#alloc(M * F, "grad.a");
-    const du = this.#alloc(M * Fu, "grad.u");
-    const normScratch = this.#alloc(k.norm.scratchElements(M), "norm.scratch");
-    const embScratch = this.#alloc(
-      k.embedding.scratchElements({ tokens: M, vocab: V }),
-      "emb.scratch",
-    );
-    const mambaShared = k.mamba && allocMambaShared(ctx, cfg, batch);
-
-    const forward: BoundOp[] = [];
+    const M = this.step_.batch * this.config.seqLen;
+    const V = this.config.vocab;
+    const x0 = ctx.alloc(plan.x0);
+    const grad = allocAll(ctx, plan.grads);
+    const s = plan.shared;
+    const shared: SharedBuffers = {
+      ...(s.attention ? { attention: allocAll(ctx, s.attention) } : {}),
+      ...(s.mlp ? { mlp: allocAll(ctx, s.mlp) } : {}),
+      ...(s.mamba ? { mamba: allocAll(ctx, s.mamba) } : {}),
+    };
+    const wte = this.#param("wte");
+    const forward = [
+      k.embedding.forward({ tokens: this.#tokens, table: wte.p, out: x0 }, { tokens: M, vocab: V }),
+    ];
     const backward: BoundOp[] = [];
     const linears: LinearOps[] = [];
-    const wte = param("wte");
-    forward.push(
-      k.embedding.forward({ tokens: this.#tokens, table: wte.p, out: x0 }, { tokens: M, vocab: V }),
-    );
-
-    for (let i = 0; i < blocks.length; i++) {
-      const b = blocks[i];
-      const norm = param(`blocks.${i}.norm`);
-      const policy = linearPolicyAt(this.policy, i, blocks.length, step, this.step_.totalSteps);
-      forward.push(k.norm.forward({ x: b.x, g: norm.p, y: b.h, rstd: b.rstd }, { rows: M }));
-      if (b.kind === "attention") {
-        const qkvW = param(`blocks.${i}.qkv`);
-        const projW = param(`blocks.${i}.proj`);
-        const qkv = await buildLinear(ctx, policy, { m: M, n: 3 * D, k: D }, {
-          x: b.h,
-          w: qkvW.p,
-          y: b.qkv!,
-          dy: dqkv,
-          dw: qkvW.g,
-          dx: dh,
-        }, `blocks.${i}.qkv`);
-        const proj = await buildLinear(ctx, policy, { m: M, n: D, k: D }, {
-          x: b.att!,
-          w: projW.p,
-          y: b.out,
-          dy: gres,
-          dw: projW.g,
-          dx: datt,
-        }, `blocks.${i}.proj`);
-        linears.push(qkv, proj);
-        forward.push(
-          ...qkv.forward,
-          k.rope.bindForward({ qkv: b.qkv! }, attnDims),
-          k.attention.bindForward({ qkv: b.qkv!, y: b.att!, lse: b.lse! }, attnDims),
-          ...proj.forward,
-          ew.add({ x: b.x, y: b.out }, { n: M * D }),
-        );
-        backward.unshift(
-          ...proj.backward,
-          k.attention.bindBackward(
-            { qkv: b.qkv!, y: b.att!, lse: b.lse!, dy: datt, dqkv },
-            attnDims,
-          ),
-          k.rope.bindBackward({ dqkv }, attnDims),
-          ...qkv.backward,
-          k.norm.backward(
-            { x: b.x, g: norm.p, rstd: b.rstd, dy: dh, dx: gres, dg: norm.g, scratch: normScratch },
-            { rows: M, accumulateDx: true },
-          ),
-        );
-      } else if (b.kind === "mamba") {
-        const mamba = await buildMambaBlock(ctx, k.mamba!, mambaShared!, cfg, policy, batch, {
-          h: b.h,
-          out: b.out,
-          dOut: gres,
-          dH: dh,
-          params: (name) => param(`blocks.${i}.${name}`),
-        }, `blocks.${i}`);
-        linears.push(...mamba.linears);
-        forward.push(...mamba.forward, ew.add({ x: b.x, y: b.out }, { n: M * D }));
-        backward.unshift(
-          ...mamba.backward,
-          k.norm.backward(
-            { x: b.x, g: norm.p, rstd: b.rstd, dy: dh, dx: gres, dg: norm.g, scratch: normScratch },
-            { rows: M, accumulateDx: true },
-          ),
-        );
-      } else {
-        const fc1W = param(`blocks.${i}.fc1`);
-        const fc2W = param(`blocks.${i}.fc2`);
-        const fc1 = await buildLinear(ctx, policy, { m: M, n: Fu, k: D }, {
-          x: b.h,
-          w: fc1W.p,
-          y: b.u!,
-          dy: du,
-          dw: fc1W.g,
-          dx: dh,
-        }, `blocks.${i}.fc1`);
-        const fc2 = await buildLinear(ctx, policy, { m: M, n: D, k: F }, {
-          x: b.a!,
-          w: fc2W.p,
-          y: b.out,
-          dy: gres,
-          dw: fc2W.g,
-          dx: da,
-        }, `blocks.${i}.fc2`);
-        linears.push(fc1, fc2);
-        forward.push(
-          ...fc1.forward,
-          k.act.forward({ x: b.u!, y: b.a! }, { rows: M, cols: F }),
-          ...fc2.forward,
-          ew.add({ x: b.x, y: b.out }, { n: M * D }),
-        );
-        backward.unshift(
-          ...fc2.backward,
-          k.act.backward({ x: b.u!, dy: da, dx: du }, { rows: M, cols: F }),
-          ...fc1.backward,
-          k.norm.backward(
-            { x: b.x, g: norm.p, rstd: b.rstd, dy: dh, dx: gres, dg: norm.g, scratch: normScratch },
-            { rows: M, accumulateDx: true },
-          ),
-        );
-      }
+    const append = (part: BlockOps) => {
+      forward.push(...part.forward);
+      backward.unshift(...part.backward);
+      linears.push(...part.linears);
+    };
+    let x = x0;
+    for (const [i, layer] of plan.blocks.entries()) {
+      const block = await this.#residualBlock(ctx, shared, grad, layer, i, x);
+      append(block);
+      x = block.out;
     }
-    // Head: final norm, LM head (its own precision), loss; the loss kernel leaves dlogits in place.
-    const normF = param("norm_f");
-    const head = param("lm_head");
-    const headLinear = await buildLinear(
-      ctx,
-      uniformLinear(this.policy.head),
-      { m: M, n: V, k: D },
-      {
-        x: hf,
-        w: head.p,
-        y: logits,
-        dy: logits,
-        dw: head.g,
-        dx: dh,
-      },
-      "lm_head",
-    );
-    linears.push(headLinear);
-    forward.push(
-      k.norm.forward({ x, g: normF.p, y: hf, rstd: rstdf }, { rows: M }),
-      ...headLinear.forward,
-      k.xent.bind({ logits, targets: this.#targets, loss, correct, metrics: this.#metrics }, {
-        rows: M,
-      }),
-    );
-    backward.unshift(
-      ...headLinear.backward,
-      k.norm.backward(
-        { x, g: normF.p, rstd: rstdf, dy: dh, dx: gres, dg: normF.g, scratch: normScratch },
-        { rows: M },
-      ),
-    );
+    append(await this.#head(ctx, plan.head, grad, x));
     backward.push(
-      ew.fill({ y: wte.g }, { n: wte.size }),
+      k.elementwise.fill({ y: wte.g }, { n: wte.size }),
       k.embedding.backward(
-        { index: this.#embIndex, dOut: gres, dTable: wte.g, scratch: embScratch },
+        { index: this.#embIndex, dOut: grad.residual, dTable: wte.g, scratch: grad.embScratch },
         { tokens: M, vocab: V },
       ),
     );
+    this.#checkAllocated();
+    this.#train = [...forward, ...backward, ...this.#update()];
+    this.#eval = forward;
+    this.#linears = linears;
+    this.#phase = phase;
+    this.#building = false;
+  }
+
+  /** A parameter by name. */
+  #param(name: string): ParamState {
+    return this.params.find((p) => p.spec.name === name)!;
+  }
+
+  /**
+   * Block `i` of the pattern on the residual stream `x`: its pre-norm, the block, the residual
+   * add into the block's output `out`; backward, the block's then the pre-norm's (which adds its
+   * input gradient to the residual stream's).
+   */
+  async #residualBlock(
+    ctx: LayerContext,
+    shared: SharedBuffers,
+    grad: ModelGrads,
+    layer: LayerPlan,
+    i: number,
+    x: GPUBuffer,
+  ): Promise<BlockOps & { out: GPUBuffer }> {
+    const k = this.#k;
+    const rows = this.step_.batch * this.config.seqLen;
+    const { out, h, rstd } = allocAll(ctx, { out: layer.out, h: layer.h, rstd: layer.rstd });
+    const norm = this.#param(`blocks.${i}.norm`);
+    const block = await this.#buildBlock(ctx, shared, layer, {
+      h,
+      out,
+      dOut: grad.residual,
+      dH: grad.h,
+      params: (name) => this.#param(`blocks.${i}.${name}`),
+    });
+    const normBackward = k.norm.backward(
+      { x, g: norm.p, rstd, dy: grad.h, dx: grad.residual, dg: norm.g, scratch: grad.normScratch },
+      { rows, accumulateDx: true },
+    );
+    return {
+      out,
+      forward: [
+        k.norm.forward({ x, g: norm.p, y: h, rstd }, { rows }),
+        ...block.forward,
+        k.elementwise.add({ x, y: out }, { n: rows * this.config.dModel }),
+      ],
+      backward: [...block.backward, normBackward],
+      linears: block.linears,
+    };
+  }
+
+  /**
+   * The head on the last block's output `x`: the final norm, the LM head (its own precision) and
+   * the loss, which leaves dlogits in place of the logits.
+   */
+  async #head(
+    ctx: LayerContext,
+    plan: ModelPlan["head"],
+    grad: ModelGrads,
+    x: GPUBuffer,
+  ): Promise<BlockOps> {
+    const k = this.#k;
+    const rows = this.step_.batch * this.config.seqLen;
+    const { linear, ...buffers } = plan;
+    const head = allocAll(ctx, buffers);
+    const norm = this.#param("norm_f");
+    const w = this.#param("lm_head");
+    const lmHead = await buildLinear(ctx, linear, {
+      x: head.h,
+      w: w.p,
+      y: head.logits,
+      dy: head.logits,
+      dw: w.g,
+      dx: grad.h,
+    });
+    const { logits, loss, correct } = head;
+    return {
+      forward: [
+        k.norm.forward({ x, g: norm.p, y: head.h, rstd: head.rstd }, { rows }),
+        ...lmHead.forward,
+        k.xent.bind({ logits, targets: this.#targets, loss, correct, metrics: this.#metrics }, {
+          rows,
+        }),
+      ],
+      backward: [
+        ...lmHead.backward,
+        k.norm.backward({
+          x,
+          g: norm.p,
+          rstd: head.rstd,
+          dy: grad.h,
+          dx: grad.residual,
+          dg: norm.g,
+          scratch: grad.normScratch,
+        }, { rows }),
+      ],
+      linears: [lmHead],
+    };
+  }
+
+  /** Global-norm clipping of every gradient, then AdamW on every parameter. */
+  #update(): BoundOp[] {
+    const k = this.#k;
     const grads = this.params.map((p) => ({ grad: p.g, size: p.size }));
-    const update = [
+    return [
       k.clip.bind({ tensors: grads, clip: this.#clipOut }, { maxNorm: this.step_.clip }),
       k.adamw.bind({
         tensors: this.params.map((p) => ({
@@ -515,11 +495,33 @@ export class DecoderModel {
         clip: this.#clipOut,
       }),
     ];
-    this.#train = [...forward, ...backward, ...update];
-    this.#eval = forward;
-    this.#linears = linears;
-    this.#phase = phase;
-    this.#building = false;
+  }
+
+  /** Builds one planned block of the pattern by its kind. */
+  #buildBlock(
+    ctx: LayerContext,
+    shared: SharedBuffers,
+    layer: LayerPlan,
+    io: BlockIo,
+  ): Promise<BlockOps> {
+    const { config: cfg, step_: { batch } } = this;
+    const k = this.#k;
+    switch (layer.kind) {
+      case "attention":
+        return buildAttentionBlock(
+          ctx,
+          k.attention!,
+          shared.attention!,
+          cfg,
+          batch,
+          layer.block,
+          io,
+        );
+      case "mlp":
+        return buildMlpBlock(ctx, k.mlp!, shared.mlp!, cfg, batch, layer.block, io);
+      case "mamba":
+        return buildMambaBlock(ctx, k.mamba!, shared.mamba!, cfg, batch, layer.block, io);
+    }
   }
 
   /** Uploads a batch's tokens and targets (`[batch, seqLen]`, row-major). */

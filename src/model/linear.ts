@@ -14,8 +14,14 @@
  * Where both operands of a GEMM are NVFP4 and the context has a packed NVFP4 GEMM
  * (`kernels/gemm_nvfp4/mod.ts`), that GEMM runs on the packed codes and scales instead: integer block
  * dot products with `dot4I8Packed`, f32 accumulation across blocks — the same values up to f32
- * rounding order, 1.7× the f32 GEMM's throughput on an H100. Its B operand is always a [n, k]
- * copy with blocks along k, so Dgrad quantizes a transposed weight even for 16×16 tiles.
+ * rounding order. Its B operand is always a [n, k] copy with blocks along k, so Dgrad quantizes a
+ * transposed weight even for 16×16 tiles.
+ *
+ * A layer is planned first ({@link planLinear}: which path each GEMM takes and every buffer its
+ * operand copies need, without a GPU), then built from that plan ({@link buildLinear}). The model's
+ * buffer plan (`plan.ts`) lists the same buffers, so the memory estimate and the allocation agree
+ * by construction. Stochastic-rounding tensor ids are drawn in the order Fprop A, B; Dgrad A, B;
+ * Wgrad A, B, one per stochastically rounded copy.
  *
  * @module
  */
@@ -35,13 +41,30 @@ import {
 import type { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import { isIdentity, layoutFree, type LinearPolicy, type OperandPolicy } from "./policy.ts";
 
+/**
+ * One GPU buffer of the model's buffer plan: its label and its size in f32 elements (allocated
+ * padded for the quantizers, see `bufferBytes` in plan.ts).
+ */
+export interface PlannedBuffer {
+  /** The buffer's label, unique within a model's plan. */
+  readonly label: string;
+  /** Its size in f32 elements. */
+  readonly elements: number;
+}
+
 /** What a model needs to build its layers: kernels, an allocator and a tensor-id counter. */
 export interface LayerContext {
+  /** The device the layers run on. */
   readonly gpu: Gpu;
+  /** The transposes of columnwise copies. */
   readonly elementwise: ElementwiseKernels;
+  /** The f32 GEMMs `A·Bᵀ`, `A·B` and `Aᵀ·B`. */
   readonly gemm: { readonly nt: GemmKernel; readonly nn: GemmKernel; readonly tn: GemmKernel };
-  /** A zeroed f32 storage buffer of at least `n` elements (padded for the quantizers). */
-  alloc(n: number, label: string): GPUBuffer;
+  /**
+   * A zeroed f32 storage buffer for an entry of the model's buffer plan; refuses a buffer the plan
+   * does not hold.
+   */
+  alloc(buffer: PlannedBuffer): GPUBuffer;
   /** A fresh tensor id for a stochastic-rounding stream. */
   nextTensorId(): number;
   /** Runs GEMMs whose operands are both NVFP4 on packed codes (see the module comment). */
@@ -50,80 +73,258 @@ export interface LayerContext {
 
 /** The buffers of a linear layer; `dx` is omitted where the input needs no gradient. */
 export interface LinearBuffers {
+  /** The input `[m, k]`. */
   readonly x: GPUBuffer;
+  /** The weight `[n, k]`. */
   readonly w: GPUBuffer;
+  /** The output `[m, n]`. */
   readonly y: GPUBuffer;
+  /** The output's gradient `[m, n]` (read by the backward pass). */
   readonly dy: GPUBuffer;
+  /** The weight's gradient `[n, k]` (written). */
   readonly dw: GPUBuffer;
+  /** The input's gradient `[m, k]` (written). */
   readonly dx?: GPUBuffer;
 }
 
 /** A linear layer's recorded operations. */
 export interface LinearOps {
+  /** Fprop: the operand copies, then the GEMM. */
   readonly forward: BoundOp[];
+  /** Dgrad, then Wgrad, each its operand copies, then its GEMM. */
   readonly backward: BoundOp[];
   /** Sets the stochastic-rounding keys of this step (call before submitting the step). */
   setStep(seed: number, step: number): void;
+  /** Frees the layer's bound operations (not its buffers, which the model owns). */
   destroy(): void;
 }
 
-/** A quantized copy of a `[rows, cols]` tensor (blocks along cols); `src` itself if identity. */
-interface QuantizedOperand {
-  readonly out: GPUBuffer;
-  readonly ops: BoundOp[];
-  readonly keyed: { bound: BoundQuantize; tensorId: number }[];
+/**
+ * The buffers of one operand copy, in allocation order: the transposed tensor, then the fake-quant
+ * output or the packed codes and scales, the tensor statistics and the 16×16 tile amaxes.
+ */
+export interface OperandBuffers {
+  /** `[cols, rows]`: the source transposed (columnwise copies). */
+  readonly transposed?: PlannedBuffer;
+  /** The fake-quantized f32 copy. */
+  readonly out?: PlannedBuffer;
+  /** Packed NVFP4 codes. */
+  readonly codes?: PlannedBuffer;
+  /** Packed NVFP4 block scales. */
+  readonly scales?: PlannedBuffer;
+  /** The quantizer's amax and decode scale. */
+  readonly stats?: PlannedBuffer;
+  /** Amaxes of 16×16 tiles (2D NVFP4). */
+  readonly tiles?: PlannedBuffer;
 }
 
-async function quantized(
-  ctx: LayerContext,
-  p: OperandPolicy,
-  src: GPUBuffer,
-  rows: number,
-  cols: number,
-  label: string,
-): Promise<QuantizedOperand> {
-  if (isIdentity(p)) return { out: src, ops: [], keyed: [] };
+/** One GEMM operand: a tensor of the layer (`[rows, cols]`) and the copy of it the GEMM reads. */
+export interface OperandPlan {
+  /** The layer's input `x`, weight `w` or output gradient `dy`. */
+  readonly source: "x" | "w" | "dy";
+  /** Rows of the source tensor. */
+  readonly rows: number;
+  /** Columns of the source tensor. */
+  readonly cols: number;
+  /** How the copy is quantized. */
+  readonly policy: OperandPolicy;
+  /**
+   * `fake`: quantize → dequantize into an f32 copy (the tensor itself where the policy is the
+   * identity); `packed`: NVFP4 codes and scales; `fprop`: the Fprop copy of the same tensor
+   * serves (no buffers, no operations).
+   */
+  readonly copy: "fake" | "packed" | "fprop";
+  /** Transposed to `[cols, rows]` first, so that blocks run along the rows. */
+  readonly transpose: boolean;
+  /** The buffers the copy allocates (none for `fprop` and identity copies). */
+  readonly buffers: OperandBuffers;
+}
+
+/** One of a layer's GEMMs `C = A·Bᵀ` (`nt`), `A·B` (`nn`), `Aᵀ·B` (`tn`) or on packed codes. */
+export interface GemmPlan {
+  /** The GEMM kernel: an f32 layout, or the packed NVFP4 GEMM (`A·Bᵀ` on codes). */
+  readonly kernel: "nt" | "nn" | "tn" | "packed";
+  /** The left operand's copy. */
+  readonly a: OperandPlan;
+  /** The right operand's copy. */
+  readonly b: OperandPlan;
+  /** `m`, `n`, `k` of the GEMM (not of the layer). */
+  readonly dims: { readonly m: number; readonly n: number; readonly k: number };
+}
+
+/** A linear layer's three GEMMs (no Dgrad where the input needs no gradient). */
+export interface LinearPlan {
+  /** `Y = Q(X)·Q(W)ᵀ`. */
+  readonly fprop: GemmPlan;
+  /** `dX = Q(dY)·Q(W)`. */
+  readonly dgrad?: GemmPlan;
+  /** `dW = Q(dYᵀ)·Q(Xᵀ)ᵀ`. */
+  readonly wgrad: GemmPlan;
+}
+
+/** The quantizer configuration of an operand copy with `cols` columns (blocks along cols). */
+function quantizerConfig(p: OperandPolicy, output: "fake" | "packed", cols: number) {
   const opts = { rounding: p.rounding ?? "rne", ...(p.rht ? { rht: p.rht } : {}) };
-  const cfg = kernelConfig(resolveFormat(p.format), opts, "fake", cols);
-  const kernel = await QuantizeKernel.create(ctx.gpu, cfg);
-  const sizes = quantizeSizes(cfg, rows, cols);
-  const out = ctx.alloc(rows * cols, `${label}.q`);
-  const stats = ctx.alloc(2, `${label}.stats`);
-  const tileAmax = sizes.tileBytes ? ctx.alloc(sizes.tileBytes / 4, `${label}.tiles`) : undefined;
-  const bound = kernel.bind(rows, cols, { x: src, stats, out, ...(tileAmax ? { tileAmax } : {}) });
-  const keyed = cfg.stochastic ? [{ bound, tensorId: ctx.nextTensorId() }] : [];
-  return { out, ops: [bound], keyed };
+  return kernelConfig(resolveFormat(p.format), opts, output, cols);
 }
 
-/** A columnwise copy: transpose `[rows, cols]` into `[cols, rows]`, then quantize along rows. */
-async function transposedQuantized(
-  ctx: LayerContext,
-  p: OperandPolicy,
-  src: GPUBuffer,
+/** An operand copy of a `[rows, cols]` tensor and the buffers it needs, labelled `label.*`. */
+function operand(
+  source: OperandPlan["source"],
   rows: number,
   cols: number,
+  policy: OperandPolicy,
+  copy: "fake" | "packed",
+  transpose: boolean,
   label: string,
-): Promise<QuantizedOperand> {
-  const t = ctx.alloc(rows * cols, `${label}.T`);
-  const transpose = ctx.elementwise.transpose({ x: src, y: t }, { rows, cols });
-  const q = await quantized(ctx, { ...p }, t, cols, rows, `${label}.T`);
-  return { out: q.out, ops: [transpose, ...q.ops], keyed: q.keyed };
+): OperandPlan {
+  const buf = (name: string, elements: number) => ({ label: `${label}.${name}`, elements });
+  const plan = { source, rows, cols, policy, copy, transpose };
+  const transposed = transpose ? { transposed: buf("T", rows * cols) } : {};
+  const [r, c] = transpose ? [cols, rows] : [rows, cols];
+  if (copy === "packed") {
+    const sizes = quantizeSizes(quantizerConfig(policy, "packed", c), r, c);
+    return {
+      ...plan,
+      buffers: {
+        ...transposed,
+        codes: buf("codes", sizes.codesBytes / 4),
+        scales: buf("scales", sizes.scalesBytes / 4),
+        stats: buf("stats", 2),
+        ...(sizes.tileBytes ? { tiles: buf("tiles", sizes.tileBytes / 4) } : {}),
+      },
+    };
+  }
+  if (isIdentity(policy)) return { ...plan, buffers: transposed };
+  // A transposed fake-quant copy is labelled `label.T.*`.
+  const q = (name: string, elements: number) =>
+    transpose ? buf(`T.${name}`, elements) : buf(name, elements);
+  const sizes = quantizeSizes(quantizerConfig(policy, "fake", c), r, c);
+  return {
+    ...plan,
+    buffers: {
+      ...transposed,
+      out: q("q", r * c),
+      stats: q("stats", 2),
+      ...(sizes.tileBytes ? { tiles: q("tiles", sizes.tileBytes / 4) } : {}),
+    },
+  };
 }
+
+/** The Fprop copy of `of` serving another GEMM. */
+function fpropCopy(of: OperandPlan): OperandPlan {
+  return { ...of, copy: "fprop", buffers: {} };
+}
+
+const samePolicy = (a: OperandPolicy, b: OperandPolicy) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
- * f32 elements of the buffers a packed NVFP4 copy of a `[rows, cols]` tensor allocates, in
- * order: codes, scale bytes, stats, and the tile amaxes of 16×16 tiles (memory.ts adds them up).
+ * Plans a linear layer with `m` tokens, `k` inputs and `n` outputs under `policy`: the path of
+ * each GEMM and the buffers of every operand copy, labelled `<label>.<operand>.*`. `packed`: the
+ * model has a packed NVFP4 GEMM; `dx`: the layer computes its input's gradient (default true).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linearBuffers, planLinear } from "./linear.ts";
+ * import { NVFP4_LINEAR, uniformLinear } from "./policy.ts";
+ * const dims = { m: 64, n: 32, k: 16 };
+ * assert.deepEqual(linearBuffers(planLinear(uniformLinear("fp32"), dims, false, "l")), []);
+ * const nvfp4 = planLinear(NVFP4_LINEAR, dims, true, "l");
+ * assert.deepEqual([nvfp4.fprop.kernel, nvfp4.dgrad?.kernel, nvfp4.wgrad.kernel], ["packed", "packed", "packed"]);
+ * assert.equal(planLinear(NVFP4_LINEAR, dims, false, "l").fprop.kernel, "nt");
+ * ```
  */
-export function packedOperandElements(p: OperandPolicy, rows: number, cols: number): number[] {
-  const sizes = quantizeSizes(packedConfig(p, cols), rows, cols);
-  const tiles = sizes.tileBytes ? [sizes.tileBytes / 4] : [];
-  return [sizes.codesBytes / 4, sizes.scalesBytes / 4, 2, ...tiles];
+export function planLinear(
+  policy: LinearPolicy,
+  dims: { readonly m: number; readonly n: number; readonly k: number },
+  packed: boolean,
+  label: string,
+  dx = true,
+): LinearPlan {
+  const { m, n, k } = dims;
+  const all = [m, n, k];
+  // Fprop: Y[m,n] = Q(X)[m,k] · Q(W)[n,k]ᵀ.
+  const { x: fx, w: fw } = policy.fprop;
+  const fpropPacked = runsPackedGemm(packed, fx, fw, all);
+  const fcopy = fpropPacked ? "packed" : "fake";
+  const fprop: GemmPlan = {
+    kernel: fpropPacked ? "packed" : "nt",
+    a: operand("x", m, k, fx, fcopy, false, `${label}.x`),
+    b: operand("w", n, k, fw, fcopy, false, `${label}.w`),
+    dims,
+  };
+
+  // Dgrad: dX[m,k] = Q(dY)[m,n] · Q(W)[n,k], the dot product along n.
+  let dgrad: GemmPlan | undefined;
+  if (dx) {
+    const { dy, w } = policy.dgrad;
+    const gemmDims = { m, n: k, k: n };
+    if (runsPackedGemm(packed, dy, w, all)) {
+      dgrad = {
+        kernel: "packed",
+        a: operand("dy", m, n, dy, "packed", false, `${label}.dy`),
+        b: operand("w", n, k, w, "packed", true, `${label}.wd`),
+        dims: gemmDims,
+      };
+    } else {
+      const a = operand("dy", m, n, dy, "fake", false, `${label}.dy`);
+      dgrad = layoutFree(w)
+        ? {
+          kernel: "nn",
+          a,
+          b: !fpropPacked && samePolicy(w, fw)
+            ? fpropCopy(fprop.b)
+            : operand("w", n, k, w, "fake", false, `${label}.wd`),
+          dims: gemmDims,
+        }
+        : {
+          kernel: "nt",
+          a,
+          b: operand("w", n, k, w, "fake", true, `${label}.wd`),
+          dims: gemmDims,
+        };
+    }
+  }
+
+  // Wgrad: dW[n,k] = Q(dYᵀ)[n,m] · Q(Xᵀ)[k,m]ᵀ, the dot product along the tokens m.
+  const { dy: wdy, x: wx } = policy.wgrad;
+  const asIs = layoutFree(wdy) && layoutFree(wx);
+  const wgradDims = { m: n, n: k, k: m };
+  let wgrad: GemmPlan;
+  if (!asIs && runsPackedGemm(packed, wdy, wx, all)) {
+    wgrad = {
+      kernel: "packed",
+      a: operand("dy", m, n, wdy, "packed", true, `${label}.dyw`),
+      b: operand("x", m, k, wx, "packed", true, `${label}.xw`),
+      dims: wgradDims,
+    };
+  } else if (asIs) {
+    wgrad = {
+      kernel: "tn",
+      a: operand("dy", m, n, wdy, "fake", false, `${label}.dyw`),
+      b: !fpropPacked && samePolicy(wx, fx)
+        ? fpropCopy(fprop.a)
+        : operand("x", m, k, wx, "fake", false, `${label}.xw`),
+      dims: wgradDims,
+    };
+  } else {
+    wgrad = {
+      kernel: "nt",
+      a: operand("dy", m, n, wdy, "fake", true, `${label}.dyw`),
+      b: operand("x", m, k, wx, "fake", true, `${label}.xw`),
+      dims: wgradDims,
+    };
+  }
+  return dgrad ? { fprop, dgrad, wgrad } : { fprop, wgrad };
 }
 
-/** The packed quantizer's configuration of an operand with `cols` columns. */
-function packedConfig(p: OperandPolicy, cols: number) {
-  const opts = { rounding: p.rounding ?? "rne", ...(p.rht ? { rht: p.rht } : {}) };
-  return kernelConfig(resolveFormat(p.format), opts, "packed", cols);
+/** Every buffer a planned linear layer allocates, in allocation order. */
+export function linearBuffers(plan: LinearPlan): PlannedBuffer[] {
+  const gemms = [plan.fprop, ...(plan.dgrad ? [plan.dgrad] : []), plan.wgrad];
+  return gemms.flatMap((g) => [g.a, g.b]).flatMap((o) =>
+    Object.values(o.buffers) as PlannedBuffer[]
+  );
 }
 
 /**
@@ -150,39 +351,6 @@ export function runsPackedGemm(
   return available && nvfp4(a) && nvfp4(b) && dims.every((d) => d % 16 === 0);
 }
 
-/** A packed NVFP4 copy of a `[rows, cols]` tensor (blocks along cols), optionally transposed first. */
-interface PackedOperand {
-  readonly codes: GPUBuffer;
-  readonly scales: GPUBuffer;
-  readonly stats: GPUBuffer;
-  readonly ops: BoundOp[];
-  readonly keyed: { bound: BoundQuantize; tensorId: number }[];
-}
-
-async function packed(
-  ctx: LayerContext,
-  p: OperandPolicy,
-  src: GPUBuffer,
-  rows: number,
-  cols: number,
-  label: string,
-  transpose = false,
-): Promise<PackedOperand> {
-  const pre: BoundOp[] = [];
-  if (transpose) {
-    const t = ctx.alloc(rows * cols, `${label}.T`);
-    pre.push(ctx.elementwise.transpose({ x: src, y: t }, { rows, cols }));
-    [src, rows, cols] = [t, cols, rows];
-  }
-  const kernel = await QuantizeKernel.create(ctx.gpu, packedConfig(p, cols));
-  const [codes, scales, stats, tileAmax] = packedOperandElements(p, rows, cols).map((n, i) =>
-    ctx.alloc(n, `${label}.${["codes", "scales", "stats", "tiles"][i]}`)
-  );
-  const bound = kernel.bind(rows, cols, { x: src, stats, codes, scales, tileAmax });
-  const keyed = kernel.config.stochastic ? [{ bound, tensorId: ctx.nextTensorId() }] : [];
-  return { codes, scales, stats, ops: [...pre, bound], keyed };
-}
-
 /**
  * Whether this runtime's WGSL has `dot4I8Packed` (the language feature
  * `packed_4x8_integer_dot_product`), which the packed NVFP4 GEMM needs.
@@ -199,107 +367,92 @@ export function packedGemmAvailable(): boolean {
   return gpu?.wgslLanguageFeatures?.has("packed_4x8_integer_dot_product") ?? false;
 }
 
-/** {@link runsPackedGemm} in a context. */
-function runsPacked(ctx: LayerContext, a: OperandPolicy, b: OperandPolicy, dims: number[]) {
-  return runsPackedGemm(ctx.packedGemm !== undefined, a, b, dims);
+type Keyed = { bound: BoundQuantize; tensorId: number };
+
+/** An operand copy on the GPU: the f32 copy (`out`) or the packed codes, and its operations. */
+interface Copy {
+  readonly out: GPUBuffer;
+  readonly codes?: GPUBuffer;
+  readonly scales?: GPUBuffer;
+  readonly stats?: GPUBuffer;
+  readonly ops: BoundOp[];
+  readonly keyed: Keyed[];
 }
 
-/** The packed GEMM C[m, n] = A[m, k]·B[n, k]ᵀ of two packed operands. */
-function packedGemm(
-  ctx: LayerContext,
-  a: PackedOperand,
-  b: PackedOperand,
-  c: GPUBuffer,
-  dims: { m: number; n: number; k: number },
-): BoundOp {
-  return ctx.packedGemm!.bind({
-    aCodes: a.codes,
-    aScales: a.scales,
-    aStats: a.stats,
-    bCodes: b.codes,
-    bScales: b.scales,
-    bStats: b.stats,
-    c,
-  }, dims);
+/** Allocates and binds a planned operand copy of `src` (not an `fprop` one). */
+async function copyOf(ctx: LayerContext, o: OperandPlan, src: GPUBuffer): Promise<Copy> {
+  const b = o.buffers;
+  const ops: BoundOp[] = [];
+  let [rows, cols] = [o.rows, o.cols];
+  if (o.transpose) {
+    const t = ctx.alloc(b.transposed!);
+    ops.push(ctx.elementwise.transpose({ x: src, y: t }, { rows, cols }));
+    [src, rows, cols] = [t, cols, rows];
+  }
+  if (o.copy === "fake" && isIdentity(o.policy)) return { out: src, ops, keyed: [] };
+  const output = o.copy === "packed" ? "packed" : "fake";
+  const kernel = await QuantizeKernel.create(ctx.gpu, quantizerConfig(o.policy, output, cols));
+  const [out, codes, scales, stats, tileAmax] = [b.out, b.codes, b.scales, b.stats, b.tiles].map(
+    (p) => p && ctx.alloc(p),
+  );
+  const bound = kernel.bind(rows, cols, {
+    x: src,
+    stats: stats!,
+    ...(out ? { out } : { codes, scales }),
+    ...(tileAmax ? { tileAmax } : {}),
+  });
+  ops.push(bound);
+  const keyed = kernel.config.stochastic ? [{ bound, tensorId: ctx.nextTensorId() }] : [];
+  return { out: out ?? src, codes, scales, stats, ops, keyed };
 }
 
 /**
- * Builds the forward and backward operations of a linear layer with `m` tokens, `k` inputs and
- * `n` outputs.
+ * Builds the forward and backward operations of a planned linear layer (see {@link planLinear};
+ * the plan must be the one the context's allocator holds).
  */
 export async function buildLinear(
   ctx: LayerContext,
-  policy: LinearPolicy,
-  dims: { m: number; n: number; k: number },
+  plan: LinearPlan,
   bufs: LinearBuffers,
-  label: string,
 ): Promise<LinearOps> {
-  const { m, n, k } = dims;
-  const { gemm } = ctx;
-  const backward: BoundOp[] = [];
-  const keyed: { bound: BoundQuantize; tensorId: number }[] = [];
-  const keep = <T extends { keyed: typeof keyed }>(q: T): T => {
-    keyed.push(...q.keyed);
-    return q;
-  };
-  // Fprop: Y[m,n] = Q(X)[m,k] · Q(W)[n,k]ᵀ.
-  const { x: fx, w: fw } = policy.fprop;
-  let forward: BoundOp[];
-  let xq: QuantizedOperand | undefined;
-  let wq: QuantizedOperand | undefined;
-  if (runsPacked(ctx, fx, fw, [m, n, k])) {
-    const xp = keep(await packed(ctx, fx, bufs.x, m, k, `${label}.x`));
-    const wp = keep(await packed(ctx, fw, bufs.w, n, k, `${label}.w`));
-    forward = [...xp.ops, ...wp.ops, packedGemm(ctx, xp, wp, bufs.y, dims)];
-  } else {
-    xq = keep(await quantized(ctx, fx, bufs.x, m, k, `${label}.x`));
-    wq = keep(await quantized(ctx, fw, bufs.w, n, k, `${label}.w`));
-    forward = [...xq.ops, ...wq.ops, gemm.nt.bind({ a: xq.out, b: wq.out, c: bufs.y }, dims)];
-  }
-
-  // Dgrad: dX[m,k] = Q(dY)[m,n] · Q(W)[n,k], the dot product along n.
-  if (bufs.dx && runsPacked(ctx, policy.dgrad.dy, policy.dgrad.w, [m, n, k])) {
-    const dyp = keep(await packed(ctx, policy.dgrad.dy, bufs.dy, m, n, `${label}.dy`));
-    const wT = keep(await packed(ctx, policy.dgrad.w, bufs.w, n, k, `${label}.wd`, true));
-    backward.push(...dyp.ops, ...wT.ops, packedGemm(ctx, dyp, wT, bufs.dx, { m, n: k, k: n }));
-  } else if (bufs.dx) {
-    const dyq = await quantized(ctx, policy.dgrad.dy, bufs.dy, m, n, `${label}.dy`);
-    backward.push(...dyq.ops);
-    keyed.push(...dyq.keyed);
-    const wp = policy.dgrad.w;
-    if (layoutFree(wp)) {
-      const same = wq !== undefined && JSON.stringify(wp) === JSON.stringify(policy.fprop.w);
-      const w = same ? wq! : await quantized(ctx, wp, bufs.w, n, k, `${label}.wd`);
-      backward.push(...(same ? [] : w.ops));
-      backward.push(gemm.nn.bind({ a: dyq.out, b: w.out, c: bufs.dx }, { m, n: k, k: n }));
-    } else {
-      const wT = await transposedQuantized(ctx, wp, bufs.w, n, k, `${label}.wd`);
-      backward.push(...wT.ops);
-      keyed.push(...wT.keyed);
-      backward.push(gemm.nt.bind({ a: dyq.out, b: wT.out, c: bufs.dx }, { m, n: k, k: n }));
+  const sources = { x: bufs.x, w: bufs.w, dy: bufs.dy };
+  const keyed: Keyed[] = [];
+  const fpropCopies: Partial<Record<OperandPlan["source"], Copy>> = {};
+  const gemm = async (g: GemmPlan, c: GPUBuffer, fprop = false): Promise<BoundOp[]> => {
+    const copies: Copy[] = [];
+    for (const o of [g.a, g.b]) {
+      const copy = o.copy === "fprop"
+        ? { ...fpropCopies[o.source]!, ops: [], keyed: [] }
+        : await copyOf(ctx, o, sources[o.source]);
+      if (fprop) fpropCopies[o.source] = copy;
+      keyed.push(...copy.keyed);
+      copies.push(copy);
     }
+    const [ca, cb] = copies;
+    let op: BoundOp;
+    if (g.kernel === "packed") {
+      if (!ctx.packedGemm) throw new Error("the layer's plan needs a packed NVFP4 GEMM");
+      op = ctx.packedGemm.bind({
+        aCodes: ca.codes!,
+        aScales: ca.scales!,
+        aStats: ca.stats!,
+        bCodes: cb.codes!,
+        bScales: cb.scales!,
+        bStats: cb.stats!,
+        c,
+      }, g.dims);
+    } else {
+      op = ctx.gemm[g.kernel].bind({ a: ca.out, b: cb.out, c }, g.dims);
+    }
+    return [...ca.ops, ...cb.ops, op];
+  };
+  const forward = await gemm(plan.fprop, bufs.y, true);
+  const backward: BoundOp[] = [];
+  if (plan.dgrad) {
+    if (!bufs.dx) throw new TypeError("the layer's plan has a Dgrad but no dx buffer was given");
+    backward.push(...await gemm(plan.dgrad, bufs.dx));
   }
-  // Wgrad: dW[n,k] = Q(dYᵀ)[n,m] · Q(Xᵀ)[k,m]ᵀ, the dot product along the tokens m.
-  const { dy: dyp, x: xp } = policy.wgrad;
-  const asIs = layoutFree(dyp) && layoutFree(xp);
-  if (!asIs && runsPacked(ctx, dyp, xp, [m, n, k])) {
-    const dyT = keep(await packed(ctx, dyp, bufs.dy, m, n, `${label}.dyw`, true));
-    const xT = keep(await packed(ctx, xp, bufs.x, m, k, `${label}.xw`, true));
-    backward.push(...dyT.ops, ...xT.ops, packedGemm(ctx, dyT, xT, bufs.dw, { m: n, n: k, k: m }));
-  } else if (asIs) {
-    const dyq = await quantized(ctx, dyp, bufs.dy, m, n, `${label}.dyw`);
-    const xw = xq !== undefined && JSON.stringify(xp) === JSON.stringify(policy.fprop.x)
-      ? { ...xq, ops: [] }
-      : await quantized(ctx, xp, bufs.x, m, k, `${label}.xw`);
-    backward.push(...dyq.ops, ...xw.ops);
-    backward.push(gemm.tn.bind({ a: dyq.out, b: xw.out, c: bufs.dw }, { m: n, n: k, k: m }));
-  } else {
-    const dyT = await transposedQuantized(ctx, dyp, bufs.dy, m, n, `${label}.dyw`);
-    const xT = await transposedQuantized(ctx, xp, bufs.x, m, k, `${label}.xw`);
-    keyed.push(...dyT.keyed, ...xT.keyed);
-    backward.push(...dyT.ops, ...xT.ops);
-    backward.push(gemm.nt.bind({ a: dyT.out, b: xT.out, c: bufs.dw }, { m: n, n: k, k: m }));
-  }
+  backward.push(...await gemm(plan.wgrad, bufs.dw));
   return {
     forward,
     backward,

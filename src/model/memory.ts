@@ -2,155 +2,33 @@
  * GPU memory of a training run, computed before anything is allocated, and the check that refuses
  * a run that would not fit the adapter (instead of crashing the device half-way).
  *
- * The estimate mirrors every allocation of `DecoderModel` (a test holds the two equal), so it is
- * exact for the model's own buffers; drivers add their own overhead on top.
+ * The estimate sums the model's buffer plan (`plan.ts`), which is also what the model allocates,
+ * so it is exact for the model's own buffers; kernels' small uniform and table buffers and the
+ * driver's own overhead come on top.
  *
  * @module
  */
 
 import type { Gpu } from "../gpu/device.ts";
-import { paddedElements } from "../../kernels/quantize/mod.ts";
-import { embeddingBackwardLayout } from "../../kernels/embedding/mod.ts";
-import { normBlocks } from "../../kernels/norm/mod.ts";
-import { CLIP_BYTES } from "../../kernels/clip/mod.ts";
-import { XENT_METRICS_BYTES } from "../../kernels/xent/mod.ts";
-import { blockKinds, mambaDims, type ModelConfig, numel, paramSpecs } from "./config.ts";
-import { mambaBlockBuffers, mambaSharedBuffers } from "./blocks/mamba.ts";
-import {
-  isIdentity,
-  layoutFree,
-  type LinearPolicy,
-  linearPolicyAt,
-  type OperandPolicy,
-  type PrecisionPolicy,
-  uniformLinear,
-} from "./policy.ts";
-import { resolveFormat } from "../formats/spec.ts";
-import { packedOperandElements, runsPackedGemm } from "./linear.ts";
-
-/** Bytes of one model buffer of `n` f32 (padded as `DecoderModel` pads them). */
-export function bufferBytes(n: number): number {
-  return paddedElements(Math.max(n, 1)) * 4;
-}
-
-/** Buffers a quantized operand copy of a `[rows, cols]` tensor allocates. */
-function quantizedBuffers(p: OperandPolicy, rows: number, cols: number): number[] {
-  if (isIdentity(p)) return [];
-  const f = resolveFormat(p.format);
-  const tiles = f.kind === "nvfp4" && f.tile === "16x16" ? [(rows / 16) * (cols / 16)] : [];
-  return [rows * cols, 2, ...tiles];
-}
-
-/** Buffers a columnwise (transposed, then quantized) copy allocates. */
-function transposedBuffers(p: OperandPolicy, rows: number, cols: number): number[] {
-  return [rows * cols, ...quantizedBuffers(p, cols, rows)];
-}
-
-/**
- * Buffers `buildLinear` allocates for a layer (element counts), in the same decisions; `packed`:
- * whether the model has a packed NVFP4 GEMM (see linear.ts).
- */
-export function linearBuffers(
-  policy: LinearPolicy,
-  dims: { m: number; n: number; k: number },
-  withDx: boolean,
-  packed = false,
-): number[] {
-  const { m, n, k } = dims;
-  const all = [m, n, k];
-  const { x: fx, w: fw } = policy.fprop;
-  const fpropPacked = runsPackedGemm(packed, fx, fw, all);
-  const out = fpropPacked
-    ? [...packedOperandElements(fx, m, k), ...packedOperandElements(fw, n, k)]
-    : [...quantizedBuffers(fx, m, k), ...quantizedBuffers(fw, n, k)];
-  if (withDx && runsPackedGemm(packed, policy.dgrad.dy, policy.dgrad.w, all)) {
-    out.push(...packedOperandElements(policy.dgrad.dy, m, n));
-    out.push(n * k, ...packedOperandElements(policy.dgrad.w, k, n));
-  } else if (withDx) {
-    out.push(...quantizedBuffers(policy.dgrad.dy, m, n));
-    const wp = policy.dgrad.w;
-    if (layoutFree(wp)) {
-      if (fpropPacked || JSON.stringify(wp) !== JSON.stringify(policy.fprop.w)) {
-        out.push(...quantizedBuffers(wp, n, k));
-      }
-    } else {
-      out.push(...transposedBuffers(wp, n, k));
-    }
-  }
-  const { dy, x } = policy.wgrad;
-  const asIs = layoutFree(dy) && layoutFree(x);
-  if (!asIs && runsPackedGemm(packed, dy, x, all)) {
-    out.push(m * n, ...packedOperandElements(dy, n, m), m * k, ...packedOperandElements(x, k, m));
-  } else if (asIs) {
-    out.push(...quantizedBuffers(dy, m, n));
-    if (fpropPacked || JSON.stringify(x) !== JSON.stringify(policy.fprop.x)) {
-      out.push(...quantizedBuffers(x, m, k));
-    }
-  } else {
-    out.push(...transposedBuffers(dy, m, n), ...transposedBuffers(x, m, k));
-  }
-  return out;
-}
-
-/**
- * Every buffer (element counts) a model allocates for `batch` sequences while the policy is in
- * force at `step` (before or after its late switch).
- */
-export function modelBuffers(
-  cfg: ModelConfig,
-  policy: PrecisionPolicy,
-  batch: number,
-  totalSteps: number,
-  step = 0,
-  packed = false,
-): number[] {
-  const M = batch * cfg.seqLen;
-  const D = cfg.dModel;
-  const F = cfg.dFf;
-  const Fu = cfg.mlp === "swiglu" ? 2 * F : F;
-  const V = cfg.vocab;
-  const out = [
-    M,
-    M,
-    embeddingBackwardLayout(M, V).words,
-    2,
-    CLIP_BYTES / 4,
-    XENT_METRICS_BYTES / 4,
-  ];
-  for (const spec of paramSpecs(cfg)) out.push(...Array(4).fill(numel(spec.shape)));
-  out.push(M * D); // x0
-  const kinds = blockKinds(cfg.pattern);
-  kinds.forEach((kind) => {
-    out.push(M * D, M * D, M);
-    if (kind === "attention") out.push(M * 3 * D, M * D, M * cfg.heads);
-    else if (kind === "mlp") out.push(M * Fu, M * F);
-    else out.push(...mambaBlockBuffers(cfg, M));
-  });
-  out.push(M * D, M, M * V, M, M, M * D, M * D, M * D, M * 3 * D, M * F, M * Fu);
-  // The kernels' scratchElements(), computed without a compiled kernel.
-  const embScratchRows = Math.max(1, embeddingBackwardLayout(M, V).maxScratchRows);
-  out.push(normBlocks(M).blocks * D, embScratchRows * D, ...mambaSharedBuffers(cfg, batch));
-  const mamba = mambaDims(cfg);
-  kinds.forEach((kind, i) => {
-    const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
-    if (kind === "attention") {
-      out.push(...linearBuffers(p, { m: M, n: 3 * D, k: D }, true, packed));
-      out.push(...linearBuffers(p, { m: M, n: D, k: D }, true, packed));
-    } else if (kind === "mamba") {
-      out.push(...linearBuffers(p, { m: M, n: mamba.inProj, k: D }, true, packed));
-      out.push(...linearBuffers(p, { m: M, n: D, k: mamba.dInner }, true, packed));
-    } else {
-      out.push(...linearBuffers(p, { m: M, n: Fu, k: D }, true, packed));
-      out.push(...linearBuffers(p, { m: M, n: D, k: F }, true, packed));
-    }
-  });
-  out.push(...linearBuffers(uniformLinear(policy.head), { m: M, n: V, k: D }, true, packed));
-  return out;
-}
+import type { ModelConfig } from "./config.ts";
+import { bufferBytes, planModel } from "./plan.ts";
+import type { PrecisionPolicy } from "./policy.ts";
 
 /**
  * The GPU memory a run needs (bytes): the total and the largest single buffer, the larger of the
- * phases before and after the policy's late switch (the model rebuilds at the switch).
+ * phases before and after the policy's late switch (the model rebuilds at the switch); `packed`:
+ * NVFP4 GEMMs run on packed codes (see linear.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { estimateMemory } from "./memory.ts";
+ * import { POLICIES } from "./policy.ts";
+ * const cfg = { pattern: "*-", dModel: 64, heads: 2, dFf: 128, seqLen: 32, vocab: 256, mlp: "relu2" } as const;
+ * const fp32 = estimateMemory(cfg, POLICIES.fp32, 4, 10);
+ * assert.ok(estimateMemory(cfg, POLICIES.nvfp4, 4, 10).bytes > fp32.bytes); // quantized copies
+ * assert.equal(fp32.largest, 4 * 32 * 256 * 4); // the logits
+ * ```
  */
 export function estimateMemory(
   cfg: ModelConfig,
@@ -159,9 +37,10 @@ export function estimateMemory(
   totalSteps: number,
   packed = false,
 ): { bytes: number; largest: number } {
-  const phases = policy.switchTo ? [0, totalSteps] : [0];
-  const est = phases.map((step) => {
-    const sizes = modelBuffers(cfg, policy, batch, totalSteps, step, packed).map(bufferBytes);
+  const phases = policy.switchTo ? [0, 1] as const : [0] as const;
+  const est = phases.map((phase) => {
+    const plan = planModel(cfg, policy, { batch, totalSteps, phase, packed });
+    const sizes = [...plan.model, ...plan.step].map((b) => bufferBytes(b.elements));
     return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
   });
   return {
@@ -170,8 +49,19 @@ export function estimateMemory(
   };
 }
 
-/** Thrown when a run will not fit the adapter. */
+/**
+ * Thrown when a run will not fit the adapter (see {@link checkMemory}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GpuMemoryError } from "./memory.ts";
+ * const e = new GpuMemoryError("the run needs 2.00 GiB of GPU memory");
+ * assert.ok(e instanceof RangeError && e.name === "GpuMemoryError");
+ * ```
+ */
 export class GpuMemoryError extends RangeError {
+  /** `"GpuMemoryError"`. */
   override name = "GpuMemoryError";
 }
 
@@ -183,6 +73,14 @@ const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
  * device memory, so this reads it from the adapter's description (e.g. "NVIDIA H100 80GB HBM3"),
  * keeping 10% for the driver; for a software adapter it is half of the system's memory. Returns
  * undefined when unknown.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../gpu/device.ts";
+ * import { adapterMemoryBudget } from "./memory.ts";
+ * const budget = adapterMemoryBudget(await getGpu());
+ * console.log(budget === undefined ? "unknown" : `${(budget / 2 ** 30).toFixed(1)} GiB`);
+ * ```
  */
 export function adapterMemoryBudget(gpu: Gpu): number | undefined {
   const m = /(\d+)\s*GB\b/i.exec(gpu.info.description);

@@ -20,13 +20,17 @@ export interface OperandPolicy {
 
 /** Operand policies of a linear layer Y = X·Wᵀ: Fprop, Dgrad (dX = dY·W), Wgrad (dW = dYᵀ·X). */
 export interface LinearPolicy {
+  /** Fprop `Y = X·Wᵀ`: the input and the weight. */
   readonly fprop: { readonly x: OperandPolicy; readonly w: OperandPolicy };
+  /** Dgrad `dX = dY·W`: the output gradient and the weight. */
   readonly dgrad: { readonly dy: OperandPolicy; readonly w: OperandPolicy };
+  /** Wgrad `dW = dYᵀ·X`: the output gradient and the input. */
   readonly wgrad: { readonly dy: OperandPolicy; readonly x: OperandPolicy };
 }
 
 /** A full precision policy for a model. */
 export interface PrecisionPolicy {
+  /** The policy's name in records and reports. */
   readonly name: string;
   /** The policy of every linear layer in the blocks. */
   readonly linear: LinearPolicy;

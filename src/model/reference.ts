@@ -179,8 +179,11 @@ function gateDims(cfg: ModelConfig, rows: number) {
 
 /** Loss, accuracy and the gradient of every parameter, by name. */
 export interface ReferenceStep {
+  /** Mean cross-entropy over the batch's tokens (nats). */
   readonly loss: number;
+  /** Top-1 next-token accuracy. */
   readonly accuracy: number;
+  /** The gradient of every parameter, by name. */
   readonly grads: Map<string, Float64Array>;
 }
 

@@ -21,15 +21,21 @@ import { lrAt, type Schedule, validateSchedule } from "./schedule.ts";
 
 /** Everything a training run needs besides the data. */
 export interface TrainConfig {
+  /** The model's shape. */
   readonly model: ModelConfig;
+  /** How every linear layer quantizes its GEMM operands. */
   readonly policy: PrecisionPolicy;
+  /** Optimizer steps to train. */
   readonly steps: number;
   /** Sequences per step. */
   readonly batch: number;
+  /** Seed of the initialisation, the batch order and stochastic rounding. */
   readonly seed: number;
+  /** Learning-rate schedule. */
   readonly schedule: Schedule;
   /** Global gradient-norm limit (`Infinity`: none). */
   readonly clip: number;
+  /** AdamW hyper-parameters (the learning rate comes from the schedule). */
   readonly adamw: AdamwConfig;
   /** Read back the training loss every this many steps (default 10). */
   readonly logEvery?: number;
@@ -41,19 +47,25 @@ export interface TrainConfig {
 
 /** A point of a loss curve. */
 export interface CurvePoint {
+  /** The step (1-based) after which it was measured. */
   readonly step: number;
+  /** Mean cross-entropy (nats). */
   readonly loss: number;
+  /** Top-1 next-token accuracy. */
   readonly accuracy: number;
 }
 
 /** The outcome of a run. */
 export interface TrainResult {
+  /** Training loss every `logEvery` steps. */
   readonly train: CurvePoint[];
+  /** Validation loss every `eval.every` steps and at the end. */
   readonly eval: CurvePoint[];
   /** Median tokens/s over the logging windows after warm-up (wall clock, GPU work included). */
   readonly tokensPerSecond: number;
   /** Step time percentiles over those windows (ms). */
   readonly stepMs: { readonly p50: number; readonly p99: number };
+  /** Compute dispatches recorded into one training step. */
   readonly dispatchesPerStep: number;
   /** GPU memory the model allocated (bytes). */
   readonly gpuBytes: number;

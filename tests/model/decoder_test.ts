@@ -5,8 +5,14 @@ import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/model/policy.ts";
 import { packedGemmAvailable } from "../../src/model/linear.ts";
-import { referenceStep } from "../../src/model/reference.ts";
-import { assertFallingLoss, lossCurve } from "./loss_curve.ts";
+import {
+  assertEstimateIsAllocated,
+  assertFallingLoss,
+  assertSeedDeterminism,
+  assertStepMatchesReference,
+  lossCurve,
+  relativeError,
+} from "./harness.ts";
 
 const TINY: ModelConfig = {
   pattern: "*-",
@@ -18,16 +24,6 @@ const TINY: ModelConfig = {
   mlp: "relu2",
 };
 
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-300));
-}
-
 function batchOf(n: number, vocab: number, seed: number) {
   const inputs = Uint32Array.from({ length: n }, (_, i) => (i * 7 + seed * 13 + (i >> 3)) % vocab);
   const targets = Uint32Array.from({ length: n }, (_, i) => (i * 5 + seed + 1) % vocab);
@@ -36,38 +32,15 @@ function batchOf(n: number, vocab: number, seed: number) {
 
 for (const mlp of ["relu2", "gelu", "swiglu"] as const) {
   Deno.test(`one fp32 training step (${mlp}) matches the CPU reference within 1e-4`, async () => {
-    const gpu = await getGpu();
-    const cfg = { ...TINY, mlp };
     const step: StepConfig = { batch: 2, seed: 3, totalSteps: 1, clip: Infinity, adamw: {} };
-    const model = await DecoderModel.create(gpu, cfg, POLICIES.fp32, step);
-    const params = new Map<string, Float32Array>();
-    for (const p of model.params) params.set(p.spec.name, await model.read(p.spec.name));
+    const cfg = { ...TINY, mlp };
     const batch = batchOf(2 * cfg.seqLen, cfg.vocab, 1);
-    await model.step(batch, 1, 0);
-    const metrics = await model.readMetrics();
-    const ref = referenceStep(cfg, params, 2, batch.inputs, batch.targets);
-    assertOk(
-      Math.abs(metrics.loss - ref.loss) / ref.loss < 1e-5,
-      `loss ${metrics.loss} vs ${ref.loss}`,
-    );
+    const { metrics, ref } = await assertStepMatchesReference(cfg, step, batch);
     assertStrictEquals(metrics.accuracy, ref.accuracy);
-    for (const p of model.params) {
-      const err = relativeError(await model.read(p.spec.name, "g"), ref.grads.get(p.spec.name)!);
-      assertOk(err < 1e-4, `gradient of ${p.spec.name}: relative error ${err}`);
-    }
-    model.destroy();
   });
 }
 
-const SMALL: ModelConfig = {
-  pattern: "*-",
-  dModel: 32,
-  heads: 2,
-  dFf: 64,
-  seqLen: 16,
-  vocab: 256,
-  mlp: "relu2",
-};
+const SMALL: ModelConfig = { ...TINY, seqLen: 16, vocab: 256 };
 for (const policy of ["fp32", "bf16", "fp8", "mxfp4", "nvfp4"]) {
   Deno.test(`a tiny GPT trains with falling loss under the ${policy} policy`, async () => {
     assertFallingLoss(await lossCurve(SMALL, policy, 30), SMALL.vocab);
@@ -75,27 +48,12 @@ for (const policy of ["fp32", "bf16", "fp8", "mxfp4", "nvfp4"]) {
 }
 
 Deno.test("same config and seed give a bit-identical loss curve; another seed does not", async () => {
-  const a = await lossCurve(SMALL, "nvfp4", 6);
-  const b = await lossCurve(SMALL, "nvfp4", 6);
-  const c = await lossCurve(SMALL, "nvfp4", 6, 1);
-  assertStrictEquals(a.join(), b.join());
-  assertOk(a.join() !== c.join());
+  await assertSeedDeterminism(SMALL, 6);
 });
 
 Deno.test("estimateMemory equals what DecoderModel allocates, for every policy and MLP", async () => {
-  const gpu = await getGpu();
   for (const mlp of ["relu2", "swiglu"] as const) {
-    for (const name of Object.keys(POLICIES)) {
-      const cfg = { ...TINY, mlp, pattern: "*-*-" };
-      const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
-      const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
-      assertStrictEquals(
-        estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
-        model.bytes,
-        `${name} ${mlp}`,
-      );
-      model.destroy();
-    }
+    await assertEstimateIsAllocated({ ...TINY, mlp, pattern: "*-*-" });
   }
 });
 

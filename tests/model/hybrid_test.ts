@@ -1,12 +1,13 @@
-import { assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
-import { estimateMemory } from "../../src/model/memory.ts";
-import { getGpu } from "../../src/gpu/device.ts";
-import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
+import { assertStrictEquals, assertThrows } from "../assert.ts";
+import type { StepConfig } from "../../src/model/decoder.ts";
 import { type ModelConfig, paramSpecs, validateModelConfig } from "../../src/model/config.ts";
-import { POLICIES } from "../../src/model/policy.ts";
-import { packedGemmAvailable } from "../../src/model/linear.ts";
-import { referenceStep } from "../../src/model/reference.ts";
-import { assertFallingLoss, lossCurve } from "./loss_curve.ts";
+import {
+  assertEstimateIsAllocated,
+  assertFallingLoss,
+  assertSeedDeterminism,
+  assertStepMatchesReference,
+  lossCurve,
+} from "./harness.ts";
 
 /**
  * A tiny Nemotron-H style hybrid: Mamba-2, MLP, attention, Mamba-2. d_inner 64 in 8 heads of 8 in
@@ -23,37 +24,12 @@ const TINY: ModelConfig = {
   mamba: { dState: 6, headDim: 8, expand: 2, nGroups: 2 },
 };
 
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-300));
-}
-
 Deno.test("one fp32 training step of a hybrid matches the float64 reference within 1e-4", async () => {
-  const gpu = await getGpu();
   const step: StepConfig = { batch: 2, seed: 5, totalSteps: 1, clip: Infinity, adamw: {} };
-  const model = await DecoderModel.create(gpu, TINY, POLICIES.fp32, step);
-  const params = new Map<string, Float32Array>();
-  for (const p of model.params) params.set(p.spec.name, await model.read(p.spec.name));
   const n = 2 * TINY.seqLen;
   const inputs = Uint32Array.from({ length: n }, (_, i) => (i * 11 + 3) % TINY.vocab);
   const targets = Uint32Array.from({ length: n }, (_, i) => (i * 5 + 1) % TINY.vocab);
-  await model.step({ inputs, targets }, 1, 0);
-  const metrics = await model.readMetrics();
-  const ref = referenceStep(TINY, params, 2, inputs, targets);
-  assertOk(
-    Math.abs(metrics.loss - ref.loss) / ref.loss < 1e-5,
-    `loss ${metrics.loss} vs ${ref.loss}`,
-  );
-  for (const p of model.params) {
-    const err = relativeError(await model.read(p.spec.name, "g"), ref.grads.get(p.spec.name)!);
-    assertOk(err < 1e-4, `gradient of ${p.spec.name}: relative error ${err}`);
-  }
-  model.destroy();
+  await assertStepMatchesReference(TINY, step, { inputs, targets });
 });
 
 Deno.test("a Mamba-2 block has the mixer's parameters with Mamba-2's initialisation", () => {
@@ -105,24 +81,9 @@ for (const policy of ["fp32", "nvfp4"]) {
 }
 
 Deno.test("a hybrid's loss curve is bit-identical for the same seed and differs for another", async () => {
-  const a = await lossCurve(SMALL, "nvfp4", 5);
-  const b = await lossCurve(SMALL, "nvfp4", 5);
-  const c = await lossCurve(SMALL, "nvfp4", 5, 1);
-  assertStrictEquals(a.join(), b.join());
-  assertOk(a.join() !== c.join());
+  await assertSeedDeterminism(SMALL, 5);
 });
 
 Deno.test("estimateMemory equals what a hybrid allocates, for every policy", async () => {
-  const gpu = await getGpu();
-  const cfg = { ...TINY, pattern: "M*-M" };
-  for (const name of Object.keys(POLICIES)) {
-    const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
-    const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
-    assertStrictEquals(
-      estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
-      model.bytes,
-      name,
-    );
-    model.destroy();
-  }
+  await assertEstimateIsAllocated({ ...TINY, pattern: "M*-M" });
 });

@@ -14,25 +14,31 @@
  * quantized). The kernels read `z`, `xBC` and `dt` in place from the `in_proj` output and write
  * their gradients in place into its gradient, so no split or concatenation runs.
  *
- * This module owns both the block's allocations and their estimate
- * ({@link mambaBlockBuffers}, {@link mambaSharedBuffers}), which `memory.ts` adds up.
- *
  * @module
  */
 
 import type { Gpu } from "../../gpu/device.ts";
-import type { BoundOp } from "../../gpu/op.ts";
 import { CausalConvKernel, convScratchElements } from "../../../kernels/conv1d/mod.ts";
 import { gatedNormScratchElements, GatedRmsNormKernel } from "../../../kernels/gated_norm/mod.ts";
 import { SsdKernel, ssdScratchElements } from "../../../kernels/ssd/mod.ts";
 import { mambaDims, type ModelConfig } from "../config.ts";
-import { buildLinear, type LayerContext, type LinearOps } from "../linear.ts";
+import { type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
 import type { LinearPolicy } from "../policy.ts";
+import {
+  allocAll,
+  type BlockIo,
+  type BlockOps,
+  type BlockPlan,
+  buildBlockLinears,
+} from "./block.ts";
 
 /** The compiled kernels of a model's Mamba-2 blocks. */
 export interface MambaKernels {
+  /** The causal depthwise convolution with its SiLU. */
   readonly conv: CausalConvKernel;
+  /** The SSD scan. */
   readonly ssd: SsdKernel;
+  /** The grouped gated RMSNorm. */
   readonly norm: GatedRmsNormKernel;
 }
 
@@ -53,120 +59,111 @@ export async function createMambaKernels(gpu: Gpu, cfg: ModelConfig): Promise<Ma
 }
 
 /**
- * f32 element counts of the activations one Mamba-2 block keeps for its backward pass, in
- * allocation order: the `in_proj` output, the convolution's output, the scan's output, the gated
- * norm's output and its per-group `rstd`.
+ * A Mamba-2 block's plan: activations `inProj` (`in_proj`'s output `[z | xBC | dt]`), `xbc` (the
+ * convolution's output), `y` (the scan's output), `o` (the gated norm's output) and `rstd` (per
+ * token and group), and the linear layers `inProj` and `outProj`.
+ */
+export type MambaPlan = BlockPlan<"inProj" | "xbc" | "y" | "o" | "rstd", "inProj" | "outProj">;
+
+/**
+ * Plans Mamba-2 block `label` (`blocks.<i>`) for `batch` sequences; `packed`: the model has a
+ * packed NVFP4 GEMM.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { mambaBlockBuffers } from "./mamba.ts";
+ * import { planMamba } from "./mamba.ts";
+ * import { uniformLinear } from "../policy.ts";
  * const cfg = { pattern: "M", dModel: 256, heads: 4, dFf: 512, seqLen: 8, vocab: 64, mlp: "relu2" } as const;
- * assert.deepEqual(mambaBlockBuffers(cfg, 16), [16 * 1168, 16 * 640, 16 * 512, 16 * 512, 16]);
+ * const plan = planMamba(cfg, uniformLinear("fp32"), 2, false, "blocks.0");
+ * assert.deepEqual(
+ *   Object.values(plan.activations).map((b) => b.elements),
+ *   [16 * 1168, 16 * 640, 16 * 512, 16 * 512, 16],
+ * );
  * ```
  */
-export function mambaBlockBuffers(cfg: ModelConfig, tokens: number): number[] {
-  const m = mambaDims(cfg);
-  return [
-    tokens * m.inProj,
-    tokens * m.convChannels,
-    tokens * m.dInner,
-    tokens * m.dInner,
-    tokens * m.groups,
-  ];
-}
-
-/**
- * f32 element counts of the gradient and scratch buffers all Mamba-2 blocks of a model share, in
- * allocation order (none without `M` blocks).
- */
-export function mambaSharedBuffers(cfg: ModelConfig, batch: number): number[] {
-  if (!cfg.pattern.includes("M")) return [];
-  const m = mambaDims(cfg);
-  const tokens = batch * cfg.seqLen;
-  const dims = { batch, seq: cfg.seqLen };
-  return [
-    tokens * m.inProj,
-    tokens * m.convChannels,
-    tokens * m.dInner,
-    tokens * m.dInner,
-    convScratchElements({ channels: m.convChannels, window: m.window }, dims),
-    ssdScratchElements(
-      { heads: m.heads, headDim: m.headDim, dState: m.dState, groups: m.groups },
-      dims,
-    ),
-    gatedNormScratchElements({ d: m.dInner, groups: m.groups }, tokens),
-  ];
-}
-
-/** The shared gradient and scratch buffers (see {@link mambaSharedBuffers}). */
-export interface MambaShared {
-  readonly dInProj: GPUBuffer;
-  readonly dXbc: GPUBuffer;
-  readonly dY: GPUBuffer;
-  readonly dO: GPUBuffer;
-  readonly convScratch: GPUBuffer;
-  readonly ssdScratch: GPUBuffer;
-  readonly normScratch: GPUBuffer;
-}
-
-/** Allocates the shared buffers through the model's allocator. */
-export function allocMambaShared(ctx: LayerContext, cfg: ModelConfig, batch: number): MambaShared {
-  const [dInProj, dXbc, dY, dO, convScratch, ssdScratch, normScratch] = mambaSharedBuffers(
-    cfg,
-    batch,
-  ).map((n, i) => ctx.alloc(n, `mamba.${SHARED_LABELS[i]}`));
-  return { dInProj, dXbc, dY, dO, convScratch, ssdScratch, normScratch };
-}
-
-const SHARED_LABELS = ["grad.in_proj", "grad.xbc", "grad.y", "grad.o", "conv", "ssd", "norm"];
-
-/** A parameter's value and gradient buffers. */
-export interface ParamBuffers {
-  readonly p: GPUBuffer;
-  readonly g: GPUBuffer;
-}
-
-/** What one Mamba-2 block reads and writes. */
-export interface MambaBlockIo {
-  /** The block's pre-normed input `[tokens, d_model]`. */
-  readonly h: GPUBuffer;
-  /** Where the mixer's output goes `[tokens, d_model]` (the caller adds the residual). */
-  readonly out: GPUBuffer;
-  /** The gradient of `out` (read) and of `h` (written). */
-  readonly dOut: GPUBuffer;
-  readonly dH: GPUBuffer;
-  /** Parameters by their name after `blocks.<i>.` (`in_proj`, `conv_w`, … see config.ts). */
-  readonly params: (name: string) => ParamBuffers;
-}
-
-/** One Mamba-2 block's operations, from `h` to `out` and back. */
-export interface MambaBlockOps {
-  readonly forward: BoundOp[];
-  readonly backward: BoundOp[];
-  /** The block's two linear layers (for their stochastic-rounding keys). */
-  readonly linears: LinearOps[];
-}
-
-/**
- * Builds Mamba-2 block `label` (`blocks.<i>`) for `batch` sequences: allocates its activations
- * (as {@link mambaBlockBuffers} counts them) and binds every kernel.
- */
-export async function buildMambaBlock(
-  ctx: LayerContext,
-  k: MambaKernels,
-  shared: MambaShared,
+export function planMamba(
   cfg: ModelConfig,
   policy: LinearPolicy,
   batch: number,
-  io: MambaBlockIo,
+  packed: boolean,
   label: string,
-): Promise<MambaBlockOps> {
+): MambaPlan {
   const m = mambaDims(cfg);
   const tokens = batch * cfg.seqLen;
-  const [inProj, xbc, y, o, rstd] = mambaBlockBuffers(cfg, tokens).map((n, i) =>
-    ctx.alloc(n, `${label}.${["in_proj", "xbc", "y", "o", "rstd"][i]}`)
-  );
+  const buf = (name: string, width: number) => ({
+    label: `${label}.${name}`,
+    elements: tokens * width,
+  });
+  return {
+    activations: {
+      inProj: buf("in_proj.y", m.inProj),
+      xbc: buf("xbc", m.convChannels),
+      y: buf("y", m.dInner),
+      o: buf("o", m.dInner),
+      rstd: buf("mixer_norm.rstd", m.groups),
+    },
+    linears: {
+      inProj: planLinear(
+        policy,
+        { m: tokens, n: m.inProj, k: cfg.dModel },
+        packed,
+        `${label}.in_proj`,
+      ),
+      outProj: planLinear(
+        policy,
+        { m: tokens, n: cfg.dModel, k: m.dInner },
+        packed,
+        `${label}.out_proj`,
+      ),
+    },
+  };
+}
+
+/** The gradient and scratch buffers all Mamba-2 blocks of a model share. */
+export type MambaShared<T> = Readonly<
+  Record<"dInProj" | "dXbc" | "dY" | "dO" | "convScratch" | "ssdScratch" | "normScratch", T>
+>;
+
+/** Plans the shared buffers (see {@link MambaShared}). */
+export function planMambaShared(cfg: ModelConfig, batch: number): MambaShared<PlannedBuffer> {
+  const m = mambaDims(cfg);
+  const tokens = batch * cfg.seqLen;
+  const dims = { batch, seq: cfg.seqLen };
+  const buf = (name: string, elements: number) => ({ label: `mamba.${name}`, elements });
+  return {
+    dInProj: buf("grad.in_proj", tokens * m.inProj),
+    dXbc: buf("grad.xbc", tokens * m.convChannels),
+    dY: buf("grad.y", tokens * m.dInner),
+    dO: buf("grad.o", tokens * m.dInner),
+    convScratch: buf(
+      "conv",
+      convScratchElements({ channels: m.convChannels, window: m.window }, dims),
+    ),
+    ssdScratch: buf(
+      "ssd",
+      ssdScratchElements(
+        { heads: m.heads, headDim: m.headDim, dState: m.dState, groups: m.groups },
+        dims,
+      ),
+    ),
+    normScratch: buf("norm", gatedNormScratchElements({ d: m.dInner, groups: m.groups }, tokens)),
+  };
+}
+
+/** Builds a planned Mamba-2 block: allocates its activations and binds every kernel. */
+export async function buildMambaBlock(
+  ctx: LayerContext,
+  k: MambaKernels,
+  shared: MambaShared<GPUBuffer>,
+  cfg: ModelConfig,
+  batch: number,
+  plan: MambaPlan,
+  io: BlockIo,
+): Promise<BlockOps> {
+  const m = mambaDims(cfg);
+  const tokens = batch * cfg.seqLen;
+  const { inProj, xbc, y, o, rstd } = allocAll(ctx, plan.activations);
   const p = io.params;
   const seqDims = { batch, seq: cfg.seqLen };
   // Column offsets of the in_proj output rows [z | x B C | dt].
@@ -175,22 +172,12 @@ export async function buildMambaBlock(
   const gate = { rows: tokens, zOffset: 0, zStride: m.inProj };
   const ssdParams = { dtBias: p("dt_bias").p, aLog: p("A_log").p, d: p("D").p };
 
-  const inLinear = await buildLinear(ctx, policy, { m: tokens, n: m.inProj, k: cfg.dModel }, {
-    x: io.h,
-    w: p("in_proj").p,
-    y: inProj,
-    dy: shared.dInProj,
-    dw: p("in_proj").g,
-    dx: io.dH,
-  }, `${label}.in_proj`);
-  const outLinear = await buildLinear(ctx, policy, { m: tokens, n: cfg.dModel, k: m.dInner }, {
-    x: o,
-    w: p("out_proj").p,
-    y: io.out,
-    dy: io.dOut,
-    dw: p("out_proj").g,
-    dx: shared.dO,
-  }, `${label}.out_proj`);
+  const [inLinear, outLinear] = await buildBlockLinears(
+    ctx,
+    io,
+    { plan: plan.linears.inProj, param: "in_proj", buffers: { y: inProj, dy: shared.dInProj } },
+    { plan: plan.linears.outProj, param: "out_proj", buffers: { x: o, dx: shared.dO } },
+  );
 
   const forward = [
     ...inLinear.forward,

@@ -1,0 +1,239 @@
+/**
+ * The buffer plan of a {@link ModelPlan}: every GPU buffer a `DecoderModel` allocates, with its
+ * label and size, computed from the configuration, the policy and the batch before anything is
+ * allocated (llm.c's `fill_in_activation_sizes`). The model allocates from this plan — its
+ * allocator refuses a buffer the plan does not hold and checks that every planned buffer was
+ * allocated — and the memory estimate (`memory.ts`) sums it, so the two cannot drift apart.
+ *
+ * The plan also carries what the buffers are for: the blocks' kinds and plans (`blocks/*.ts`) and
+ * every linear layer's GEMM paths (`linear.ts`), from which the model builds its step.
+ *
+ * @module
+ */
+
+import { paddedElements } from "../../kernels/quantize/mod.ts";
+import { embeddingBackwardLayout } from "../../kernels/embedding/mod.ts";
+import { normBlocks } from "../../kernels/norm/mod.ts";
+import { CLIP_BYTES } from "../../kernels/clip/mod.ts";
+import { XENT_METRICS_BYTES } from "../../kernels/xent/mod.ts";
+import { blockKinds, type ModelConfig, numel, type ParamSpec, paramSpecs } from "./config.ts";
+import { linearBuffers, type LinearPlan, planLinear, type PlannedBuffer } from "./linear.ts";
+import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
+import {
+  type AttentionPlan,
+  type AttentionShared,
+  planAttention,
+  planAttentionShared,
+} from "./blocks/attention.ts";
+import { type MlpPlan, type MlpShared, planMlp, planMlpShared } from "./blocks/mlp.ts";
+import { type MambaPlan, type MambaShared, planMamba, planMambaShared } from "./blocks/mamba.ts";
+import { blockBuffers } from "./blocks/block.ts";
+
+/**
+ * Bytes of a planned buffer of `elements` f32: zero-padded for the quantizers, at least one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bufferBytes } from "./plan.ts";
+ * assert.ok(bufferBytes(1) >= 4);
+ * assert.equal(bufferBytes(0), bufferBytes(1));
+ * ```
+ */
+export function bufferBytes(elements: number): number {
+  return paddedElements(Math.max(elements, 1)) * 4;
+}
+
+/** What a plan depends on besides the configuration and the policy. */
+export interface PlanOptions {
+  /** Sequences per step. */
+  readonly batch: number;
+  /** Total steps (for the policy's late switch). */
+  readonly totalSteps: number;
+  /** 0 before the policy's late switch, 1 after (default 0). */
+  readonly phase?: 0 | 1;
+  /** The model has a packed NVFP4 GEMM (default false; see linear.ts). */
+  readonly packed?: boolean;
+}
+
+/** A parameter's buffers: value, gradient and AdamW moments. */
+export interface ParamPlan {
+  /** The parameter (its index in `params` is its index in `paramSpecs`). */
+  readonly spec: ParamSpec;
+  /** Its value, labelled with its name. */
+  readonly p: PlannedBuffer;
+  /** Its gradient, `<name>.grad`. */
+  readonly g: PlannedBuffer;
+  /** AdamW's first moment, `<name>.m`. */
+  readonly m: PlannedBuffer;
+  /** AdamW's second moment, `<name>.v`. */
+  readonly v: PlannedBuffer;
+}
+
+/** The buffers of a block's pre-norm and residual, which the model allocates for every block. */
+export interface ResidualPlan {
+  /** The block's output: the residual stream after it. */
+  readonly out: PlannedBuffer;
+  /** The pre-normed input the block reads. */
+  readonly h: PlannedBuffer;
+  /** The pre-norm's reciprocal RMS per token. */
+  readonly rstd: PlannedBuffer;
+}
+
+/** One block of the pattern: its residual buffers and, by kind, its own plan. */
+export type LayerPlan =
+  & ResidualPlan
+  & (
+    | { readonly kind: "attention"; readonly block: AttentionPlan }
+    | { readonly kind: "mlp"; readonly block: MlpPlan }
+    | { readonly kind: "mamba"; readonly block: MambaPlan }
+  );
+
+/** Every buffer of a model and what it is for; see the module comment. */
+export interface ModelPlan {
+  /** Buffers of the model's lifetime: batch inputs, step outputs, parameters and their state. */
+  readonly model: readonly PlannedBuffer[];
+  /** Buffers of one policy phase (reallocated at the late switch): the rest below. */
+  readonly step: readonly PlannedBuffer[];
+  /**
+   * The batch's tokens and targets, the embedding gradient's index, AdamW's hyper-parameters,
+   * the clipping output (gradient norm) and the loss kernel's metrics.
+   */
+  readonly inputs: Readonly<
+    Record<"tokens" | "targets" | "embIndex" | "hyper" | "clip" | "metrics", PlannedBuffer>
+  >;
+  /** Every parameter in `paramSpecs` order. */
+  readonly params: readonly ParamPlan[];
+  /** The embedding's output, the first block's input. */
+  readonly x0: PlannedBuffer;
+  /** The blocks in pattern order. */
+  readonly blocks: readonly LayerPlan[];
+  /** Gradient and scratch buffers all blocks of a kind share; present where the pattern has it. */
+  readonly shared: {
+    /** See `blocks/attention.ts`. */
+    readonly attention?: AttentionShared<PlannedBuffer>;
+    /** See `blocks/mlp.ts`. */
+    readonly mlp?: MlpShared<PlannedBuffer>;
+    /** See `blocks/mamba.ts`. */
+    readonly mamba?: MambaShared<PlannedBuffer>;
+  };
+  /**
+   * The gradient of the residual stream and of a block's normed input, the RMSNorm's and the
+   * embedding's backward scratch.
+   */
+  readonly grads: Readonly<Record<"residual" | "h" | "normScratch" | "embScratch", PlannedBuffer>>;
+  /** The final norm's output and rstd, the logits, per-token loss and correctness, the LM head. */
+  readonly head: Readonly<Record<"h" | "rstd" | "logits" | "loss" | "correct", PlannedBuffer>> & {
+    readonly linear: LinearPlan;
+  };
+}
+
+const buf = (label: string, elements: number): PlannedBuffer => ({ label, elements });
+const values = <T>(r: Readonly<Record<string, T>> | undefined): T[] => r ? Object.values(r) : [];
+
+/**
+ * Plans every buffer a model of `cfg` allocates under `policy` (see the module comment).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { planModel } from "./plan.ts";
+ * import { POLICIES } from "./policy.ts";
+ * const cfg = { pattern: "*-", dModel: 32, heads: 2, dFf: 64, seqLen: 8, vocab: 64, mlp: "relu2" } as const;
+ * const plan = planModel(cfg, POLICIES.fp32, { batch: 2, totalSteps: 10 });
+ * assert.deepEqual(plan.blocks.map((b) => b.kind), ["attention", "mlp"]);
+ * assert.equal(plan.head.logits.elements, 2 * 8 * 64);
+ * assert.ok(plan.step.includes(plan.head.logits) && plan.model.includes(plan.params[0].p));
+ * ```
+ */
+export function planModel(
+  cfg: ModelConfig,
+  policy: PrecisionPolicy,
+  opts: PlanOptions,
+): ModelPlan {
+  const { batch, totalSteps, phase = 0, packed = false } = opts;
+  const M = batch * cfg.seqLen;
+  const D = cfg.dModel;
+  const V = cfg.vocab;
+  const inputs = {
+    tokens: buf("tokens", M),
+    targets: buf("targets", M),
+    embIndex: buf("emb.index", embeddingBackwardLayout(M, V).words),
+    hyper: buf("adamw.hyper", 2),
+    clip: buf("clip", CLIP_BYTES / 4),
+    metrics: buf("metrics", XENT_METRICS_BYTES / 4),
+  };
+  const params = paramSpecs(cfg).map((spec) => {
+    const n = numel(spec.shape);
+    const name = spec.name;
+    return {
+      spec,
+      p: buf(name, n),
+      g: buf(`${name}.grad`, n),
+      m: buf(`${name}.m`, n),
+      v: buf(`${name}.v`, n),
+    };
+  });
+
+  const kinds = blockKinds(cfg.pattern);
+  const step = phase === 0 ? 0 : totalSteps;
+  const blocks = kinds.map((kind, i): LayerPlan => {
+    const label = `blocks.${i}`;
+    const residual = {
+      out: buf(`${label}.out`, M * D),
+      h: buf(`${label}.h`, M * D),
+      rstd: buf(`${label}.rstd`, M),
+    };
+    const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
+    if (kind === "attention") {
+      return { ...residual, kind, block: planAttention(cfg, p, batch, packed, label) };
+    }
+    if (kind === "mlp") return { ...residual, kind, block: planMlp(cfg, p, batch, packed, label) };
+    return { ...residual, kind, block: planMamba(cfg, p, batch, packed, label) };
+  });
+  const shared = {
+    ...(kinds.includes("attention") ? { attention: planAttentionShared(cfg, batch) } : {}),
+    ...(kinds.includes("mlp") ? { mlp: planMlpShared(cfg, batch) } : {}),
+    ...(kinds.includes("mamba") ? { mamba: planMambaShared(cfg, batch) } : {}),
+  };
+  const grads = {
+    residual: buf("grad.residual", M * D),
+    h: buf("grad.h", M * D),
+    // RmsNormKernel.scratchElements and EmbeddingKernel.scratchElements, without a compiled kernel.
+    normScratch: buf("norm.scratch", normBlocks(M).blocks * D),
+    embScratch: buf("emb.scratch", Math.max(1, embeddingBackwardLayout(M, V).maxScratchRows) * D),
+  };
+  const head = {
+    h: buf("hf", M * D),
+    rstd: buf("rstdf", M),
+    logits: buf("logits", M * V),
+    loss: buf("loss", M),
+    correct: buf("correct", M),
+    linear: planLinear(uniformLinear(policy.head), { m: M, n: V, k: D }, packed, "lm_head"),
+  };
+  const x0 = buf("x0", M * D);
+  return {
+    model: [...values(inputs), ...params.flatMap((p) => [p.p, p.g, p.m, p.v])],
+    step: [
+      x0,
+      ...blocks.flatMap((b) => [b.out, b.h, b.rstd, ...blockBuffers(b.block)]),
+      head.h,
+      head.rstd,
+      head.logits,
+      head.loss,
+      head.correct,
+      ...values(grads),
+      ...values(shared.attention),
+      ...values(shared.mlp),
+      ...values(shared.mamba),
+      ...linearBuffers(head.linear),
+    ],
+    inputs,
+    params,
+    x0,
+    blocks,
+    shared,
+    grads,
+    head,
+  };
+}
