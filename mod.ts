@@ -67,9 +67,7 @@ export {
 } from "./src/model/config.ts";
 export {
   type LinearPolicy,
-  NVFP4_LINEAR,
   type OperandPolicy,
-  POLICIES,
   type PrecisionPolicy,
   uniformLinear,
 } from "./src/model/policy.ts";
@@ -90,6 +88,7 @@ export { lrAt, type Schedule } from "./src/train/schedule.ts";
 export { Dataset, type DataSpec, loadDataset } from "./src/train/data/dataset.ts";
 export { loadCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { loadRecipe } from "./src/recipe/load.ts";
+export { POLICIES, presetPolicy } from "./src/recipe/preset_policies.ts";
 export { expandRuns } from "./src/recipe/expand.ts";
 export { describePlan } from "./src/recipe/plan.ts";
 export { RecipeError } from "./src/recipe/problems.ts";

@@ -9,7 +9,7 @@
  * `--pattern` trains another layer pattern instead (e.g. the hybrid `"M-M-M*-M-M-M*-M-"`, whose
  * Mamba-2 blocks take `--d-state`, `--ssm-head-dim`, `--expand`, `--n-groups`).
  *
- * Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] [--steps 10]
+ * Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-current,mxfp4,nvfp4] [--steps 10]
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
  *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
  *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--packed on|off|both] [--out file.md]
@@ -31,11 +31,12 @@ import {
   type ModelConfig,
   validateModelConfig,
 } from "../src/model/config.ts";
-import { POLICIES, usesNvfp4 } from "../src/model/policy.ts";
+import { usesNvfp4 } from "../src/model/policy.ts";
+import { POLICIES } from "../src/recipe/preset_policies.ts";
 import { packedGemmAvailable } from "../src/model/linear.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 
-const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8,mxfp4,nvfp4] " +
+const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-current,mxfp4,nvfp4] " +
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
   "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
   "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--packed on|off|both] [--out file.md]";
@@ -45,7 +46,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   const { values } = parseArgs({
     args,
     options: {
-      policies: { type: "string", default: "fp32,bf16,fp8,mxfp4,nvfp4" },
+      policies: { type: "string", default: "fp32,bf16,fp8-current,mxfp4,nvfp4" },
       steps: { type: "string", default: "10" },
       warmup: { type: "string", default: "3" },
       batch: { type: "string", default: "8" },

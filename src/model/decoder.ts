@@ -139,7 +139,7 @@ interface SharedBuffers {
  * import assert from "node:assert/strict";
  * import { getGpu } from "../gpu/device.ts";
  * import { DecoderModel } from "./decoder.ts";
- * import { POLICIES } from "./policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * const gpu = await getGpu();
  * const cfg = { pattern: "*-", dModel: 32, heads: 2, dFf: 64, seqLen: 8, vocab: 64, mlp: "relu2" } as const;
  * const model = await DecoderModel.create(gpu, cfg, POLICIES.fp32, {

@@ -227,12 +227,13 @@ const samePolicy = (a: OperandPolicy, b: OperandPolicy) => JSON.stringify(a) ===
  * ```ts
  * import assert from "node:assert/strict";
  * import { linearBuffers, planLinear } from "./linear.ts";
- * import { NVFP4_LINEAR, uniformLinear } from "./policy.ts";
+ * import { uniformLinear } from "./policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * const dims = { m: 64, n: 32, k: 16 };
  * assert.deepEqual(linearBuffers(planLinear(uniformLinear("fp32"), dims, false, "l")), []);
- * const nvfp4 = planLinear(NVFP4_LINEAR, dims, true, "l");
+ * const nvfp4 = planLinear(POLICIES.nvfp4.linear, dims, true, "l");
  * assert.deepEqual([nvfp4.fprop.kernel, nvfp4.dgrad?.kernel, nvfp4.wgrad.kernel], ["packed", "packed", "packed"]);
- * assert.equal(planLinear(NVFP4_LINEAR, dims, false, "l").fprop.kernel, "nt");
+ * assert.equal(planLinear(POLICIES.nvfp4.linear, dims, false, "l").fprop.kernel, "nt");
  * ```
  */
 export function planLinear(

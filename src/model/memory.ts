@@ -23,7 +23,7 @@ import type { PrecisionPolicy } from "./policy.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { estimateMemory } from "./memory.ts";
- * import { POLICIES } from "./policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * const cfg = { pattern: "*-", dModel: 64, heads: 2, dFf: 128, seqLen: 32, vocab: 256, mlp: "relu2" } as const;
  * const fp32 = estimateMemory(cfg, POLICIES.fp32, 4, 10);
  * assert.ok(estimateMemory(cfg, POLICIES.nvfp4, 4, 10).bytes > fp32.bytes); // quantized copies
@@ -101,7 +101,7 @@ export function adapterMemoryBudget(gpu: Gpu): number | undefined {
  * import assert from "node:assert/strict";
  * import { getGpu } from "../gpu/device.ts";
  * import { checkMemory, GpuMemoryError } from "./memory.ts";
- * import { POLICIES } from "./policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * const gpu = await getGpu();
  * const cfg = { pattern: "*-", dModel: 64, heads: 2, dFf: 128, seqLen: 32, vocab: 256, mlp: "relu2" } as const;
  * assert.ok(checkMemory(gpu, cfg, POLICIES.nvfp4, 4, 10).bytes > 0);

@@ -138,7 +138,7 @@ const values = <T>(r: Readonly<Record<string, T>> | undefined): T[] => r ? Objec
  * ```ts
  * import assert from "node:assert/strict";
  * import { planModel } from "./plan.ts";
- * import { POLICIES } from "./policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * const cfg = { pattern: "*-", dModel: 32, heads: 2, dFf: 64, seqLen: 8, vocab: 64, mlp: "relu2" } as const;
  * const plan = planModel(cfg, POLICIES.fp32, { batch: 2, totalSteps: 10 });
  * assert.deepEqual(plan.blocks.map((b) => b.kind), ["attention", "mlp"]);

@@ -65,41 +65,6 @@ export function uniformLinear(
   };
 }
 
-/** The NVFP4 recipe's linear layer (NUMERICS.md §5.1). */
-export const NVFP4_LINEAR: LinearPolicy = {
-  fprop: { x: op("nvfp4"), w: op("nvfp4-2d") },
-  dgrad: { dy: op("nvfp4", { rounding: "stochastic" }), w: op("nvfp4-2d") },
-  wgrad: {
-    dy: op("nvfp4", { rounding: "stochastic", rht: { size: 16 } }),
-    x: op("nvfp4", { rht: { size: 16 } }),
-  },
-};
-
-/**
- * Built-in policies: `fp32`, `bf16`, `fp8` (TE HYBRID current scaling: E4M3 forward, E5M2
- * gradients), `mxfp4` (OCP floor rule, all operands), `nvfp4` (the paper's recipe with the first
- * and last block in BF16).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { POLICIES } from "./policy.ts";
- * assert.equal(POLICIES.nvfp4.linear.fprop.w.format, "nvfp4-2d");
- * ```
- */
-export const POLICIES: Readonly<Record<string, PrecisionPolicy>> = {
-  fp32: { name: "fp32", linear: uniformLinear("fp32"), head: "fp32" },
-  bf16: { name: "bf16", linear: uniformLinear("bf16"), head: "bf16" },
-  fp8: { name: "fp8", linear: uniformLinear("fp8-e4m3", "fp8-e5m2"), head: "bf16" },
-  mxfp4: { name: "mxfp4", linear: uniformLinear("mxfp4"), head: "bf16" },
-  nvfp4: {
-    name: "nvfp4",
-    linear: NVFP4_LINEAR,
-    highPrecisionBlocks: { first: 1, last: 1, policy: uniformLinear("bf16") },
-    head: "bf16",
-  },
-};
-
 /** The linear policy of block `index` of `blocks`, at `step` of `totalSteps`. */
 export function linearPolicyAt(
   policy: PrecisionPolicy,
@@ -123,9 +88,10 @@ export function linearPolicyAt(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { POLICIES, usesNvfp4 } from "./policy.ts";
- * assert.equal(usesNvfp4(POLICIES.nvfp4), true);
- * assert.equal(usesNvfp4(POLICIES.mxfp4), false);
+ * import { uniformLinear, usesNvfp4 } from "./policy.ts";
+ * const nvfp4Fwd = { ...uniformLinear("bf16"), fprop: uniformLinear("nvfp4").fprop };
+ * assert.equal(usesNvfp4({ name: "a", linear: nvfp4Fwd, head: "bf16" }), true);
+ * assert.equal(usesNvfp4({ name: "b", linear: uniformLinear("mxfp4"), head: "bf16" }), false);
  * ```
  */
 export function usesNvfp4(policy: PrecisionPolicy): boolean {

@@ -236,7 +236,7 @@ function summariseSuite(suite: string, all: readonly RunRecord[]): SuiteSummary 
  * ```ts
  * import assert from "node:assert/strict";
  * import { aggregate } from "./aggregate.ts";
- * import { POLICIES } from "../model/policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * import type { RunRecord } from "../runner/record.ts";
  * const run = (policyName: string, seed: number, loss: number) => ({
  *   id: `${policyName}-${seed}`,

@@ -36,7 +36,7 @@ function list(v: string | readonly string[] | undefined): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { setupLines } from "./setup.ts";
- * import { POLICIES } from "../model/policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * const spec = {
  *   suite: "demo", recipePath: "recipes/demo.yaml", recipeHash: "h", policyName: "bf16",
  *   baseline: "bf16", seed: 0, policy: POLICIES.bf16,

@@ -118,7 +118,7 @@ async function save(model: DecoderModel, path: string, step: number, config: Tra
  * ```ts
  * import assert from "node:assert/strict";
  * import { getGpu } from "../gpu/device.ts";
- * import { POLICIES } from "../model/policy.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
  * import { loadDataset } from "./data/dataset.ts";
  * import { train } from "./loop.ts";
  * const result = await train(await getGpu(), await loadDataset({ corpus: "moby-dick" }), {

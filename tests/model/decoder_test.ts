@@ -3,7 +3,7 @@ import { checkMemory, estimateMemory, GpuMemoryError } from "../../src/model/mem
 import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
-import { POLICIES } from "../../src/model/policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { packedGemmAvailable } from "../../src/model/linear.ts";
 import {
   assertEstimateIsAllocated,
@@ -41,7 +41,7 @@ for (const mlp of ["relu2", "gelu", "swiglu"] as const) {
 }
 
 const SMALL: ModelConfig = { ...TINY, seqLen: 16, vocab: 256 };
-for (const policy of ["fp32", "bf16", "fp8", "mxfp4", "nvfp4"]) {
+for (const policy of ["fp32", "bf16", "fp8-current", "mxfp4", "nvfp4"]) {
   Deno.test(`a tiny GPT trains with falling loss under the ${policy} policy`, async () => {
     assertFallingLoss(await lossCurve(SMALL, policy, 30), SMALL.vocab);
   });

@@ -12,7 +12,7 @@ import { DecoderModel, type StepConfig, type StepMetrics } from "../../src/model
 import type { ModelConfig } from "../../src/model/config.ts";
 import { estimateMemory } from "../../src/model/memory.ts";
 import { packedGemmAvailable } from "../../src/model/linear.ts";
-import { POLICIES } from "../../src/model/policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { type ReferenceStep, referenceStep } from "../../src/model/reference.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
 

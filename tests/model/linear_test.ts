@@ -1,6 +1,7 @@
 import { assertEquals, assertStrictEquals } from "../assert.ts";
 import { linearBuffers, type LinearPlan, planLinear } from "../../src/model/linear.ts";
-import { NVFP4_LINEAR, uniformLinear } from "../../src/model/policy.ts";
+import { uniformLinear } from "../../src/model/policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 
 const DIMS = { m: 64, n: 32, k: 16 };
 const kernels = (p: LinearPlan) => [p.fprop.kernel, p.dgrad?.kernel, p.wgrad.kernel];
@@ -29,7 +30,7 @@ Deno.test("a BF16 layer quantizes x, w and dy once each: Dgrad and Wgrad reuse t
 });
 
 Deno.test("NVFP4 with a packed GEMM runs all three GEMMs on packed codes, the Dgrad weight transposed", () => {
-  const plan = planLinear(NVFP4_LINEAR, DIMS, true, "l");
+  const plan = planLinear(POLICIES.nvfp4.linear, DIMS, true, "l");
   assertEquals(kernels(plan), ["packed", "packed", "packed"]);
   assertEquals([plan.dgrad?.b.transpose, plan.wgrad.a.transpose, plan.wgrad.b.transpose], [
     true,
@@ -42,7 +43,7 @@ Deno.test("NVFP4 with a packed GEMM runs all three GEMMs on packed codes, the Dg
 });
 
 Deno.test("NVFP4 without a packed GEMM reuses the 2D weight's copy in Dgrad and transposes Wgrad's", () => {
-  const plan = planLinear(NVFP4_LINEAR, DIMS, false, "l");
+  const plan = planLinear(POLICIES.nvfp4.linear, DIMS, false, "l");
   assertEquals(kernels(plan), ["nt", "nn", "nt"]);
   assertStrictEquals(plan.dgrad?.b.copy, "fprop");
   assertEquals(labels(plan).filter((l) => l.endsWith(".T")), ["dyw.T", "xw.T"]);

@@ -2,7 +2,8 @@ import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { estimateMemory } from "../../src/model/memory.ts";
 import { bufferBytes, planModel } from "../../src/model/plan.ts";
-import { POLICIES, uniformLinear } from "../../src/model/policy.ts";
+import { uniformLinear } from "../../src/model/policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 
 const HYBRID: ModelConfig = {
   pattern: "M-*M",

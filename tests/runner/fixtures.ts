@@ -5,7 +5,7 @@
  * @module
  */
 
-import { POLICIES } from "../../src/model/policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { type Environment, RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
 import type { RunSpec } from "../../src/recipe/run_spec.ts";
 import type { CurvePoint } from "../../src/train/loop.ts";
@@ -72,7 +72,9 @@ export function makeRecord(o: RunOptions): RunRecord {
     : curve(o.evalLoss, accuracy, o.divergedAt ?? STEPS).filter((p) =>
       p.step % 50 === 0 && (!diverged || p.step < o.divergedAt!)
     );
-  const policy = POLICIES[o.policy] ?? { ...POLICIES.nvfp4, name: o.policy };
+  // Reports name policies as recipes do (`fp8` for the preset `fp8-current`); others are nvfp4.
+  const preset = o.policy === "fp8" ? POLICIES["fp8-current"] : POLICIES[o.policy];
+  const policy = { ...(preset ?? POLICIES.nvfp4), name: o.policy };
   return {
     format: RECORD_FORMAT,
     id: `${o.suite ?? "suite-a"}-${o.policy}-${o.seed}-${o.recipeHash ?? "r1"}-${

@@ -1,6 +1,6 @@
 import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { POLICIES } from "../../src/model/policy.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
 import { train, type TrainConfig } from "../../src/train/loop.ts";
 
