@@ -5,8 +5,8 @@
  */
 
 import type { Gpu } from "../src/gpu/device.ts";
-import { bindGroup } from "../src/gpu/pipelines.ts";
-import { pipelineCache } from "../src/gpu/pipelines.ts";
+import { encodeDispatches } from "../src/gpu/op.ts";
+import { bindGroup, pipelineCache, splitDispatch } from "../src/gpu/pipelines.ts";
 
 const WORKGROUP = 256;
 
@@ -44,14 +44,8 @@ export async function copyKernel(
   src: GPUBuffer,
   dst: GPUBuffer,
 ): Promise<(pass: GPUComputePassEncoder) => void> {
-  const groups = Math.ceil(dst.size / 16 / WORKGROUP);
-  const gx = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension ?? 65535);
-  const gy = Math.ceil(groups / gx);
+  const [gx, gy] = splitDispatch(gpu, Math.ceil(dst.size / 16 / WORKGROUP));
   const pipeline = await pipelineCache(gpu.device).getAsync(COPY, "main", { GX: gx });
   const group = bindGroup(gpu.device, pipeline, [src, dst]);
-  return (pass) => {
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(gx, gy);
-  };
+  return (pass) => encodeDispatches(pass, [[pipeline, group, gx, gy]]);
 }

@@ -30,11 +30,11 @@ import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { GemmKernel } from "../kernels/gemm/mod.ts";
 import { formatTile } from "./gemm.ts";
+import { PackedNvfp4GemmKernel } from "../kernels/gemm_nvfp4/mod.ts";
 import {
-  PackedNvfp4GemmKernel,
   packedNvfp4GemmReferenceAt,
   type PackedNvfp4Host,
-} from "../kernels/gemm_nvfp4/mod.ts";
+} from "../kernels/gemm_nvfp4/reference.ts";
 import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/gemm_nvfp4/wgsl.ts";
 import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize/mod.ts";
 import { benchMain } from "./main.ts";

@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
+import { UsageError } from "../src/usage.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
@@ -56,9 +57,6 @@ const CASES: Case[] = [
   { label: "bf16", format: "bf16", opts: {} },
   { label: "bf16 + SR", format: "bf16", opts: { rounding: "stochastic", seed: 1 } },
 ];
-
-/** Thrown after a usage error has been printed; the CLI exits with code 2. */
-export class UsageError extends Error {}
 
 /**
  * Runs the kernel benchmark with command-line arguments and prints (and optionally writes) the

@@ -14,22 +14,20 @@
  * implementation evaluates (step size `lr / bias_correction1`, denominator
  * `√v / √bias_correction2 + ε`); the decay is applied as `p − (lr·λ)·p` rather than
  * `p·(1 − lr·λ)`, which rounds less. λ is the configured weight decay for tensors flagged `decay`,
- * else 0. The bias corrections are computed in the kernel as `1 − βᵗ = −expm1(t·ln β)` (a Taylor
- * series for small arguments), accurate to a few FP32 ulps even where `1 − βᵗ` is tiny (β₂ = 0.999
- * at t = 1), so no host-side precomputation is needed.
+ * else 0. The bias corrections are computed in the kernel (`./wgsl.ts`), so no host-side
+ * precomputation is needed.
  *
  * Per-step values live in a `hyper` storage buffer the caller writes before each submission:
- * {@link adamwHyper} gives its two words, `[lr (f32), step (u32, 1-based)]`
- * ({@link ADAMW_HYPER_BYTES}). One dispatch per tensor, one vec4 per invocation; elementwise, so
- * deterministic. On the H100 a step over GPT-2 small's 124M parameters in 146 tensors took
- * 1.17 ms, 2.98 TB/s of the 28 bytes moved per parameter (as fast as one 124M-element tensor:
- * dispatches that write disjoint buffers need no barriers between them).
+ * `adamwHyper` (kernels/adamw/reference.ts) gives its two words, `[lr (f32), step (u32,
+ * 1-based)]`. One dispatch per tensor, one vec4 per invocation; elementwise, so deterministic.
+ * Dispatches write disjoint buffers, so they need no barriers between them.
  *
  * @module
  */
 
+import { f32Bits } from "../../src/formats/fp32.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, f32Word, uniformBuffer } from "../../src/gpu/op.ts";
+import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import {
   bindGroup,
   type BufferBinding,
@@ -37,48 +35,16 @@ import {
   splitDispatch,
 } from "../../src/gpu/pipelines.ts";
 import {
+  ADAMW_HYPER_BYTES,
   type AdamwConfig,
   resolveAdamw,
   type ResolvedAdamw,
 } from "./reference.ts";
-import { CLIP_BYTES, type GradTensor, vec4Binding } from "../clip/mod.ts";
+import { type GradTensor, vec4Binding } from "../clip/mod.ts";
+import { CLIP_BYTES } from "../clip/reference.ts";
+import { ADAMW_SHADER, ADAMW_WORKGROUP } from "./wgsl.ts";
 
-/**
- * Byte size of the `hyper` buffer: `[lr: f32, step: u32]`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ADAMW_HYPER_BYTES } from "./mod.ts";
- * assert.equal(ADAMW_HYPER_BYTES, 8);
- * ```
- */
-export const ADAMW_HYPER_BYTES = 8;
-
-/**
- * The words to write into the `hyper` buffer for a step: `lr` as f32 bits and the 1-based step
- * (≤ 2²⁴, exact in the f32 the kernel converts it to).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { adamwHyper } from "./mod.ts";
- * const words = adamwHyper(1e-3, 7);
- * assert.equal(new Float32Array(words.buffer)[0], Math.fround(1e-3));
- * assert.equal(words[1], 7);
- * assert.throws(() => adamwHyper(1e-3, 0), /step .* got 0/);
- * // Each step: gpu.device.queue.writeBuffer(hyper, 0, adamwHyper(lrAt(schedule, s, n), s + 1));
- * ```
- */
-export function adamwHyper(lr: number, step: number): Uint32Array<ArrayBuffer> {
-  if (!(lr >= 0 && Number.isFinite(lr))) {
-    throw new RangeError(`lr must be a finite number ≥ 0, got ${lr}`);
-  }
-  if (!Number.isInteger(step) || step < 1 || step > 2 ** 24) {
-    throw new RangeError(`step must be an integer in [1, 2²⁴], got ${step}`);
-  }
-  return new Uint32Array([f32Word(lr), step]);
-}
+export { adamwHyper } from "./reference.ts";
 
 /**
  * One parameter tensor: FP32 param, grad and moments (`size` elements each; every binding must
@@ -98,8 +64,11 @@ export function adamwHyper(lr: number, step: number): Uint32Array<ArrayBuffer> {
  * ```
  */
 export interface AdamwTensor extends GradTensor {
+  /** FP32 master weights, updated in place. */
   readonly param: BufferBinding;
+  /** First moment, updated in place. */
   readonly m: BufferBinding;
+  /** Second moment, updated in place. */
   readonly v: BufferBinding;
   /** Whether weight decay applies to this tensor. */
   readonly decay: boolean;
@@ -119,8 +88,9 @@ export interface AdamwTensor extends GradTensor {
  * ```
  */
 export interface AdamwIo {
+  /** The tensors to update, one dispatch each (in this order). */
   readonly tensors: readonly AdamwTensor[];
-  /** `[lr: f32, step: u32]`, written by the caller each step ({@link adamwHyper}). */
+  /** `[lr: f32, step: u32]`, written by the caller each step (`adamwHyper`). */
   readonly hyper: BufferBinding;
   /**
    * f32 `[norm, factor]` from {@link ./clip.ts}; gradients are multiplied by `factor`. Without
@@ -128,8 +98,6 @@ export interface AdamwIo {
    */
   readonly clip: BufferBinding;
 }
-
-const WG = 256;
 
 /**
  * The AdamW update for a configuration.
@@ -168,6 +136,7 @@ const WG = 256;
  * ```
  */
 export class AdamwKernel {
+  /** The configuration with its defaults filled in. */
   readonly config: ResolvedAdamw;
   readonly #gpu: Gpu;
   readonly #pipeline: GPUComputePipeline;
@@ -183,7 +152,7 @@ export class AdamwKernel {
     const c = resolveAdamw(config);
     // ln β for the bias corrections; β = 0 (no averaging) → a value whose exp underflows to 0.
     const ln = (beta: number) => Math.max(Math.log(beta), -100);
-    const pipeline = await pipelineCache(gpu.device).getAsync(ADAMW, "main", {
+    const pipeline = await pipelineCache(gpu.device).getAsync(ADAMW_SHADER, "main", {
       BETA1: c.beta1,
       BETA2: c.beta2,
       OMB1: 1 - c.beta1,
@@ -200,16 +169,16 @@ export class AdamwKernel {
     const gpu = this.#gpu;
     checkSmall(io.hyper, ADAMW_HYPER_BYTES, "io.hyper");
     checkSmall(io.clip, CLIP_BYTES, "io.clip");
-    const steps: [GPUBindGroup, number, number][] = [];
+    const steps: Dispatch[] = [];
     const owned: GPUBuffer[] = [];
     io.tensors.forEach((t, i) => {
       const [param, grad, m, v] = (["param", "grad", "m", "v"] as const).map((name) =>
         vec4Binding(gpu, t[name], t.size, `tensors[${i}].${name}`)
       );
       if (t.size === 0) return;
-      const [gx, gy] = splitDispatch(gpu, Math.ceil(t.size / 4 / WG));
+      const [gx, gy] = splitDispatch(gpu, Math.ceil(t.size / 4 / ADAMW_WORKGROUP));
       const wd = t.decay ? this.config.weightDecay : 0;
-      const params = uniformBuffer(gpu.device, [t.size, gx, f32Word(wd)]);
+      const params = uniformBuffer(gpu.device, [t.size, gx, f32Bits(wd)]);
       owned.push(params);
       const group = bindGroup(gpu.device, this.#pipeline, [
         param,
@@ -220,22 +189,9 @@ export class AdamwKernel {
         io.clip,
         params,
       ]);
-      steps.push([group, gx, gy]);
+      steps.push([this.#pipeline, group, gx, gy]);
     });
-    const pipeline = this.#pipeline;
-    return {
-      dispatches: steps.length,
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        for (const [group, x, y] of steps) {
-          pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(x, y);
-        }
-      },
-      destroy() {
-        for (const b of owned) b.destroy();
-      },
-    };
+    return dispatchOp(steps, owned);
   }
 }
 
@@ -243,59 +199,3 @@ function checkSmall(b: BufferBinding, bytes: number, what: string): void {
   const size = b instanceof GPUBuffer ? b.size : b.size ?? b.buffer.size - (b.offset ?? 0);
   if (size < bytes) throw new RangeError(`${what} binds ${size} bytes, needs ${bytes}`);
 }
-
-/** expm1(x) for x ≤ 0: Horner form of the Taylor series to x⁹/9! where |x| < 0.5 (truncation
- * below 1e-9 relative), else exp(x) − 1, which has no cancellation there. */
-const EXPM1 = /* wgsl */ `
-fn expm1(x: f32) -> f32 {
-  if (x > -0.5) {
-    return x * (1.0 + x * ${1 / 2} * (1.0 + x * ${1 / 3} * (1.0 + x * ${1 / 4} * (1.0 + x * ${
-  1 / 5
-} * (1.0 + x * ${1 / 6} * (1.0 + x * ${1 / 7} * (1.0 + x * ${1 / 8} * (1.0 + x * ${1 / 9}))))))));
-  }
-  return exp(x) - 1.0;
-}
-`;
-
-const ADAMW = /* wgsl */ `
-override BETA1: f32;
-override BETA2: f32;
-override OMB1: f32; // 1 − β₁, rounded once from the double
-override OMB2: f32;
-override LNB1: f32; // ln β₁
-override LNB2: f32;
-override EPS: f32;
-struct Hyper { lr: f32, step: u32 }
-struct Params { n: u32, gx: u32, wd: f32 }
-@group(0) @binding(0) var<storage, read_write> param: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> m: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> v: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> hyper: Hyper;
-@group(0) @binding(5) var<storage, read> clip: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
-${EXPM1}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * params.gx + wid.x) * ${WG}u + lid;
-  if (i * 4u >= params.n) { return; }
-  let t = f32(hyper.step);
-  let lr = hyper.lr;
-  let step_size = lr / -expm1(t * LNB1);
-  let rbc2 = inverseSqrt(-expm1(t * LNB2));
-  let decay = lr * params.wd;
-
-  let g = grad[i] * clip[1];
-  let m0 = m[i];
-  let v0 = v[i];
-  let p0 = param[i];
-  let m1 = BETA1 * m0 + OMB1 * g;
-  let v1 = BETA2 * v0 + OMB2 * (g * g);
-  let p1 = (p0 - decay * p0) - step_size * (m1 / (sqrt(v1) * rbc2 + EPS));
-  // Elements past n in the last vec4 keep their values.
-  let live = vec4<u32>(i * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(params.n);
-  param[i] = select(p0, p1, live);
-  m[i] = select(m0, m1, live);
-  v[i] = select(v0, v1, live);
-}
-`;

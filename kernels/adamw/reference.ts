@@ -15,8 +15,50 @@
  * Arithmetic is float64; the updated p, m and v are stored back as FP32 (the state's storage
  * precision on the GPU).
  *
+ * The op's contract besides: the configuration's defaults and checks ({@link resolveAdamw}) and
+ * the per-step `hyper` words the GPU op reads ({@link adamwHyper}).
+ *
  * @module
  */
+
+import { f32Bits } from "../../src/formats/fp32.ts";
+
+/**
+ * Byte size of the GPU op's `hyper` buffer: `[lr: f32, step: u32]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ADAMW_HYPER_BYTES } from "./reference.ts";
+ * assert.equal(ADAMW_HYPER_BYTES, 8);
+ * ```
+ */
+export const ADAMW_HYPER_BYTES = 8;
+
+/**
+ * The words to write into the `hyper` buffer for a step: `lr` as f32 bits and the 1-based step
+ * (≤ 2²⁴, exact in the f32 the kernel converts it to).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adamwHyper } from "./reference.ts";
+ * const words = adamwHyper(1e-3, 7);
+ * assert.equal(new Float32Array(words.buffer)[0], Math.fround(1e-3));
+ * assert.equal(words[1], 7);
+ * assert.throws(() => adamwHyper(1e-3, 0), /step .* got 0/);
+ * // Each step: gpu.device.queue.writeBuffer(hyper, 0, adamwHyper(lrAt(schedule, s, n), s + 1));
+ * ```
+ */
+export function adamwHyper(lr: number, step: number): Uint32Array<ArrayBuffer> {
+  if (!(lr >= 0 && Number.isFinite(lr))) {
+    throw new RangeError(`lr must be a finite number ≥ 0, got ${lr}`);
+  }
+  if (!Number.isInteger(step) || step < 1 || step > 2 ** 24) {
+    throw new RangeError(`step must be an integer in [1, 2²⁴], got ${step}`);
+  }
+  return new Uint32Array([f32Bits(lr), step]);
+}
 
 /**
  * AdamW hyperparameters that stay fixed during a run (PyTorch's defaults where optional).
@@ -50,9 +92,13 @@ export interface AdamwConfig {
  * ```
  */
 export interface ResolvedAdamw {
+  /** β₁. */
   readonly beta1: number;
+  /** β₂. */
   readonly beta2: number;
+  /** ε. */
   readonly eps: number;
+  /** λ, for tensors whose weight-decay flag is set. */
   readonly weightDecay: number;
 }
 
@@ -104,7 +150,9 @@ export function resolveAdamw(config: AdamwConfig): ResolvedAdamw {
  * ```
  */
 export interface AdamwTensor {
+  /** FP32 master weights, updated in place. */
   readonly param: Float32Array;
+  /** Gradient (before the clip factor). */
   readonly grad: Float32Array;
   /** First moment (start at zeros). */
   readonly m: Float32Array;

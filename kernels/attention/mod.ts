@@ -15,9 +15,10 @@
  */
 
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, f32Word, uniformBuffer } from "../../src/gpu/op.ts";
+import { f32Bits } from "../../src/formats/fp32.ts";
+import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import { checkAttentionDims } from "./reference.ts";
+import { checkAttentionConfig, checkAttentionDims } from "./reference.ts";
 import {
   attentionDeltaShader,
   attentionDkvShader,
@@ -29,18 +30,6 @@ import {
 } from "./wgsl.ts";
 
 /**
- * The largest head dimension the kernels take.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { MAX_HEAD_DIM } from "./mod.ts";
- * assert.equal(MAX_HEAD_DIM, 128);
- * ```
- */
-export const MAX_HEAD_DIM = 128;
-
-/**
  * An attention kernel's configuration.
  *
  * @example
@@ -50,8 +39,9 @@ export const MAX_HEAD_DIM = 128;
  * ```
  */
 export interface AttentionConfig {
+  /** Attention heads. */
   readonly heads: number;
-  /** 1 … {@link MAX_HEAD_DIM}. */
+  /** 1 … `MAX_HEAD_DIM` (128, kernels/attention/reference.ts). */
   readonly headDim: number;
 }
 
@@ -65,7 +55,9 @@ export interface AttentionConfig {
  * ```
  */
 export interface AttentionBindDims {
+  /** Sequences. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seq: number;
 }
 
@@ -79,8 +71,11 @@ export interface AttentionBindDims {
  * ```
  */
 export interface AttentionForwardIo {
+  /** `[B·T, 3·D]`: `[q | k | v]` after RoPE. */
   readonly qkv: GPUBuffer;
+  /** Output `[B·T, D]`. */
   readonly y: GPUBuffer;
+  /** Row log-sum-exp `[B, H, T]`, saved for the backward. */
   readonly lse: GPUBuffer;
 }
 
@@ -98,26 +93,10 @@ export interface AttentionForwardIo {
  * ```
  */
 export interface AttentionBackwardIo extends AttentionForwardIo {
+  /** Upstream gradient `[B·T, D]`. */
   readonly dy: GPUBuffer;
+  /** Gradient of qkv `[B·T, 3·D]` (overwritten). */
   readonly dqkv: GPUBuffer;
-}
-
-type Dispatch = [GPUComputePipeline, GPUBindGroup, number, number];
-
-function boundOp(dispatches: Dispatch[], owned: GPUBuffer[]): BoundOp {
-  return {
-    dispatches: dispatches.length,
-    encode(pass) {
-      for (const [pipeline, group, x, y] of dispatches) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(x, y);
-      }
-    },
-    destroy() {
-      for (const b of owned) b.destroy();
-    },
-  };
 }
 
 /**
@@ -149,6 +128,7 @@ function boundOp(dispatches: Dispatch[], owned: GPUBuffer[]): BoundOp {
  * ```
  */
 export class AttentionKernel {
+  /** The head layout compiled for. */
   readonly config: AttentionConfig;
   /** Tiles of the forward, dq and dk/dv kernels. */
   readonly tiles: { forward: AttentionTiles; dq: AttentionTiles; dkv: AttentionTiles };
@@ -173,10 +153,7 @@ export class AttentionKernel {
   /** Checks the configuration and compiles the four pipelines. */
   static async create(gpu: Gpu, config: AttentionConfig): Promise<AttentionKernel> {
     const { heads, headDim: dh } = config;
-    checkAttentionDims({ batch: 1, seq: 1, heads, headDim: dh });
-    if (dh > MAX_HEAD_DIM) {
-      throw new RangeError(`attention headDim must be at most ${MAX_HEAD_DIM}, got ${dh}`);
-    }
+    checkAttentionConfig(config);
     const cache = pipelineCache(gpu.device);
     const pipelines = await Promise.all([
       cache.getAsync(attentionForwardShader(heads, dh, attentionTiles("forward", dh))),
@@ -195,7 +172,7 @@ export class AttentionKernel {
       io.y,
       io.lse,
     ]);
-    return boundOp([dispatch], [params]);
+    return dispatchOp([dispatch], [params]);
   }
 
   /**
@@ -221,7 +198,7 @@ export class AttentionKernel {
     const buffers = [io.qkv, io.dy, io.lse, delta, io.dqkv];
     const [dq, dqParams] = this.#tiled(this.#dq, this.tiles.dq, dims, buffers);
     const [dkv, dkvParams] = this.#tiled(this.#dkv, this.tiles.dkv, dims, buffers);
-    return boundOp(
+    return dispatchOp(
       [[this.#delta, deltaGroup, gx, gy], dq, dkv],
       [delta, deltaParams, dqParams, dkvParams],
     );
@@ -237,7 +214,7 @@ export class AttentionKernel {
     const blocks = Math.ceil(dims.seq / tiles.rows);
     const groups = dims.batch * this.config.heads * blocks;
     const [gx, gy] = splitDispatch(this.#gpu, groups);
-    const scale = f32Word(1 / Math.sqrt(this.config.headDim));
+    const scale = f32Bits(1 / Math.sqrt(this.config.headDim));
     const params = uniformBuffer(device, [dims.seq, blocks, groups, gx, scale]);
     return [[pipeline, bindGroup(device, pipeline, [...buffers, params]), gx, gy], params];
   }

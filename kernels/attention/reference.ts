@@ -26,9 +26,13 @@
  * ```
  */
 export interface AttentionDims {
+  /** Sequences. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seq: number;
+  /** Attention heads (H). */
   readonly heads: number;
+  /** Features per head (Dh). */
   readonly headDim: number;
 }
 
@@ -48,6 +52,41 @@ export function checkAttentionDims(dims: AttentionDims): void {
     if (!Number.isInteger(v) || v < 1) {
       throw new RangeError(`attention ${name} must be a positive integer, got ${v}`);
     }
+  }
+}
+
+/**
+ * The largest head dimension the GPU kernels take (kernels/attention/mod.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_HEAD_DIM } from "./reference.ts";
+ * assert.equal(MAX_HEAD_DIM, 128);
+ * ```
+ */
+export const MAX_HEAD_DIM = 128;
+
+/**
+ * Throws a RangeError unless `heads` and `headDim` are positive integers and `headDim` is at most
+ * {@link MAX_HEAD_DIM}: the head layouts the GPU kernels compile for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkAttentionConfig } from "./reference.ts";
+ * checkAttentionConfig({ heads: 12, headDim: 64 });
+ * assert.throws(() => checkAttentionConfig({ heads: 1, headDim: 256 }), /at most 128/);
+ * ```
+ */
+export function checkAttentionConfig(
+  config: { readonly heads: number; readonly headDim: number },
+): void {
+  checkAttentionDims({ batch: 1, seq: 1, ...config });
+  if (config.headDim > MAX_HEAD_DIM) {
+    throw new RangeError(
+      `attention headDim must be at most ${MAX_HEAD_DIM}, got ${config.headDim}`,
+    );
   }
 }
 

@@ -30,11 +30,9 @@
  * Params: seq, blocks (row blocks per (batch, head)), groups (workgroups), gx (dispatch width),
  * scale (f32 bits). The workgroup index is `wid.y · gx + wid.x`.
  *
- * Measured on the H100 (Deno 2.9.6, after warm-up; FLOPs counted as FlashAttention does: forward
- * 2·B·H·T²·Dh for the causal half, backward 2.5× that): B=8 T=1024 H=12 Dh=64 forward 0.69 ms
- * (18.7 TFLOP/s), backward 2.5 ms (12.9); B=4 T=2048 H=8 Dh=128 forward 1.65 ms (20.8), backward
- * 6.0 ms (14.3); B=32 T=256 H=4 Dh=64 forward 0.35 ms (3.1), backward 1.3 ms (2.0). Short
- * sequences give few, short workgroups (probably latency-bound; not investigated further).
+ * The tiles depend only on the kernel and the head dimension ({@link attentionTiles}), so for a
+ * given head layout every sum has one order whatever the batch and sequence length. Their speed
+ * shows in the training-step throughput of reports/h100-kernels.md.
  *
  * @module
  */

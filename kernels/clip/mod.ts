@@ -1,63 +1,35 @@
 /**
  * Global-norm gradient clipping on the GPU (PyTorch `torch.nn.utils.clip_grad_norm_` with the L2
  * norm): `norm = √(Σ g²)` over every element of every gradient tensor, and the factor
- * `min(1, maxNorm / (norm + 1e-6))` that {@link ./adamw.ts} multiplies the gradients by, both
- * written to a small buffer, so neither clipping nor the norm metric needs a readback.
+ * `min(1, maxNorm / (norm + 1e-6))` that the AdamW kernel (kernels/adamw/mod.ts) multiplies the
+ * gradients by, both written to a small buffer, so neither clipping nor the norm metric needs a
+ * readback (WGSL in `./wgsl.ts`, float64 reference in `./reference.ts`).
  *
  * Deterministic by construction: `partial` dispatches cover the tensors in list order, up to
- * {@link clipSlots} tensors per dispatch (one binding each). Workgroup w of the list sums the
- * squares of a fixed chunk of {@link CLIP_CHUNK} elements of one tensor (each invocation a fixed
- * run of vec4, then a fixed tree) into slot w of a partials buffer; then one `final` workgroup sums
- * all partials in a fixed order (strided per invocation, then a tree). The chunking depends only
- * on the tensor sizes, never on timing.
+ * {@link clipSlots} tensors per dispatch (one binding each), each workgroup summing a fixed chunk
+ * of one tensor into its own slot of a partials buffer; then one `final` workgroup sums all
+ * partials in a fixed order. The chunking depends only on the tensor sizes, never on timing.
  *
- * Why several tensors per dispatch: every partial dispatch writes the partials buffer, so wgpu puts
- * a barrier between consecutive ones. Measured on the H100 (146 tensors, GPT-2 small's 124M
- * parameters): one dispatch per tensor took 0.69 ms (≈3.5 µs per barrier), 16 per dispatch
- * 0.235 ms (11 dispatches, 2.1 TB/s), the same elements as one tensor 0.19 ms (2.6 TB/s; a vec4
- * copy reached 2.45 TB/s in the same run). AdamW, whose dispatches write disjoint buffers, shows
- * no such cost.
+ * Several tensors share a dispatch because every partial dispatch writes the partials buffer, so
+ * wgpu puts a barrier between consecutive ones: fewer dispatches, fewer barriers. (AdamW, whose
+ * dispatches write disjoint buffers, needs no such batching.)
  *
  * @module
  */
 
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, f32Word, uniformBuffer } from "../../src/gpu/op.ts";
+import { f32Bits } from "../../src/formats/fp32.ts";
+import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import {
   bindGroup,
   type BufferBinding,
   pipelineCache,
   splitDispatch,
 } from "../../src/gpu/pipelines.ts";
-import { CLIP_EPS } from "./reference.ts";
+import { CLIP_BYTES } from "./reference.ts";
+import { CLIP_CHUNK, CLIP_FINAL_SHADER, clipPartialShader } from "./wgsl.ts";
 
-/**
- * Byte size of the clip buffer: two f32, `[norm, factor]`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { CLIP_BYTES } from "./mod.ts";
- * assert.equal(CLIP_BYTES, 8);
- * ```
- */
-export const CLIP_BYTES = 8;
-
-const WG = 256;
-/** Vec4 loads per invocation in the partial pass. */
-const LOADS = 8;
-
-/**
- * Elements each workgroup of the partial pass reduces (one partial sum each).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { CLIP_CHUNK } from "./mod.ts";
- * assert.equal(CLIP_CHUNK, 8192);
- * ```
- */
-export const CLIP_CHUNK = WG * LOADS * 4;
+export { CLIP_BYTES } from "./reference.ts";
 
 /**
  * A gradient tensor: `size` f32 elements at the start of `grad`.
@@ -75,6 +47,7 @@ export const CLIP_CHUNK = WG * LOADS * 4;
  * ```
  */
 export interface GradTensor {
+  /** The gradient's binding (see above for size and offset). */
   readonly grad: BufferBinding;
   /** Elements (≥ 0). */
   readonly size: number;
@@ -203,8 +176,8 @@ export class ClipKernel {
   static async create(gpu: Gpu): Promise<ClipKernel> {
     const cache = pipelineCache(gpu.device);
     const [partial, final] = await Promise.all([
-      cache.getAsync(partialShader(clipSlots(gpu))),
-      cache.getAsync(FINAL),
+      cache.getAsync(clipPartialShader(clipSlots(gpu))),
+      cache.getAsync(CLIP_FINAL_SHADER),
     ]);
     return new ClipKernel(gpu, partial, final);
   }
@@ -234,7 +207,7 @@ export class ClipKernel {
       usage: GPUBufferUsage.STORAGE,
     });
     const owned = [partials];
-    const steps: [GPUComputePipeline, GPUBindGroup, number, number][] = [];
+    const steps: Dispatch[] = [];
     const slots = this.slots;
     let offset = 0;
     for (let first = 0; first < live.length; first += slots) {
@@ -258,31 +231,12 @@ export class ClipKernel {
       offset += start;
     }
     const finite = Number.isFinite(maxNorm);
-    const params = uniformBuffer(device, [count, f32Word(finite ? maxNorm : 0), finite ? 1 : 0]);
+    const params = uniformBuffer(device, [count, f32Bits(finite ? maxNorm : 0), finite ? 1 : 0]);
     owned.push(params);
     steps.push([this.#final, bindGroup(device, this.#final, [partials, io.clip, params]), 1, 1]);
-    return {
-      dispatches: steps.length,
-      encode(pass) {
-        for (const [pipeline, group, x, y] of steps) {
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(x, y);
-        }
-      },
-      destroy() {
-        for (const b of owned) b.destroy();
-      },
-    };
+    return dispatchOp(steps, owned);
   }
 }
-
-/** Fixed-tree sum of `sm` over the workgroup, unrolled. */
-const TREE = Array.from({ length: Math.log2(WG) }, (_, s) => WG >> (s + 1))
-  .map((h) => `  if (lid < ${h}u) { sm[lid] += sm[lid + ${h}u]; }\n  workgroupBarrier();`)
-  .join("\n");
-
-const LOAD_INDICES = Array.from({ length: LOADS }, (_, k) => k);
 
 /**
  * Tensors one partial dispatch covers: 16, or fewer where the device allows fewer storage buffers
@@ -299,78 +253,3 @@ const LOAD_INDICES = Array.from({ length: LOADS }, (_, k) => k);
 export function clipSlots(gpu: { limits: Readonly<Record<string, number>> }): number {
   return Math.max(1, Math.min(16, (gpu.limits.maxStorageBuffersPerShaderStage ?? 8) - 1));
 }
-
-/** The partial-sum kernel over `slots` gradient bindings. */
-function partialShader(slots: number): string {
-  const ks = Array.from({ length: slots }, (_, k) => k);
-  const cases = ks.map((k) => `    case ${k}u: { return g${k}[j]; }`);
-  cases[cases.length - 1] = `    default: { return g${slots - 1}[j]; }`;
-  return /* wgsl */ `
-struct Params { offset: u32, gx: u32, slot: array<vec4<u32>, ${slots}> }
-@group(0) @binding(0) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(1) var<uniform> params: Params;
-${
-    ks.map((k) => `@group(0) @binding(${k + 2}) var<storage, read> g${k}: array<vec4<f32>>;`).join(
-      "\n",
-    )
-  }
-var<workgroup> sm: array<f32, ${WG}>;
-
-fn load(k: u32, j: u32) -> vec4<f32> {
-  switch k {
-${cases.join("\n")}
-  }
-}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let w = wid.y * params.gx + wid.x;
-  var k = 0u;
-${ks.slice(1).map((s) => `  k = select(k, ${s}u, w >= params.slot[${s}].y);`).join("\n")}
-  let n = params.slot[k].x;
-  let nv = (n + 3u) / 4u;
-  let first = (w - params.slot[k].y) * ${WG * LOADS}u;
-  if (first >= nv) { return; }
-  let lanes = vec4<u32>(0u, 1u, 2u, 3u);
-${
-    LOAD_INDICES.map((i) =>
-      `  let j${i} = first + lid + ${i * WG}u;\n  let v${i} = load(k, min(j${i}, nv - 1u));`
-    ).join("\n")
-  }
-  var acc = vec4(0.0);
-${
-    LOAD_INDICES.map((i) =>
-      `  let x${i} = select(vec4(0.0), v${i}, vec4<u32>(j${i} * 4u) + lanes < vec4<u32>(n));\n` +
-      `  acc += x${i} * x${i};`
-    ).join("\n")
-  }
-  sm[lid] = (acc.x + acc.y) + (acc.z + acc.w);
-  workgroupBarrier();
-${TREE}
-  if (lid == 0u) { partials[params.offset + w] = sm[0]; }
-}
-`;
-}
-
-const FINAL = /* wgsl */ `
-struct Params { count: u32, max_norm: f32, finite: u32 }
-@group(0) @binding(0) var<storage, read> partials: array<f32>;
-@group(0) @binding(1) var<storage, read_write> clip: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-var<workgroup> sm: array<f32, ${WG}>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32) {
-  var s = 0.0;
-  for (var i = lid; i < params.count; i += ${WG}u) { s += partials[i]; }
-  sm[lid] = s;
-  workgroupBarrier();
-${TREE}
-  if (lid == 0u) {
-    let norm = sqrt(sm[0]);
-    let c = params.max_norm / (norm + ${CLIP_EPS});
-    clip[0] = norm;
-    clip[1] = select(1.0, c, params.finite != 0u && c < 1.0);
-  }
-}
-`;

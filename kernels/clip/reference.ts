@@ -1,7 +1,8 @@
 /**
  * CPU reference of global-norm gradient clipping (PyTorch `torch.nn.utils.clip_grad_norm_`, L2
  * norm): the norm `‖g‖ = √(Σ over all tensors and elements of g²)` and the factor every gradient is
- * multiplied by, `min(1, maxNorm / (‖g‖ + 1e-6))`. Float64 arithmetic.
+ * multiplied by, `min(1, maxNorm / (‖g‖ + 1e-6))`. Float64 arithmetic. The GPU op writes both
+ * into a buffer of {@link CLIP_BYTES}.
  *
  * @module
  */
@@ -17,6 +18,19 @@
  * ```
  */
 export const CLIP_EPS = 1e-6;
+
+/**
+ * Byte size of the GPU op's clip buffer: two f32, `[norm, factor]` (what {@link clipReference}
+ * returns).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CLIP_BYTES } from "./reference.ts";
+ * assert.equal(CLIP_BYTES, 8);
+ * ```
+ */
+export const CLIP_BYTES = 8;
 
 /**
  * The global L2 norm of `grads` and the clip factor for `maxNorm` (> 0; `Infinity` never clips).

@@ -15,8 +15,105 @@
  * `dx[t, c] = Σ_k w[c, k] · dpre[t + (K−1) − k, c]` (rows past the sequence's end are zero),
  * `dw[c, k] = Σ_m dpre[m, c] · x[m − (K−1) + k, c]`, `dbias[c] = Σ_m dpre[m, c]`.
  *
+ * The op's contract: windows of 1…{@link MAX_CONV_WINDOW} taps (default {@link CONV_WINDOW}), and
+ * the GPU backward's row blocks from `normBlocks` (kernels/norm/reference.ts), which fix the
+ * size of its scratch buffer ({@link convScratchElements}).
+ *
  * @module
  */
+
+import { normBlocks } from "../norm/reference.ts";
+
+/**
+ * Taps per channel when none is given (Mamba-2's `d_conv`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONV_WINDOW } from "./reference.ts";
+ * assert.equal(CONV_WINDOW, 4);
+ * ```
+ */
+export const CONV_WINDOW = 4;
+
+/**
+ * The largest window the GPU kernels (unrolled over the taps) take.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_CONV_WINDOW } from "./reference.ts";
+ * assert.equal(MAX_CONV_WINDOW, 16);
+ * ```
+ */
+export const MAX_CONV_WINDOW = 16;
+
+/**
+ * Channels `C` and window `K` (default {@link CONV_WINDOW}) of a kernel configuration; a
+ * RangeError naming a bad field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConvConfig } from "./reference.ts";
+ * assert.deepEqual(checkConvConfig({ channels: 1152 }), { C: 1152, K: 4 });
+ * assert.throws(() => checkConvConfig({ channels: 8, window: 17 }), /window must be/);
+ * ```
+ */
+export function checkConvConfig(
+  config: { readonly channels: number; readonly window?: number },
+): { C: number; K: number } {
+  const { channels: C, window: K = CONV_WINDOW } = config;
+  if (!Number.isInteger(C) || C < 1) {
+    throw new RangeError(`conv1d: channels must be a positive integer, got ${C}`);
+  }
+  if (!Number.isInteger(K) || K < 1 || K > MAX_CONV_WINDOW) {
+    throw new RangeError(
+      `conv1d: window must be an integer in [1, ${MAX_CONV_WINDOW}], got ${K}`,
+    );
+  }
+  return { C, K };
+}
+
+/**
+ * Rows (`batch · seq`) of a batch; a RangeError naming a bad dimension.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConvRows } from "./reference.ts";
+ * assert.equal(checkConvRows({ batch: 2, seq: 512 }), 1024);
+ * assert.throws(() => checkConvRows({ batch: 0, seq: 512 }), /batch must be/);
+ * ```
+ */
+export function checkConvRows(dims: { readonly batch: number; readonly seq: number }): number {
+  for (const name of ["batch", "seq"] as const) {
+    if (!Number.isInteger(dims[name]) || dims[name] < 1) {
+      throw new RangeError(`conv1d: ${name} must be a positive integer, got ${dims[name]}`);
+    }
+  }
+  return dims.batch * dims.seq;
+}
+
+/**
+ * f32 elements of the GPU backward's scratch buffer (`blocks · C·(K+1)`, row blocks of
+ * `batch·seq` rows from `normBlocks`); needs no GPU.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { convScratchElements } from "./reference.ts";
+ * const elements = convScratchElements({ channels: 1152, window: 4 }, { batch: 8, seq: 512 });
+ * assert.equal(elements, 512 * 1152 * 5); // 512 row blocks × C·(K + 1)
+ * ```
+ */
+export function convScratchElements(
+  config: { readonly channels: number; readonly window?: number },
+  dims: { readonly batch: number; readonly seq: number },
+): number {
+  const { C, K } = checkConvConfig(config);
+  return normBlocks(checkConvRows(dims)).blocks * C * (K + 1);
+}
 
 /**
  * Shape of a causal convolution: `batch` sequences of `seq` rows, `channels` channels, `window`

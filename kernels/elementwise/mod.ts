@@ -1,70 +1,22 @@
 /**
  * Small elementwise kernels the model needs between the big ones: `y += x` (residual adds,
  * gradient accumulation), zero fill, and a tiled 2D transpose (for the columnwise copies of
- * block-quantized GEMM operands).
+ * block-quantized GEMM operands). WGSL in `./wgsl.ts`; each is one deterministic dispatch.
  *
  * @module
  */
 
+import { f32Bits } from "../../src/formats/fp32.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, uniformBuffer } from "../../src/gpu/op.ts";
+import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-
-const WG = 256;
-
-const ADD = /* wgsl */ `
-struct P { n: u32, gx: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * p.gx + wid.x) * ${WG}u + lid;
-  if (i < p.n) { y[i] = y[i] + x[i]; }
-}
-`;
-
-const FILL = /* wgsl */ `
-struct P { n: u32, gx: u32, value: f32 }
-@group(0) @binding(0) var<storage, read_write> y: array<f32>;
-@group(0) @binding(1) var<uniform> p: P;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * p.gx + wid.x) * ${WG}u + lid;
-  if (i < p.n) { y[i] = p.value; }
-}
-`;
-
-const T = 16;
-const TRANSPOSE = /* wgsl */ `
-struct P { rows: u32, cols: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
-var<workgroup> tile: array<f32, ${T * (T + 1)}>;
-@compute @workgroup_size(${T}, ${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3u) {
-  let r = wid.y * ${T}u + l.y;
-  let c = wid.x * ${T}u + l.x;
-  if (r < p.rows && c < p.cols) { tile[l.y * ${T + 1}u + l.x] = x[r * p.cols + c]; }
-  workgroupBarrier();
-  let tr = wid.x * ${T}u + l.y;
-  let tc = wid.y * ${T}u + l.x;
-  if (tr < p.cols && tc < p.rows) { y[tr * p.rows + tc] = tile[l.x * ${T + 1}u + l.y]; }
-}
-`;
-
-function op(
-  pass: (p: GPUComputePassEncoder) => void,
-  dispatches: number,
-  owned: GPUBuffer[],
-): BoundOp {
-  return {
-    dispatches,
-    encode: pass,
-    destroy: () => owned.forEach((b) => b.destroy()),
-  };
-}
+import {
+  ADD_SHADER,
+  ELEMENTWISE_WORKGROUP,
+  FILL_SHADER,
+  TRANSPOSE_SHADER,
+  TRANSPOSE_TILE,
+} from "./wgsl.ts";
 
 /**
  * Elementwise and layout kernels.
@@ -103,57 +55,34 @@ export class ElementwiseKernels {
   /** Compiles the kernels. */
   static async create(gpu: Gpu): Promise<ElementwiseKernels> {
     const cache = pipelineCache(gpu.device);
-    const pipelines = await Promise.all([ADD, FILL, TRANSPOSE].map((c) => cache.getAsync(c)));
+    const pipelines = await Promise.all(
+      [ADD_SHADER, FILL_SHADER, TRANSPOSE_SHADER].map((c) => cache.getAsync(c)),
+    );
     return new ElementwiseKernels(gpu, pipelines);
   }
 
   /** `y[i] += x[i]` for `i < n`. */
   add(io: { x: GPUBuffer; y: GPUBuffer }, dims: { n: number }): BoundOp {
-    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / WG));
+    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / ELEMENTWISE_WORKGROUP));
     const u = uniformBuffer(this.#gpu.device, [dims.n, gx]);
     const group = bindGroup(this.#gpu.device, this.#add, [io.x, io.y, u]);
-    return op(
-      (pass) => {
-        pass.setPipeline(this.#add);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-      1,
-      [u],
-    );
+    return dispatchOp([[this.#add, group, gx, gy]], [u]);
   }
 
   /** `y[i] = value` for `i < n` (default 0). */
   fill(io: { y: GPUBuffer }, dims: { n: number; value?: number }): BoundOp {
-    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / WG));
-    const value = new Uint32Array(new Float32Array([dims.value ?? 0]).buffer)[0];
-    const u = uniformBuffer(this.#gpu.device, [dims.n, gx, value]);
+    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / ELEMENTWISE_WORKGROUP));
+    const u = uniformBuffer(this.#gpu.device, [dims.n, gx, f32Bits(dims.value ?? 0)]);
     const group = bindGroup(this.#gpu.device, this.#fill, [io.y, u]);
-    return op(
-      (pass) => {
-        pass.setPipeline(this.#fill);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-      1,
-      [u],
-    );
+    return dispatchOp([[this.#fill, group, gx, gy]], [u]);
   }
 
   /** `y [cols, rows] = xᵀ` for a row-major `x [rows, cols]`. */
   transpose(io: { x: GPUBuffer; y: GPUBuffer }, dims: { rows: number; cols: number }): BoundOp {
     const u = uniformBuffer(this.#gpu.device, [dims.rows, dims.cols]);
     const group = bindGroup(this.#gpu.device, this.#transpose, [io.x, io.y, u]);
-    const gx = Math.ceil(dims.cols / T);
-    const gy = Math.ceil(dims.rows / T);
-    return op(
-      (pass) => {
-        pass.setPipeline(this.#transpose);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-      1,
-      [u],
-    );
+    const gx = Math.ceil(dims.cols / TRANSPOSE_TILE);
+    const gy = Math.ceil(dims.rows / TRANSPOSE_TILE);
+    return dispatchOp([[this.#transpose, group, gx, gy]], [u]);
   }
 }

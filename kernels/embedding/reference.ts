@@ -9,6 +9,9 @@
  * right starting from +0. The result replaces the id's row, or is added to it (`accumulate`).
  * Rows of ids absent from the batch are left as they are.
  *
+ * The GPU backward receives this grouping from the CPU, packed by {@link embeddingGradIndex} into
+ * one u32 buffer laid out as {@link EmbeddingBackwardLayout} says.
+ *
  * @module
  */
 
@@ -24,6 +27,18 @@
  * ```
  */
 export const EMBEDDING_CHUNK = 32;
+
+/**
+ * u32 words of the backward index buffer's header and of each chunk and merge record.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMBEDDING_RECORD_WORDS } from "./reference.ts";
+ * assert.equal(EMBEDDING_RECORD_WORDS, 4);
+ * ```
+ */
+export const EMBEDDING_RECORD_WORDS = 4;
 
 /**
  * Token positions grouped by id: `order[offsets[j] … offsets[j+1])` are the positions (ascending)
@@ -174,4 +189,137 @@ export function embeddingBackward(
     }
   }
   return dTable;
+}
+
+/**
+ * Where the parts of the backward index buffer lie, in u32 words, for batches of `tokens`
+ * positions over a vocabulary of `vocab` ids, and the capacities they are sized for.
+ *
+ * Buffer layout (`words` u32 in all):
+ * - `[0, 4)` header: number of chunks, number of merges, tokens, vocab;
+ * - `chunkOffset`: `maxChunks` records `[start, count, row, toScratch]`: sum `dOut` rows
+ *   `order[start … start + count)` into table row `row`, or scratch row `row` if `toScratch`;
+ * - `mergeOffset`: `maxMerges` records `[id, firstScratchRow, scratchRows, 0]`: sum those scratch
+ *   rows into table row `id`;
+ * - `orderOffset`: `tokens` positions grouped by id (ascending), ascending within an id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { embeddingBackwardLayout } from "./reference.ts";
+ * const l = embeddingBackwardLayout(16384, 50304);
+ * assert.deepEqual([l.maxChunks, l.maxMerges, l.maxScratchRows], [16384, 496, 992]);
+ * assert.equal(l.words, 4 + 4 * 16384 + 4 * 496 + 16384);
+ * ```
+ */
+export interface EmbeddingBackwardLayout {
+  /** Positions per batch (T). */
+  readonly tokens: number;
+  /** Rows of the table. */
+  readonly vocab: number;
+  /** Most chunks a batch can need: `U + ⌊(T − U)/32⌋` with `U = min(T, vocab)`. */
+  readonly maxChunks: number;
+  /** Most ids with more than one chunk: `⌊T/33⌋`. */
+  readonly maxMerges: number;
+  /** Most scratch rows: `M + ⌊(T − M)/32⌋` with `M = maxMerges`. */
+  readonly maxScratchRows: number;
+  /** Word offset of the chunk records. */
+  readonly chunkOffset: number;
+  /** Word offset of the merge records. */
+  readonly mergeOffset: number;
+  /** Word offset of the grouped positions. */
+  readonly orderOffset: number;
+  /** Length of the index buffer in u32 words. */
+  readonly words: number;
+}
+
+/**
+ * The backward index layout for `tokens` positions and `vocab` ids.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { embeddingBackwardLayout } from "./reference.ts";
+ * assert.equal(embeddingBackwardLayout(8, 100).maxMerges, 0); // 8 tokens never fill two chunks
+ * ```
+ */
+export function embeddingBackwardLayout(tokens: number, vocab: number): EmbeddingBackwardLayout {
+  for (const [name, v] of [["tokens", tokens], ["vocab", vocab]] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new RangeError(`embedding: ${name} must be a positive integer, got ${v}`);
+    }
+  }
+  // With C = EMBEDDING_CHUNK, ceil(n/C) = ⌊(n−1)/C⌋ + 1, so Σ ceil(n_i/C) over k groups of T_k
+  // positions is at most k + ⌊(T_k − k)/C⌋, which grows with k.
+  const u = Math.min(tokens, vocab);
+  const maxChunks = u + Math.floor((tokens - u) / EMBEDDING_CHUNK);
+  const maxMerges = Math.floor(tokens / (EMBEDDING_CHUNK + 1));
+  const maxScratchRows = maxMerges + Math.floor((tokens - maxMerges) / EMBEDDING_CHUNK);
+  const chunkOffset = EMBEDDING_RECORD_WORDS;
+  const mergeOffset = chunkOffset + EMBEDDING_RECORD_WORDS * maxChunks;
+  const orderOffset = mergeOffset + EMBEDDING_RECORD_WORDS * maxMerges;
+  return {
+    tokens,
+    vocab,
+    maxChunks,
+    maxMerges,
+    maxScratchRows,
+    chunkOffset,
+    mergeOffset,
+    orderOffset,
+    words: orderOffset + tokens,
+  };
+}
+
+/**
+ * Builds the backward index buffer's contents for one batch (layout in
+ * {@link EmbeddingBackwardLayout}); upload it with the batch, e.g. `queue.writeBuffer`.
+ *
+ * @throws {RangeError} when a token is outside `[0, vocab)`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { embeddingBackwardLayout, embeddingGradIndex } from "./reference.ts";
+ * const words = embeddingGradIndex(new Uint32Array([4, 1, 4]), 5);
+ * const l = embeddingBackwardLayout(3, 5);
+ * assert.equal(words.length, l.words);
+ * assert.deepEqual([...words.subarray(0, 2)], [2, 0]); // two chunks, no merge
+ * assert.deepEqual([...words.subarray(l.chunkOffset, l.chunkOffset + 8)], [0, 1, 1, 0, 1, 2, 4, 0]);
+ * assert.deepEqual([...words.subarray(l.orderOffset)], [1, 0, 2]);
+ * ```
+ */
+export function embeddingGradIndex(
+  tokens: Uint32Array,
+  vocab: number,
+): Uint32Array<ArrayBuffer> {
+  const layout = embeddingBackwardLayout(tokens.length, vocab);
+  const { order, ids, offsets } = groupTokens(tokens, vocab);
+  const words = new Uint32Array(layout.words);
+  let chunks = 0;
+  let merges = 0;
+  let scratchRow = 0;
+  const chunk = (start: number, count: number, row: number, toScratch: number) => {
+    words.set(
+      [start, count, row, toScratch],
+      layout.chunkOffset + EMBEDDING_RECORD_WORDS * chunks++,
+    );
+  };
+  for (let j = 0; j < ids.length; j++) {
+    const [from, to] = [offsets[j], offsets[j + 1]];
+    if (to - from <= EMBEDDING_CHUNK) {
+      chunk(from, to - from, ids[j], 0);
+      continue;
+    }
+    const first = scratchRow;
+    for (let s = from; s < to; s += EMBEDDING_CHUNK) {
+      chunk(s, Math.min(EMBEDDING_CHUNK, to - s), scratchRow++, 1);
+    }
+    words.set(
+      [ids[j], first, scratchRow - first, 0],
+      layout.mergeOffset + EMBEDDING_RECORD_WORDS * merges++,
+    );
+  }
+  words.set([chunks, merges, tokens.length, vocab], 0);
+  words.set(order, layout.orderOffset);
+  return words;
 }

@@ -1,31 +1,29 @@
 /**
  * Mamba-2's gated grouped RMSNorm (`RMSNormGated`, `norm_before_gate = False`) on the GPU, forward
  * and backward, as bound operations: per row and group of `d/G` channels, `u = y·silu(z)`,
- * `out = u / sqrt(mean_group(u²) + eps) · w` (WGSL in `./wgsl.ts`, CPU reference and
- * gradients in `kernels/gated_norm/reference.ts`; Dao & Gu 2024, Mamba-2, §7.3).
+ * `out = u / sqrt(mean_group(u²) + eps) · w` (WGSL in `./wgsl.ts`, CPU reference, gradients and
+ * limits in `./reference.ts`; Dao & Gu 2024, Mamba-2, §7.3).
  *
  * The gate `z` is read from (and its gradient written into) a wider buffer at `zOffset` with row
  * stride `zStride`, as it comes out of the mixer's input projection; only those `d` columns of
- * `dz` are written. Backward follows `kernels/norm/mod.ts`: row blocks from {@link normBlocks}, each
+ * `dz` are written. Backward follows `kernels/norm/mod.ts`: row blocks from `normBlocks`, each
  * workgroup writing its weight-gradient partials to a caller-provided scratch buffer, then a
  * fixed-order column sum. No atomics, so results are bit-identical from run to run on one
  * adapter.
- *
- * On an H100 (4096 rows, d = 2048, z inside a 4400-wide row) forward takes about 41 µs and
- * backward 80 µs, near the memory bandwidth of the ~2 TB/s `RmsNormKernel` reaches on that shape.
  *
  * @module
  */
 
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, f32Word, uniformBuffer } from "../../src/gpu/op.ts";
+import { f32Bits } from "../../src/formats/fp32.ts";
+import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import { normBlocks } from "../norm/mod.ts";
-import { COLSUM_LANES, colSumShader, type RowGeometry, rowGeometry } from "../norm/wgsl.ts";
+import { normBlocks, normEps } from "../norm/reference.ts";
+import { COLSUM_LANES, colSumShader, rowGeometry } from "../norm/wgsl.ts";
+import { checkGatedNormConfig, gatedNormScratchElements } from "./reference.ts";
 import { gatedBackwardShader, gatedForwardShader } from "./wgsl.ts";
 
-/** Largest group size (the row kernels' limit, `kernels/norm/wgsl.ts`). */
-const MAX_GROUP_SIZE = 16384;
+export { gatedNormScratchElements } from "./reference.ts";
 
 /**
  * A gated norm's configuration.
@@ -120,43 +118,6 @@ export interface GatedNormBackwardIo {
   readonly scratch: GPUBuffer;
 }
 
-/** The group geometry of a configuration; RangeError naming a bad field. */
-function geometry(config: GatedNormConfig): RowGeometry {
-  const { d, groups } = config;
-  if (!Number.isInteger(d) || d < 1) {
-    throw new RangeError(`gated norm: d must be a positive integer, got ${d}`);
-  }
-  if (!Number.isInteger(groups) || groups < 1 || d % groups !== 0) {
-    throw new RangeError(
-      `gated norm: groups must be a positive divisor of d = ${d}, got ${groups}`,
-    );
-  }
-  if (d / groups > MAX_GROUP_SIZE) {
-    throw new RangeError(
-      `gated norm: d/groups must be at most ${MAX_GROUP_SIZE}, got ${d}/${groups} = ${d / groups}`,
-    );
-  }
-  return rowGeometry(d / groups);
-}
-
-/**
- * f32 elements of the backward scratch buffer for `rows` rows (`blocks · d`, blocks from
- * {@link normBlocks}); needs no GPU.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { gatedNormScratchElements } from "./mod.ts";
- * assert.equal(gatedNormScratchElements({ d: 1024, groups: 8 }, 4096), 512 * 1024);
- * ```
- */
-export function gatedNormScratchElements(config: GatedNormConfig, rows: number): number {
-  geometry(config);
-  return normBlocks(rows).blocks * config.d;
-}
-
-type Step = [GPUComputePipeline, GPUBindGroup, number, number];
-
 /**
  * The gated grouped RMSNorm: compiled once per `(d, groups)`, bound per call.
  *
@@ -219,11 +180,9 @@ export class GatedRmsNormKernel {
 
   /** Validates `config` (RangeError naming the field) and compiles the three kernels. */
   static async create(gpu: Gpu, config: GatedNormConfig): Promise<GatedRmsNormKernel> {
-    const g = geometry(config);
-    const eps = config.eps ?? 1e-5;
-    if (!(eps >= 0) || !Number.isFinite(eps)) {
-      throw new RangeError(`gated norm: eps must be a finite number ≥ 0, got ${eps}`);
-    }
+    checkGatedNormConfig(config);
+    const g = rowGeometry(config.d / config.groups);
+    const eps = normEps(config.eps, "gated norm");
     const cache = pipelineCache(gpu.device);
     const shaders = [
       gatedForwardShader(g, config.groups),
@@ -244,9 +203,9 @@ export class GatedRmsNormKernel {
     const { rows } = this.#check(dims, { y: io.y, z: io.z, w: io.w, out: io.out, rstd: io.rstd });
     const device = this.#gpu.device;
     const [gx, gy] = splitDispatch(this.#gpu, rows * this.groups);
-    const u = uniformBuffer(device, [rows, gx, dims.zStride, dims.zOffset, f32Word(this.eps)]);
+    const u = uniformBuffer(device, [rows, gx, dims.zStride, dims.zOffset, f32Bits(this.eps)]);
     const buffers = [io.y, io.z, io.w, io.out, io.rstd, u];
-    return boundOp([[this.#forward, bindGroup(device, this.#forward, buffers), gx, gy]], [u]);
+    return dispatchOp([[this.#forward, bindGroup(device, this.#forward, buffers), gx, gy]], [u]);
   }
 
   /** Two dispatches: the row-block kernel (`dy`, `dz`, `dw` partials), then the column sum. */
@@ -261,7 +220,7 @@ export class GatedRmsNormKernel {
     const nv = this.d / this.#vec;
     const [cx, cy] = splitDispatch(this.#gpu, Math.ceil(nv / COLSUM_LANES));
     const cu = uniformBuffer(device, [blocks, nv, nv, 0, 0, cx]);
-    return boundOp([
+    return dispatchOp([
       [this.#backward, bindGroup(device, this.#backward, buffers), gx, gy],
       [this.#colSum, bindGroup(device, this.#colSum, [io.scratch, io.dw, cu]), cx, cy],
     ], [u, cu]);
@@ -302,18 +261,4 @@ export class GatedRmsNormKernel {
     }
     return dims;
   }
-}
-
-function boundOp(steps: Step[], owned: GPUBuffer[]): BoundOp {
-  return {
-    dispatches: steps.length,
-    encode(pass) {
-      for (const [pipeline, group, x, y] of steps) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(x, y);
-      }
-    },
-    destroy: () => owned.forEach((b) => b.destroy()),
-  };
 }

@@ -9,8 +9,14 @@
  * `du = r·(q − û·mean(q·û))`, then `dy = du·silu(z)`, `dz = du·y·silu'(z)` with
  * `silu'(z) = σ(z)·(1 + z·(1 − σ(z)))`, and `dw = Σ_rows dout·û`.
  *
+ * The op's contract: `groups` divides `d`, a group holds at most `MAX_NORM_D` channels, the
+ * default epsilon is `NORM_EPS`, and the GPU backward uses the row blocks of `normBlocks`
+ * (kernels/norm/reference.ts), which fix its scratch size ({@link gatedNormScratchElements}).
+ *
  * @module
  */
+
+import { MAX_NORM_D, NORM_EPS, normBlocks } from "../norm/reference.ts";
 
 /**
  * Shape of a gated norm: `rows` rows of `d` channels in `groups` groups (`d % groups == 0`).
@@ -51,6 +57,56 @@ export interface GatedNormForward {
   readonly rstd: Float64Array;
 }
 
+/**
+ * Throws a RangeError naming the field unless `d` is a positive integer and `groups` a positive
+ * divisor of it with `d / groups ≤ MAX_NORM_D` (16384).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkGatedNormConfig } from "./reference.ts";
+ * checkGatedNormConfig({ d: 1536, groups: 8 });
+ * assert.throws(() => checkGatedNormConfig({ d: 1536, groups: 7 }), /groups must be/);
+ * ```
+ */
+export function checkGatedNormConfig(
+  config: { readonly d: number; readonly groups: number },
+): void {
+  const { d, groups } = config;
+  if (!Number.isInteger(d) || d < 1) {
+    throw new RangeError(`gated norm: d must be a positive integer, got ${d}`);
+  }
+  if (!Number.isInteger(groups) || groups < 1 || d % groups !== 0) {
+    throw new RangeError(
+      `gated norm: groups must be a positive divisor of d = ${d}, got ${groups}`,
+    );
+  }
+  if (d / groups > MAX_NORM_D) {
+    throw new RangeError(
+      `gated norm: d/groups must be at most ${MAX_NORM_D}, got ${d}/${groups} = ${d / groups}`,
+    );
+  }
+}
+
+/**
+ * f32 elements of the GPU backward's scratch buffer for `rows` rows (`blocks · d`, blocks from
+ * `normBlocks`); needs no GPU.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gatedNormScratchElements } from "./reference.ts";
+ * assert.equal(gatedNormScratchElements({ d: 1024, groups: 8 }, 4096), 512 * 1024);
+ * ```
+ */
+export function gatedNormScratchElements(
+  config: { readonly d: number; readonly groups: number },
+  rows: number,
+): number {
+  checkGatedNormConfig(config);
+  return normBlocks(rows).blocks * config.d;
+}
+
 const sigmoid = (a: number) => 1 / (1 + Math.exp(-a));
 
 /** `u = y·silu(z)` for contiguous `[rows, d]` inputs. */
@@ -79,7 +135,7 @@ export function gatedRmsNormForward(
   dims: GatedNormDims,
 ): GatedNormForward {
   const { rows, d, groups } = dims;
-  const eps = dims.eps ?? 1e-5;
+  const eps = dims.eps ?? NORM_EPS;
   const gs = d / groups;
   const u = gated(y, z, rows * d);
   const out = new Float64Array(rows * d);

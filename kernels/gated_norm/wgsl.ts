@@ -13,11 +13,10 @@
 
 import type { RowGeometry } from "../norm/wgsl.ts";
 import { f32Literal } from "../_wgsl/numerics.ts";
+import { range } from "../_wgsl/unroll.ts";
 
 /** `1/(d/G)` as an exact FP32 literal (WGSL's `bitcast` is no constant expression). */
 const invGs = (g: RowGeometry) => f32Literal(Math.fround(1 / g.d));
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** The shared declarations and helpers of both shaders for `groups` groups of geometry `g`. */
 function prelude(g: RowGeometry, groups: number): string {

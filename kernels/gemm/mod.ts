@@ -10,14 +10,10 @@
 
 import { createBufferFrom, createEmptyBuffer, readBuffer } from "../../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, uniformBuffer } from "../../src/gpu/op.ts";
+import { fittingTilings, pickTiling, type Tiling } from "../../src/gpu/fit.ts";
+import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import {
-  checkGemmDims,
-  type GemmDims,
-  type GemmLayout,
-  gemmOperandShapes,
-} from "./reference.ts";
+import { checkGemmDims, type GemmDims, type GemmLayout, gemmOperandShapes } from "./reference.ts";
 import {
   checkGemmTile,
   gemmShader,
@@ -27,32 +23,14 @@ import {
 } from "./wgsl.ts";
 
 /**
- * A tiling a kernel may choose, and the fewest workgroups it must yield for a problem to take it.
- *
- * @example
- * ```ts
- * import type { GemmTiling } from "./mod.ts";
- * const t: GemmTiling = {
- *   tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 1 },
- *   minWorkgroups: 512,
- * };
- * ```
- */
-export interface GemmTiling {
-  readonly tile: GemmTile;
-  readonly minWorkgroups: number;
-}
-
-/**
  * The tilings a kernel chooses from when none is given; a bind takes the first (that the device
- * can run) whose workgroup count for C reaches its minimum, else the last. All use K tiles of 16,
- * so the choice cannot even change the sign of a zero. Measured on the H100 (bench/gemm.ts):
- * - 128×256 outputs per workgroup of 512 invocations (8×8 each): 34–37 TFLOP/s from 2048³ up,
- *   but 9.6 at 1024³, where its 32 workgroups leave most of the 132 SMs idle;
- * - 64×64 per 256 (4×4 each), one tile buffer: 24–27 TFLOP/s at 1536³ and 768×3072×16384
- *   (576 workgroups), where the 128×256 tiling (72) and a 128×128 one (144) reach 17–21;
- * - the same with two tile buffers: 26–28 TFLOP/s at 1024³ (256 workgroups), 15–17 at
- *   768×768×16384 (144 workgroups, a Wgrad shape), better there than one buffer (10–14).
+ * can run) whose workgroup count for C reaches its minimum, else the last (`pickTiling`,
+ * src/gpu/fit.ts). All use K tiles of 16, so the choice cannot even change the sign of a zero.
+ * The entries and their minimums were chosen from tiling sweeps with bench/gemm.ts (`--tiles`) on
+ * the H100; reports/h100-kernels.md shows which each size takes there. 128×256 outputs per
+ * workgroup of 512 invocations (8×8 each) for large outputs; 64×64 per 256 invocations (4×4 each)
+ * where the large tile would leave multiprocessors idle; the same with two tile buffers for the
+ * smallest outputs (few workgroups, long K, as in Wgrad).
  *
  * @example
  * ```ts
@@ -61,7 +39,7 @@ export interface GemmTiling {
  * assert.deepEqual(GEMM_TILINGS.map((t) => t.minWorkgroups), [128, 512, 0]);
  * ```
  */
-export const GEMM_TILINGS: readonly GemmTiling[] = [
+export const GEMM_TILINGS: readonly Tiling<GemmTile>[] = [
   { tile: { bm: 128, bn: 256, bk: 16, tm: 8, tn: 8, stages: 1 }, minWorkgroups: 128 },
   { tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 1 }, minWorkgroups: 512 },
   { tile: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, stages: 2 }, minWorkgroups: 0 },
@@ -77,6 +55,7 @@ export const GEMM_TILINGS: readonly GemmTiling[] = [
  * ```
  */
 export interface GemmConfig {
+  /** Which operands are transposed (`nt` Fprop, `nn` Dgrad, `tn` Wgrad). */
   readonly layout: GemmLayout;
   /** C ← C + op(A)·op(B) (gradient accumulation) instead of C ← op(A)·op(B). Default false. */
   readonly accumulate?: boolean;
@@ -98,30 +77,18 @@ export interface GemmConfig {
  * ```
  */
 export interface GemmIo {
+  /** Operand A, shaped by the layout. */
   readonly a: GPUBuffer;
+  /** Operand B, shaped by the layout. */
   readonly b: GPUBuffer;
+  /** Output C `[m, n]`. */
   readonly c: GPUBuffer;
 }
 
 /** The two compiled variants of one tiling. */
-interface TilePipelines extends GemmTiling {
+interface TilePipelines extends Tiling<GemmTile> {
   readonly vec4: GPUComputePipeline;
   readonly scalar: GPUComputePipeline;
-}
-
-/** Why a device cannot run `tile` for `layout`, or undefined if it can. */
-function unfit(gpu: Gpu, layout: GemmLayout, tile: GemmTile): string | undefined {
-  const maxBytes = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
-  const bytes = gemmWorkgroupBytes(layout, tile);
-  if (bytes > maxBytes) {
-    return `needs ${bytes} bytes of workgroup memory; the device allows ${maxBytes}`;
-  }
-  const maxInvocations = gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256;
-  const invocations = gemmWorkgroupSize(tile);
-  if (invocations > maxInvocations) {
-    return `needs ${invocations} invocations per workgroup; the device allows ${maxInvocations}`;
-  }
-  return undefined;
 }
 
 /**
@@ -154,7 +121,9 @@ function unfit(gpu: Gpu, layout: GemmLayout, tile: GemmTile): string | undefined
  * ```
  */
 export class GemmKernel {
+  /** The layout compiled for. */
   readonly layout: GemmLayout;
+  /** Whether binds add into C. */
   readonly accumulate: boolean;
   readonly #gpu: Gpu;
   /** Candidate tilings in order of preference. */
@@ -179,16 +148,15 @@ export class GemmKernel {
   static async create(gpu: Gpu, config: GemmConfig): Promise<GemmKernel> {
     const { layout, accumulate = false } = config;
     checkGemmDims(layout, { m: 0, n: 0, k: 0 });
-    let tilings: readonly GemmTiling[];
-    if (config.tile) {
-      checkGemmTile(config.tile);
-      const why = unfit(gpu, layout, config.tile);
-      if (why) throw new RangeError(`GEMM tile ${JSON.stringify(config.tile)} ${why}`);
-      tilings = [{ tile: config.tile, minWorkgroups: 0 }];
-    } else {
-      // The 64×64 single-buffer tiling fits every device (8.5 KiB, 256 invocations).
-      tilings = GEMM_TILINGS.filter(({ tile }) => !unfit(gpu, layout, tile));
-    }
+    if (config.tile) checkGemmTile(config.tile);
+    // The 64×64 single-buffer tiling fits every device (8.5 KiB, 256 invocations).
+    const tilings = fittingTilings(
+      gpu,
+      GEMM_TILINGS,
+      (tile) => ({ bytes: gemmWorkgroupBytes(layout, tile), invocations: gemmWorkgroupSize(tile) }),
+      "GEMM",
+      config.tile,
+    );
     const cache = pipelineCache(gpu.device);
     const compiled = await Promise.all(tilings.map(async ({ tile, minWorkgroups }) => {
       const [vec4, scalar] = await Promise.all(
@@ -214,10 +182,7 @@ export class GemmKernel {
    * ```
    */
   tileFor({ m, n }: GemmDims): GemmTile {
-    const enough = this.#tiles.find(({ tile, minWorkgroups }) =>
-      Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) >= minWorkgroups
-    );
-    return (enough ?? this.#tiles[this.#tiles.length - 1]).tile;
+    return pickTiling(this.#tiles, m, n).tile;
   }
 
   /**
@@ -258,9 +223,9 @@ export class GemmKernel {
         );
       }
     }
-    if (m === 0 || n === 0) return { dispatches: 0, encode() {}, destroy() {} };
-    const tile = this.tileFor(dims);
-    const variants = this.#tiles.find((t) => t.tile === tile)!;
+    if (m === 0 || n === 0) return dispatchOp([]);
+    const variants = pickTiling(this.#tiles, m, n);
+    const { tile } = variants;
     const pipeline = this.vectorized(dims) ? variants.vec4 : variants.scalar;
     const tilesM = Math.ceil(m / tile.bm);
     const tilesN = Math.ceil(n / tile.bn);
@@ -268,17 +233,7 @@ export class GemmKernel {
     const device = this.#gpu.device;
     const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, Math.ceil(k / tile.bk), 0]);
     const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params]);
-    return {
-      dispatches: 1,
-      encode(pass: GPUComputePassEncoder) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-      destroy() {
-        params.destroy();
-      },
-    };
+    return dispatchOp([[pipeline, group, gx, gy]], [params]);
   }
 }
 

@@ -50,8 +50,11 @@ export const GEMM_LAYOUTS: readonly GemmLayout[] = ["nt", "nn", "tn"];
  * ```
  */
 export interface GemmDims {
+  /** Rows of C. */
   readonly m: number;
+  /** Columns of C. */
   readonly n: number;
+  /** Length of the sum (the shared dimension of A and B). */
   readonly k: number;
 }
 

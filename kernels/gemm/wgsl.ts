@@ -69,11 +69,13 @@ export interface GemmTile {
  * ```
  */
 export interface GemmShaderConfig {
+  /** Which operands are transposed. */
   readonly layout: GemmLayout;
   /** C ← C + op(A)·op(B) instead of C ← op(A)·op(B). */
   readonly accumulate: boolean;
   /** Element-wise loads and stores, for dimensions that are not multiples of 4. */
   readonly scalar: boolean;
+  /** The workgroup tiling. */
   readonly tile: GemmTile;
 }
 

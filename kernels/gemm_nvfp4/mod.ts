@@ -3,20 +3,21 @@
  * K contiguous, as the quantizer's packed output of `nvfp4` or `nvfp4-2d` lays them out), with the
  * integer block dot products done by `dot4I8Packed` and FP32 accumulation across blocks
  * (kernels/gemm_nvfp4/wgsl.ts has the arithmetic and the tiling). {@link PackedNvfp4GemmKernel}
- * is the compiled op; {@link packedNvfp4GemmReferenceAt} the same arithmetic on the CPU, which the
- * kernel matches bit for bit.
+ * is the compiled op; `packedNvfp4GemmReferenceAt` (kernels/gemm_nvfp4/reference.ts) the same
+ * arithmetic on the CPU, which the kernel matches bit for bit.
  *
- * The training engine today fake-quantizes operands and multiplies them with the f32 GEMM
- * (kernels/gemm/mod.ts); this kernel equals that path up to f32 summation order.
+ * The f32 GEMM on fake-quantized operands (kernels/gemm/mod.ts) gives the same values up to f32
+ * summation order.
  *
  * @module
  */
 
-import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, uniformBuffer } from "../../src/gpu/op.ts";
+import { fittingTilings, pickTiling, type Tiling } from "../../src/gpu/fit.ts";
+import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
 import type { GemmDims } from "../gemm/reference.ts";
+import { checkNvfp4GemmDims } from "./reference.ts";
 import {
   checkNvfp4GemmTile,
   type Nvfp4Dot,
@@ -27,27 +28,12 @@ import {
 } from "./wgsl.ts";
 
 /**
- * A tiling the kernel may choose, and the fewest workgroups it must yield for a problem to take it.
- *
- * @example
- * ```ts
- * import type { Nvfp4GemmTiling } from "./mod.ts";
- * const t: Nvfp4GemmTiling = { tile: { bm: 64, bn: 64, bk: 64, tm: 4, tn: 4 }, minWorkgroups: 0 };
- * ```
- */
-export interface Nvfp4GemmTiling {
-  readonly tile: Nvfp4GemmTile;
-  readonly minWorkgroups: number;
-}
-
-/**
  * The tilings a kernel chooses from when none is given: a bind takes the first (that the device
- * can run) whose workgroup count reaches its minimum, else the last. Results never depend on it.
- * Measured on the H100 (bench/gemm_nvfp4.ts, two runs): every tiling tried, from 64×64 (4×4 per
- * invocation) to 128×256 (8×8), K tiles of 32–128, ran at 47–63 TFLOP/s at 4096³ and 8192³;
- * 64×128 with 4×8 per invocation and K tiles of 64 was the fastest at 2048³–8192³ (58.5, 61.3,
- * 62.8–63.2), 64×64 (4×4) at 1024³ (44.1 against 43.1: 256 workgroups rather than 128 for the
- * 132 SMs). The kernel is bound by integer-dot issue (see kernels/gemm_nvfp4/wgsl.ts).
+ * can run) whose workgroup count reaches its minimum, else the last (`pickTiling`,
+ * src/gpu/fit.ts). Results never depend on it. The entries were chosen from tiling sweeps with
+ * bench/gemm_nvfp4.ts (`--tiles`) on the H100; reports/h100-kernels.md shows which each size takes
+ * there: 64×128 outputs per workgroup (4×8 per invocation, K tiles of 64) for large outputs, 64×64
+ * (4×4) where 64×128 would yield too few workgroups to fill the GPU.
  *
  * @example
  * ```ts
@@ -56,7 +42,7 @@ export interface Nvfp4GemmTiling {
  * assert.equal(NVFP4_GEMM_TILINGS.at(-1)!.minWorkgroups, 0);
  * ```
  */
-export const NVFP4_GEMM_TILINGS: readonly Nvfp4GemmTiling[] = [
+export const NVFP4_GEMM_TILINGS: readonly Tiling<Nvfp4GemmTile>[] = [
   { tile: { bm: 64, bn: 128, bk: 64, tm: 4, tn: 8 }, minWorkgroups: 256 },
   { tile: { bm: 64, bn: 64, bk: 64, tm: 4, tn: 4 }, minWorkgroups: 0 },
 ];
@@ -91,48 +77,20 @@ export interface PackedNvfp4GemmOptions {
  * ```
  */
 export interface PackedNvfp4GemmIo {
+  /** A's packed codes, `m·k/2` bytes. */
   readonly aCodes: GPUBuffer;
+  /** A's E4M3 block scales, `m·k/16` bytes. */
   readonly aScales: GPUBuffer;
+  /** A's quantizer stats (word 1: S_dec). */
   readonly aStats: GPUBuffer;
+  /** B's packed codes, `n·k/2` bytes. */
   readonly bCodes: GPUBuffer;
+  /** B's E4M3 block scales, `n·k/16` bytes. */
   readonly bScales: GPUBuffer;
+  /** B's quantizer stats (word 1: S_dec). */
   readonly bStats: GPUBuffer;
+  /** Output C `[m, n]` f32 (written). */
   readonly c: GPUBuffer;
-}
-
-/**
- * Throws a RangeError naming the first of m, n, k that is not a positive multiple of 16.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { checkNvfp4GemmDims } from "./mod.ts";
- * checkNvfp4GemmDims({ m: 32, n: 16, k: 64 });
- * assert.throws(() => checkNvfp4GemmDims({ m: 32, n: 16, k: 40 }), /k = 40/);
- * ```
- */
-export function checkNvfp4GemmDims(dims: GemmDims): void {
-  for (const name of ["m", "n", "k"] as const) {
-    const v = dims[name];
-    if (!Number.isInteger(v) || v <= 0 || v % 16 !== 0) {
-      throw new RangeError(`NVFP4 GEMM: ${name} = ${v} must be a positive multiple of 16`);
-    }
-  }
-}
-
-/** Why a device cannot run `tile`, or undefined if it can. */
-function unfit(gpu: Gpu, tile: Nvfp4GemmTile): string | undefined {
-  const maxBytes = gpu.limits.maxComputeWorkgroupStorageSize ?? 16384;
-  const bytes = nvfp4GemmWorkgroupBytes(tile);
-  if (bytes > maxBytes) {
-    return `needs ${bytes} bytes of workgroup memory; the device allows ${maxBytes}`;
-  }
-  const maxInvocations = gpu.limits.maxComputeInvocationsPerWorkgroup ?? 256;
-  const invocations = nvfp4GemmWorkgroupSize(tile);
-  if (invocations > maxInvocations) {
-    return `needs ${invocations} invocations per workgroup; the device allows ${maxInvocations}`;
-  }
-  return undefined;
 }
 
 /**
@@ -171,11 +129,11 @@ function unfit(gpu: Gpu, tile: Nvfp4GemmTile): string | undefined {
 export class PackedNvfp4GemmKernel {
   readonly #gpu: Gpu;
   /** Candidate tilings in order of preference, with their pipelines. */
-  readonly #tiles: readonly (Nvfp4GemmTiling & { pipeline: GPUComputePipeline })[];
+  readonly #tiles: readonly (Tiling<Nvfp4GemmTile> & { pipeline: GPUComputePipeline })[];
 
   private constructor(
     gpu: Gpu,
-    tiles: readonly (Nvfp4GemmTiling & { pipeline: GPUComputePipeline })[],
+    tiles: readonly (Tiling<Nvfp4GemmTile> & { pipeline: GPUComputePipeline })[],
   ) {
     this.#gpu = gpu;
     this.#tiles = tiles;
@@ -190,16 +148,18 @@ export class PackedNvfp4GemmKernel {
     opts: PackedNvfp4GemmOptions = {},
   ): Promise<PackedNvfp4GemmKernel> {
     const dot = opts.dot ?? "dot4I8Packed";
-    let tilings: readonly Nvfp4GemmTiling[];
-    if (opts.tile) {
-      checkNvfp4GemmTile(opts.tile);
-      const why = unfit(gpu, opts.tile);
-      if (why) throw new RangeError(`NVFP4 GEMM tile ${JSON.stringify(opts.tile)} ${why}`);
-      tilings = [{ tile: opts.tile, minWorkgroups: 0 }];
-    } else {
-      // The 64×64 tiling fits every device (11.5 KiB, 256 invocations).
-      tilings = NVFP4_GEMM_TILINGS.filter(({ tile }) => !unfit(gpu, tile));
-    }
+    if (opts.tile) checkNvfp4GemmTile(opts.tile);
+    // The 64×64 tiling fits every device (11.5 KiB, 256 invocations).
+    const tilings = fittingTilings(
+      gpu,
+      NVFP4_GEMM_TILINGS,
+      (tile) => ({
+        bytes: nvfp4GemmWorkgroupBytes(tile),
+        invocations: nvfp4GemmWorkgroupSize(tile),
+      }),
+      "NVFP4 GEMM",
+      opts.tile,
+    );
     const cache = pipelineCache(gpu.device);
     const tiles = await Promise.all(tilings.map(async (t) => ({
       ...t,
@@ -221,10 +181,7 @@ export class PackedNvfp4GemmKernel {
    * ```
    */
   tileFor({ m, n }: GemmDims): Nvfp4GemmTile {
-    const enough = this.#tiles.find(({ tile, minWorkgroups }) =>
-      Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) >= minWorkgroups
-    );
-    return (enough ?? this.#tiles[this.#tiles.length - 1]).tile;
+    return pickTiling(this.#tiles, m, n).tile;
   }
 
   /**
@@ -250,8 +207,7 @@ export class PackedNvfp4GemmKernel {
         );
       }
     }
-    const tile = this.tileFor(dims);
-    const { pipeline } = this.#tiles.find((t) => t.tile === tile)!;
+    const { tile, pipeline } = pickTiling(this.#tiles, m, n);
     const tilesM = Math.ceil(m / tile.bm);
     const tilesN = Math.ceil(n / tile.bn);
     const [gx, gy] = splitDispatch(this.#gpu, tilesM * tilesN);
@@ -268,69 +224,6 @@ export class PackedNvfp4GemmKernel {
       io.c,
       params,
     ]);
-    return {
-      dispatches: 1,
-      encode(pass: GPUComputePassEncoder) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-      destroy() {
-        params.destroy();
-      },
-    };
+    return dispatchOp([[pipeline, group, gx, gy]], [params]);
   }
-}
-
-/**
- * One packed NVFP4 operand on the host: `codes` two per byte (element 2i in the low nibble),
- * `scales` one E4M3 byte per 16-block, row-major; `sDec` the FP32 decode scale.
- *
- * @example
- * ```ts
- * import type { PackedNvfp4Host } from "./mod.ts";
- * const zero: PackedNvfp4Host = { codes: new Uint8Array(8), scales: new Uint8Array(1), sDec: 1 };
- * ```
- */
-export interface PackedNvfp4Host {
-  readonly codes: Uint8Array;
-  readonly scales: Uint8Array;
-  readonly sDec: number;
-}
-
-/**
- * C[i, j] as {@link PackedNvfp4GemmKernel} computes it, bit for bit (barring subnormal results,
- * which a GPU may flush): the exact block terms d·(sa/2)·(sb/2) summed in f32 in block order from
- * +0, then fp32(fp32(acc · S_dec,a) · S_dec,b).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { packedNvfp4GemmReferenceAt } from "./mod.ts";
- * // One 16-block per row; every element 6 (code 7), block scale 2 (E4M3 0x40), S_dec 1.
- * const op = { codes: new Uint8Array(8).fill(0x77), scales: new Uint8Array([0x40]), sDec: 1 };
- * assert.equal(packedNvfp4GemmReferenceAt(op, op, 16, 0, 0), 16 * 12 * 12);
- * ```
- */
-export function packedNvfp4GemmReferenceAt(
-  a: PackedNvfp4Host,
-  b: PackedNvfp4Host,
-  k: number,
-  i: number,
-  j: number,
-): number {
-  const blocks = k / 16;
-  const code = (x: Uint8Array, e: number) => (x[e >> 1] >> ((e & 1) * 4)) & 0xf;
-  const e2m1 = (x: Uint8Array, e: number) => decodeElement(ELEMENTS.e2m1, code(x, e));
-  const e4m3 = (x: Uint8Array, blk: number) => decodeElement(ELEMENTS.e4m3, x[blk]);
-  let acc = 0;
-  for (let q = 0; q < blocks; q++) {
-    let d = 0;
-    for (let e = 0; e < 16; e++) {
-      d += 4 * e2m1(a.codes, i * k + q * 16 + e) * e2m1(b.codes, j * k + q * 16 + e);
-    }
-    const term = d * (e4m3(a.scales, i * blocks + q) / 2) * (e4m3(b.scales, j * blocks + q) / 2);
-    acc = Math.fround(acc + term);
-  }
-  return Math.fround(Math.fround(acc * a.sDec) * b.sDec);
 }

@@ -14,7 +14,7 @@
  *   most 20 significant bits and is exact in f32, whether `fma` fuses or not. d reaches f32 as
  *   bitcast(d + 0x4B400000) − 1.5·2²³ (exact for |d| < 2²²): an integer add that starts the chain
  *   of dot products and one f32 subtraction, instead of an i32→f32 conversion, which NVIDIA GPUs
- *   run at a fraction of the FMA rate (not measured here).
+ *   run at a fraction of the FMA rate.
  * - acc ← acc + term over the K/16 blocks in order from +0 (the only rounding inside the sum), then
  *   C = fp32(fp32(acc · S_dec,a) · S_dec,b). Each output is one fixed sequence of f32 operations,
  *   independent of the tiling: deterministic, and reproducible on the CPU bit for bit.
@@ -31,13 +31,11 @@
  *   as `while (true)` and clamps dynamically indexed private arrays: PERFORMANCE.md §4.3–4.4).
  * - Rows past M or N and blocks past K load as zero codes with scale 0.
  *
- * Speed on the H100 (Deno 2.9.6, bench/gemm_nvfp4.ts): 61–63 TFLOP/s at 4096³–8192³, 1.76–1.79×
- * the f32 GEMM in the same run. `dot4I8Packed` is native there: the `unpacked` variant ran 3× slower.
- * An ALU probe measured 63 dot4I8Packed per clock per SM (half the 117–121 f32 FMAs), so the
- * integer-dot ceiling is ≈134 TFLOP/s; per 16-block and output the kernel also issues the integer
- * adds of the 4 dot products and 3 f32 operations (the subtraction above, the scale product and the
- * FMA), which the probe found not to overlap fully with the dots, and the tiling barely matters
- * (11 tilings: 47–63 TFLOP/s), so instruction issue, not memory, most likely bounds it.
+ * The kernel is most likely bound by instruction issue (the integer dots, their adds and three f32
+ * operations per 16-block and output), not by memory, so the tiling barely changes its speed;
+ * bench/gemm_nvfp4.ts measures it beside the f32 GEMM (reports/h100-kernels.md). The `unpacked`
+ * variant multiplies the int8 values one by one, as a polyfill of `dot4I8Packed` would: comparing
+ * the two tells a native integer dot product from a polyfill.
  *
  * Bindings: 0 a_codes, 1 a_scales, 2 a_stats, 3 b_codes, 4 b_scales, 5 b_stats (read), 6 c
  * (read_write), 7 params uniform (8 u32: m, n, k_blocks, tiles_m, tiles_n, gx, k_tiles, 0).
@@ -98,7 +96,9 @@ export type Nvfp4Dot = "dot4I8Packed" | "unpacked";
  * ```
  */
 export interface Nvfp4GemmShaderConfig {
+  /** The workgroup tiling. */
   readonly tile: Nvfp4GemmTile;
+  /** How block dot products are computed. */
   readonly dot: Nvfp4Dot;
 }
 

@@ -1,17 +1,83 @@
 /**
- * CPU reference for RMSNorm and LayerNorm over the rows of a row-major `[rows, d]` tensor, forward
- * and backward, in float64 (the oracle the GPU kernels in `kernels/norm/mod.ts` are tested against).
+ * CPU reference for RMSNorm over the rows of a row-major `[rows, d]` tensor, forward and backward,
+ * in float64 (the oracle the GPU kernels in `kernels/norm/mod.ts` are tested against), and the
+ * op's contract: the row-length limit, the default epsilon and the row blocks of the backward pass
+ * (which fix its summation order and the size of its scratch buffer).
  *
  * RMSNorm (Zhang & Sennrich 2019, eq. 4): `r = 1/sqrt(mean(x²) + eps)`, `y = x·r·g`. With
  * `x̂ = x·r` and `q = dy·g`, the chain rule through `∂r/∂x_i = −r³·x_i/d` gives
  * `dx = r·(q − x̂·mean(q·x̂))` and `dg = Σ_rows dy·x̂`.
  *
- * LayerNorm (Ba et al. 2016, eq. 3, biased variance): `μ = mean(x)`, `r = 1/sqrt(mean((x−μ)²) +
- * eps)`, `y = (x−μ)·r·w + b`. With `x̂ = (x−μ)·r` and `q = dy·w`,
- * `dx = r·(q − mean(q) − x̂·mean(q·x̂))`, `dw = Σ_rows dy·x̂`, `db = Σ_rows dy`.
- *
  * @module
  */
+
+/**
+ * The largest row length (and, for the gated norm, group size) the row kernels take.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_NORM_D } from "./reference.ts";
+ * assert.equal(MAX_NORM_D, 16384);
+ * ```
+ */
+export const MAX_NORM_D = 16384;
+
+/**
+ * The epsilon added under the square root when none is given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NORM_EPS } from "./reference.ts";
+ * assert.equal(NORM_EPS, 1e-5);
+ * ```
+ */
+export const NORM_EPS = 1e-5;
+
+/** Backward aims for about this many row blocks (enough workgroups to fill a large GPU). */
+const TARGET_BLOCKS = 512;
+
+/**
+ * Rows per backward workgroup for `rows` rows, and the number of row blocks (the rows of the
+ * scratch partials). Each block's partial sums are added in block order, so this split fixes the
+ * summation order of the parameter gradients; it depends on `rows` only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normBlocks } from "./reference.ts";
+ * assert.deepEqual(normBlocks(16384), { rowsPerBlock: 32, blocks: 512 });
+ * assert.deepEqual(normBlocks(3), { rowsPerBlock: 1, blocks: 3 });
+ * ```
+ */
+export function normBlocks(rows: number): { rowsPerBlock: number; blocks: number } {
+  if (!Number.isInteger(rows) || rows < 1) {
+    throw new RangeError(`norm: rows must be a positive integer, got ${rows}`);
+  }
+  const rowsPerBlock = Math.ceil(rows / TARGET_BLOCKS);
+  return { rowsPerBlock, blocks: Math.ceil(rows / rowsPerBlock) };
+}
+
+/**
+ * The epsilon of a configuration: `eps`, or {@link NORM_EPS} when undefined. Throws a RangeError
+ * unless it is a finite number ≥ 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normEps } from "./reference.ts";
+ * assert.equal(normEps(undefined), 1e-5);
+ * assert.throws(() => normEps(-1), /eps must be/);
+ * ```
+ */
+export function normEps(eps: number | undefined, what = "norm"): number {
+  const e = eps ?? NORM_EPS;
+  if (!(e >= 0) || !Number.isFinite(e)) {
+    throw new RangeError(`${what}: eps must be a finite number ≥ 0, got ${e}`);
+  }
+  return e;
+}
 
 /**
  * Row statistics and output of an RMSNorm forward pass.
@@ -47,7 +113,7 @@ export function rmsNormForward(
   g: ArrayLike<number>,
   rows: number,
   d: number,
-  eps = 1e-5,
+  eps = NORM_EPS,
 ): RmsNormForward {
   const y = new Float64Array(rows * d);
   const rstd = new Float64Array(rows);
@@ -97,7 +163,7 @@ export function rmsNormBackward(
   dy: ArrayLike<number>,
   rows: number,
   d: number,
-  eps = 1e-5,
+  eps = NORM_EPS,
 ): RmsNormGrads {
   const { rstd } = rmsNormForward(x, g, rows, d, eps);
   const dx = new Float64Array(rows * d);
@@ -114,123 +180,4 @@ export function rmsNormBackward(
     }
   }
   return { dx, dg };
-}
-
-/**
- * Row statistics and output of a LayerNorm forward pass.
- *
- * @example
- * ```ts
- * import { type LayerNormForward, layerNormForward } from "./reference.ts";
- * const out: LayerNormForward = layerNormForward([1, 2, 3, 4], [1, 1], [0, 0], 2, 2);
- * console.log(out.mean); // Float64Array [1.5, 3.5]
- * ```
- */
-export interface LayerNormForward {
-  /** Output `[rows, d]`. */
-  readonly y: Float64Array;
-  /** Row means `[rows]`. */
-  readonly mean: Float64Array;
-  /** `1/sqrt(var + eps)` per row. */
-  readonly rstd: Float64Array;
-}
-
-/**
- * LayerNorm forward.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { layerNormForward } from "./reference.ts";
- * const { y, mean, rstd } = layerNormForward([1, 3], [2, 2], [0, 1], 1, 2, 0);
- * assert.deepEqual([...y, ...mean, ...rstd], [-2, 3, 2, 1]);
- * ```
- */
-export function layerNormForward(
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  b: ArrayLike<number>,
-  rows: number,
-  d: number,
-  eps = 1e-5,
-): LayerNormForward {
-  const y = new Float64Array(rows * d);
-  const mean = new Float64Array(rows);
-  const rstd = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let i = 0; i < d; i++) s += x[r * d + i];
-    const mu = s / d;
-    let v = 0;
-    for (let i = 0; i < d; i++) v += (x[r * d + i] - mu) ** 2;
-    const rs = 1 / Math.sqrt(v / d + eps);
-    mean[r] = mu;
-    rstd[r] = rs;
-    for (let i = 0; i < d; i++) y[r * d + i] = (x[r * d + i] - mu) * rs * w[i] + b[i];
-  }
-  return { y, mean, rstd };
-}
-
-/**
- * Gradients of a LayerNorm.
- *
- * @example
- * ```ts
- * import { type LayerNormGrads, layerNormBackward } from "./reference.ts";
- * const grads: LayerNormGrads = layerNormBackward([1, 2], [1, 1], [1, 0], 1, 2);
- * console.log(grads.db); // Float64Array [1, 0]
- * ```
- */
-export interface LayerNormGrads {
-  /** Input gradient `[rows, d]`. */
-  readonly dx: Float64Array;
-  /** Weight gradient `[d]`. */
-  readonly dw: Float64Array;
-  /** Bias gradient `[d]`. */
-  readonly db: Float64Array;
-}
-
-/**
- * LayerNorm backward (recomputes the row statistics from `x`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { layerNormBackward } from "./reference.ts";
- * // A constant upstream gradient only moves the mean, which LayerNorm removes: dx = 0.
- * const { dx, db } = layerNormBackward([1, 3], [1, 1], [1, 1], 1, 2, 0);
- * assert.deepEqual([...dx, ...db], [0, 0, 1, 1]);
- * ```
- */
-export function layerNormBackward(
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  dy: ArrayLike<number>,
-  rows: number,
-  d: number,
-  eps = 1e-5,
-): LayerNormGrads {
-  const { mean, rstd } = layerNormForward(x, w, new Float64Array(d), rows, d, eps);
-  const dx = new Float64Array(rows * d);
-  const dw = new Float64Array(d);
-  const db = new Float64Array(d);
-  for (let r = 0; r < rows; r++) {
-    const [mu, rs] = [mean[r], rstd[r]];
-    let m1 = 0;
-    let m2 = 0;
-    for (let i = 0; i < d; i++) {
-      const q = dy[r * d + i] * w[i];
-      m1 += q;
-      m2 += q * (x[r * d + i] - mu) * rs;
-    }
-    m1 /= d;
-    m2 /= d;
-    for (let i = 0; i < d; i++) {
-      const h = (x[r * d + i] - mu) * rs;
-      dx[r * d + i] = rs * (dy[r * d + i] * w[i] - m1 - h * m2);
-      dw[i] += dy[r * d + i] * h;
-      db[i] += dy[r * d + i];
-    }
-  }
-  return { dx, dw, db };
 }

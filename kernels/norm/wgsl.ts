@@ -1,7 +1,7 @@
 /**
- * WGSL generators for RMSNorm and LayerNorm over the rows of a `[rows, d]` tensor, forward and
- * backward, plus the fixed-order column sum that turns per-row-block partials into the weight
- * gradients.
+ * WGSL generators for RMSNorm over the rows of a `[rows, d]` tensor, forward and backward, plus
+ * the fixed-order column sum that turns per-row-block partials into the weight gradients (also
+ * used by the gated norm and the causal conv1d).
  *
  * Geometry: one workgroup per row (forward) or per block of consecutive rows (backward). Invocation
  * `lid` owns the columns `lid + k·WG` (vec4 units when `d % 4 == 0`, else scalars) for the
@@ -10,17 +10,15 @@
  * go through a fixed binary tree in workgroup memory; nothing depends on scheduling or on the
  * adapter's subgroup size.
  *
- * Formulas (Zhang & Sennrich 2019, "Root Mean Square Layer Normalization", eq. 4; Ba et al.
- * 2016, "Layer Normalization", eq. 3; the gradients follow by the chain rule, written out in
- * `kernels/norm/reference.ts`).
+ * Formulas (Zhang & Sennrich 2019, "Root Mean Square Layer Normalization", eq. 4; the gradients
+ * follow by the chain rule, written out in `kernels/norm/reference.ts`).
  *
  * @module
  */
 
 import { f32Literal } from "../_wgsl/numerics.ts";
-
-/** Largest row length the generators accept. */
-const MAX_NORM_D = 16384;
+import { range } from "../_wgsl/unroll.ts";
+import { MAX_NORM_D } from "./reference.ts";
 
 /**
  * Workgroup shape of a row kernel for rows of `d` values.
@@ -79,8 +77,6 @@ export function rowGeometry(d: number): RowGeometry {
  */
 export const COLSUM_LANES = 16;
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
 /** Shared pieces of a row kernel's source for a geometry. */
 class RowSource {
   readonly g: RowGeometry;
@@ -104,11 +100,6 @@ class RowSource {
   guarded(k: number, body: string): string {
     const overhang = k === this.g.k - 1 && this.g.nv % this.g.wg !== 0;
     return overhang ? `if (${this.col(k)} < ${this.g.nv}u) { ${body} }` : `{ ${body} }`;
-  }
-
-  /** Sum of a value's components, in a fixed order. */
-  hsum(v: string): string {
-    return this.g.vec === 4 ? `((${v}.x + ${v}.y) + (${v}.z + ${v}.w))` : v;
   }
 
   /** Dot product of two values. */
@@ -195,52 +186,6 @@ ${
 `;
 }
 
-/**
- * LayerNorm forward: `y = (x − mean) · rstd · w + b`, `rstd = 1/sqrt(var + eps)` (biased
- * variance, two passes over the row held in registers). Bindings: x, w, b, y, mean [rows],
- * rstd [rows], params {rows, gx, eps}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { layerForwardShader, rowGeometry } from "./wgsl.ts";
- * assert.match(layerForwardShader(rowGeometry(768)), /mean\[row\]/);
- * ```
- */
-export function layerForwardShader(g: RowGeometry): string {
-  const s = new RowSource(g);
-  const { t } = s;
-  return `struct Params { rows: u32, gx: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read> w: array<${t}>;
-@group(0) @binding(2) var<storage, read> b: array<${t}>;
-@group(0) @binding(3) var<storage, read_write> y: array<${t}>;
-@group(0) @binding(4) var<storage, read_write> mean: array<f32>;
-@group(0) @binding(5) var<storage, read_write> rstd: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
-${s.reducer("f", "f32")}
-${HEADER(g.wg)}
-  let row = wid.y * params.gx + wid.x;
-  if (row >= params.rows) { return; }
-  let base = row * ${g.nv}u;
-${
-    s.slots.map((k) => `  var t${k} = ${t}();\n  ${s.guarded(k, `t${k} = x[base + ${s.col(k)}];`)}`)
-      .join("\n")
-  }
-  let mu = reduce_f(lid, ${s.sum((k) => s.hsum(`t${k}`))}) * ${s.invD};
-${s.slots.map((k) => `  var c${k} = ${t}();\n  ${s.guarded(k, `c${k} = t${k} - mu;`)}`).join("\n")}
-  let va = reduce_f(lid, ${s.sum((k) => s.dot(`c${k}`, `c${k}`))}) * ${s.invD};
-  let r = inverseSqrt(va + params.eps);
-  if (lid == 0u) { mean[row] = mu; rstd[row] = r; }
-${
-    s.slots.map((k) =>
-      `  ${s.guarded(k, `y[base + ${s.col(k)}] = c${k} * r * w[${s.col(k)}] + b[${s.col(k)}];`)}`
-    ).join("\n")
-  }
-}
-`;
-}
-
 /** The row-block loop of a backward kernel around `perRow`, then `after` (partials stores). */
 function blockLoop(perRow: string, after: string): string {
   return `  let blk = wid.y * params.gx + wid.x;
@@ -306,73 +251,6 @@ ${
 ${s.reducer("f", "f32")}
 ${HEADER(g.wg)}
 ${s.slots.map((k) => `  var a${k} = ${t}();`).join("\n")}
-${blockLoop(perRow, after)}
-}
-`;
-}
-
-/**
- * LayerNorm backward for a block of `params.rb` rows per workgroup:
- * `dx = rstd · (dy·w − mean(dy·w) − x̂ · mean(dy·w·x̂))` with `x̂ = (x − mean) · rstd`; the
- * block's partials `Σ_rows dy·x̂` and `Σ_rows dy` go to `partial[2·blk, :]` and
- * `partial[2·blk + 1, :]`. Bindings: x, w, mean, rstd, dy, dx, partial,
- * params {rows, gx, rb, acc}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { layerBackwardShader, rowGeometry } from "./wgsl.ts";
- * assert.match(layerBackwardShader(rowGeometry(100)), /reduce_v2/);
- * ```
- */
-export function layerBackwardShader(g: RowGeometry): string {
-  const s = new RowSource(g);
-  const { t } = s;
-  const perRow = `  for (var r = r0; r < r1; r = r + 1u) {
-    let base = r * ${g.nv}u;
-    let mu = mean[r];
-    let rs = rstd[r];
-${
-    s.slots.map((k) =>
-      `    var h${k} = ${t}();\n    var q${k} = ${t}();\n    ${
-        s.guarded(
-          k,
-          `let e = dy[base + ${s.col(k)}]; h${k} = (x[base + ${s.col(k)}] - mu) * rs; ` +
-            `aw${k} = aw${k} + e * h${k}; ab${k} = ab${k} + e; q${k} = e * w[${s.col(k)}];`,
-        )
-      }`
-    ).join("\n")
-  }
-    let m = reduce_v2(lid, vec2<f32>(${s.sum((k) => s.hsum(`q${k}`))}, ${
-    s.sum((k) => s.dot(`q${k}`, `h${k}`))
-  })) * ${s.invD};
-${
-    s.slots.map((k) =>
-      `    ${s.guarded(k, storeDx(`base + ${s.col(k)}`, `rs * (q${k} - m.x - h${k} * m.y)`))}`
-    ).join("\n")
-  }
-  }`;
-  const after = s.slots.map((k) =>
-    `  ${
-      s.guarded(
-        k,
-        `partial[2u * blk * ${g.nv}u + ${s.col(k)}] = aw${k}; ` +
-          `partial[(2u * blk + 1u) * ${g.nv}u + ${s.col(k)}] = ab${k};`,
-      )
-    }`
-  ).join("\n");
-  return `struct Params { rows: u32, gx: u32, rb: u32, acc: u32 }
-@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read> w: array<${t}>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> rstd: array<f32>;
-@group(0) @binding(4) var<storage, read> dy: array<${t}>;
-@group(0) @binding(5) var<storage, read_write> dx: array<${t}>;
-@group(0) @binding(6) var<storage, read_write> partial: array<${t}>;
-@group(0) @binding(7) var<uniform> params: Params;
-${s.reducer("v2", "vec2<f32>")}
-${HEADER(g.wg)}
-${s.slots.map((k) => `  var aw${k} = ${t}();\n  var ab${k} = ${t}();`).join("\n")}
 ${blockLoop(perRow, after)}
 }
 `;

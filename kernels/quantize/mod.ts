@@ -9,20 +9,23 @@
 import { createBufferFrom, createEmptyBuffer, readBuffer } from "../../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import type { BoundOp } from "../../src/gpu/op.ts";
+import { type BoundOp, type Dispatch, encodeDispatches } from "../../src/gpu/op.ts";
 import { ELEMENTS } from "../../src/formats/elements.ts";
 import { f32FromBits } from "../../src/formats/fp32.ts";
 import { checkQuantizeArgs, Quantized, type QuantizeOptions } from "../../src/formats/quantize.ts";
-import { type HadamardOptions, resolveHadamard } from "../../src/formats/rht.ts";
+import type { HadamardOptions } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
 import type { FormatName, FormatSpec, ResolvedFormat } from "../../src/formats/spec.ts";
 import {
-  clearShader,
   type Geometry,
   geometry,
-  GPU_PAD,
   type KernelConfig,
-  type KernelFormat,
+  kernelConfig,
+  paddedElements,
+  quantizeSizes,
+} from "./reference.ts";
+import {
+  clearShader,
   PARAMS_BYTES,
   quantizeShader,
   SLABS,
@@ -31,71 +34,30 @@ import {
   WORKGROUP,
 } from "./wgsl.ts";
 
-/** Number of elements a GPU tensor of `n` values occupies (zero-padded to {@link GPU_PAD}). */
-export function paddedElements(n: number): number {
-  return Math.ceil(n / GPU_PAD) * GPU_PAD;
-}
-
-/** The kernel configuration for a resolved format and options. */
-export function kernelConfig(
-  spec: ResolvedFormat,
-  opts: QuantizeOptions,
-  output: "fake" | "packed",
-  cols: number,
-): KernelConfig {
-  let format: KernelFormat;
-  if (spec.kind === "fp8") {
-    format = { kind: "fp8", element: spec.element, delayed: spec.scaling !== "current" };
-  } else {
-    format = spec;
-  }
-  const rht = opts.rht ? resolveHadamard(cols, opts.rht) : undefined;
-  const stochastic = resolveRounding(opts).mode === "stochastic";
-  return rht ? { format, stochastic, rht, output } : { format, stochastic, output };
-}
-
-/** Byte sizes of the buffers a kernel reads and writes for a `[rows, cols]` tensor. */
-export interface QuantizeSizes {
-  /** Padded element count. */
-  readonly elements: number;
-  readonly xBytes: number;
-  /** Fake-quant output (FP32). */
-  readonly outBytes: number;
-  /** Packed codes. */
-  readonly codesBytes: number;
-  /** One scale byte per block (0 for formats without block scales). */
-  readonly scalesBytes: number;
-  /** Tile amaxes of 16×16 tiles (0 otherwise). */
-  readonly tileBytes: number;
-  /** stats[0] = amax bits, stats[1] = tensor decode scale bits. */
-  readonly statsBytes: 8;
-}
-
-/** Buffer sizes for a configuration and shape. */
-export function quantizeSizes(cfg: KernelConfig, rows: number, cols: number): QuantizeSizes {
-  const g = geometry(cfg);
-  const elements = paddedElements(rows * cols);
-  const f = cfg.format;
-  const bits = f.kind === "nvfp4" ? 4 : f.element === "fp32" ? 32 : ELEMENTS[f.element].bits;
-  const tiled = f.kind === "nvfp4" && f.tile === "16x16";
-  return {
-    elements,
-    xBytes: elements * 4,
-    outBytes: elements * 4,
-    codesBytes: (elements * bits) / 8,
-    scalesBytes: g.scaled ? elements / g.block : 0,
-    tileBytes: tiled ? (rows / 16) * (cols / 16) * 4 : 0,
-    statsBytes: 8,
-  };
-}
+export {
+  type Geometry,
+  GPU_PAD,
+  type KernelConfig,
+  kernelConfig,
+  type KernelFormat,
+  paddedElements,
+  type QuantizeSizes,
+  quantizeSizes,
+} from "./reference.ts";
 
 /** The buffers a bound kernel uses; `out` for fake-quant, `codes`/`scales` for packed output. */
 export interface QuantizeIo {
+  /** Input `[rows, cols]` f32, zero-padded to `quantizeSizes(...).elements`. */
   x: GPUBuffer;
+  /** Stats words: amax bits, then the tensor decode scale bits. */
   stats: GPUBuffer;
+  /** Fake-quant output (FP32), for `output: "fake"`. */
   out?: GPUBuffer;
+  /** Packed codes, for `output: "packed"`. */
   codes?: GPUBuffer;
+  /** Scale bytes, for packed formats with block scales. */
   scales?: GPUBuffer;
+  /** Tile amaxes, for 16×16 tiles (`nvfp4-2d`). */
   tileAmax?: GPUBuffer;
 }
 
@@ -114,7 +76,9 @@ export interface QuantizeIo {
  * ```
  */
 export class QuantizeKernel {
+  /** The configuration compiled for. */
   readonly config: KernelConfig;
+  /** What the configuration implies (block size, passes). */
   readonly geometry: Geometry;
   readonly #gpu: Gpu;
   readonly #clear: GPUComputePipeline;
@@ -172,7 +136,7 @@ export class QuantizeKernel {
       ? [need(io.out, "out")]
       : [need(io.codes, "codes"), ...(g.scaled ? [need(io.scales, "scales")] : [])];
     const tiles = tiled ? [need(io.tileAmax, "tileAmax")] : [];
-    const dispatches: [GPUComputePipeline, GPUBindGroup, number, number][] = [
+    const dispatches: Dispatch[] = [
       [this.#clear, bindGroup(device, this.#clear, [io.stats]), 1, 1],
     ];
     if (this.#stats) {
@@ -200,13 +164,14 @@ export class BoundQuantize implements BoundOp {
   readonly #device: GPUDevice;
   readonly #params: GPUBuffer;
   readonly #words: Uint32Array<ArrayBuffer>;
-  readonly #dispatches: [GPUComputePipeline, GPUBindGroup, number, number][];
+  readonly #dispatches: readonly Dispatch[];
 
+  /** Made by {@link QuantizeKernel.bind}. */
   constructor(
     device: GPUDevice,
     params: GPUBuffer,
     words: Uint32Array<ArrayBuffer>,
-    dispatches: [GPUComputePipeline, GPUBindGroup, number, number][],
+    dispatches: readonly Dispatch[],
   ) {
     this.#device = device;
     this.#params = params;
@@ -228,7 +193,7 @@ export class BoundQuantize implements BoundOp {
 
   /** Records clear → stats → quantize into `pass`. */
   encode(pass: GPUComputePassEncoder): void {
-    this.encodeOnly(pass, this.#dispatches.map((_, i) => i));
+    encodeDispatches(pass, this.#dispatches);
   }
 
   /**
@@ -237,12 +202,7 @@ export class BoundQuantize implements BoundOp {
    * whatever stats the last full run left.
    */
   encodeOnly(pass: GPUComputePassEncoder, indices: readonly number[]): void {
-    for (const i of indices) {
-      const [pipeline, group, x, y] = this.#dispatches[i];
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(x, y);
-    }
+    encodeDispatches(pass, indices.map((i) => this.#dispatches[i]));
   }
 
   /** Frees the params buffer (the bound buffers belong to the caller). */
@@ -258,7 +218,7 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsag
  * returns what it wrote: fake-quant values or packed codes in `out`, scale bytes, and the stats
  * words (amax bits, tensor decode scale bits).
  */
-export async function runQuantizeKernel(
+async function runQuantizeKernel(
   x: Float32Array,
   rows: number,
   cols: number,

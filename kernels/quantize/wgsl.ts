@@ -2,13 +2,12 @@
  * WGSL generator for the quantize kernels.
  *
  * Layout: every invocation owns one vec4 (four consecutive elements) of a slab of 256 vec4, so
- * every global load and store is coalesced. Measured on the H100 (bench/_probe runs, 64 MiB): a
- * vec4 copy reaches 2.7 TB/s with one vec4 per invocation but 1.5 TB/s with four consecutive vec4
- * and 0.59 TB/s with sixteen, while the quantizer arithmetic (encoders, the unrolled division) at
- * one vec4 per invocation still runs at 2.6 TB/s. So a block of 16 (NVFP4) or 32 (MX) elements
- * spans 4 or 8 invocations, which share their partial amaxes, RHT butterfly stages, packed codes
- * and scale bytes through small workgroup arrays. All arithmetic is that of `src/formats/`,
- * bit for bit; the RHT exchanges compute exactly the butterfly's adds in the same order.
+ * every global load and store is coalesced (runs of several consecutive vec4 per invocation cost
+ * bandwidth, the arithmetic does not: bench/access_patterns.ts). So a block of 16 (NVFP4) or 32
+ * (MX) elements spans 4 or 8 invocations, which share their partial amaxes, RHT butterfly stages,
+ * packed codes and scale bytes through small workgroup arrays. All arithmetic is that of
+ * `src/formats/`, bit for bit; the RHT exchanges compute exactly the butterfly's adds in the same
+ * order.
  *
  * Kernels (bindings in order):
  * - `clear`: stats ← 0.
@@ -17,7 +16,8 @@
  * - `quantize`: x → fake-quant FP32 `out`, or packed `codes` + `scales`; stats[1] ← tensor decode
  *   scale; formats without a stats pass also reduce their amax into stats[0].
  *
- * GPU tensors are zero-padded to a multiple of {@link GPU_PAD} elements.
+ * GPU tensors are zero-padded to a multiple of `GPU_PAD` elements; the configurations, their
+ * geometry and the buffer sizes are the contract in `./reference.ts`.
  *
  * @module
  */
@@ -27,66 +27,19 @@ import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
 import { MX_EMAX } from "../../src/formats/mx.ts";
 import { RECIP_6 } from "../../src/formats/nvfp4.ts";
 import { hadamardScale } from "../../src/formats/rht.ts";
-
-/** Every GPU tensor is zero-padded to a multiple of this many elements. */
-export const GPU_PAD = 128;
+import {
+  elementName,
+  type Geometry,
+  geometry,
+  type KernelConfig,
+  type KernelFormat,
+} from "./reference.ts";
 
 /** Invocations per workgroup of the flat kernels; each owns one vec4 of a slab. */
 export const WORKGROUP = 256;
 
 /** Slabs of {@link WORKGROUP} vec4 each workgroup processes (fewer workgroups, fewer atomics). */
 export const SLABS = 4;
-
-/** What a quantize kernel computes. Delayed FP8 scaling reads its scale from the params. */
-export type KernelFormat =
-  | { readonly kind: "float"; readonly element: "fp32" | "bf16" | "fp16" }
-  | { readonly kind: "fp8"; readonly element: "e4m3" | "e5m2"; readonly delayed: boolean }
-  | {
-    readonly kind: "mx";
-    readonly element: "e2m1" | "e4m3" | "e5m2";
-    readonly scaleRule: "floor" | "ceil" | "rceil";
-  }
-  | { readonly kind: "nvfp4"; readonly tile: "1x16" | "16x16" };
-
-/** A quantize kernel's configuration. */
-export interface KernelConfig {
-  readonly format: KernelFormat;
-  readonly stochastic: boolean;
-  readonly rht?: { readonly size: number; readonly signs: readonly number[] };
-  readonly output: "fake" | "packed";
-}
-
-/** Derived sizes of a configuration. */
-export interface Geometry {
-  /** Elements per scale block (16 for formats without block scales). */
-  block: number;
-  /** Whether the format has block scales. */
-  scaled: boolean;
-  /** Whether a stats pass (tensor amax) precedes quantization. */
-  needsStats: boolean;
-  /** Whether the stats pass works on 16×16 tiles. */
-  tiled: boolean;
-  /** Bits per packed code. */
-  codeBits: number;
-}
-
-/** The element codec of a kernel format; `fp32` for the identity. */
-function elementName(f: KernelFormat): ElementName | "fp32" {
-  return f.kind === "nvfp4" ? "e2m1" : f.element;
-}
-
-/** The geometry of a kernel configuration. */
-export function geometry(cfg: KernelConfig): Geometry {
-  const f = cfg.format;
-  const elem = elementName(f);
-  return {
-    block: f.kind === "mx" ? 32 : 16,
-    scaled: f.kind === "nvfp4" || f.kind === "mx",
-    needsStats: f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed),
-    tiled: f.kind === "nvfp4" && f.tile === "16x16",
-    codeBits: elem === "fp32" ? 32 : ELEMENTS[elem].bits,
-  };
-}
 
 const PARAMS = /* wgsl */ `
 struct Params {

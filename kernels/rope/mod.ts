@@ -2,22 +2,18 @@
  * Rotary position embedding (RoFormer, arXiv 2104.09864; GPT-NeoX "rotate half" pairing) applied
  * in place to the q and k parts of a fused qkv tensor [B·T, 3·D], and its backward (the inverse
  * rotation applied in place to dq and dk of dqkv). The CPU reference and the formula are in
- * kernels/rope/reference.ts; the f32 cos/sin table [T, Dh/2] comes from the same
- * {@link ropeTable} and is uploaded once per bind.
- *
- * One invocation per rotated pair: consecutive invocations take consecutive pairs of a head, so
- * both halves are read and written coalesced.
+ * kernels/rope/reference.ts; the f32 cos/sin table [T, Dh/2] comes from the same `ropeTable`
+ * and is uploaded once per bind. One invocation per rotated pair (WGSL in `./wgsl.ts`).
  *
  * @module
  */
 
 import type { Gpu } from "../../src/gpu/device.ts";
 import { createBufferFrom } from "../../src/gpu/buffers.ts";
-import { type BoundOp, uniformBuffer } from "../../src/gpu/op.ts";
+import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
 import { checkRopeDims, ROPE_BASE, ropeTable } from "./reference.ts";
-
-const WG = 256;
+import { ROPE_WORKGROUP, ropeShader } from "./wgsl.ts";
 
 /**
  * A RoPE kernel's configuration: the head layout and the base (default 10000).
@@ -29,9 +25,11 @@ const WG = 256;
  * ```
  */
 export interface RopeConfig {
+  /** Attention heads. */
   readonly heads: number;
   /** Even, ≥ 2. */
   readonly headDim: number;
+  /** The rotary base (default 10000). */
   readonly base?: number;
 }
 
@@ -45,40 +43,10 @@ export interface RopeConfig {
  * ```
  */
 export interface RopeBindDims {
+  /** Sequences. */
   readonly batch: number;
+  /** Tokens per sequence (positions 0 … seq − 1). */
   readonly seq: number;
-}
-
-/** WGSL of the in-place rotation; `sign` 1 rotates forward, −1 backward. */
-function ropeShader(heads: number, headDim: number, sign: 1 | -1): string {
-  const half = headDim / 2;
-  const d = heads * headDim;
-  // Forward: (a, b) → (a·c − b·s, b·c + a·s). Backward (transpose): (a·c + b·s, b·c − a·s).
-  const [minus, plus] = sign === 1 ? ["-", "+"] : ["+", "-"];
-  return /* wgsl */ `
-struct P { pairs: u32, seq: u32, gx: u32 }
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@group(0) @binding(1) var<storage, read> cs: array<vec2<f32>>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * p.gx + wid.x) * ${WG}u + lid;
-  if (idx >= p.pairs) { return; }
-  // idx = ((row · 2 + part) · H + h) · Dh/2 + i
-  let row = idx / ${d}u;
-  let rest = idx % ${d}u;
-  let part = rest / ${heads * half}u;
-  let within = rest % ${heads * half}u;
-  let h = within / ${half}u;
-  let i = within % ${half}u;
-  let at = row * ${3 * d}u + part * ${d}u + h * ${headDim}u + i;
-  let r = cs[(row % p.seq) * ${half}u + i];
-  let a = x[at];
-  let b = x[at + ${half}u];
-  x[at] = a * r.x ${minus} b * r.y;
-  x[at + ${half}u] = b * r.x ${plus} a * r.y;
-}
-`;
 }
 
 /**
@@ -112,6 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * ```
  */
 export class RopeKernel {
+  /** The head layout and base compiled for. */
   readonly config: Required<RopeConfig>;
   readonly #gpu: Gpu;
   readonly #forward: GPUComputePipeline;
@@ -162,7 +131,7 @@ export class RopeKernel {
     }
     const device = this.#gpu.device;
     const pairs = rows * d;
-    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(pairs / WG));
+    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(pairs / ROPE_WORKGROUP));
     const table = createBufferFrom(
       device,
       ropeTable(dims.seq, headDim, base),
@@ -171,17 +140,6 @@ export class RopeKernel {
     );
     const params = uniformBuffer(device, [pairs, dims.seq, gx]);
     const group = bindGroup(device, pipeline, [x, table, params]);
-    return {
-      dispatches: 1,
-      encode(pass) {
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, group);
-        pass.dispatchWorkgroups(gx, gy);
-      },
-      destroy() {
-        table.destroy();
-        params.destroy();
-      },
-    };
+    return dispatchOp([[pipeline, group, gx, gy]], [table, params]);
   }
 }

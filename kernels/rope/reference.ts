@@ -26,8 +26,11 @@
  * ```
  */
 export interface RopeDims {
+  /** Sequences. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seq: number;
+  /** Attention heads. */
   readonly heads: number;
   /** Features per head (even). */
   readonly headDim: number;

@@ -27,58 +27,24 @@
  * order; `dALog`, `dD`, `dDtBias` are summed from per-(b, h) partials in order. No atomics: results
  * are bit-identical run to run. Backward is seven dispatches.
  *
- * Limits: `headDim ≤` {@link MAX_SSD_HEAD_DIM}, `dState ≤` {@link MAX_SSD_D_STATE} (the private
- * arrays; larger ones would spill to slow memory).
+ * Limits: `headDim ≤ MAX_SSD_HEAD_DIM`, `dState ≤ MAX_SSD_D_STATE` (kernels/ssd/reference.ts; the
+ * private arrays; larger ones would spill to slow memory).
  *
  * @module
  */
 
 import type { Gpu } from "../../src/gpu/device.ts";
-import { type BoundOp, uniformBuffer } from "../../src/gpu/op.ts";
+import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import { validateSsdDims } from "./reference.ts";
+import {
+  checkSsdConfig,
+  type SsdConfig,
+  ssdScratchElements,
+  validateSsdDims,
+} from "./reference.ts";
 import { SSD_WORKGROUP, ssdLanes, ssdShader, type SsdStage } from "./wgsl.ts";
 
-/**
- * The largest head dimension the kernels take.
- *
- * @example
- * ```ts
- * import { MAX_SSD_HEAD_DIM } from "./mod.ts";
- * console.log(MAX_SSD_HEAD_DIM); // 128
- * ```
- */
-export const MAX_SSD_HEAD_DIM = 128;
-
-/**
- * The largest state size the kernels take.
- *
- * @example
- * ```ts
- * import { MAX_SSD_D_STATE } from "./mod.ts";
- * console.log(MAX_SSD_D_STATE); // 256
- * ```
- */
-export const MAX_SSD_D_STATE = 256;
-
-/**
- * The sizes a kernel is compiled for.
- *
- * @example
- * ```ts
- * import type { SsdConfig } from "./mod.ts";
- * const config: SsdConfig = { heads: 16, headDim: 64, dState: 128, groups: 2 };
- * ```
- */
-export interface SsdConfig {
-  readonly heads: number;
-  /** 1 … {@link MAX_SSD_HEAD_DIM}. */
-  readonly headDim: number;
-  /** 1 … {@link MAX_SSD_D_STATE}. */
-  readonly dState: number;
-  /** Divides `heads`. */
-  readonly groups: number;
-}
+export { type SsdConfig, ssdScratchElements } from "./reference.ts";
 
 /**
  * The shape an op is bound to. `dtRaw` (and `dDtRaw`) element `(m, h)` is at
@@ -92,9 +58,13 @@ export interface SsdConfig {
  * ```
  */
 export interface SsdBindDims {
+  /** Sequences. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seq: number;
+  /** Column of `dtRaw`'s first head within its buffer's rows. */
   readonly dtOffset: number;
+  /** Row stride of `dtRaw`'s buffer (f32 elements). */
   readonly dtStride: number;
 }
 
@@ -152,39 +122,6 @@ export interface SsdBackwardIo extends Omit<SsdForwardIo, "y"> {
   readonly scratch: GPUBuffer;
 }
 
-/**
- * f32 elements of the backward scratch buffer: per-head `dC` and `G_tᵀx_t` (`2·M·H·N`), three
- * per-token dot products per head (`3·M·H`) and three per-(b, h) partials (`3·batch·H`), with
- * `M = batch·seq`. Needs no GPU.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ssdScratchElements } from "./mod.ts";
- * const config = { heads: 2, headDim: 4, dState: 8, groups: 1 };
- * assert.equal(ssdScratchElements(config, { batch: 1, seq: 3 }), 2 * 3 * 2 * 8 + 3 * 3 * 2 + 6);
- * ```
- */
-export function ssdScratchElements(
-  config: SsdConfig,
-  dims: { readonly batch: number; readonly seq: number },
-): number {
-  checkConfig(config);
-  validateSsdDims({ ...config, ...dims });
-  const mh = dims.batch * dims.seq * config.heads;
-  return 2 * mh * config.dState + 3 * mh + 3 * dims.batch * config.heads;
-}
-
-function checkConfig(config: SsdConfig): void {
-  validateSsdDims({ ...config, batch: 1, seq: 1 });
-  if (config.headDim > MAX_SSD_HEAD_DIM) {
-    throw new RangeError(`ssd: headDim must be ≤ ${MAX_SSD_HEAD_DIM}, got ${config.headDim}`);
-  }
-  if (config.dState > MAX_SSD_D_STATE) {
-    throw new RangeError(`ssd: dState must be ≤ ${MAX_SSD_D_STATE}, got ${config.dState}`);
-  }
-}
-
 const STAGES: SsdStage[] = [
   "forward",
   "states",
@@ -195,8 +132,6 @@ const STAGES: SsdStage[] = [
   "params",
   "groups",
 ];
-
-type Step = [GPUComputePipeline, GPUBindGroup, number, number];
 
 /**
  * The Mamba-2 SSD scan for one configuration: `forward` (one dispatch) and `backward` (seven).
@@ -239,7 +174,7 @@ export class SsdKernel {
 
   /** Compiles the forward and backward stages; RangeError for sizes out of limits. */
   static async create(gpu: Gpu, config: SsdConfig): Promise<SsdKernel> {
-    checkConfig(config);
+    checkSsdConfig(config);
     const { heads, headDim, dState, groups } = config;
     const shape = { heads, headDim, dState, groups };
     const cache = pipelineCache(gpu.device);
@@ -315,7 +250,7 @@ export class SsdKernel {
   #op(dims: SsdBindDims, stages: [SsdStage, number, GPUBuffer[]][]): BoundOp {
     const device = this.#gpu.device;
     const owned: GPUBuffer[] = [];
-    const steps: Step[] = stages.map(([stage, invocations, buffers]) => {
+    const steps: Dispatch[] = stages.map(([stage, invocations, buffers]) => {
       const pipeline = this.#pipelines.get(stage)!;
       const lanes = ssdLanes(stage, this.config);
       const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(invocations * lanes / SSD_WORKGROUP));
@@ -323,16 +258,6 @@ export class SsdKernel {
       owned.push(u);
       return [pipeline, bindGroup(device, pipeline, [...buffers, u]), gx, gy];
     });
-    return {
-      dispatches: steps.length,
-      encode(pass) {
-        for (const [pipeline, group, x, y] of steps) {
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, group);
-          pass.dispatchWorkgroups(x, y);
-        }
-      },
-      destroy: () => owned.forEach((b) => b.destroy()),
-    };
+    return dispatchOp(steps, owned);
   }
 }

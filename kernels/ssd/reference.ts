@@ -21,6 +21,9 @@
  *   exact derivative of the thresholded function, as PyTorch); `dDtBias = Σ_t d(dtRaw_t)`;
  * - `daLog = dA·A` (since `∂A/∂aLog = A`); `dD = Σ_t dy_t·x_t`.
  *
+ * The op's contract besides: the GPU kernels' limits ({@link checkSsdConfig}) and the size of
+ * their backward scratch buffer ({@link ssdScratchElements}).
+ *
  * @module
  */
 
@@ -36,10 +39,15 @@
  * ```
  */
 export interface SsdDims {
+  /** Sequences. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seq: number;
+  /** Heads (H). */
   readonly heads: number;
+  /** Channels per head (P). */
   readonly headDim: number;
+  /** State size per channel (N). */
   readonly dState: number;
   /** Divides `heads`. */
   readonly groups: number;
@@ -116,6 +124,93 @@ export function validateSsdDims(dims: SsdDims): void {
   if (dims.heads % dims.groups !== 0) {
     throw new RangeError(`ssd: groups (${dims.groups}) must divide heads (${dims.heads})`);
   }
+}
+
+/**
+ * The largest head dimension the GPU kernels take.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SSD_HEAD_DIM } from "./reference.ts";
+ * console.log(MAX_SSD_HEAD_DIM); // 128
+ * ```
+ */
+export const MAX_SSD_HEAD_DIM = 128;
+
+/**
+ * The largest state size the GPU kernels take.
+ *
+ * @example
+ * ```ts
+ * import { MAX_SSD_D_STATE } from "./reference.ts";
+ * console.log(MAX_SSD_D_STATE); // 256
+ * ```
+ */
+export const MAX_SSD_D_STATE = 256;
+
+/**
+ * The sizes a GPU kernel is compiled for.
+ *
+ * @example
+ * ```ts
+ * import type { SsdConfig } from "./reference.ts";
+ * const config: SsdConfig = { heads: 16, headDim: 64, dState: 128, groups: 2 };
+ * ```
+ */
+export interface SsdConfig {
+  /** Heads (H). */
+  readonly heads: number;
+  /** 1 … {@link MAX_SSD_HEAD_DIM}. */
+  readonly headDim: number;
+  /** 1 … {@link MAX_SSD_D_STATE}. */
+  readonly dState: number;
+  /** Divides `heads`. */
+  readonly groups: number;
+}
+
+/**
+ * Throws a RangeError naming the field unless `config` is valid ({@link validateSsdDims}) and
+ * within the GPU kernels' limits.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkSsdConfig } from "./reference.ts";
+ * checkSsdConfig({ heads: 16, headDim: 64, dState: 128, groups: 2 });
+ * assert.throws(() => checkSsdConfig({ heads: 1, headDim: 1, dState: 512, groups: 1 }), /dState/);
+ * ```
+ */
+export function checkSsdConfig(config: SsdConfig): void {
+  validateSsdDims({ ...config, batch: 1, seq: 1 });
+  if (config.headDim > MAX_SSD_HEAD_DIM) {
+    throw new RangeError(`ssd: headDim must be ≤ ${MAX_SSD_HEAD_DIM}, got ${config.headDim}`);
+  }
+  if (config.dState > MAX_SSD_D_STATE) {
+    throw new RangeError(`ssd: dState must be ≤ ${MAX_SSD_D_STATE}, got ${config.dState}`);
+  }
+}
+
+/**
+ * f32 elements of the GPU backward's scratch buffer: per-head `dC` and `G_tᵀx_t` (`2·M·H·N`),
+ * three per-token dot products per head (`3·M·H`) and three per-(b, h) partials (`3·batch·H`),
+ * with `M = batch·seq`. Needs no GPU.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ssdScratchElements } from "./reference.ts";
+ * const config = { heads: 2, headDim: 4, dState: 8, groups: 1 };
+ * assert.equal(ssdScratchElements(config, { batch: 1, seq: 3 }), 2 * 3 * 2 * 8 + 3 * 3 * 2 + 6);
+ * ```
+ */
+export function ssdScratchElements(
+  config: SsdConfig,
+  dims: { readonly batch: number; readonly seq: number },
+): number {
+  checkSsdConfig(config);
+  validateSsdDims({ ...config, ...dims });
+  const mh = dims.batch * dims.seq * config.heads;
+  return 2 * mh * config.dState + 3 * mh + 3 * dims.batch * config.heads;
 }
 
 /** `softplus(v)` with PyTorch's threshold 20. */

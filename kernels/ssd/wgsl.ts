@@ -18,9 +18,13 @@
 
 /** Sizes a set of shaders is compiled for. */
 export interface SsdShape {
+  /** Heads (H). */
   readonly heads: number;
+  /** Channels per head (P). */
   readonly headDim: number;
+  /** State size per channel (N). */
   readonly dState: number;
+  /** B/C groups (G), dividing the heads. */
   readonly groups: number;
 }
 

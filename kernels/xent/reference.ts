@@ -22,6 +22,19 @@
 export const IGNORE_TARGET = 0xffffffff;
 
 /**
+ * Byte size of the GPU op's metrics buffer: four f32, `[mean loss, accuracy, unmasked rows,
+ * correct rows]` (means over unmasked rows; 0 when every row is masked; counts exact below 2²⁴).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { XENT_METRICS_BYTES } from "./reference.ts";
+ * assert.equal(XENT_METRICS_BYTES, 16);
+ * ```
+ */
+export const XENT_METRICS_BYTES = 16;
+
+/**
  * Gradient scale: a number, or `"mean"` for `1 / (unmasked rows)` so that the gradient is that of
  * the mean loss (PyTorch `cross_entropy(..., ignore_index, reduction="mean")`).
  *

@@ -1,6 +1,5 @@
 /**
- * GPU buffer helpers: creation from host data, read-back, and a size/usage-keyed pool that
- * accounts for the GPU memory it holds.
+ * GPU buffer helpers: creation from host data, creation zero-filled, and read-back.
  *
  * All sizes are padded up to a multiple of 4 bytes (WebGPU copy granularity), minimum 4.
  *
@@ -107,85 +106,5 @@ export async function readBuffer(
     return staging.getMappedRange().slice(0, length);
   } finally {
     staging.destroy();
-  }
-}
-
-/**
- * Reuses GPU buffers by (padded size, usage). `bytesAllocated` counts the bytes of every live
- * buffer the pool owns, in use or released; `peakBytes` is its maximum so far.
- *
- * @example
- * ```ts
- * import { getGpu } from "./device.ts";
- * import { BufferPool } from "./buffers.ts";
- * const { device } = await getGpu();
- * const pool = new BufferPool(device);
- * const a = pool.acquire(4096, GPUBufferUsage.STORAGE);
- * pool.release(a);
- * const b = pool.acquire(4096, GPUBufferUsage.STORAGE); // same buffer as `a`
- * console.log(a === b, pool.bytesAllocated, pool.peakBytes); // true 4096 4096
- * pool.destroyAll();
- * ```
- */
-export class BufferPool {
-  readonly #device: GPUDevice;
-  readonly #label: string;
-  readonly #free = new Map<string, GPUBuffer[]>();
-  readonly #owned = new Map<GPUBuffer, { key: string; inUse: boolean }>();
-  #bytesAllocated = 0;
-  #peakBytes = 0;
-
-  constructor(device: GPUDevice, label = "pool") {
-    this.#device = device;
-    this.#label = label;
-  }
-
-  /** Bytes of all live buffers owned by the pool. */
-  get bytesAllocated(): number {
-    return this.#bytesAllocated;
-  }
-
-  /** Highest `bytesAllocated` seen since construction. */
-  get peakBytes(): number {
-    return this.#peakBytes;
-  }
-
-  /** Returns a released buffer of the same padded size and usage, or creates one. */
-  acquire(byteLength: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const size = paddedSize(byteLength);
-    const key = `${size}:${usage}`;
-    const reused = this.#free.get(key)?.pop();
-    if (reused) {
-      this.#owned.get(reused)!.inUse = true;
-      return reused;
-    }
-    const buffer = this.#device.createBuffer({ label: `${this.#label}[${key}]`, size, usage });
-    this.#owned.set(buffer, { key, inUse: true });
-    this.#bytesAllocated += size;
-    this.#peakBytes = Math.max(this.#peakBytes, this.#bytesAllocated);
-    return buffer;
-  }
-
-  /** Returns `buffer` to the pool for reuse; it must have come from {@link acquire}. */
-  release(buffer: GPUBuffer): void {
-    const entry = this.#owned.get(buffer);
-    if (!entry) {
-      throw new Error(`BufferPool.release: buffer "${buffer.label}" is not from this pool`);
-    }
-    if (!entry.inUse) {
-      throw new Error(`BufferPool.release: buffer "${buffer.label}" released twice`);
-    }
-    entry.inUse = false;
-    const list = this.#free.get(entry.key);
-    if (list) list.push(buffer);
-    else this.#free.set(entry.key, [buffer]);
-  }
-
-  /** Destroys every buffer the pool owns, in use or not; the peak is kept. */
-  destroyAll(): void {
-    for (const buffer of this.#owned.keys()) buffer.destroy();
-    this.#owned.clear();
-    this.#free.clear();
-    this.#bytesAllocated = 0;
   }
 }

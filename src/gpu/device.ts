@@ -36,8 +36,11 @@ const RAISED_LIMITS = [
  * ```
  */
 export interface Gpu {
+  /** The adapter the device came from. */
   readonly adapter: GPUAdapter;
+  /** The device every kernel runs on. */
   readonly device: GPUDevice;
+  /** The adapter's identification. */
   readonly info: GpuInfo;
   /** Features the device granted (`device.features`). */
   readonly features: ReadonlySet<string>;
@@ -56,12 +59,19 @@ export interface Gpu {
  * ```
  */
 export interface GpuInfo {
+  /** Vendor name or id, as the implementation reports it. */
   readonly vendor: string;
+  /** Architecture (often empty). */
   readonly architecture: string;
+  /** Device name or id. */
   readonly device: string;
+  /** Human-readable adapter description. */
   readonly description: string;
+  /** Whether this is a fallback (software) adapter. */
   readonly isFallbackAdapter: boolean;
+  /** Smallest subgroup size, where reported. */
   readonly subgroupMinSize?: number;
+  /** Largest subgroup size, where reported. */
   readonly subgroupMaxSize?: number;
 }
 
@@ -80,7 +90,9 @@ export interface GpuInfo {
  * ```
  */
 export class GpuUnavailableError extends Error {
+  /** Always `"GpuUnavailableError"`. */
   override name = "GpuUnavailableError";
+  /** `detail` says what failed (by default: no adapter was returned). */
   constructor(detail = "navigator.gpu.requestAdapter() returned null") {
     super(
       `No WebGPU adapter was found (${detail}). lpbench needs a WebGPU adapter: on a machine ` +

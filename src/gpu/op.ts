@@ -3,6 +3,11 @@
  * compute pass. A training step is the concatenation of bound ops, recorded into one pass and
  * submitted once.
  *
+ * Every kernel builds its bound ops with {@link dispatchOp}: a list of {@link Dispatch}es (pipeline,
+ * bind group 0, workgroup counts), recorded in list order, and the buffers the op owns (its
+ * uniforms and scratch), freed by `destroy`. The order of dispatches is the order of the
+ * computation, so it is part of an op's numerics; nothing here reorders or merges them.
+ *
  * @module
  */
 
@@ -26,7 +31,73 @@ export interface BoundOp {
 }
 
 /**
- * A uniform buffer holding `words` (u32 or f32 bit patterns), padded to 16 bytes.
+ * One recorded dispatch: the pipeline, its bind group 0, and the workgroup counts in x and y.
+ *
+ * @example
+ * ```ts
+ * import type { Dispatch } from "./op.ts";
+ * const one = (pipeline: GPUComputePipeline, group: GPUBindGroup): Dispatch => [pipeline, group, 4, 1];
+ * ```
+ */
+export type Dispatch = readonly [
+  pipeline: GPUComputePipeline,
+  group: GPUBindGroup,
+  x: number,
+  y: number,
+];
+
+/**
+ * Records `dispatches` into `pass` in order, each as `setPipeline`, `setBindGroup(0, …)`,
+ * `dispatchWorkgroups(x, y)`.
+ *
+ * @example
+ * ```ts
+ * import { encodeDispatches } from "./op.ts";
+ * encodeDispatches({} as GPUComputePassEncoder, []); // records nothing
+ * ```
+ */
+export function encodeDispatches(
+  pass: GPUComputePassEncoder,
+  dispatches: readonly Dispatch[],
+): void {
+  for (const [pipeline, group, x, y] of dispatches) {
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y);
+  }
+}
+
+/**
+ * The {@link BoundOp} that records `dispatches` in order ({@link encodeDispatches}) and whose
+ * `destroy` frees `owned` (the op's uniforms and scratch buffers, never the bound tensors). With
+ * no dispatches it is an op that records nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getGpu } from "./device.ts";
+ * import { dispatchOp, uniformBuffer } from "./op.ts";
+ * const { device } = await getGpu();
+ * const params = uniformBuffer(device, [1, 2]);
+ * const op = dispatchOp([], [params]);
+ * assert.equal(op.dispatches, 0);
+ * op.destroy(); // destroys params
+ * ```
+ */
+export function dispatchOp(
+  dispatches: readonly Dispatch[],
+  owned: readonly GPUBuffer[] = [],
+): BoundOp {
+  return {
+    dispatches: dispatches.length,
+    encode: (pass) => encodeDispatches(pass, dispatches),
+    destroy: () => owned.forEach((b) => b.destroy()),
+  };
+}
+
+/**
+ * A uniform buffer holding `words` (u32, or f32 bit patterns from `f32Bits` of
+ * src/formats/fp32.ts), padded to 16 bytes.
  *
  * @example
  * ```ts
@@ -46,9 +117,4 @@ export function uniformBuffer(device: GPUDevice, words: ArrayLike<number>): GPUB
   });
   device.queue.writeBuffer(buffer, 0, data);
   return buffer;
-}
-
-/** The u32 bit pattern of an FP32 value, for {@link uniformBuffer}. */
-export function f32Word(v: number): number {
-  return new Uint32Array(new Float32Array([v]).buffer)[0];
 }

@@ -49,6 +49,7 @@ export class PipelineCache {
   readonly #pipelines = new Map<string, GPUComputePipeline>();
   readonly #validated = new Map<string, Promise<GPUComputePipeline>>();
 
+  /** An empty cache for `device`. */
   constructor(device: GPUDevice) {
     this.#device = device;
   }

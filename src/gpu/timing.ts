@@ -38,8 +38,11 @@ export type TimingMethod = "timestamp-query" | "wall-clock";
  * ```
  */
 export interface TimingResult {
+  /** Median milliseconds per iteration. */
   readonly msPerIteration: number;
+  /** How the samples were taken. */
   readonly method: TimingMethod;
+  /** Milliseconds of each timed iteration. */
   readonly samples: number[];
 }
 

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../../src/gpu/device.ts";
-import {
-  BufferPool,
-  createBufferFrom,
-  createEmptyBuffer,
-  readBuffer,
-} from "../../src/gpu/buffers.ts";
+import { createBufferFrom, createEmptyBuffer, readBuffer } from "../../src/gpu/buffers.ts";
 
-const { COPY_SRC, COPY_DST, STORAGE } = GPUBufferUsage;
+const { COPY_SRC, STORAGE } = GPUBufferUsage;
 
 Deno.test("readBuffer round-trips data, including unpadded lengths and offsets", async () => {
   const { device } = await getGpu();
@@ -27,28 +22,4 @@ Deno.test("readBuffer round-trips data, including unpadded lengths and offsets",
   assert.equal(c.size, 8);
   assert.deepEqual(new Uint8Array(await readBuffer(device, c)), new Uint8Array(8));
   c.destroy();
-});
-
-Deno.test("BufferPool reuses released buffers by size and usage and tracks the peak", async () => {
-  const { device } = await getGpu();
-  const pool = new BufferPool(device);
-  const a = pool.acquire(100, STORAGE);
-  const b = pool.acquire(100, STORAGE);
-  assert.notEqual(a, b);
-  assert.equal(pool.bytesAllocated, 200);
-  pool.release(a);
-  assert.equal(pool.acquire(99, STORAGE), a, "same padded size and usage reuses");
-  assert.notEqual(pool.acquire(100, STORAGE | COPY_DST), a, "other usage allocates");
-  assert.equal(pool.bytesAllocated, 300);
-  pool.release(b);
-  assert.notEqual(pool.acquire(200, STORAGE), b, "other size allocates");
-  assert.equal(pool.bytesAllocated, 500);
-  assert.equal(pool.peakBytes, 500);
-  assert.throws(() => pool.release(b), /released twice/);
-  const foreign = createEmptyBuffer(device, 4, STORAGE);
-  assert.throws(() => pool.release(foreign), /not from this pool/);
-  foreign.destroy();
-  pool.destroyAll();
-  assert.equal(pool.bytesAllocated, 0);
-  assert.equal(pool.peakBytes, 500);
 });

@@ -3,7 +3,8 @@ import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { createBufferFrom } from "../../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
-import { CLIP_CHUNK, ClipKernel, type GradTensor } from "../../kernels/clip/mod.ts";
+import { ClipKernel, type GradTensor } from "../../kernels/clip/mod.ts";
+import { CLIP_CHUNK } from "../../kernels/clip/wgsl.ts";
 import { clipReference } from "../../kernels/clip/reference.ts";
 
 /** `size` normal values times `scale`, padded to whole vec4 with large garbage (must be ignored). */

@@ -6,11 +6,12 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { CausalConvKernel, convScratchElements } from "../../kernels/conv1d/mod.ts";
+import { CausalConvKernel } from "../../kernels/conv1d/mod.ts";
 import {
   causalConvBackward,
   causalConvForward,
   type ConvDims,
+  convScratchElements,
 } from "../../kernels/conv1d/reference.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";

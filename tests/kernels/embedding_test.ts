@@ -1,14 +1,12 @@
 import { assertBitsEqual, assertEquals, assertOk, assertThrows } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import {
-  embeddingBackwardLayout,
-  embeddingGradIndex,
-  EmbeddingKernel,
-} from "../../kernels/embedding/mod.ts";
+import { EmbeddingKernel } from "../../kernels/embedding/mod.ts";
 import {
   EMBEDDING_CHUNK,
   embeddingBackward,
+  embeddingBackwardLayout,
   embeddingForward,
+  embeddingGradIndex,
   groupTokens,
 } from "../../kernels/embedding/reference.ts";
 import { normal, uniform } from "../tensors.ts";

@@ -6,9 +6,10 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { gatedNormScratchElements, GatedRmsNormKernel } from "../../kernels/gated_norm/mod.ts";
+import { GatedRmsNormKernel } from "../../kernels/gated_norm/mod.ts";
 import {
   type GatedNormDims,
+  gatedNormScratchElements,
   gatedRmsNormBackward,
   gatedRmsNormForward,
 } from "../../kernels/gated_norm/reference.ts";

@@ -1,11 +1,11 @@
 import { assertBitsEqual, assertEquals, assertOk, assertThrows } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
+import { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import {
-  PackedNvfp4GemmKernel,
   packedNvfp4GemmReferenceAt,
   type PackedNvfp4Host,
-} from "../../kernels/gemm_nvfp4/mod.ts";
+} from "../../kernels/gemm_nvfp4/reference.ts";
 import type { Nvfp4GemmTile } from "../../kernels/gemm_nvfp4/wgsl.ts";
 import { gemmGpu } from "../../kernels/gemm/mod.ts";
 import {

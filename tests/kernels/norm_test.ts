@@ -5,13 +5,8 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { LayerNormKernel, normBlocks, RmsNormKernel } from "../../kernels/norm/mod.ts";
-import {
-  layerNormBackward,
-  layerNormForward,
-  rmsNormBackward,
-  rmsNormForward,
-} from "../../kernels/norm/reference.ts";
+import { RmsNormKernel } from "../../kernels/norm/mod.ts";
+import { normBlocks, rmsNormBackward, rmsNormForward } from "../../kernels/norm/reference.ts";
 import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import { numericGrad } from "../gradcheck.ts";
@@ -125,111 +120,6 @@ Deno.test("RmsNormKernel is deterministic", async () => {
   for (const k of ["y", "rstd", "dx", "dg"] as const) assertBitsEqual(a[k], b[k], k);
 });
 
-interface LayerRun {
-  y: Float32Array;
-  mean: Float32Array;
-  rstd: Float32Array;
-  dx: Float32Array;
-  dw: Float32Array;
-  db: Float32Array;
-}
-
-async function runLayer(
-  rows: number,
-  d: number,
-  inputs: {
-    x: Float32Array;
-    w: Float32Array;
-    b: Float32Array;
-    dy: Float32Array;
-    dx0?: Float32Array;
-    dw0?: Float32Array;
-    db0?: Float32Array;
-  },
-  eps = 1e-5,
-): Promise<LayerRun> {
-  const gpu = await getGpu();
-  const norm = await LayerNormKernel.create(gpu, { d, eps });
-  const io = {
-    x: upload(gpu, inputs.x),
-    w: upload(gpu, inputs.w),
-    b: upload(gpu, inputs.b),
-    y: zeros(gpu, rows * d),
-    mean: zeros(gpu, rows),
-    rstd: zeros(gpu, rows),
-    dy: upload(gpu, inputs.dy),
-    dx: inputs.dx0 ? upload(gpu, inputs.dx0) : zeros(gpu, rows * d),
-    dw: inputs.dw0 ? upload(gpu, inputs.dw0) : zeros(gpu, d),
-    db: inputs.db0 ? upload(gpu, inputs.db0) : zeros(gpu, d),
-    scratch: zeros(gpu, norm.scratchElements(rows)),
-  };
-  const fwd = norm.forward(io, { rows });
-  const bwd = norm.backward(io, {
-    rows,
-    accumulateDx: !!inputs.dx0,
-    accumulateParams: !!inputs.dw0,
-  });
-  runOps(gpu, [fwd, bwd]);
-  const out = {
-    y: await download(gpu, io.y, rows * d),
-    mean: await download(gpu, io.mean, rows),
-    rstd: await download(gpu, io.rstd, rows),
-    dx: await download(gpu, io.dx, rows * d),
-    dw: await download(gpu, io.dw, d),
-    db: await download(gpu, io.db, d),
-  };
-  fwd.destroy();
-  bwd.destroy();
-  Object.values(io).forEach((b) => b.destroy());
-  return out;
-}
-
-Deno.test("LayerNormKernel forward and backward match the CPU reference", async (t) => {
-  for (const [rows, d] of SHAPES) {
-    await t.step(`${rows}×${d}`, async () => {
-      const x = randn(rows * d, d, 2, 3);
-      const w = randn(d, d + 1, 0.5, 1);
-      const b = randn(d, d + 2);
-      const dy = randn(rows * d, d + 3);
-      const got = await runLayer(rows, d, { x, w, b, dy });
-      const fwd = layerNormForward(x, w, b, rows, d);
-      const bwd = layerNormBackward(x, w, dy, rows, d);
-      assertClose(got.y, fwd.y, "y");
-      assertClose(got.mean, fwd.mean, "mean");
-      assertClose(got.rstd, fwd.rstd, "rstd");
-      assertClose(got.dx, bwd.dx, "dx");
-      assertClose(got.dw, bwd.dw, "dw");
-      assertClose(got.db, bwd.db, "db");
-    });
-  }
-});
-
-Deno.test("LayerNormKernel accumulates into dx, dw and db", async () => {
-  const [rows, d] = [30, 36];
-  const x = randn(rows * d, 1);
-  const w = randn(d, 2);
-  const b = randn(d, 3);
-  const dy = randn(rows * d, 4);
-  const dx0 = randn(rows * d, 5);
-  const dw0 = randn(d, 6);
-  const db0 = randn(d, 7);
-  const got = await runLayer(rows, d, { x, w, b, dy, dx0, dw0, db0 });
-  const bwd = layerNormBackward(x, w, dy, rows, d);
-  assertClose(got.dx, bwd.dx.map((v, i) => v + dx0[i]), "dx");
-  assertClose(got.dw, bwd.dw.map((v, i) => v + dw0[i]), "dw");
-  assertClose(got.db, bwd.db.map((v, i) => v + db0[i]), "db");
-});
-
-Deno.test("LayerNormKernel is deterministic", async () => {
-  const [rows, d] = [1100, 12];
-  const inputs = { x: randn(rows * d, 1), w: randn(d, 2), b: randn(d, 3), dy: randn(rows * d, 4) };
-  const a = await runLayer(rows, d, inputs);
-  const b = await runLayer(rows, d, inputs);
-  for (const k of ["y", "mean", "rstd", "dx", "dw", "db"] as const) {
-    assertBitsEqual(a[k], b[k], k);
-  }
-});
-
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
@@ -245,19 +135,6 @@ Deno.test("RMSNorm reference backward equals central finite differences", () => 
   const { dx, dg } = rmsNormBackward(x, g, dy, rows, d, eps);
   assertClose(dx, numericGrad(x, loss), "dx", 1e-7);
   assertClose(dg, numericGrad(g, loss), "dg", 1e-7);
-});
-
-Deno.test("LayerNorm reference backward equals central finite differences", () => {
-  const [rows, d, eps] = [3, 5, 1e-3];
-  const x = Float64Array.from(randn(rows * d, 1));
-  const w = Float64Array.from(randn(d, 2));
-  const b = Float64Array.from(randn(d, 3));
-  const dy = Float64Array.from(randn(rows * d, 4));
-  const loss = () => dot(layerNormForward(x, w, b, rows, d, eps).y, dy);
-  const { dx, dw, db } = layerNormBackward(x, w, dy, rows, d, eps);
-  assertClose(dx, numericGrad(x, loss), "dx", 1e-7);
-  assertClose(dw, numericGrad(w, loss), "dw", 1e-7);
-  assertClose(db, numericGrad(b, loss), "db", 1e-7);
 });
 
 Deno.test("normBlocks keeps blocks ≤ 512 and rejects bad sizes", async () => {

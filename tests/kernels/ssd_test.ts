@@ -6,12 +6,14 @@ import {
   assertThrows,
 } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { MAX_SSD_HEAD_DIM, SsdKernel, ssdScratchElements } from "../../kernels/ssd/mod.ts";
+import { SsdKernel } from "../../kernels/ssd/mod.ts";
 import {
+  MAX_SSD_HEAD_DIM,
   ssdBackward,
   type SsdDims,
   ssdForward,
   type SsdInputs,
+  ssdScratchElements,
   validateSsdDims,
 } from "../../kernels/ssd/reference.ts";
 import { normal, uniform } from "../tensors.ts";

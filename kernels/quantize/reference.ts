@@ -1,0 +1,228 @@
+/**
+ * The contract of the GPU quantizers (kernels/quantize/mod.ts): what a kernel is configured with
+ * ({@link KernelConfig}, resolved from a format and options by {@link kernelConfig}), what that
+ * implies ({@link geometry}), and the sizes of the buffers a kernel reads and writes
+ * ({@link quantizeSizes}; GPU tensors are zero-padded to {@link GPU_PAD} elements).
+ *
+ * The CPU reference of the numbers themselves is `src/formats/`, which every kernel matches bit
+ * for bit.
+ *
+ * @module
+ */
+
+import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
+import type { QuantizeOptions } from "../../src/formats/quantize.ts";
+import { resolveHadamard } from "../../src/formats/rht.ts";
+import { resolveRounding } from "../../src/formats/rounding.ts";
+import type { ResolvedFormat } from "../../src/formats/spec.ts";
+
+/**
+ * Every GPU tensor is zero-padded to a multiple of this many elements.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GPU_PAD } from "./reference.ts";
+ * assert.equal(GPU_PAD, 128);
+ * ```
+ */
+export const GPU_PAD = 128;
+
+/**
+ * What a quantize kernel computes. Delayed FP8 scaling reads its scale from the params.
+ *
+ * @example
+ * ```ts
+ * import type { KernelFormat } from "./reference.ts";
+ * const nvfp4: KernelFormat = { kind: "nvfp4", tile: "1x16" };
+ * ```
+ */
+export type KernelFormat =
+  | { readonly kind: "float"; readonly element: "fp32" | "bf16" | "fp16" }
+  | { readonly kind: "fp8"; readonly element: "e4m3" | "e5m2"; readonly delayed: boolean }
+  | {
+    readonly kind: "mx";
+    readonly element: "e2m1" | "e4m3" | "e5m2";
+    readonly scaleRule: "floor" | "ceil" | "rceil";
+  }
+  | { readonly kind: "nvfp4"; readonly tile: "1x16" | "16x16" };
+
+/**
+ * A quantize kernel's configuration.
+ *
+ * @example
+ * ```ts
+ * import type { KernelConfig } from "./reference.ts";
+ * const cfg: KernelConfig = {
+ *   format: { kind: "fp8", element: "e4m3", delayed: false },
+ *   stochastic: false,
+ *   output: "fake",
+ * };
+ * ```
+ */
+export interface KernelConfig {
+  /** The number format. */
+  readonly format: KernelFormat;
+  /** Stochastic rounding (else round to nearest even). */
+  readonly stochastic: boolean;
+  /** A random Hadamard transform of `size` with these signs before quantizing. */
+  readonly rht?: { readonly size: number; readonly signs: readonly number[] };
+  /** Fake-quant FP32 values, or packed codes and scale bytes. */
+  readonly output: "fake" | "packed";
+}
+
+/**
+ * Derived sizes of a configuration.
+ *
+ * @example
+ * ```ts
+ * import type { Geometry } from "./reference.ts";
+ * const mx: Geometry = { block: 32, scaled: true, needsStats: false, tiled: false, codeBits: 4 };
+ * ```
+ */
+export interface Geometry {
+  /** Elements per scale block (16 for formats without block scales). */
+  block: number;
+  /** Whether the format has block scales. */
+  scaled: boolean;
+  /** Whether a stats pass (tensor amax) precedes quantization. */
+  needsStats: boolean;
+  /** Whether the stats pass works on 16×16 tiles. */
+  tiled: boolean;
+  /** Bits per packed code. */
+  codeBits: number;
+}
+
+/**
+ * The element codec of a kernel format; `fp32` for the identity.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { elementName } from "./reference.ts";
+ * assert.equal(elementName({ kind: "nvfp4", tile: "16x16" }), "e2m1");
+ * ```
+ */
+export function elementName(f: KernelFormat): ElementName | "fp32" {
+  return f.kind === "nvfp4" ? "e2m1" : f.element;
+}
+
+/**
+ * The geometry of a kernel configuration.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { geometry } from "./reference.ts";
+ * const g = geometry({ format: { kind: "nvfp4", tile: "16x16" }, stochastic: false, output: "packed" });
+ * assert.deepEqual(g, { block: 16, scaled: true, needsStats: true, tiled: true, codeBits: 4 });
+ * ```
+ */
+export function geometry(cfg: KernelConfig): Geometry {
+  const f = cfg.format;
+  const elem = elementName(f);
+  return {
+    block: f.kind === "mx" ? 32 : 16,
+    scaled: f.kind === "nvfp4" || f.kind === "mx",
+    needsStats: f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed),
+    tiled: f.kind === "nvfp4" && f.tile === "16x16",
+    codeBits: elem === "fp32" ? 32 : ELEMENTS[elem].bits,
+  };
+}
+
+/**
+ * Number of elements a GPU tensor of `n` values occupies (zero-padded to {@link GPU_PAD}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { paddedElements } from "./reference.ts";
+ * assert.deepEqual([1, 128, 129].map(paddedElements), [128, 128, 256]);
+ * ```
+ */
+export function paddedElements(n: number): number {
+  return Math.ceil(n / GPU_PAD) * GPU_PAD;
+}
+
+/**
+ * The kernel configuration for a resolved format and options (`cols`, the row length, sizes the
+ * Hadamard transform when `opts.rht` asks for one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * import { kernelConfig } from "./reference.ts";
+ * const cfg = kernelConfig(resolveFormat("fp8-e4m3"), {}, "fake", 64);
+ * assert.deepEqual(cfg.format, { kind: "fp8", element: "e4m3", delayed: false });
+ * ```
+ */
+export function kernelConfig(
+  spec: ResolvedFormat,
+  opts: QuantizeOptions,
+  output: "fake" | "packed",
+  cols: number,
+): KernelConfig {
+  let format: KernelFormat;
+  if (spec.kind === "fp8") {
+    format = { kind: "fp8", element: spec.element, delayed: spec.scaling !== "current" };
+  } else {
+    format = spec;
+  }
+  const rht = opts.rht ? resolveHadamard(cols, opts.rht) : undefined;
+  const stochastic = resolveRounding(opts).mode === "stochastic";
+  return rht ? { format, stochastic, rht, output } : { format, stochastic, output };
+}
+
+/**
+ * Byte sizes of the buffers a kernel reads and writes for a `[rows, cols]` tensor.
+ *
+ * @example
+ * ```ts
+ * import type { QuantizeSizes } from "./reference.ts";
+ * const codes = (s: QuantizeSizes) => s.codesBytes;
+ * ```
+ */
+export interface QuantizeSizes {
+  /** Padded element count. */
+  readonly elements: number;
+  /** Input (FP32). */
+  readonly xBytes: number;
+  /** Fake-quant output (FP32). */
+  readonly outBytes: number;
+  /** Packed codes. */
+  readonly codesBytes: number;
+  /** One scale byte per block (0 for formats without block scales). */
+  readonly scalesBytes: number;
+  /** Tile amaxes of 16×16 tiles (0 otherwise). */
+  readonly tileBytes: number;
+  /** stats[0] = amax bits, stats[1] = tensor decode scale bits. */
+  readonly statsBytes: 8;
+}
+
+/**
+ * Buffer sizes for a configuration and shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * import { kernelConfig, quantizeSizes } from "./reference.ts";
+ * const cfg = kernelConfig(resolveFormat("nvfp4"), {}, "packed", 64);
+ * const s = quantizeSizes(cfg, 2, 64);
+ * assert.deepEqual([s.elements, s.codesBytes, s.scalesBytes], [128, 64, 8]);
+ * ```
+ */
+export function quantizeSizes(cfg: KernelConfig, rows: number, cols: number): QuantizeSizes {
+  const g = geometry(cfg);
+  const elements = paddedElements(rows * cols);
+  return {
+    elements,
+    xBytes: elements * 4,
+    outBytes: elements * 4,
+    codesBytes: (elements * g.codeBits) / 8,
+    scalesBytes: g.scaled ? elements / g.block : 0,
+    tileBytes: g.tiled ? (rows / 16) * (cols / 16) * 4 : 0,
+    statsBytes: 8,
+  };
+}
