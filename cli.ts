@@ -10,7 +10,6 @@
 import { parseArgs } from "node:util";
 import { runKernelBenchmark } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
-import { runTrainBenchmark } from "./bench/train.ts";
 import { getGpu } from "./src/gpu/device.ts";
 import { writeAtomic } from "./src/io/atomic.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
@@ -179,7 +178,10 @@ async function verify(args: string[]): Promise<number> {
 const SUITES = {
   quantize: runKernelBenchmark,
   gemm: runGemmBenchmark,
-  train: runTrainBenchmark,
+  // The train suite resolves the preset policies (YAML and zod from npm), so it is imported only
+  // when it runs: the other suites need nothing but a Deno binary.
+  train: async (...args: Parameters<typeof import("./bench/train.ts").runTrainBenchmark>) =>
+    (await import("./bench/train.ts")).runTrainBenchmark(...args),
 } as const;
 
 /**

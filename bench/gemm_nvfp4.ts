@@ -36,7 +36,8 @@ import {
   type PackedNvfp4Host,
 } from "../kernels/gemm_nvfp4/reference.ts";
 import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/gemm_nvfp4/wgsl.ts";
-import { kernelConfig, QuantizeKernel, quantizeSizes } from "../kernels/quantize/mod.ts";
+import { QuantizeKernel } from "../kernels/quantize/mod.ts";
+import { kernelConfig, quantizeSizes } from "../kernels/quantize/reference.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_nvfp4.ts [--sizes 1024,2048,4096,8192] " +

@@ -119,3 +119,14 @@ Deno.test("report without records, verify without a report or its run list exit 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kernels starts with only a Deno binary: no config, no npm packages", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", "--unstable-webgpu", "-A", "cli.ts", "kernels", "--help"],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertStrictEquals(out.code, 0, stderr);
+  assertMatch(new TextDecoder().decode(out.stdout), /--suite/);
+});

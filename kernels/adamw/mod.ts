@@ -44,8 +44,6 @@ import { type GradTensor, vec4Binding } from "../clip/mod.ts";
 import { CLIP_BYTES } from "../clip/reference.ts";
 import { ADAMW_SHADER, ADAMW_WORKGROUP } from "./wgsl.ts";
 
-export { adamwHyper } from "./reference.ts";
-
 /**
  * One parameter tensor: FP32 param, grad and moments (`size` elements each; every binding must
  * hold `⌈size/4⌉` whole vec4, see {@link GradTensor}). m and v start at zero.
@@ -107,7 +105,8 @@ export interface AdamwIo {
  * import assert from "node:assert/strict";
  * import { getGpu } from "../../src/gpu/device.ts";
  * import { createBufferFrom, readBuffer } from "../../src/gpu/buffers.ts";
- * import { adamwHyper, AdamwKernel } from "./mod.ts";
+ * import { AdamwKernel } from "./mod.ts";
+ * import { adamwHyper } from "./reference.ts";
  * const gpu = await getGpu();
  * const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
  * const buf = (data: Float32Array | Uint32Array) => createBufferFrom(gpu.device, data, usage);

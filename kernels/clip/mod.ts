@@ -29,8 +29,6 @@ import {
 import { CLIP_BYTES } from "./reference.ts";
 import { CLIP_CHUNK, CLIP_FINAL_SHADER, clipPartialShader } from "./wgsl.ts";
 
-export { CLIP_BYTES } from "./reference.ts";
-
 /**
  * A gradient tensor: `size` f32 elements at the start of `grad`.
  *

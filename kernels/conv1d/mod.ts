@@ -25,8 +25,6 @@ import { COLSUM_LANES, colSumShader } from "../norm/wgsl.ts";
 import { checkConvConfig, checkConvRows, convScratchElements } from "./reference.ts";
 import { CONV_WORKGROUP, convBackwardShader, convForwardShader } from "./wgsl.ts";
 
-export { convScratchElements } from "./reference.ts";
-
 /**
  * A convolution's configuration.
  *

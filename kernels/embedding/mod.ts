@@ -15,7 +15,7 @@
 import type { Gpu } from "../../src/gpu/device.ts";
 import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import { embeddingBackwardLayout } from "./reference.ts";
+import { embeddingBackwardLayout, embeddingScratchElements } from "./reference.ts";
 import {
   EMBEDDING_FORWARD_WORKGROUP,
   EMBEDDING_MERGE_WORKGROUP,
@@ -24,12 +24,6 @@ import {
   embeddingForwardShader,
   embeddingMergeShader,
 } from "./wgsl.ts";
-
-export {
-  type EmbeddingBackwardLayout,
-  embeddingBackwardLayout,
-  embeddingGradIndex,
-} from "./reference.ts";
 
 /**
  * Dimensions of an embedding pass: positions in the batch and rows of the table.
@@ -77,11 +71,8 @@ export interface EmbeddingForwardIo {
  * @example
  * ```ts
  * import { getGpu } from "../../src/gpu/device.ts";
- * import {
- *   embeddingBackwardLayout,
- *   type EmbeddingBackwardIo,
- *   EmbeddingKernel,
- * } from "./mod.ts";
+ * import { type EmbeddingBackwardIo, EmbeddingKernel } from "./mod.ts";
+ * import { embeddingBackwardLayout } from "./reference.ts";
  * const gpu = await getGpu();
  * const buf = (n: number) =>
  *   gpu.device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.STORAGE });
@@ -115,7 +106,8 @@ export interface EmbeddingBackwardIo {
  * import assert from "node:assert/strict";
  * import { getGpu } from "../../src/gpu/device.ts";
  * import { createBufferFrom, readBuffer } from "../../src/gpu/buffers.ts";
- * import { embeddingGradIndex, EmbeddingKernel } from "./mod.ts";
+ * import { EmbeddingKernel } from "./mod.ts";
+ * import { embeddingGradIndex } from "./reference.ts";
  * const gpu = await getGpu();
  * const k = await EmbeddingKernel.create(gpu, { d: 2 });
  * const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
@@ -180,7 +172,7 @@ export class EmbeddingKernel {
 
   /** f32 elements of the backward scratch buffer (`maxScratchRows · d`, at least `d`). */
   scratchElements(dims: EmbeddingDims): number {
-    return Math.max(1, embeddingBackwardLayout(dims.tokens, dims.vocab).maxScratchRows) * this.d;
+    return embeddingScratchElements(this.d, dims);
   }
 
   /** `out[t, :] = table[tokens[t], :]`: one dispatch. */

@@ -272,6 +272,24 @@ export function embeddingBackwardLayout(tokens: number, vocab: number): Embeddin
 }
 
 /**
+ * f32 elements of the backward pass's scratch buffer for rows of `d` values: `maxScratchRows · d`
+ * of {@link embeddingBackwardLayout}, at least `d`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { embeddingScratchElements } from "./reference.ts";
+ * assert.ok(embeddingScratchElements(64, { tokens: 16, vocab: 256 }) >= 64);
+ * ```
+ */
+export function embeddingScratchElements(
+  d: number,
+  dims: { readonly tokens: number; readonly vocab: number },
+): number {
+  return Math.max(1, embeddingBackwardLayout(dims.tokens, dims.vocab).maxScratchRows) * d;
+}
+
+/**
  * Builds the backward index buffer's contents for one batch (layout in
  * {@link EmbeddingBackwardLayout}); upload it with the batch, e.g. `queue.writeBuffer`.
  *

@@ -23,8 +23,6 @@ import { COLSUM_LANES, colSumShader, rowGeometry } from "../norm/wgsl.ts";
 import { checkGatedNormConfig, gatedNormScratchElements } from "./reference.ts";
 import { gatedBackwardShader, gatedForwardShader } from "./wgsl.ts";
 
-export { gatedNormScratchElements } from "./reference.ts";
-
 /**
  * A gated norm's configuration.
  *

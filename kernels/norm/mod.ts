@@ -15,7 +15,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { f32Bits } from "../../src/formats/fp32.ts";
 import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
-import { normBlocks, normEps } from "./reference.ts";
+import { normBlocks, normEps, normScratchElements } from "./reference.ts";
 import {
   COLSUM_LANES,
   colSumShader,
@@ -24,8 +24,6 @@ import {
   type RowGeometry,
   rowGeometry,
 } from "./wgsl.ts";
-
-export { normBlocks } from "./reference.ts";
 
 /**
  * A norm's configuration: the row length and the epsilon under the square root.
@@ -195,7 +193,7 @@ export class RmsNormKernel {
 
   /** f32 elements of the backward scratch buffer for `rows` rows (`blocks · d`). */
   scratchElements(rows: number): number {
-    return normBlocks(rows).blocks * this.d;
+    return normScratchElements(this.d, rows);
   }
 
   /** `y = x · rstd · g`, saving `rstd`: one dispatch, one workgroup per row. */

@@ -60,6 +60,21 @@ export function normBlocks(rows: number): { rowsPerBlock: number; blocks: number
 }
 
 /**
+ * f32 elements of the backward pass's scratch buffer for `rows` rows of `d` values: one row of `dg`
+ * partials per row block of {@link normBlocks}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normScratchElements } from "./reference.ts";
+ * assert.equal(normScratchElements(64, 16384), 512 * 64);
+ * ```
+ */
+export function normScratchElements(d: number, rows: number): number {
+  return normBlocks(rows).blocks * d;
+}
+
+/**
  * The epsilon of a configuration: `eps`, or {@link NORM_EPS} when undefined. Throws a RangeError
  * unless it is a finite number ≥ 0.
  *

@@ -34,17 +34,6 @@ import {
   WORKGROUP,
 } from "./wgsl.ts";
 
-export {
-  type Geometry,
-  GPU_PAD,
-  type KernelConfig,
-  kernelConfig,
-  type KernelFormat,
-  paddedElements,
-  type QuantizeSizes,
-  quantizeSizes,
-} from "./reference.ts";
-
 /** The buffers a bound kernel uses; `out` for fake-quant, `codes`/`scales` for packed output. */
 export interface QuantizeIo {
   /** Input `[rows, cols]` f32, zero-padded to `quantizeSizes(...).elements`. */
@@ -67,7 +56,8 @@ export interface QuantizeIo {
  * @example
  * ```ts
  * import { getGpu } from "../../src/gpu/device.ts";
- * import { kernelConfig, QuantizeKernel } from "./mod.ts";
+ * import { QuantizeKernel } from "./mod.ts";
+ * import { kernelConfig } from "./reference.ts";
  * import { resolveFormat } from "../../src/formats/spec.ts";
  * const gpu = await getGpu();
  * const cfg = kernelConfig(resolveFormat("nvfp4"), {}, "fake", 64);

@@ -44,8 +44,6 @@ import {
 } from "./reference.ts";
 import { SSD_WORKGROUP, ssdLanes, ssdShader, type SsdStage } from "./wgsl.ts";
 
-export { type SsdConfig, ssdScratchElements } from "./reference.ts";
-
 /**
  * The shape an op is bound to. `dtRaw` (and `dDtRaw`) element `(m, h)` is at
  * `m·dtStride + dtOffset + h`, with `dtOffset + heads ≤ dtStride`.

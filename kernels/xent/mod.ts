@@ -23,8 +23,6 @@ import {
 import { IGNORE_TARGET, XENT_METRICS_BYTES, type XentScale } from "./reference.ts";
 import { XENT_COUNT_SHADER, XENT_REDUCE_SHADER, xentRowsShader } from "./wgsl.ts";
 
-export { XENT_METRICS_BYTES } from "./reference.ts";
-
 /**
  * What a {@link XentKernel} is compiled for.
  *

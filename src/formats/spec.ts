@@ -29,13 +29,17 @@ export type MxScaleRule = "floor" | "ceil" | "rceil";
 
 /** Plain element formats without scaling. */
 export interface FloatSpec {
+  /** Discriminates the format family. */
   readonly kind: "float";
+  /** The element format (round to nearest even; fp32 leaves values as they are). */
   readonly element: "fp32" | "bf16" | "fp16";
 }
 
 /** FP8 with one FP32 scale per tensor: current scaling (this tensor's amax) or delayed. */
 export interface Fp8Spec {
+  /** Discriminates the format family. */
   readonly kind: "fp8";
+  /** The FP8 element: E4M3 (forward operands) or E5M2 (gradients), saturating. */
   readonly element: "e4m3" | "e5m2";
   /** `current` (default) or the state of a delayed-scaling recipe. */
   readonly scaling?: "current" | DelayedScaling;
@@ -43,7 +47,9 @@ export interface Fp8Spec {
 
 /** OCP MX: 1×32 blocks along rows with one E8M0 scale each. */
 export interface MxSpec {
+  /** Discriminates the format family. */
   readonly kind: "mx";
+  /** The block's element format: E2M1 (MXFP4) or E4M3/E5M2 (MXFP8). */
   readonly element: "e2m1" | "e4m3" | "e5m2";
   /** E8M0 rule: OCP `floor` (default), the paper's `ceil`, or TE/cuBLAS `rceil`. */
   readonly scaleRule?: MxScaleRule;
@@ -51,6 +57,7 @@ export interface MxSpec {
 
 /** NVFP4: E2M1 elements, E4M3 block scales and an FP32 tensor scale (TE scale chain). */
 export interface Nvfp4Spec {
+  /** Discriminates the format family. */
   readonly kind: "nvfp4";
   /** `1x16` blocks along rows (default) or `16x16` tiles (weights, NUMERICS.md §2.4). */
   readonly tile?: "1x16" | "16x16";

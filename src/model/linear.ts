@@ -32,12 +32,8 @@ import { streamKey } from "../formats/rng.ts";
 import { resolveFormat } from "../formats/spec.ts";
 import type { GemmKernel } from "../../kernels/gemm/mod.ts";
 import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
-import {
-  type BoundQuantize,
-  kernelConfig,
-  QuantizeKernel,
-  quantizeSizes,
-} from "../../kernels/quantize/mod.ts";
+import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
+import { kernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
 import type { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import { isIdentity, layoutFree, type LinearPolicy, type OperandPolicy } from "./policy.ts";
 

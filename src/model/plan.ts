@@ -11,11 +11,14 @@
  * @module
  */
 
-import { paddedElements } from "../../kernels/quantize/mod.ts";
-import { embeddingBackwardLayout } from "../../kernels/embedding/mod.ts";
-import { normBlocks } from "../../kernels/norm/mod.ts";
-import { CLIP_BYTES } from "../../kernels/clip/mod.ts";
-import { XENT_METRICS_BYTES } from "../../kernels/xent/mod.ts";
+import { paddedElements } from "../../kernels/quantize/reference.ts";
+import {
+  embeddingBackwardLayout,
+  embeddingScratchElements,
+} from "../../kernels/embedding/reference.ts";
+import { normScratchElements } from "../../kernels/norm/reference.ts";
+import { CLIP_BYTES } from "../../kernels/clip/reference.ts";
+import { XENT_METRICS_BYTES } from "../../kernels/xent/reference.ts";
 import { blockKinds, type ModelConfig, numel, type ParamSpec, paramSpecs } from "./config.ts";
 import { linearBuffers, type LinearPlan, planLinear, type PlannedBuffer } from "./linear.ts";
 import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
@@ -199,9 +202,8 @@ export function planModel(
   const grads = {
     residual: buf("grad.residual", M * D),
     h: buf("grad.h", M * D),
-    // RmsNormKernel.scratchElements and EmbeddingKernel.scratchElements, without a compiled kernel.
-    normScratch: buf("norm.scratch", normBlocks(M).blocks * D),
-    embScratch: buf("emb.scratch", Math.max(1, embeddingBackwardLayout(M, V).maxScratchRows) * D),
+    normScratch: buf("norm.scratch", normScratchElements(D, M)),
+    embScratch: buf("emb.scratch", embeddingScratchElements(D, { tokens: M, vocab: V })),
   };
   const head = {
     h: buf("hf", M * D),

@@ -30,6 +30,7 @@
  * ```
  */
 export interface ConstantSchedule {
+  /** Discriminates the schedule. */
   readonly kind: "constant";
   /** Peak learning rate (> 0). */
   readonly lr: number;
@@ -49,6 +50,7 @@ export interface ConstantSchedule {
  * ```
  */
 export interface CosineSchedule {
+  /** Discriminates the schedule. */
   readonly kind: "cosine";
   /** Peak learning rate (> 0). */
   readonly lr: number;
@@ -73,6 +75,7 @@ export interface CosineSchedule {
  * ```
  */
 export interface WsdSchedule {
+  /** Discriminates the schedule. */
   readonly kind: "wsd";
   /** Peak (stable-phase) learning rate (> 0). */
   readonly lr: number;

@@ -3,7 +3,8 @@ import { normal } from "../tensors.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
 import type { BoundOp } from "../../src/gpu/op.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
-import { adamwHyper, AdamwKernel, type AdamwTensor } from "../../kernels/adamw/mod.ts";
+import { AdamwKernel, type AdamwTensor } from "../../kernels/adamw/mod.ts";
+import { adamwHyper } from "../../kernels/adamw/reference.ts";
 import { ClipKernel } from "../../kernels/clip/mod.ts";
 import {
   type AdamwConfig,

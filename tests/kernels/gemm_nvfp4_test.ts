@@ -8,12 +8,8 @@ import {
 } from "../../kernels/gemm_nvfp4/reference.ts";
 import type { Nvfp4GemmTile } from "../../kernels/gemm_nvfp4/wgsl.ts";
 import { gemmGpu } from "../../kernels/gemm/mod.ts";
-import {
-  fakeQuantizeGpu,
-  kernelConfig,
-  QuantizeKernel,
-  quantizeSizes,
-} from "../../kernels/quantize/mod.ts";
+import { fakeQuantizeGpu, QuantizeKernel } from "../../kernels/quantize/mod.ts";
+import { kernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
 import { f32FromBits } from "../../src/formats/fp32.ts";
 import { resolveFormat } from "../../src/formats/spec.ts";

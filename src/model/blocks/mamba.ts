@@ -18,9 +18,12 @@
  */
 
 import type { Gpu } from "../../gpu/device.ts";
-import { CausalConvKernel, convScratchElements } from "../../../kernels/conv1d/mod.ts";
-import { gatedNormScratchElements, GatedRmsNormKernel } from "../../../kernels/gated_norm/mod.ts";
-import { SsdKernel, ssdScratchElements } from "../../../kernels/ssd/mod.ts";
+import { CausalConvKernel } from "../../../kernels/conv1d/mod.ts";
+import { convScratchElements } from "../../../kernels/conv1d/reference.ts";
+import { GatedRmsNormKernel } from "../../../kernels/gated_norm/mod.ts";
+import { gatedNormScratchElements } from "../../../kernels/gated_norm/reference.ts";
+import { SsdKernel } from "../../../kernels/ssd/mod.ts";
+import { ssdScratchElements } from "../../../kernels/ssd/reference.ts";
 import { mambaDims, type ModelConfig } from "../config.ts";
 import { type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
 import type { LinearPolicy } from "../policy.ts";

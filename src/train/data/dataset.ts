@@ -64,8 +64,11 @@ export type PartRole = "split" | "train" | "val";
 export interface DataPart {
   /** Corpus name, file path or shard path. */
   readonly source: string;
+  /** How the part is divided between the splits. */
   readonly role: PartRole;
+  /** Index of the part's first token in the stream. */
   readonly start: number;
+  /** Index one past the part's last token in the stream. */
   readonly end: number;
   /** Tokens of this part in the validation split. */
   readonly valTokens: number;
@@ -73,12 +76,19 @@ export interface DataPart {
 
 /** What a run record stores about its data. */
 export interface DatasetInfo {
+  /** The parts' sources, in stream order. */
   readonly sources: readonly string[];
+  /** The tokenizer's name. */
   readonly tokenizer: TokenizerName;
+  /** Token ids are below this. */
   readonly vocabSize: number;
+  /** Tokens in the whole stream, separators included. */
   readonly tokens: number;
+  /** Tokens of the training split. */
   readonly trainTokens: number;
+  /** Tokens of the validation split. */
   readonly valTokens: number;
+  /** The share of each `split` part held out for validation. */
   readonly valFraction: number;
   /** SHA-256 of the whole token stream. */
   readonly sha256: string;

@@ -21,7 +21,9 @@ export interface Batch {
   readonly inputs: Uint32Array;
   /** The ids that follow each input position: `inputs` shifted left by one within the stream. */
   readonly targets: Uint32Array;
+  /** Sequences in the batch. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seqLen: number;
   /** Where each row starts in the split's token stream. */
   readonly offsets: readonly number[];
@@ -139,7 +141,9 @@ export function sampleBatches(
 
 /** Shape and count of sequential batches. */
 export interface SequentialOptions {
+  /** Sequences per batch. */
   readonly batch: number;
+  /** Tokens per sequence. */
   readonly seqLen: number;
   /** At most this many batches (default: all full batches). */
   readonly limit?: number;
