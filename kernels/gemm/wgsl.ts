@@ -23,11 +23,12 @@
  *
  * Bindings: 0 `a`, 1 `b` (read), 2 `c` (read_write), 3 params uniform (8 u32: m, n, k, tiles_m,
  * tiles_n, gx, k_tiles, 0). Workgroups are numbered `wid.y·gx + wid.x` over
- * tiles_m·tiles_n tiles, visited in groups of {@link GROUP_M} tile rows for L2 reuse.
+ * tiles_m·tiles_n tiles, visited in the order of `kernels/_wgsl/tile_order.ts`.
  *
  * @module
  */
 
+import { tileOrigin } from "../_wgsl/tile_order.ts";
 import type { GemmLayout } from "./reference.ts";
 
 /**
@@ -78,18 +79,6 @@ export interface GemmShaderConfig {
   /** The workgroup tiling. */
   readonly tile: GemmTile;
 }
-
-/**
- * Tile rows visited together before moving along N (workgroup order only, not results).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { GROUP_M } from "./wgsl.ts";
- * assert.equal(GROUP_M, 8);
- * ```
- */
-export const GROUP_M = 8;
 
 const COMPONENTS = ["x", "y", "z", "w"];
 
@@ -201,18 +190,8 @@ var<workgroup> sa: array<array<vec4<f32>, ${tileWidth(layout, "a", tile)}>, ${bk
 var<workgroup> sb: array<array<vec4<f32>, ${tileWidth(layout, "b", tile)}>, ${bk * stages}>;
 
 @compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let tiles = p.tiles_m * p.tiles_n;
-  let lin = wid.y * p.gx + wid.x;
-  if (lin >= tiles) { return; }
-  // Tile order: ${GROUP_M} tile rows at a time, column by column within them.
-  let span = ${GROUP_M}u * p.tiles_n;
-  let first = (lin / span) * ${GROUP_M}u;
-  let rows = min(p.tiles_m - first, ${GROUP_M}u);
-  let m0 = (first + (lin % span) % rows) * ${bm}u;
-  let n0 = ((lin % span) / rows) * ${bn}u;
-  let tx = lid % ${tx}u;
-  let ty = lid / ${tx}u;`,
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {`,
+    tileOrigin({ bm, bn, tx }),
   );
 
   /**

@@ -39,14 +39,14 @@
  *
  * Bindings: 0 a_codes, 1 a_scales, 2 a_stats, 3 b_codes, 4 b_scales, 5 b_stats (read), 6 c
  * (read_write), 7 params uniform (8 u32: m, n, k_blocks, tiles_m, tiles_n, gx, k_tiles, 0).
- * Workgroups are numbered `wid.y·gx + wid.x` over tiles_m·tiles_n tiles, in groups of
- * {@link GROUP_M} tile rows (as the f32 GEMM).
+ * Workgroups are numbered `wid.y·gx + wid.x` over tiles_m·tiles_n tiles, visited in the order of
+ * `kernels/_wgsl/tile_order.ts` (as the f32 GEMM).
  *
  * @module
  */
 
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
-import { GROUP_M } from "../gemm/wgsl.ts";
+import { tileOrigin } from "../_wgsl/tile_order.ts";
 
 /**
  * The tiling of a packed NVFP4 GEMM kernel. All are powers of two.
@@ -315,18 +315,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     const i = r === 0 ? "lid" : `lid + ${r * wg}u`;
     emit(`  if (${i} < 256u) { lut[${i}] = NIB[(${i}) & 15u] | (NIB[(${i}) >> 4u] << 8u); }`);
   }
-  emit(
-    `  let tiles = p.tiles_m * p.tiles_n;
-  let lin = wid.y * p.gx + wid.x;
-  if (lin >= tiles) { return; }
-  let span = ${GROUP_M}u * p.tiles_n;
-  let first = (lin / span) * ${GROUP_M}u;
-  let rows = min(p.tiles_m - first, ${GROUP_M}u);
-  let m0 = (first + (lin % span) % rows) * ${bm}u;
-  let n0 = ((lin % span) / rows) * ${bn}u;
-  let tx = lid % ${tx}u;
-  let ty = lid / ${tx}u;`,
-  );
+  emit(tileOrigin({ bm, bn, tx }));
   const A = operand("a", tile);
   const B = operand("b", tile);
   emit(...indent(2, [...A.pre, ...B.pre]));
