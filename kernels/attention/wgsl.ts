@@ -198,6 +198,26 @@ function stageTransposed(g: Geometry, op: Operand, rows: number, base: number, s
   return lines.join("\n");
 }
 
+/**
+ * One rank-1 step of a register tile, as a WGSL block: with `a` (a vec4 over the invocation's 4
+ * rows) and `b0…` (vec4s over its column groups) loaded from the given expressions,
+ * `acc{i}_{u} = fma(a[i], b{u}, acc{i}_{u})` for every row i and group u, in that order.
+ */
+function rank1Update(
+  acc: string,
+  [a, aExpr]: [string, string],
+  b: string,
+  bExprs: string[],
+): string[] {
+  const lines = [`{ let ${a} = ${aExpr};`, ...bExprs.map((e, u) => `let ${b}${u} = ${e};`)];
+  for (let i = 0; i < 4; i++) {
+    for (let u = 0; u < bExprs.length; u++) {
+      lines.push(`${acc}${i}_${u} = fma(vec4f(${a}.${C[i]}), ${b}${u}, ${acc}${i}_${u});`);
+    }
+  }
+  return [...lines, "}"];
+}
+
 /** `out{i}_{u}` (vec4 over owned columns) ← Σ_e x[row i, e]·y[col, e], rows × cols. */
 function scores(g: Geometry, out: string, x: Operand, y: Operand): string {
   const lines: string[] = [];
@@ -212,16 +232,11 @@ function scores(g: Geometry, out: string, x: Operand, y: Operand): string {
     "workgroupBarrier();",
   );
   for (let k = 0; k < g.dk; k++) {
-    lines.push(`{ let a = st[${k * g.xs4}u + ty];`);
-    for (let u = 0; u < g.tn4; u++) {
-      lines.push(`let b${u} = st[${g.yoff + k * g.ys4 + g.ntx * u}u + tx];`);
-    }
-    for (let i = 0; i < 4; i++) {
-      for (let u = 0; u < g.tn4; u++) {
-        lines.push(`${out}${i}_${u} = fma(vec4f(a.${C[i]}), b${u}, ${out}${i}_${u});`);
-      }
-    }
-    lines.push("}");
+    const b = Array.from(
+      { length: g.tn4 },
+      (_, u) => `st[${g.yoff + k * g.ys4 + g.ntx * u}u + tx]`,
+    );
+    lines.push(...rank1Update(out, ["a", `st[${k * g.xs4}u + ty]`], "b", b));
   }
   lines.push("}");
   return lines.join("\n");
@@ -259,16 +274,8 @@ function accumulate(g: Geometry, acc: string, w: Operand): string {
   }
   lines.push("workgroupBarrier();");
   for (let c = 0; c < g.ck; c++) {
-    lines.push(`{ let pv = ps[(cc + ${c}u) * ${g.nty}u + ty];`);
-    for (let v = 0; v < g.nv; v++) {
-      lines.push(`let w${v} = st[${(c * g.dhp) / 4 + g.ntx * v}u + tx];`);
-    }
-    for (let i = 0; i < 4; i++) {
-      for (let v = 0; v < g.nv; v++) {
-        lines.push(`${acc}${i}_${v} = fma(vec4f(pv.${C[i]}), w${v}, ${acc}${i}_${v});`);
-      }
-    }
-    lines.push("}");
+    const w = Array.from({ length: g.nv }, (_, v) => `st[${(c * g.dhp) / 4 + g.ntx * v}u + tx]`);
+    lines.push(...rank1Update(acc, ["pv", `ps[(cc + ${c}u) * ${g.nty}u + ty]`], "w", w));
   }
   lines.push("}");
   return lines.join("\n");
@@ -422,6 +429,20 @@ function operands(g: Geometry) {
 }
 
 /**
+ * Opens the loop over the key blocks a row block attends to (causal: up to its last row) and
+ * computes the block's scores `s{i}_{u}` = q·k and the column indices `col{u}`; the caller closes
+ * the loop.
+ */
+function causalKeyBlocks(g: Geometry, op: ReturnType<typeof operands>): string {
+  return `  let nkb = (r0 + nr - 1u) / ${g.cols}u + 1u;
+  for (var kb = 0u; kb < nkb; kb++) {
+    let c0 = kb * ${g.cols}u;
+    let nc = min(${g.cols}u, T - c0);
+${scores(g, "s", op.q("r0", "nr"), op.k("c0", "nc"))}
+${columns(g)}`;
+}
+
+/**
  * The forward kernel.
  *
  * @example
@@ -445,12 +466,7 @@ export function attentionForwardShader(heads: number, dh: number, tiles: Attenti
   var m = vec4f(${NEG});
   var l = vec4f(0.0);
 ${zeroAccumulator(g, "o")}
-  let nkb = (r0 + nr - 1u) / ${g.cols}u + 1u;
-  for (var kb = 0u; kb < nkb; kb++) {
-    let c0 = kb * ${g.cols}u;
-    let nc = min(${g.cols}u, T - c0);
-${scores(g, "s", op.q("r0", "nr"), op.k("c0", "nc"))}
-${columns(g)}
+${causalKeyBlocks(g, op)}
 ${
     each(g, "s", (i, u) =>
       `select(vec4f(${NEG}), s${i}_${u} * p.scale, col${u} <= vec4u(rowi.${C[i]}))`)
@@ -547,12 +563,7 @@ export function attentionDqShader(heads: number, dh: number, tiles: AttentionTil
   let lr = ${rowVector("lse")};
   let dr = ${rowVector("delta")};
 ${zeroAccumulator(g, "g")}
-  let nkb = (r0 + nr - 1u) / ${g.cols}u + 1u;
-  for (var kb = 0u; kb < nkb; kb++) {
-    let c0 = kb * ${g.cols}u;
-    let nc = min(${g.cols}u, T - c0);
-${scores(g, "s", op.q("r0", "nr"), op.k("c0", "nc"))}
-${columns(g)}
+${causalKeyBlocks(g, op)}
 ${
     each(g, "s", (i, u) =>
       `select(vec4f(0.0), exp(s${i}_${u} * p.scale - vec4f(lr.${C[i]})), col${u} <= vec4u(rowi.${
