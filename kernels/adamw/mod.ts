@@ -30,6 +30,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import {
   bindGroup,
+  bindingRange,
   type BufferBinding,
   pipelineCache,
   splitDispatch,
@@ -195,6 +196,6 @@ export class AdamwKernel {
 }
 
 function checkSmall(b: BufferBinding, bytes: number, what: string): void {
-  const size = b instanceof GPUBuffer ? b.size : b.size ?? b.buffer.size - (b.offset ?? 0);
+  const { size } = bindingRange(b);
   if (size < bytes) throw new RangeError(`${what} binds ${size} bytes, needs ${bytes}`);
 }

@@ -22,6 +22,7 @@ import { f32Bits } from "../../src/formats/fp32.ts";
 import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import {
   bindGroup,
+  bindingRange,
   type BufferBinding,
   pipelineCache,
   splitDispatch,
@@ -106,9 +107,7 @@ export function vec4Binding(
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new RangeError(`${what}: size must be an integer ≥ 0, got ${size}`);
   }
-  const buffer = binding instanceof GPUBuffer ? binding : binding.buffer;
-  const offset = binding instanceof GPUBuffer ? 0 : binding.offset ?? 0;
-  const bytes = binding instanceof GPUBuffer ? binding.size : binding.size ?? buffer.size - offset;
+  const { buffer, offset, size: bytes } = bindingRange(binding);
   const align = gpu.limits.minStorageBufferOffsetAlignment ?? 256;
   if (offset % align !== 0) {
     throw new RangeError(`${what}: offset ${offset} is not a multiple of ${align}`);

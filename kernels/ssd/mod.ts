@@ -35,7 +35,7 @@
 
 import type { Gpu } from "../../src/gpu/device.ts";
 import { type BoundOp, type Dispatch, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
-import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
+import { bindGroup, isGpuBuffer, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
 import {
   checkSsdConfig,
   type SsdConfig,
@@ -236,7 +236,7 @@ export class SsdKernel {
 
   #checkSize<K extends string>(io: { readonly [k in K]: GPUBuffer }, key: K, elements: number) {
     const buffer = io[key];
-    if (!(buffer instanceof GPUBuffer)) throw new TypeError(`ssd: io.${key} must be a GPUBuffer`);
+    if (!isGpuBuffer(buffer)) throw new TypeError(`ssd: io.${key} must be a GPUBuffer`);
     if (buffer.size < 4 * elements) {
       throw new RangeError(
         `ssd: io.${key} holds ${buffer.size} bytes; ${4 * elements} are needed`,

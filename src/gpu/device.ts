@@ -1,16 +1,40 @@
 /**
- * WebGPU adapter and device acquisition.
+ * WebGPU adapter and device acquisition, on either implementation (`implementation.ts`): Deno's
+ * built-in WebGPU (`deno_webgpu.ts`) or Dawn through npm:webgpu (`dawn.ts`).
  *
- * One cached {@link Gpu} per process: the device is requested with the adapter's real compute and
- * buffer limits (Deno otherwise caps every unrequested limit at the WebGPU defaults) and with the
- * optional features `shader-f16`, `subgroups` and `timestamp-query` where the adapter grants them.
- * {@link Gpu.features} is what the device actually granted, never what was merely asked for.
+ * One cached {@link Gpu} per implementation and process: the device is requested with the
+ * adapter's real compute and buffer limits (Deno otherwise caps every unrequested limit at the
+ * WebGPU defaults) and with the optional features `shader-f16`, `subgroups`, `timestamp-query` and
+ * `chromium-experimental-subgroup-matrix` where the adapter grants them. {@link Gpu.features} is
+ * what the device actually granted, never what was merely asked for.
  *
  * @module
  */
 
+import { DAWN_BACKENDS, dawnAdapter } from "./dawn.ts";
+import { denoAdapter } from "./deno_webgpu.ts";
+import {
+  type AdapterSource,
+  defaultGpuImplementation,
+  type GpuImplementation,
+  type GpuImplementationChoice,
+  type GpuImplementationName,
+} from "./implementation.ts";
+import { GpuUnavailableError } from "./unavailable.ts";
+
+export { GpuUnavailableError };
+
 /** Optional features requested when the adapter supports them. */
-const OPTIONAL_FEATURES = ["shader-f16", "subgroups", "timestamp-query"] as const;
+const OPTIONAL_FEATURES: readonly string[] = [
+  "shader-f16",
+  "subgroups",
+  "timestamp-query",
+  "chromium-experimental-subgroup-matrix",
+];
+
+/** `GPUSupportedFeatures` as a set of names (Deno's type admits only the features it knows). */
+const names = (features: GPUSupportedFeatures): ReadonlySet<string> =>
+  features as unknown as ReadonlySet<string>;
 
 /** Limits raised from the WebGPU defaults to the adapter's own values. */
 const RAISED_LIMITS = [
@@ -46,6 +70,10 @@ export interface Gpu {
   readonly features: ReadonlySet<string>;
   /** Limits the device granted (`device.limits`). */
   readonly limits: Readonly<Record<string, number>>;
+  /** The implementation the device came from: name, version, toggles, feature level. */
+  readonly implementation: GpuImplementation;
+  /** The implementation's WGSL language features (`GPU.wgslLanguageFeatures`). */
+  readonly wgslLanguageFeatures: ReadonlySet<string>;
 }
 
 /**
@@ -75,55 +103,72 @@ export interface GpuInfo {
   readonly subgroupMaxSize?: number;
 }
 
-/**
- * Thrown by {@link getGpu} when the runtime offers no WebGPU adapter.
- *
- * @example
- * ```ts
- * import { getGpu, GpuUnavailableError } from "./device.ts";
- * try {
- *   await getGpu();
- * } catch (e) {
- *   if (e instanceof GpuUnavailableError) console.error(e.message);
- *   else throw e;
- * }
- * ```
- */
-export class GpuUnavailableError extends Error {
-  /** Always `"GpuUnavailableError"`. */
-  override name = "GpuUnavailableError";
-  /** `detail` says what failed (by default: no adapter was returned). */
-  constructor(detail = "navigator.gpu.requestAdapter() returned null") {
-    super(
-      `No WebGPU adapter was found (${detail}). lpbench needs a WebGPU adapter: on a machine ` +
-        "without a GPU install Mesa (llvmpipe works through GL; `apt-get install " +
-        "mesa-vulkan-drivers` adds the lavapipe Vulkan driver); on NVIDIA install the driver's " +
-        "Vulkan ICD (e.g. libnvidia-gl-<version> on Ubuntu).",
-    );
-  }
+/** Options of {@link getGpu}. */
+export interface GetGpuOptions {
+  /** Which implementation (default: {@link defaultGpuImplementation}, initially `"deno"`). */
+  readonly implementation?: GpuImplementationChoice;
 }
 
-let cached: Promise<Gpu> | undefined;
+const SUBGROUP_MATRIX = "chromium-experimental-subgroup-matrix";
+
+const cached = new Map<GpuImplementationName, Promise<Gpu>>();
+let autoPick: Promise<GpuImplementationName> | undefined;
 
 /**
- * Returns the process-wide {@link Gpu}, acquiring it on first call. Uncaptured device errors are
- * logged to stderr (Deno would drop them). If the device is later lost the reason is logged
- * (unless it was destroyed on purpose) and the next call acquires a new one.
+ * Returns the process-wide {@link Gpu} of an implementation, acquiring it on first call: one per
+ * implementation. `"auto"` is Dawn where its Vulkan adapter offers
+ * `chromium-experimental-subgroup-matrix`, else Deno (decided once per process). Uncaptured
+ * device errors are logged to stderr (Deno would drop them). If the device is later lost the
+ * reason is logged (unless it was destroyed on purpose) and the next call acquires a new one.
  *
- * @throws {GpuUnavailableError} when no adapter exists.
+ * @throws {GpuUnavailableError} when the implementation gives no adapter or cannot be loaded.
  * @example
  * ```ts
  * import { getGpu } from "./device.ts";
- * const { device, features } = await getGpu();
- * console.log(device.limits.maxComputeWorkgroupStorageSize, features.has("timestamp-query"));
+ * const { device, features, implementation } = await getGpu();
+ * console.log(implementation.name, device.limits.maxComputeWorkgroupStorageSize);
+ * const dawn = await getGpu({ implementation: "dawn" }); // Dawn through npm:webgpu
+ * console.log(dawn.implementation.toggles, features.has("timestamp-query"));
  * ```
  */
-export function getGpu(): Promise<Gpu> {
-  cached ??= acquire().catch((e) => {
-    cached = undefined;
-    throw e;
-  });
-  return cached;
+export async function getGpu(options: GetGpuOptions = {}): Promise<Gpu> {
+  const choice = options.implementation ?? defaultGpuImplementation();
+  const name = choice === "auto" ? await pickAuto() : choice;
+  return gpuOf(name, () => name === "dawn" ? dawnAdapter() : denoAdapter());
+}
+
+function gpuOf(name: GpuImplementationName, source: () => Promise<AdapterSource>): Promise<Gpu> {
+  let gpu = cached.get(name);
+  if (!gpu) {
+    gpu = source().then(acquire);
+    cached.set(name, gpu);
+    gpu.then((g) => g.device.lost.then(() => forget(name, gpu!)), () => forget(name, gpu!));
+  }
+  return gpu;
+}
+
+function forget(name: GpuImplementationName, gpu: Promise<Gpu>): void {
+  if (cached.get(name) === gpu) cached.delete(name);
+}
+
+function pickAuto(): Promise<GpuImplementationName> {
+  autoPick ??= (async () => {
+    const dawn = cached.get("dawn");
+    if (dawn) {
+      return (await dawn.catch(() => undefined))?.features.has(SUBGROUP_MATRIX) ? "dawn" : "deno";
+    }
+    // Subgroup matrices need a core-level backend, so the OpenGL fallback is not tried.
+    const source = await dawnAdapter(DAWN_BACKENDS.filter((b) => b.featureLevel === "core"))
+      .catch((e) => {
+        if (e instanceof GpuUnavailableError) return undefined;
+        throw e;
+      });
+    if (!source || !names(source.adapter.features).has(SUBGROUP_MATRIX)) return "deno";
+    await gpuOf("dawn", () => Promise.resolve(source));
+    return "dawn";
+  })();
+  autoPick.catch(() => autoPick = undefined);
+  return autoPick;
 }
 
 /**
@@ -145,32 +190,27 @@ export function requireFeature(gpu: Gpu, name: string): void {
   );
 }
 
-async function acquire(): Promise<Gpu> {
-  if (typeof navigator === "undefined" || !("gpu" in navigator)) {
-    throw new GpuUnavailableError(
-      'navigator.gpu is undefined; run Deno with --unstable-webgpu or "unstable": ["webgpu"]',
-    );
-  }
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new GpuUnavailableError();
-
+async function acquire(source: AdapterSource): Promise<Gpu> {
+  const { adapter } = source;
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) {
     const value = (adapter.limits as unknown as Record<string, unknown>)[name];
     if (typeof value === "number") requiredLimits[name] = value;
   }
-  const listed = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-  const request = (requiredFeatures: GPUFeatureName[]) =>
-    adapter.requestDevice({ label: "lpbench", requiredFeatures, requiredLimits });
-
-  // Deno hides "subgroups" from adapter.features even where the device can grant it, and rejects
-  // unsupported features, so ask for it on top of the listed ones and fall back without it.
-  let device: GPUDevice;
-  if (listed.includes("subgroups" as GPUFeatureName)) {
-    device = await request(listed);
-  } else {
-    device = await request([...listed, "subgroups" as GPUFeatureName]).catch(() => request(listed));
-  }
+  const listed = OPTIONAL_FEATURES.filter((f) => names(adapter.features).has(f));
+  const unlisted = source.unlistedFeatures.filter((f) =>
+    OPTIONAL_FEATURES.includes(f) && !listed.includes(f)
+  );
+  const request = (features: readonly string[]) =>
+    adapter.requestDevice({
+      label: "lpbench",
+      requiredFeatures: features as GPUFeatureName[],
+      requiredLimits,
+    });
+  // Features the adapter hides may still be granted; the request is refused where they are not.
+  const device = unlisted.length > 0
+    ? await request([...listed, ...unlisted]).catch(() => request(listed))
+    : await request(listed);
 
   // Deno drops uncaptured errors silently (browsers log them), so log them here.
   device.addEventListener("uncapturederror", (event) => {
@@ -178,7 +218,6 @@ async function acquire(): Promise<Gpu> {
     console.error(`WebGPU uncaptured ${error.constructor.name}: ${error.message.trim()}`);
   });
   device.lost.then((lost) => {
-    cached = undefined;
     if (lost.reason !== "destroyed") {
       console.error(`WebGPU device lost (${lost.reason}): ${lost.message}`);
     }
@@ -193,16 +232,18 @@ async function acquire(): Promise<Gpu> {
   return {
     adapter,
     device,
+    implementation: source.implementation,
     info: Object.freeze({
       vendor: a.vendor,
       architecture: a.architecture,
       device: a.device,
       description: a.description,
-      isFallbackAdapter: a.isFallbackAdapter,
+      isFallbackAdapter: a.isFallbackAdapter === true,
       subgroupMinSize: a.subgroupMinSize,
       subgroupMaxSize: a.subgroupMaxSize,
     }),
     features: new Set(device.features),
     limits: Object.freeze(limits),
+    wgslLanguageFeatures: source.wgslLanguageFeatures,
   };
 }

@@ -26,6 +26,52 @@
 export type BufferBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
 /**
+ * Whether `value` is a GPU buffer of either WebGPU implementation. Dawn's buffers are not
+ * instances of Deno's `GPUBuffer` class, so `instanceof GPUBuffer` cannot tell.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getGpu } from "./device.ts";
+ * import { isGpuBuffer } from "./pipelines.ts";
+ * const { device } = await getGpu();
+ * const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+ * assert.ok(isGpuBuffer(buffer));
+ * assert.ok(!isGpuBuffer({ buffer }) && !isGpuBuffer(new Float32Array(4)));
+ * buffer.destroy();
+ * ```
+ */
+export function isGpuBuffer(value: unknown): value is GPUBuffer {
+  const b = value as Partial<GPUBuffer> | null;
+  return typeof b === "object" && b !== null && typeof b.size === "number" &&
+    typeof b.usage === "number" && typeof b.mapAsync === "function";
+}
+
+/**
+ * The buffer, byte offset and byte size a {@link BufferBinding} binds (a whole buffer: offset 0,
+ * its size; a range without a size: the rest of the buffer).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getGpu } from "./device.ts";
+ * import { bindingRange } from "./pipelines.ts";
+ * const { device } = await getGpu();
+ * const buffer = device.createBuffer({ size: 512, usage: GPUBufferUsage.STORAGE });
+ * assert.deepEqual(bindingRange(buffer), { buffer, offset: 0, size: 512 });
+ * assert.deepEqual(bindingRange({ buffer, offset: 256 }), { buffer, offset: 256, size: 256 });
+ * buffer.destroy();
+ * ```
+ */
+export function bindingRange(
+  b: BufferBinding,
+): { buffer: GPUBuffer; offset: number; size: number } {
+  if (!("buffer" in b)) return { buffer: b, offset: 0, size: b.size };
+  const offset = b.offset ?? 0;
+  return { buffer: b.buffer, offset, size: b.size ?? b.buffer.size - offset };
+}
+
+/**
  * Caches shader modules and `layout: "auto"` compute pipelines for one device.
  *
  * @example
@@ -179,7 +225,7 @@ export function bindGroup(
     layout: pipeline.getBindGroupLayout(group),
     entries: buffers.map((b, binding) => ({
       binding,
-      resource: b instanceof GPUBuffer ? { buffer: b } : b,
+      resource: "buffer" in b ? b : { buffer: b },
     })),
   });
 }

@@ -1,0 +1,194 @@
+/**
+ * `deno run -A bench/gemm_matrix.ts`: throughput of the matrix-unit GEMM (kernels/gemm_matrix/, f16
+ * operands on subgroup matrices, f32 accumulation) beside the f32 SIMT GEMM (kernels/gemm/) on the
+ * same Dawn device, square problems, every layout, in one run; timed with GPU timestamp queries where
+ * the adapter has them, each batch after ≥ 200 ms of the same GEMM.
+ *
+ * A and B hold the same values for both GEMMs (f16 values in [−1, 1), so f32 copies for the f32
+ * GEMM); TFLOP/s = 2·M·N·K / median time. Before a row is reported, a few outputs of the matrix GEMM
+ * are checked against the exact sum within the f32 summation bound.
+ *
+ * Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] [--layouts nt,nn,tn]
+ *   [--iterations 10] [--out file.md]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { getGpu } from "../src/gpu/device.ts";
+import { readBuffer } from "../src/gpu/buffers.ts";
+import { GpuTimer, median } from "../src/gpu/timing.ts";
+import { GEMM_LAYOUTS, type GemmDims, type GemmLayout } from "../kernels/gemm/reference.ts";
+import { GemmKernel } from "../kernels/gemm/mod.ts";
+import { MatrixGemmKernel } from "../kernels/gemm_matrix/mod.ts";
+import { matrixTileShape } from "../kernels/gemm_matrix/reference.ts";
+import { environmentLine } from "./environment_line.ts";
+import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
+import { formatTile } from "./gemm.ts";
+import { benchMain } from "./main.ts";
+
+const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
+  "[--layouts nt,nn,tn] [--iterations 10] [--timing timestamp-query|wall-clock] [--out file.md]";
+
+function positiveList(text: string, what: string): number[] {
+  const out = text.split(",").map(Number);
+  for (const v of out) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${what}: ${JSON.stringify(text)}`);
+  }
+  return out;
+}
+
+/** C[i, j] of `layout` summed exactly from the f16 values of A and B, and Σ|a·b|. */
+function exactAt(
+  layout: GemmLayout,
+  a: Float16Array,
+  b: Float16Array,
+  { m, n, k }: GemmDims,
+  i: number,
+  j: number,
+): { sum: number; abs: number } {
+  let sum = 0;
+  let abs = 0;
+  for (let q = 0; q < k; q++) {
+    const p = (layout === "tn" ? a[q * m + i] : a[i * k + q]) *
+      (layout === "nt" ? b[j * k + q] : b[q * n + j]);
+    sum += p;
+    abs += Math.abs(p);
+  }
+  return { sum, abs };
+}
+
+/** Runs the benchmark; returns the markdown table. */
+export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sizes: { type: "string", default: "1024,2048,4096,8192" },
+      layouts: { type: "string", default: GEMM_LAYOUTS.join(",") },
+      iterations: { type: "string", default: "10" },
+      timing: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return "";
+  }
+  const sizes = positiveList(values.sizes, "sizes");
+  const [iterations] = positiveList(values.iterations, "iterations");
+  const layouts = values.layouts.split(",") as GemmLayout[];
+  for (const l of layouts) {
+    if (!GEMM_LAYOUTS.includes(l)) throw new RangeError(`unknown layout ${JSON.stringify(l)}`);
+  }
+  const gpu = await getGpu({ implementation: "dawn" });
+  const device = gpu.device;
+  const method = values.timing;
+  if (method !== undefined && method !== "timestamp-query" && method !== "wall-clock") {
+    throw new RangeError(
+      `--timing must be timestamp-query or wall-clock, got ${JSON.stringify(method)}`,
+    );
+  }
+  const timer = new GpuTimer(gpu, method ? { method } : {});
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  const header = ["layout", "GEMM", "tile", "size", "median ms", "TFLOP/s", "× f32 GEMM"];
+  const rows: string[] = [];
+  console.error(row(header));
+  for (const size of sizes) {
+    const dims = { m: size, n: size, k: size };
+    const values16 = new Float16Array(size * size);
+    let s = 0x9e3779b9;
+    for (let i = 0; i < values16.length; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      values16[i] = (s >>> 0) / 2 ** 31 - 1;
+    }
+    const a16 = values16;
+    const b16 = values16.map((_, i) => values16[(i * 7 + 3) % values16.length] * 0.5);
+    const buffer = (data: ArrayBufferView) => {
+      const buf = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage });
+      device.queue.writeBuffer(
+        buf,
+        0,
+        data.buffer as ArrayBuffer,
+        data.byteOffset,
+        data.byteLength,
+      );
+      return buf;
+    };
+    const [a, b, a32, b32] = [a16, b16, Float32Array.from(a16), Float32Array.from(b16)].map(buffer);
+    const c = device.createBuffer({ size: size * size * 4, usage });
+    for (const layout of layouts) {
+      const matrix = await MatrixGemmKernel.create(gpu, { layout });
+      const simt = await GemmKernel.create(gpu, { layout });
+      const time = async (op: { encode(p: GPUComputePassEncoder): void; destroy(): void }) => {
+        const ms = median(await timeWarm(timer, (pass) => op.encode(pass), iterations));
+        op.destroy();
+        return ms;
+      };
+      const simtMs = await time(simt.bind({ a: a32, b: b32, c }, dims));
+      const matrixMs = await time(matrix.bind({ a, b, c }, dims));
+      const got = new Float32Array(await readBuffer(device, c, size * size * 4));
+      for (const [i, j] of [[0, 0], [size - 1, size - 1], [size >> 1, 17 % size]]) {
+        const { sum, abs } = exactAt(layout, a16, b16, dims, i, j);
+        const bound = (size * 2 ** -23) / (1 - size * 2 ** -23) * abs;
+        if (!(Math.abs(got[i * size + j] - sum) <= bound)) {
+          throw new Error(
+            `matrix GEMM ${layout} ${size}³: C[${i}, ${j}] = ${got[i * size + j]}, exact ${sum}`,
+          );
+        }
+      }
+      const tflops = (ms: number) => ((2 * size ** 3) / ms / 1e9).toFixed(1);
+      const tile = matrix.tileFor(dims)!;
+      const { rows: tr, cols: tc } = matrixTileShape(tile);
+      for (
+        const cells of [
+          [
+            layout,
+            "f32 SIMT",
+            formatTile(simt.tileFor(dims)),
+            String(size),
+            simtMs.toFixed(3),
+            tflops(simtMs),
+            "1.00",
+          ],
+          [
+            layout,
+            "f16 matrix",
+            `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}`,
+            String(size),
+            matrixMs.toFixed(3),
+            tflops(matrixMs),
+            (simtMs / matrixMs).toFixed(2),
+          ],
+        ]
+      ) {
+        rows.push(row(cells));
+        console.error(rows.at(-1));
+      }
+    }
+    for (const buf of [a, b, a32, b32, c]) buf.destroy();
+  }
+  const text = [
+    `## Matrix-unit GEMM on ${
+      gpu.info.description || gpu.info.vendor
+    } (${gpu.implementation.name} ${gpu.implementation.version})`,
+    "",
+    `Square problems; median of ${iterations} runs after ≥ ${WARMUP_MS} ms of untimed runs, timed by ` +
+    `${timer.method}; TFLOP/s = 2·M·N·K / median; both GEMMs in the same run on the same device.`,
+    "",
+    row(header),
+    `|${header.map((_, i) => (i < 3 ? "---" : "---:")).join("|")}|`,
+    ...rows,
+    "",
+    environmentLine(gpu),
+    "",
+  ].join("\n");
+  console.log(text);
+  if (values.out) await Deno.writeTextFile(values.out, text);
+  return text;
+}
+
+if (import.meta.main) await benchMain(runMatrixGemmBenchmark, USAGE);

@@ -1,0 +1,182 @@
+/**
+ * WGSL of the matrix-unit GEMM (`chromium_experimental_subgroup_matrix`, Dawn): C[m, n] (+)=
+ * op(A)·op(B) with f16 A and B and f32 C, on 16×16×16 subgroup matrices (f16 operands, f32
+ * accumulation).
+ *
+ * Each workgroup owns one `(16·tm·sm) × (16·tn·sn)` tile of C (tile order of
+ * kernels/_wgsl/tile_order.ts). Per K slice of `bk` values it copies A's and B's slices from storage
+ * into workgroup memory, eight f16 per invocation and load (the operands are read as
+ * `array<vec4<u32>>`), keeping each operand's storage orientation (row- or column-major as the layout
+ * says), then every subgroup loads its `tm` left and `tn` right matrices from there and multiplies
+ * them into its `tm × tn` f32 result matrices, which are stored to C (after adding C's old values
+ * when accumulating) at the end. Offsets and strides depend only on the workgroup and the subgroup, as
+ * subgroup-matrix loads require.
+ *
+ * Bindings: 0 `a4`, 1 `b4` (read, f16 pairs in u32 words), 2 `c` (read_write, f32), 3 params uniform
+ * (8 u32: m, n, k, tiles_m, tiles_n, gx, 0, 0).
+ *
+ * @module
+ */
+
+import type { GemmLayout } from "../gemm/reference.ts";
+import { tileOrigin } from "../_wgsl/tile_order.ts";
+import {
+  MATRIX_SIZE,
+  MATRIX_SUBGROUP_SIZE,
+  type MatrixGemmTile,
+  matrixTileShape,
+} from "./reference.ts";
+
+/**
+ * What {@link matrixGemmShader} generates.
+ *
+ * @example
+ * ```ts
+ * import type { MatrixGemmShaderConfig } from "./wgsl.ts";
+ * const cfg: MatrixGemmShaderConfig = {
+ *   layout: "tn", accumulate: true, tile: { sm: 2, sn: 2, tm: 4, tn: 4, bk: 32 },
+ *   enables: "enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n",
+ * };
+ * ```
+ */
+export interface MatrixGemmShaderConfig {
+  /** `nt` (A [m,k], B [n,k]), `nn` (A [m,k], B [k,n]) or `tn` (A [k,m], B [k,n]). */
+  readonly layout: GemmLayout;
+  /** C ← C + op(A)·op(B) instead of C ← op(A)·op(B). */
+  readonly accumulate: boolean;
+  readonly tile: MatrixGemmTile;
+  /** The `enable` directives the implementation needs (f16, subgroups, subgroup matrices). */
+  readonly enables: string;
+}
+
+/** Invocations of a workgroup of `tile`. */
+export function matrixGemmWorkgroupSize(tile: MatrixGemmTile): number {
+  return MATRIX_SUBGROUP_SIZE * tile.sm * tile.sn;
+}
+
+/** Bytes of workgroup memory a workgroup of `tile` uses (A's and B's staged f16 slices). */
+export function matrixGemmWorkgroupBytes(tile: MatrixGemmTile): number {
+  const { rows, cols } = matrixTileShape(tile);
+  return 2 * (rows + cols) * tile.bk;
+}
+
+/**
+ * The statements that stage one operand's K slice: `elements / 8` u32×4 loads, each unpacked into
+ * eight f16 stores to `dst` at the same position in the slice as in storage.
+ */
+function stage(dst: string, src: string, wg: number, slice: {
+  /** Rows and columns of the slice in storage order (contiguous along columns). */
+  rows: number;
+  cols: number;
+  /** The storage index (in f16) of the slice's element (r, q) — r, q WGSL u32 expressions. */
+  at: (r: string, q: string) => string;
+}): string[] {
+  const vectors = (slice.rows * slice.cols) / 8;
+  const perRow = slice.cols / 8;
+  const lines: string[] = [];
+  for (let it = 0; it * wg < vectors; it++) {
+    const e = it === 0 ? "lid" : `lid + ${it * wg}u`;
+    const guard = (it + 1) * wg > vectors ? `if (${e} < ${vectors}u) ` : "";
+    const halves = [0, 1, 2, 3, 4, 5, 6, 7]
+      .map((t) => `${dst}[o + ${t}u] = h${t >> 1}.${"xy"[t & 1]};`).join(" ");
+    lines.push(
+      `    ${guard}{`,
+      `      let e = ${e}; let r = e / ${perRow}u; let q = (e % ${perRow}u) * 8u;`,
+      `      let v = ${src}[(${slice.at("r", "q")}) / 8u]; let o = r * ${slice.cols}u + q;`,
+      "      let h0 = bitcast<vec2<f16>>(v.x); let h1 = bitcast<vec2<f16>>(v.y);",
+      "      let h2 = bitcast<vec2<f16>>(v.z); let h3 = bitcast<vec2<f16>>(v.w);",
+      `      ${halves}`,
+      "    }",
+    );
+  }
+  return lines;
+}
+
+/**
+ * The matrix-unit GEMM kernel for one layout, tiling and accumulate mode.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matrixGemmShader } from "./wgsl.ts";
+ * const code = matrixGemmShader({
+ *   layout: "nn", accumulate: false, tile: { sm: 2, sn: 2, tm: 4, tn: 4, bk: 32 }, enables: "",
+ * });
+ * assert.match(code, /@workgroup_size\(128\)/);
+ * assert.equal(code.match(/subgroupMatrixMultiplyAccumulate/g)?.length, 16);
+ * ```
+ */
+export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
+  const { layout, tile, accumulate } = cfg;
+  const { tm, tn, bk } = tile;
+  const S = MATRIX_SIZE;
+  const { rows: bm, cols: bn } = matrixTileShape(tile);
+  const wg = matrixGemmWorkgroupSize(tile);
+  // Storage orientation: A is [k, m] for tn (column-major op(A)), B is [n, k] for nt.
+  const aColumnMajor = layout === "tn";
+  const bColumnMajor = layout === "nt";
+  const aSlice = aColumnMajor
+    ? { rows: bk, cols: bm, at: (r: string, q: string) => `(k0 + ${r}) * p.m + m0 + ${q}` }
+    : { rows: bm, cols: bk, at: (r: string, q: string) => `(m0 + ${r}) * p.k + k0 + ${q}` };
+  const bSlice = bColumnMajor
+    ? { rows: bn, cols: bk, at: (r: string, q: string) => `(n0 + ${r}) * p.k + k0 + ${q}` }
+    : { rows: bk, cols: bn, at: (r: string, q: string) => `(k0 + ${r}) * p.n + n0 + ${q}` };
+  const left = (i: number) =>
+    aColumnMajor
+      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&sa, kk * ${bm}u + mb + ${
+        S * i
+      }u, true, ${bm}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&sa, (mb + ${
+        S * i
+      }u) * ${bk}u + kk, false, ${bk}u)`;
+  const right = (j: number) =>
+    bColumnMajor
+      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&sb, (nb + ${
+        S * j
+      }u) * ${bk}u + kk, true, ${bk}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&sb, kk * ${bn}u + nb + ${
+        S * j
+      }u, false, ${bn}u)`;
+  const cAt = (i: number, j: number) => `(m0 + mb + ${S * i}u) * p.n + n0 + nb + ${S * j}u`;
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) pairs.push([i, j]);
+  const result = `subgroup_matrix_result<f32, ${S}, ${S}>`;
+  return [
+    cfg.enables.trimEnd(),
+    "struct Params { m: u32, n: u32, k: u32, tiles_m: u32, tiles_n: u32, gx: u32, _a: u32, _b: u32 }",
+    "@group(0) @binding(0) var<storage, read> a4: array<vec4<u32>>;",
+    "@group(0) @binding(1) var<storage, read> b4: array<vec4<u32>>;",
+    "@group(0) @binding(2) var<storage, read_write> c: array<f32>;",
+    "@group(0) @binding(3) var<uniform> p: Params;",
+    `var<workgroup> sa: array<f16, ${bm * bk}>;`,
+    `var<workgroup> sb: array<f16, ${bn * bk}>;`,
+    "",
+    `@compute @workgroup_size(${wg})`,
+    "fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,",
+    "        @builtin(subgroup_id) sg: u32) {",
+    tileOrigin({ bm, bn, tx: wg }),
+    `  let mb = ${S * tm}u * (sg / ${tile.sn}u);`,
+    `  let nb = ${S * tn}u * (sg % ${tile.sn}u);`,
+    ...pairs.map(([i, j]) =>
+      accumulate
+        ? `  var acc${i}_${j} = subgroupMatrixLoad<${result}>(&c, ${cAt(i, j)}, false, p.n);`
+        : `  var acc${i}_${j}: ${result};`
+    ),
+    `  for (var k0 = 0u; k0 < p.k; k0 += ${bk}u) {`,
+    "    workgroupBarrier();",
+    ...stage("sa", "a4", wg, aSlice),
+    ...stage("sb", "b4", wg, bSlice),
+    "    workgroupBarrier();",
+    `    for (var kk = 0u; kk < ${bk}u; kk += ${S}u) {`,
+    ...Array.from({ length: tm }, (_, i) => `      let a${i} = ${left(i)};`),
+    ...Array.from({ length: tn }, (_, j) => `      let b${j} = ${right(j)};`),
+    ...pairs.map(([i, j]) =>
+      `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${i}_${j});`
+    ),
+    "    }",
+    "  }",
+    ...pairs.map(([i, j]) => `  subgroupMatrixStore(&c, ${cAt(i, j)}, acc${i}_${j}, false, p.n);`),
+    "}",
+    "",
+  ].join("\n");
+}

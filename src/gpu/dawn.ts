@@ -1,0 +1,141 @@
+/**
+ * Dawn through `npm:webgpu` (Dawn's Node bindings, a prebuilt `dawn.node` per platform) as an
+ * adapter source. The package is imported on first use only, so that Deno-only use needs no npm
+ * package (`deno run --no-config` has no import map to find it).
+ *
+ * Backends are tried in {@link DAWN_BACKENDS} order: Vulkan at the core feature level, with
+ * `allow_unsafe_apis` (without it Dawn hides `chromium-experimental-subgroup-matrix`) and
+ * `vulkan_enable_f16_on_nvidia` (`shader-f16` on NVIDIA drivers older than 615.71); then OpenGL at
+ * the compatibility feature level, which is what a machine without a GPU has where Dawn rejects
+ * the Vulkan software driver (Debian's lavapipe lacks `shaderUniform*ArrayDynamicIndexing`): Mesa's
+ * llvmpipe through surfaceless EGL. The OpenGL attempt sets `EGL_PLATFORM=surfaceless` in this
+ * process's environment unless it is set already (EGL needs no display then).
+ *
+ * @module
+ */
+
+import type { AdapterSource } from "./implementation.ts";
+import { GpuUnavailableError } from "./unavailable.ts";
+
+/**
+ * One way of creating Dawn: its `create()` toggles, the feature level its adapter is requested at,
+ * and environment variables it needs (set only where unset).
+ *
+ * @example
+ * ```ts
+ * import type { DawnBackend } from "./dawn.ts";
+ * const vulkan: DawnBackend = { toggles: ["backend=vulkan"], featureLevel: "core" };
+ * ```
+ */
+export interface DawnBackend {
+  /** The toggles `create()` gets, e.g. `"backend=vulkan"`. */
+  readonly toggles: readonly string[];
+  /** The `featureLevel` the adapter is requested at. */
+  readonly featureLevel: "core" | "compatibility";
+  /** Environment variables set before `create()` where they are unset. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The backends {@link dawnAdapter} tries, in order: Vulkan (core), then OpenGL (compatibility).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DAWN_BACKENDS } from "./dawn.ts";
+ * assert.deepEqual(DAWN_BACKENDS.map((b) => b.toggles[0]), ["backend=vulkan", "backend=opengl"]);
+ * ```
+ */
+export const DAWN_BACKENDS: readonly DawnBackend[] = [
+  {
+    toggles: [
+      "backend=vulkan",
+      "enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia",
+    ],
+    featureLevel: "core",
+  },
+  {
+    toggles: ["backend=opengl", "enable-dawn-features=allow_unsafe_apis"],
+    featureLevel: "compatibility",
+    env: { EGL_PLATFORM: "surfaceless" },
+  },
+];
+
+interface DawnModule {
+  readonly create: (toggles: string[]) => GPU;
+  readonly version: string;
+}
+
+let loaded: Promise<DawnModule> | undefined;
+
+/** Every Dawn instance created, kept alive for the process's lifetime. */
+const instances: GPU[] = [];
+
+function loadDawn(): Promise<DawnModule> {
+  loaded ??= (async () => {
+    try {
+      const [webgpu, pkg] = await Promise.all([
+        import("webgpu"),
+        import("webgpu/package.json", { with: { type: "json" } }),
+      ]);
+      return { create: webgpu.create, version: String(pkg.default.version) };
+    } catch (e) {
+      loaded = undefined;
+      throw new GpuUnavailableError(
+        `Dawn (npm:webgpu) could not be loaded: ${(e as Error).message.split("\n")[0]}`,
+        "Dawn needs the project's import map and node_modules: run `deno install` in the " +
+          "checkout (deno.json pins npm:webgpu), without --no-config; or use Deno's built-in " +
+          "WebGPU (--gpu deno).",
+      );
+    }
+  })();
+  return loaded;
+}
+
+/**
+ * The first adapter Dawn gives on `backends` (default {@link DAWN_BACKENDS}).
+ *
+ * @throws {GpuUnavailableError} when npm:webgpu cannot be loaded or no backend gives an adapter
+ * @example
+ * ```ts
+ * import { dawnAdapter } from "./dawn.ts";
+ * const { adapter, implementation } = await dawnAdapter();
+ * console.log(implementation.toggles[0], implementation.featureLevel, adapter.info.description);
+ * ```
+ */
+export async function dawnAdapter(
+  backends: readonly DawnBackend[] = DAWN_BACKENDS,
+): Promise<AdapterSource> {
+  const { create, version } = await loadDawn();
+  for (const backend of backends) {
+    for (const [name, value] of Object.entries(backend.env ?? {})) {
+      if (Deno.env.get(name) === undefined) Deno.env.set(name, value);
+    }
+    const gpu = create([...backend.toggles]);
+    // The instance must outlive its adapters and devices: once collected, Dawn's asynchronous work
+    // (pipeline compilation, buffer mapping) crashed the process on the H200.
+    instances.push(gpu);
+    const adapter = await gpu.requestAdapter({
+      powerPreference: "high-performance",
+      featureLevel: backend.featureLevel,
+    } as GPURequestAdapterOptions);
+    if (!adapter) continue;
+    const { wgslLanguageFeatures } = gpu as unknown as {
+      wgslLanguageFeatures: ReadonlySet<string>;
+    };
+    return {
+      adapter,
+      implementation: Object.freeze({
+        name: "dawn",
+        version,
+        toggles: Object.freeze([...backend.toggles]),
+        featureLevel: backend.featureLevel,
+      }),
+      wgslLanguageFeatures: new Set(wgslLanguageFeatures),
+      unlistedFeatures: [],
+    };
+  }
+  throw new GpuUnavailableError(
+    `Dawn gave no adapter with ${backends.map((b) => b.toggles.join(" ")).join(", nor with ")}`,
+  );
+}
