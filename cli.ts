@@ -11,6 +11,11 @@ import { parseArgs } from "node:util";
 import { runKernelBenchmark } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
 import { getGpu } from "./src/gpu/device.ts";
+import {
+  type GpuImplementationChoice,
+  parseGpuImplementation,
+  useGpuImplementation,
+} from "./src/gpu/implementation.ts";
 import { writeAtomic } from "./src/io/atomic.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
 import { packedGemmAvailable } from "./src/model/linear.ts";
@@ -36,7 +41,24 @@ const list = (
   v: unknown,
 ) => (typeof v === "string" ? v.split(",").filter((x) => x !== "") : undefined);
 
-/** `bench [recipe…] [--policy a,b] [--seeds 0,1] [--steps N] [--out DIR] [--dry-run]`. */
+/**
+ * Makes `--gpu`'s value the process's WebGPU implementation (undefined: leaves the default);
+ * prints a one-line error and throws {@link UsageError} for a bad value.
+ */
+function useGpuFlag(value: unknown): GpuImplementationChoice | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const choice = parseGpuImplementation(String(value));
+    useGpuImplementation(choice);
+    return choice;
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    console.error(`error: --gpu: ${e.message}`);
+    throw new UsageError();
+  }
+}
+
+/** `bench [recipe…] [--policy a,b] [--seeds 0,1] [--steps N] [--out DIR] [--gpu I] [--dry-run]`. */
 async function bench(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -46,9 +68,11 @@ async function bench(args: string[]): Promise<number> {
       seeds: { type: "string" },
       steps: { type: "string" },
       out: { type: "string", default: "reports" },
+      gpu: { type: "string" },
       "dry-run": { type: "boolean" },
     },
   });
+  useGpuFlag(values.gpu);
   const seeds = list(values.seeds)?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) {
@@ -90,9 +114,9 @@ async function bench(args: string[]): Promise<number> {
     return 0;
   }
   const gpu = await getGpu();
-  const packed = packedGemmAvailable();
+  const packed = packedGemmAvailable(gpu);
   const out = String(values.out);
-  const plan = await planRuns(runs, `${out}/runs`);
+  const plan = await planRuns(runs, `${out}/runs`, gpu.implementation.name);
   // Only the runs without a record will train: they must fit the adapter.
   for (const { spec: r } of plan.filter((p) => !p.existing)) {
     try {
@@ -149,11 +173,17 @@ async function report(args: string[]): Promise<number> {
 }
 
 /**
- * `verify <report.md>`: re-runs the runs of a report's run list; exit 1 if any does not reproduce,
- * 2 if the list or a listed record is missing or invalid.
+ * `verify <report.md> [--gpu I]`: re-runs the runs of a report's run list, on the WebGPU
+ * implementation of its records where `--gpu` does not say (Deno's where they disagree); exit 1 if
+ * any does not reproduce, 2 if the list or a listed record is missing or invalid.
  */
 async function verify(args: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { gpu: { type: "string" } },
+  });
+  const chosen = useGpuFlag(values.gpu);
   if (positionals.length !== 1) {
     console.error("error: verify takes one report, e.g. `deno task verify reports/quick.md`");
     return 2;
@@ -169,7 +199,9 @@ async function verify(args: string[]): Promise<number> {
     console.error(`error: ${e.message}`);
     return 2;
   }
-  const verdicts = await verifyRecords(await getGpu(), records);
+  const names = new Set(records.map((r) => r.env.implementation.name));
+  const implementation = chosen ?? (names.size === 1 ? [...names][0] : "deno");
+  const verdicts = await verifyRecords(await getGpu({ implementation }), records);
   const bad = verdicts.filter((v) => !v.ok).length;
   console.error(`${verdicts.length - bad} of ${verdicts.length} runs reproduced`);
   return bad === 0 ? 0 : 1;
@@ -185,17 +217,23 @@ const SUITES = {
 } as const;
 
 /**
- * `kernels [--suite quantize,gemm,train] [--out FILE] [suite options]`: runs the benchmark suites
- * in order and writes their tables together; suite options go to the suite when only one is
- * selected (see bench/kernels.ts, bench/gemm.ts, bench/train.ts).
+ * `kernels [--suite quantize,gemm,train] [--out FILE] [--gpu I] [suite options]`: runs the
+ * benchmark suites in order, on the chosen WebGPU implementation, and writes their tables
+ * together; suite options go to the suite when only one is selected (see bench/kernels.ts,
+ * bench/gemm.ts, bench/train.ts).
  */
 async function kernels(args: string[]): Promise<void> {
   const { values, tokens } = parseArgs({
     args,
-    options: { suite: { type: "string", default: "quantize,gemm,train" }, out: { type: "string" } },
+    options: {
+      suite: { type: "string", default: "quantize,gemm,train" },
+      out: { type: "string" },
+      gpu: { type: "string" },
+    },
     strict: false,
     tokens: true,
   });
+  useGpuFlag(values.gpu);
   const names = String(values.suite).split(",");
   for (const n of names) {
     if (!(n in SUITES)) {
@@ -205,7 +243,7 @@ async function kernels(args: string[]): Promise<void> {
   }
   const rest: string[] = [];
   for (const t of tokens ?? []) {
-    if (t.kind === "option" && (t.name === "suite" || t.name === "out")) continue;
+    if (t.kind === "option" && ["suite", "out", "gpu"].includes(t.name)) continue;
     if (t.kind === "option") rest.push(t.rawName, ...(t.value !== undefined ? [t.value] : []));
     else if (t.kind === "positional") rest.push(t.value);
   }
@@ -222,14 +260,22 @@ const HELP = `lpbench — low-precision training recipes on WebGPU
 
 Usage:
   deno task bench [recipe.yaml…] [--policy a,b] [--seeds 0,1] [--steps N] [--out reports]
-                  [--dry-run]    train every (recipe × policy × seed) whose record is missing,
+                  [--gpu I] [--dry-run]
+                                 train every (recipe × policy × seed) whose record is missing,
                                  write reports/runs/<id>.json and reports/<suite>.md
                                  (default recipe: recipes/quick.yaml)
   deno task report [suite…]      rewrite reports from the run records
-  deno task verify <report.md>   re-run a report's runs (listed in <report>.runs.json) and say
-                                 whether they reproduce
+  deno task verify <report.md> [--gpu I]
+                                 re-run a report's runs (listed in <report>.runs.json) and say
+                                 whether they reproduce (default --gpu: the records' own)
   deno task kernels [options]    benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
   deno task test                 the test suite
+
+WebGPU implementation (bench, verify, kernels):
+  --gpu deno       Deno's built-in WebGPU (wgpu), the default
+  --gpu dawn       Dawn through npm:webgpu (Vulkan; OpenGL compatibility mode where Vulkan gives
+                   no adapter); the only one with subgroup matrices
+  --gpu auto       Dawn where its adapter offers chromium-experimental-subgroup-matrix, else Deno
 
 Kernel benchmark options:
   --suite LIST     quantize,gemm,train (default all three)

@@ -9,7 +9,9 @@
  *    rounding.
  * 2. **Kernels** (`kernels/<op>/`): WGSL kernels tested bit for bit against their CPU references —
  *    the quantizers (`quantizeGpu`, `QuantizeKernel`), the f32 GEMM (`GemmKernel`) and the packed
- *    NVFP4 GEMM (`PackedNvfp4GemmKernel`) — on a device from `getGpu`.
+ *    NVFP4 GEMM (`PackedNvfp4GemmKernel`) — on a device from `getGpu`, of Deno's built-in WebGPU
+ *    or of Dawn through npm:webgpu (`getGpu({ implementation: "dawn" })`, or `useGpuImplementation`
+ *    for the whole process; `wgslEnables` writes a shader's `enable` directives for either).
  * 3. **Model** (`src/model/`): `DecoderModel`, a Mamba-2/attention/MLP decoder whose every linear
  *    layer quantizes its three GEMMs as a `PrecisionPolicy` says, with its exact memory estimate.
  * 4. **Training** (`src/train/`): `train` (schedules, evaluation, throughput, checkpoints) on a
@@ -137,11 +139,22 @@ export { type Tiling } from "./src/gpu/fit.ts";
 export { type AdamwConfig } from "./kernels/adamw/reference.ts";
 export {
   getGpu,
+  type GetGpuOptions,
   type Gpu,
   type GpuInfo,
   GpuUnavailableError,
   requireFeature,
 } from "./src/gpu/device.ts";
+export {
+  defaultGpuImplementation,
+  GPU_IMPLEMENTATION_CHOICES,
+  type GpuImplementation,
+  type GpuImplementationChoice,
+  type GpuImplementationName,
+  parseGpuImplementation,
+  useGpuImplementation,
+} from "./src/gpu/implementation.ts";
+export { wgslEnables, type WgslExtension } from "./src/gpu/wgsl_enables.ts";
 export { type BoundOp } from "./src/gpu/op.ts";
 export {
   type Activation,

@@ -282,9 +282,7 @@ export async function runNvfp4GemmBenchmark(args: string[]): Promise<string> {
       buf.destroy();
     }
   }
-  // Deno's GPU type does not declare the WebGPU attribute it implements.
-  const gpuApi = navigator.gpu as GPU & { wgslLanguageFeatures?: ReadonlySet<string> };
-  const languageFeatures = [...gpuApi.wgslLanguageFeatures ?? []].sort().join(", ") || "none";
+  const languageFeatures = [...gpu.wgslLanguageFeatures].sort().join(", ") || "none";
   const text = [
     `## Packed NVFP4 GEMM vs f32 GEMM on ${gpu.info.description || gpu.info.vendor}`,
     "",

@@ -124,7 +124,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     });
     const gemm = !usesNvfp4(POLICIES[name])
       ? "f32"
-      : packed && packedGemmAvailable()
+      : packed && packedGemmAvailable(gpu)
       ? "packed NVFP4"
       : "f32 (fake-quant)";
     const batchAt = (s: number) => {

@@ -130,3 +130,54 @@ Deno.test("kernels starts with only a Deno binary: no config, no npm packages", 
   assertStrictEquals(out.code, 0, stderr);
   assertMatch(new TextDecoder().decode(out.stdout), /--suite/);
 });
+
+Deno.test("--gpu on bench, verify and kernels rejects a bad value with exit 2, naming it", async () => {
+  for (const command of ["bench", "verify", "kernels"]) {
+    const r = await cli(command, "--gpu", "metal", ...(command === "verify" ? ["x.md"] : []));
+    assertStrictEquals(r.code, 2, `${command}: ${r.stderr}`);
+    assertStrictEquals(
+      r.stderr,
+      'error: --gpu: "metal" is not a WebGPU implementation (deno, dawn, auto)\n',
+    );
+  }
+  const help = await cli("kernels", "--help");
+  assertMatch(help.stdout, /--gpu dawn +Dawn through npm:webgpu/);
+});
+
+Deno.test("kernels --gpu dawn runs the suite on Dawn and says so in its environment line", async () => {
+  const r = await cli(
+    "kernels",
+    "--suite",
+    "gemm",
+    "--sizes",
+    "64",
+    "--layouts",
+    "nt",
+    "--gpu",
+    "dawn",
+  );
+  assertStrictEquals(r.code, 0, r.stderr);
+  assertMatch(
+    r.stdout,
+    /^Environment: .*; WebGPU Dawn \(npm:webgpu \d+\.\d+\.\d+\), toggles backend=/m,
+  );
+});
+
+Deno.test("bench --gpu dawn records Dawn; verify re-runs on the records' implementation", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = ["recipes/quick.yaml", "--policy", "fp32", "--seeds", "0", "--steps", "12"];
+    const bench = await cli("bench", ...args, "--out", dir, "--gpu", "dawn");
+    assertStrictEquals(bench.code, 0, bench.stderr);
+    const [file] = [...Deno.readDirSync(`${dir}/runs`)].map((e) => e.name);
+    const record = JSON.parse(await Deno.readTextFile(`${dir}/runs/${file}`));
+    assertStrictEquals(record.env.implementation.name, "dawn");
+    const report = await Deno.readTextFile(`${dir}/quick.md`);
+    assertMatch(report, /--steps 12 --out .* --gpu dawn\n/);
+    const verify = await cli("verify", `${dir}/quick.md`);
+    assertStrictEquals(verify.code, 0, verify.stderr);
+    assertMatch(verify.stderr, /same adapter, Deno and WebGPU implementation/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -12,6 +12,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { fittingTilings, type Tiling } from "../../src/gpu/fit.ts";
 import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
+import { wgslEnables } from "../../src/gpu/wgsl_enables.ts";
 import {
   checkGemmDims,
   type GemmDims,
@@ -125,9 +126,6 @@ export interface MatrixGemmIo {
   readonly c: GPUBuffer;
 }
 
-/** The `enable` directives of the kernel on Dawn (the only implementation that offers it). */
-const ENABLES = "enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n";
-
 /**
  * A compiled matrix-unit GEMM for one layout: a pipeline per candidate tiling.
  *
@@ -187,10 +185,11 @@ export class MatrixGemmKernel {
       config.tile,
     );
     const cache = pipelineCache(gpu.device);
+    const enables = wgslEnables(gpu, ["f16", "subgroups", "chromium_experimental_subgroup_matrix"]);
     // One compilation at a time: overlapping ones crashed dawn.node 0.6.2 on the H200.
     const tiles = [];
     for (const t of tilings) {
-      const code = matrixGemmShader({ layout, accumulate, tile: t.tile, enables: ENABLES });
+      const code = matrixGemmShader({ layout, accumulate, tile: t.tile, enables });
       tiles.push({ ...t, pipeline: await cache.getAsync(code) });
     }
     return new MatrixGemmKernel(gpu, { layout, accumulate }, tiles);

@@ -18,10 +18,12 @@
  * @module
  */
 
+import { FLT_MAX } from "../../src/formats/fp32.ts";
 import { range } from "../_wgsl/unroll.ts";
 
 const WG_REDUCE = 256;
-const NEG_MAX = "-3.40282347e38";
+// The exact value of -FLT_MAX: Dawn (Tint) rejects "-3.40282347e38", which lies beyond it.
+const NEG_MAX = String(-FLT_MAX);
 
 /** Invocations of the per-row kernel: the lanes of a row rounded up to a power of 2, 32…256. */
 function rowWorkgroup(lanes: number): number {
@@ -116,6 +118,8 @@ ${inPlace ? "" : `@group(0) @binding(6) var<storage, read_write> dx: array<${T}>
 const V = ${vocab}u;
 const LANES = ${lanes}u;
 const NONE = 0xffffffffu;
+// A quiet NaN's bits in a variable: WGSL forbids a constant expression that is NaN (Dawn enforces it).
+var<private> nan_bits: u32 = 0x7fc00000u;
 var<workgroup> sm_m: array<f32, ${wg}>;
 var<workgroup> sm_s: array<f32, ${wg}>;
 var<workgroup> sm_i: array<u32, ${wg}>;
@@ -157,7 +161,7 @@ ${
     if (hit) {
       l = log(sum) - (xt - mx);
     } else if (valid) {
-      l = bitcast<f32>(0x7fc00000u); // target ≥ V: NaN marks the bad row in the mean loss
+      l = bitcast<f32>(nan_bits); // target ≥ V: NaN marks the bad row in the mean loss
     }
     loss[r] = l;
     correct[r] = select(0u, 1u, hit && sm_i[0] == t);

@@ -241,7 +241,7 @@ export class DecoderModel {
     step: StepConfig,
   ): Promise<DecoderModel> {
     validateModelConfig(config);
-    const packed = (step.packedNvfp4 ?? true) && packedGemmAvailable();
+    const packed = (step.packedNvfp4 ?? true) && packedGemmAvailable(gpu);
     // Refuse a run that will not fit before allocating anything.
     checkMemory(
       gpu,

@@ -349,19 +349,18 @@ export function runsPackedGemm(
 }
 
 /**
- * Whether this runtime's WGSL has `dot4I8Packed` (the language feature
+ * Whether the WGSL of `gpu`'s implementation has `dot4I8Packed` (the language feature
  * `packed_4x8_integer_dot_product`), which the packed NVFP4 GEMM needs.
  *
  * @example
  * ```ts
+ * import { getGpu } from "../gpu/device.ts";
  * import { packedGemmAvailable } from "./linear.ts";
- * console.log(packedGemmAvailable()); // true on Deno ≥ 2.6.4
+ * console.log(packedGemmAvailable(await getGpu())); // true on Deno ≥ 2.6.4 and on Dawn
  * ```
  */
-export function packedGemmAvailable(): boolean {
-  // Deno's GPU type lacks the standard `wgslLanguageFeatures` set, though the runtime has it.
-  const gpu = navigator.gpu as unknown as { wgslLanguageFeatures?: ReadonlySet<string> };
-  return gpu?.wgslLanguageFeatures?.has("packed_4x8_integer_dot_product") ?? false;
+export function packedGemmAvailable(gpu: Pick<Gpu, "wgslLanguageFeatures">): boolean {
+  return gpu.wgslLanguageFeatures.has("packed_4x8_integer_dot_product");
 }
 
 type Keyed = { bound: BoundQuantize; tensorId: number };

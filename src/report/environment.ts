@@ -1,7 +1,7 @@
 /**
- * The environment block of a report: runtime versions, OS, the WebGPU adapter, its features and
- * key limits, the git state and the input hashes, taken from the records; a field on which the
- * records disagree lists every value with its run count.
+ * The environment block of a report: runtime versions, OS, the WebGPU implementation and adapter,
+ * the adapter's features and key limits, the git state and the input hashes, taken from the
+ * records; a field on which the records disagree lists every value with its run count.
  *
  * @module
  */
@@ -75,11 +75,39 @@ export function adapterName(env: Pick<Environment, "adapter">): string {
   return marks.length > 0 ? `${name} (${marks.join(", ")})` : name;
 }
 
+/**
+ * A run's WebGPU implementation in words: which one, its version, and for Dawn the toggles and
+ * feature level it was created with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { implementationOf } from "./environment.ts";
+ * const deno = { name: "deno" as const, version: "2.9.6", toggles: [] };
+ * assert.equal(implementationOf({ implementation: deno }), "Deno 2.9.6 built-in (wgpu)");
+ * const implementation = { name: "dawn" as const, version: "0.6.2", toggles: ["backend=opengl"], featureLevel: "compatibility" };
+ * assert.equal(
+ *   implementationOf({ implementation }),
+ *   "Dawn (npm:webgpu 0.6.2), toggles backend=opengl, compatibility feature level",
+ * );
+ * ```
+ */
+export function implementationOf(env: Pick<Environment, "implementation">): string {
+  const i = env.implementation;
+  if (i.name === "deno") return `Deno ${i.version} built-in (wgpu)`;
+  return [
+    `Dawn (npm:webgpu ${i.version})`,
+    ...(i.toggles.length > 0 ? [`toggles ${i.toggles.join(" ")}`] : []),
+    ...(i.featureLevel ? [`${i.featureLevel} feature level`] : []),
+  ].join(", ");
+}
+
 const FIELDS: readonly [string, (r: RunRecord) => string][] = [
   ["Deno", (r) => r.env.deno],
   ["V8", (r) => r.env.v8],
   ["TypeScript", (r) => r.env.typescript],
   ["OS", (r) => `${r.env.os} (${r.env.arch})`],
+  ["WebGPU", (r) => implementationOf(r.env)],
   ["Adapter", (r) => adapterName(r.env)],
   [
     "Adapter ids",
@@ -113,6 +141,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
  * import type { RunRecord } from "../runner/record.ts";
  * const env = (deno: string) => ({
  *   deno, v8: "14", typescript: "5.9", os: "linux", arch: "x86_64", features: [], limits: {}, git: null,
+ *   implementation: { name: "deno", version: deno, toggles: [] },
  *   adapter: { vendor: "4318", architecture: "", device: "9008", description: "NVIDIA H100 80GB HBM3", isFallbackAdapter: false },
  * });
  * const hashes = { recipe: "r", data: "d", kernels: "k" };

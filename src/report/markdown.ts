@@ -174,7 +174,13 @@ function benchCommand(recipes: readonly string[], s: SuiteSummary, out?: string)
     `--seeds ${seeds.join(",")}`,
     ...(steps.length === 1 ? [`--steps ${steps[0]}`] : []),
     ...(out !== undefined && out !== "reports" ? [`--out ${out}`] : []),
+    ...gpuFlag(s),
   ].join(" ");
+}
+
+/** `--gpu dawn` when every record ran on Dawn (Deno's WebGPU is the default). */
+function gpuFlag(s: SuiteSummary): string[] {
+  return s.records.every((r) => r.env.implementation.name === "dawn") ? ["--gpu dawn"] : [];
 }
 
 /**
@@ -200,6 +206,7 @@ export async function renderReport(
   const charts = await suiteCharts(s);
   const recipes = [...new Set(s.records.map((r) => r.spec.recipePath))];
   const reproduce = options.reproduceCommand ?? benchCommand(recipes, s, options.benchOut);
+  // verify re-runs on the records' own WebGPU implementation, so it needs no --gpu.
   const verify = options.verifyCommand ?? `deno task verify reports/${suite}.md`;
   const env = environmentRows(s.records).map((r) => [
     r.field,

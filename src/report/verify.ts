@@ -1,15 +1,16 @@
 /**
  * `deno task verify reports/X.md`: re-runs the runs a report was made from and says whether they
- * reproduce — bit-identical loss curves on the same adapter and Deno version, and within a
- * stated tolerance of the final loss elsewhere. Which runs: the report's run list
- * (`reports/X.runs.json`, see `run_list.ts`), never the markdown; every listed record is read and
- * checked before the first run trains.
+ * reproduce — bit-identical loss curves on the same adapter, Deno version and WebGPU
+ * implementation (name, version, toggles), and within a stated tolerance of the final loss
+ * elsewhere. Which runs: the report's run list (`reports/X.runs.json`, see `run_list.ts`), never
+ * the markdown; every listed record is read and checked before the first run trains.
  *
  * @module
  */
 
 import type { Gpu } from "../gpu/device.ts";
 import { environment } from "../runner/environment.ts";
+import { implementationOf } from "./environment.ts";
 import { readRecord, RecordError, type RunRecord } from "../runner/record.ts";
 import { planRuns, runSuite } from "../runner/run.ts";
 import { readRunList, recordPath, runListPath } from "./run_list.ts";
@@ -72,8 +73,8 @@ const finalLoss = (r: RunRecord) => (r.result.eval.at(-1) ?? r.result.train.at(-
 
 /**
  * Re-runs the runs of `records` into a temporary folder and compares each with its record:
- * bit-identical loss curves on the same adapter and Deno version, the final loss within
- * {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Each verdict also goes to `write` (default stderr).
+ * bit-identical loss curves on the same adapter, Deno version and WebGPU implementation, the final
+ * loss within {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Each verdict also goes to `write` (default stderr).
  *
  * @example
  * ```ts ignore
@@ -94,25 +95,28 @@ export async function verifyRecords(
   try {
     for (const old of records) {
       const label = `${old.spec.suite} ${old.spec.policyName} seed ${old.spec.seed}`;
-      const rerun = await runSuite(gpu, await planRuns([old.spec], tmp), {
+      const plan = await planRuns([old.spec], tmp, gpu.implementation.name);
+      const rerun = await runSuite(gpu, plan, {
         ...(write ? { write } : {}),
       });
       const now = rerun.records[0];
       const same = old.env.adapter.description === here.adapter.description &&
-        old.env.deno === here.deno;
+        old.env.deno === here.deno && implementationOf(old.env) === implementationOf(here);
       let ok: boolean;
       let detail: string;
       if (same) {
         ok = curve(now) === curve(old);
         detail = ok
-          ? "bit-identical loss curves (same adapter and Deno)"
+          ? "bit-identical loss curves (same adapter, Deno and WebGPU implementation)"
           : `loss curves differ on the same adapter: final ${finalLoss(old)} → ${finalLoss(now)}`;
       } else {
         const rel = Math.abs(finalLoss(now) - finalLoss(old)) / Math.abs(finalLoss(old));
         ok = rel <= CROSS_ADAPTER_TOLERANCE;
         detail = `final loss ${finalLoss(old).toFixed(4)} → ${finalLoss(now).toFixed(4)} ` +
           `(${(100 * rel).toFixed(2)}%, tolerance ${100 * CROSS_ADAPTER_TOLERANCE}% across ` +
-          `adapters: recorded on "${old.env.adapter.description}", now "${here.adapter.description}")`;
+          `adapters: recorded on "${old.env.adapter.description}" through ` +
+          `${implementationOf(old.env)}, now "${here.adapter.description}" through ` +
+          `${implementationOf(here)})`;
       }
       verdicts.push({ id: old.id, label, ok, detail });
       const verdict = `${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`;

@@ -1,6 +1,6 @@
 /**
- * The environment fingerprint stored in every run record: runtime versions, OS, the adapter and
- * what the device granted, and the git commit with a dirty flag.
+ * The environment fingerprint stored in every run record: runtime versions, OS, the WebGPU
+ * implementation, the adapter and what the device granted, and the git commit with a dirty flag.
  *
  * @module
  */
@@ -45,6 +45,7 @@ export async function environment(gpu: Gpu): Promise<Environment> {
     typescript: Deno.version.typescript,
     os: `${Deno.build.os} ${Deno.osRelease()}`,
     arch: Deno.build.arch,
+    implementation: gpu.implementation,
     adapter: {
       vendor: i.vendor,
       architecture: i.architecture,

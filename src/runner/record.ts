@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { resolveFormat } from "../formats/spec.ts";
+import type { GpuImplementation } from "../gpu/implementation.ts";
 import { parseChecked } from "../io/json.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import type { CurvePoint } from "../train/loop.ts";
@@ -33,6 +34,11 @@ export interface Environment {
   readonly os: string;
   /** `Deno.build.arch`. */
   readonly arch: string;
+  /**
+   * The WebGPU implementation: name, version, toggles, feature level. Records written before it
+   * was recorded read back as Deno's built-in WebGPU at the record's Deno version.
+   */
+  readonly implementation: GpuImplementation;
   /** The WebGPU adapter's `GPUAdapterInfo`, and whether it is a fallback (software) adapter. */
   readonly adapter: {
     readonly vendor: string;
@@ -172,6 +178,12 @@ const recordSchema = z.looseObject({
     typescript: str,
     os: str,
     arch: str,
+    implementation: z.looseObject({
+      name: z.enum(["deno", "dawn"]),
+      version: str,
+      toggles: z.array(str),
+      featureLevel: str.optional(),
+    }).optional(),
     adapter: z.looseObject({
       vendor: str,
       architecture: str,
@@ -212,7 +224,11 @@ const recordSchema = z.looseObject({
 export function parseRecord(text: string, file: string): RunRecord {
   const checked = parseChecked(text, recordSchema);
   if ("problem" in checked) throw new RecordError(file, checked.problem);
-  return checked.value as unknown as RunRecord;
+  const record = checked.value as unknown as RunRecord;
+  if (record.env.implementation) return record;
+  // Written before records named the implementation: only Deno's existed then.
+  const implementation: GpuImplementation = { name: "deno", version: record.env.deno, toggles: [] };
+  return { ...record, env: { ...record.env, implementation } };
 }
 
 /**

@@ -11,6 +11,7 @@
 
 import { dirname, join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
+import type { GpuImplementationName } from "../gpu/implementation.ts";
 import { writeAtomic } from "../io/atomic.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import { type Dataset, loadDataset } from "../train/data/dataset.ts";
@@ -38,9 +39,20 @@ export function trainConfigOf(spec: RunSpec): TrainConfig {
   };
 }
 
-/** A run's id: sha256 of its canonical spec with the data and kernel-source hashes. */
-export function runId(spec: RunSpec, dataHash: string, kernelsHash: string): string {
-  return sha256Hex(canonicalJson({ spec, data: dataHash, kernels: kernelsHash }));
+/**
+ * A run's id: sha256 of its canonical spec with the data and kernel-source hashes and the WebGPU
+ * implementation it runs on (by name: like the adapter, the implementation's version is in the
+ * record's environment, not in the id).
+ */
+export function runId(
+  spec: RunSpec,
+  dataHash: string,
+  kernelsHash: string,
+  implementation: GpuImplementationName,
+): string {
+  return sha256Hex(
+    canonicalJson({ spec, data: dataHash, kernels: kernelsHash, webgpu: implementation }),
+  );
 }
 
 /** Options of {@link runSuite}. */
@@ -79,8 +91,10 @@ const fmtTime = (s: number) =>
 export interface PlannedRun {
   /** The run. */
   readonly spec: RunSpec;
-  /** {@link runId} of the spec with its data and the current kernel sources. */
+  /** {@link runId} of the spec with its data, the current kernel sources and the implementation. */
   readonly id: string;
+  /** The WebGPU implementation the run is planned on ({@link runSuite} checks its Gpu's). */
+  readonly implementation: GpuImplementationName;
   /** Its training data, loaded. */
   readonly data: Dataset;
   /** `<runsDir>/<id>.json`. */
@@ -92,12 +106,14 @@ export interface PlannedRun {
 }
 
 /**
- * The id, dataset (each loaded once) and existing record of every spec, so that callers can look
- * at what will really be trained (e.g. check its memory) before {@link runSuite} trains it.
+ * The id, dataset (each loaded once) and existing record of every spec on the WebGPU
+ * `implementation` (the name of the Gpu that will train them), so that callers can look at what
+ * will really be trained (e.g. check its memory) before {@link runSuite} trains it.
  */
 export async function planRuns(
   specs: readonly RunSpec[],
-  runsDir = "reports/runs",
+  runsDir: string,
+  implementation: GpuImplementationName,
 ): Promise<PlannedRun[]> {
   const kernels = await kernelSourcesHash();
   const datasets = new Map<string, Promise<Dataset>>();
@@ -108,7 +124,7 @@ export async function planRuns(
       datasets.set(dataKey, loadDataset(spec.data, { baseDir: dirname(spec.recipePath) }));
     }
     const data = await datasets.get(dataKey)!;
-    const id = runId(spec, data.sha256, kernels);
+    const id = runId(spec, data.sha256, kernels, implementation);
     const path = join(runsDir, `${id}.json`);
     let found: { existing: RunRecord } | { invalid: RecordError } | undefined;
     try {
@@ -117,20 +133,29 @@ export async function planRuns(
       if (e instanceof RecordError) found = { invalid: e };
       else if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    plan.push({ spec, id, data, path, ...found });
+    plan.push({ spec, id, implementation, data, path, ...found });
   }
   return plan;
 }
 
 /**
- * Trains every planned run whose record is missing (same id = same spec, data and kernel sources)
- * and returns all records, old and new.
+ * Trains every planned run whose record is missing (same id = same spec, data, kernel sources and
+ * WebGPU implementation) and returns all records, old and new.
+ *
+ * @throws {Error} before training anything when a run was planned on another implementation
  */
 export async function runSuite(
   gpu: Gpu,
   plan: readonly PlannedRun[],
   opts: RunnerOptions = {},
 ): Promise<SuiteOutcome> {
+  const other = plan.find((p) => p.implementation !== gpu.implementation.name);
+  if (other) {
+    throw new Error(
+      `run ${other.id.slice(0, 12)} was planned on WebGPU implementation ` +
+        `"${other.implementation}" but the Gpu is "${gpu.implementation.name}"`,
+    );
+  }
   const write = opts.write ?? defaultWrite();
   const kernels = await kernelSourcesHash();
   const env = await environment(gpu);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu, GpuUnavailableError, requireFeature } from "../../src/gpu/device.ts";
+import { defaultGpuImplementation, useGpuImplementation } from "../../src/gpu/implementation.ts";
 
 Deno.test("getGpu returns one cached device reporting what it granted", async () => {
   const gpu = await getGpu();
@@ -56,4 +57,52 @@ Deno.test("uncaptured device errors are logged rather than dropped", async () =>
   }
   assert.equal(logged.length, 1);
   assert.match(logged[0], /^WebGPU uncaptured GPUValidationError: .*let x: u32 = 1\.5/s);
+});
+
+Deno.test("getGpu keeps one Gpu per implementation, each naming itself", async () => {
+  const deno = await getGpu({ implementation: "deno" });
+  const dawn = await getGpu({ implementation: "dawn" });
+  assert.notEqual(deno, dawn);
+  assert.equal(await getGpu({ implementation: "deno" }), deno);
+  assert.equal(await getGpu({ implementation: "dawn" }), dawn);
+  assert.deepEqual(deno.implementation, { name: "deno", version: Deno.version.deno, toggles: [] });
+  assert.equal(dawn.implementation.name, "dawn");
+  assert.ok(dawn.implementation.toggles.some((t) => t.startsWith("backend=")));
+  for (const gpu of [deno, dawn]) {
+    assert.ok(gpu.wgslLanguageFeatures.has("packed_4x8_integer_dot_product"));
+    assert.deepEqual([...gpu.features].sort(), [...gpu.device.features].sort());
+  }
+});
+
+Deno.test("getGpu without an implementation uses the process default", async () => {
+  const before = defaultGpuImplementation();
+  try {
+    for (const name of ["deno", "dawn"] as const) {
+      useGpuImplementation(name);
+      assert.equal(await getGpu(), await getGpu({ implementation: name }));
+    }
+  } finally {
+    useGpuImplementation(before);
+  }
+});
+
+Deno.test("auto is Dawn where its adapter offers subgroup matrices, else Deno", async () => {
+  const dawn = await getGpu({ implementation: "dawn" });
+  const auto = await getGpu({ implementation: "auto" });
+  const matrices = dawn.features.has("chromium-experimental-subgroup-matrix");
+  assert.equal(auto, await getGpu({ implementation: matrices ? "dawn" : "deno" }));
+});
+
+Deno.test("the buffer-usage and map-mode constants kernels use are Dawn's too", async () => {
+  const { globals } = await import("webgpu");
+  const dawn = globals as Record<string, Record<string, number>>;
+  for (const [name, flags] of Object.entries({ GPUBufferUsage, GPUMapMode, GPUShaderStage })) {
+    for (const key of Object.keys(dawn[name])) {
+      assert.equal(
+        (flags as unknown as Record<string, number>)[key],
+        dawn[name][key],
+        `${name}.${key}`,
+      );
+    }
+  }
 });

@@ -67,7 +67,9 @@ Deno.test("clip batches many tensors per dispatch, for any slot count", async (t
   const sizes = Array.from({ length: 37 }, (_, i) => [1, 6, 9, 300, 0][i % 5] + (i % 3));
   sizes[20] = CLIP_CHUNK + 3; // two workgroups inside a batch
   const grads = sizes.map((n, i) => gradient(n, 60 + i, 0.5 + (i % 4)));
-  for (const limit of [1000, 4, 2]) {
+  // The largest count needs 17 storage buffers; a device that allows fewer runs its own maximum.
+  const most = Math.min(1000, real.limits.maxStorageBuffersPerShaderStage);
+  for (const limit of [most, 4, 2]) {
     await t.step(`maxStorageBuffersPerShaderStage ${limit}`, async () => {
       const limits = { ...real.limits, maxStorageBuffersPerShaderStage: limit };
       const gpu: Gpu = { ...real, limits };

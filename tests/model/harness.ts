@@ -116,7 +116,7 @@ export async function assertEstimateIsAllocated(cfg: ModelConfig): Promise<void>
     const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
     const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
     assertStrictEquals(
-      estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable()).bytes,
+      estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable(gpu)).bytes,
       model.bytes,
       `${name} ${cfg.pattern} ${cfg.mlp}`,
     );

@@ -64,6 +64,7 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
   assertOk(text.includes("The runs finished at 2026-11-22 18:00 (UTC) and took 2.4 min in all."));
   assertOk(md.includes("## Environment"));
   assertStrictEquals(row(md, "Deno")[1], "2.9.6");
+  assertStrictEquals(row(md, "WebGPU")[1], "Deno 2.9.6 built-in (wgpu)");
   assertStrictEquals(row(md, "Adapter")[1], "NVIDIA H100 80GB HBM3");
   assertStrictEquals(row(md, "Adapter ids")[1], "vendor 4318, architecture —, device 9008");
   assertStrictEquals(row(md, "Features")[1], "timestamp-query, shader-f16");
@@ -160,4 +161,24 @@ Deno.test("the report is laid out as deno fmt lays out markdown", async () => {
 
 Deno.test("renderReport names a suite without records", async () => {
   await assertRejects(renderReport("nope", suiteA()), /no run records for suite "nope"/);
+});
+
+Deno.test("a report of runs on Dawn names it in the environment and in the bench command", async () => {
+  const implementation = {
+    name: "dawn" as const,
+    version: "0.6.2",
+    toggles: ["backend=vulkan", "enable-dawn-features=allow_unsafe_apis"],
+    featureLevel: "core",
+  };
+  const dawn = suiteA().map((r) => ({ ...r, env: { ...r.env, implementation } }));
+  const md = await render(dawn);
+  assertStrictEquals(
+    row(md, "WebGPU")[1],
+    "Dawn (npm:webgpu 0.6.2), toggles backend=vulkan enable-dawn-features=allow_unsafe_apis, " +
+      "core feature level",
+  );
+  assertOk(md.includes("--steps 100 --gpu dawn\ndeno task verify reports/suite-a.md\n"));
+  const mixed = await render([...dawn.slice(1), suiteA()[0]]);
+  assertOk(row(mixed, "WebGPU")[1].startsWith("**records disagree:** Dawn (npm:webgpu 0.6.2)"));
+  assertOk(!mixed.includes("--gpu dawn"), "no --gpu flag for records of both implementations");
 });

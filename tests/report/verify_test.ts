@@ -53,9 +53,13 @@ Deno.test("verifyReport re-runs a written report: bit-identical, and a changed r
     const runsDir = `${dir}/reports/runs`;
     const lines: string[] = [];
     const write = (line: string, transient: boolean) => transient || lines.push(line);
-    const { records } = await runSuite(gpu, await planRuns([tinySpec("fp32", 0)], runsDir), {
-      write,
-    });
+    const { records } = await runSuite(
+      gpu,
+      await planRuns([tinySpec("fp32", 0)], runsDir, gpu.implementation.name),
+      {
+        write,
+      },
+    );
     const { path } = await writeReport("runner-test", { runsDir, outDir: `${dir}/reports` });
     const [ok] = await verifyReport(gpu, path, write);
     assertEquals(
@@ -64,7 +68,7 @@ Deno.test("verifyReport re-runs a written report: bit-identical, and a changed r
         records[0].id,
         "runner-test fp32 seed 0",
         true,
-        "bit-identical loss curves (same adapter and Deno)",
+        "bit-identical loss curves (same adapter, Deno and WebGPU implementation)",
       ],
     );
     assertOk(lines.includes(`reproduced: runner-test fp32 seed 0: ${ok.detail}`));

@@ -17,6 +17,7 @@ export const ENV: Environment = {
   typescript: "5.9.2",
   os: "linux 6.8.0",
   arch: "x86_64",
+  implementation: { name: "deno", version: "2.9.6", toggles: [] },
   adapter: {
     vendor: "4318",
     architecture: "",

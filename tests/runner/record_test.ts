@@ -100,3 +100,24 @@ Deno.test("readRecord checks that the file holds the record of the run it is nam
     await assertRejects(readRecord(`${dir}/missing.json`), Deno.errors.NotFound);
   });
 });
+
+Deno.test("a record written before env.implementation existed reads as Deno's WebGPU", () => {
+  const old = parseRecord(edited((r) => delete r.env.implementation), "x.json");
+  assertEquals(old.env.implementation, { name: "deno", version: old.env.deno, toggles: [] });
+  const dawn = {
+    name: "dawn",
+    version: "0.6.2",
+    toggles: ["backend=vulkan"],
+    featureLevel: "core",
+  };
+  const kept = parseRecord(edited((r) => (r.env.implementation = dawn)), "x.json");
+  assertEquals(kept.env.implementation, dawn);
+  assertOk(
+    reason(edited((r) => (r.env.implementation = { ...dawn, name: "wgpu" })))
+      .includes("env.implementation.name: "),
+  );
+  assertOk(
+    reason(edited((r) => delete r.env.implementation.toggles))
+      .includes("env.implementation.toggles: "),
+  );
+});

@@ -1,4 +1,4 @@
-import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
+import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { planRuns, runSuite } from "../../src/runner/run.ts";
 import { readRecord, RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
@@ -12,7 +12,9 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
   const write = (line: string, transient: boolean) => transient || lines.push(line);
   try {
     const specs = [tinySpec("fp32", 0), tinySpec("nvfp4", 0)];
-    const first = await runSuite(gpu, await planRuns(specs, runsDir), { write });
+    const first = await runSuite(gpu, await planRuns(specs, runsDir, gpu.implementation.name), {
+      write,
+    });
     assertEquals([first.ran, first.skipped], [2, 0]);
     const files = [...Deno.readDirSync(runsDir)].map((e) => e.name).sort();
     assertStrictEquals(files.length, 2);
@@ -23,8 +25,9 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
     assertEquals(rec.result.train.map((p) => p.step), [2, 4]);
     assertEquals(rec.result.eval.map((p) => p.step), [4]);
     assertStrictEquals(rec.env.deno, Deno.version.deno);
+    assertEquals(rec.env.implementation, gpu.implementation);
     assertOk(rec.hashes.data.length === 64 && rec.hashes.kernels.length === 64);
-    const plan = await planRuns(specs, runsDir);
+    const plan = await planRuns(specs, runsDir, gpu.implementation.name);
     assertOk(plan.every((p) => p.existing?.id === p.id), "both runs planned with their records");
     const again = await runSuite(gpu, plan, { write });
     assertEquals([again.ran, again.skipped], [0, 2]);
@@ -33,7 +36,9 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
     // A corrupt record is not trusted: the run is trained again and its record rewritten.
     const broken = plan[1].path;
     await Deno.writeTextFile(broken, '{"format": "lpbench.run/v1", "id": "');
-    const third = await runSuite(gpu, await planRuns(specs, runsDir), { write });
+    const third = await runSuite(gpu, await planRuns(specs, runsDir, gpu.implementation.name), {
+      write,
+    });
     assertEquals([third.ran, third.skipped], [1, 1]);
     assertOk(
       lines.some((l) =>
@@ -49,12 +54,12 @@ Deno.test("runSuite writes one record per run and skips runs whose record exists
 Deno.test("planRuns does not trust a record file that is corrupt or holds another run", async () => {
   await withTempDir(async (runsDir) => {
     const specs = [tinySpec("fp32", 0), tinySpec("fp32", 1)];
-    const [a, b] = await planRuns(specs, runsDir);
+    const [a, b] = await planRuns(specs, runsDir, "deno");
     assertOk(a.existing === undefined && a.invalid === undefined, "no record yet");
     const other = makeRecord({ policy: "fp32", seed: 1, evalLoss: 2 });
     await Deno.writeTextFile(a.path, "{");
     await Deno.writeTextFile(b.path, JSON.stringify(other));
-    const [a2, b2] = await planRuns(specs, runsDir);
+    const [a2, b2] = await planRuns(specs, runsDir, "deno");
     assertStrictEquals(a2.existing, undefined);
     assertOk(a2.invalid?.message.startsWith(`${a.path}: not valid JSON (`), a2.invalid?.message);
     assertStrictEquals(b2.existing, undefined);
@@ -62,5 +67,33 @@ Deno.test("planRuns does not trust a record file that is corrupt or holds anothe
       b2.invalid?.message,
       `${b.path}: holds the record of run ${other.id}, not of ${b.id}`,
     );
+  });
+});
+
+Deno.test("a run's id and record path depend on the WebGPU implementation it is planned on", async () => {
+  await withTempDir(async (runsDir) => {
+    const specs = [tinySpec("fp32", 0)];
+    const [deno] = await planRuns(specs, runsDir, "deno");
+    const [dawn] = await planRuns(specs, runsDir, "dawn");
+    assertOk(deno.id !== dawn.id && deno.path !== dawn.path);
+    assertEquals([deno.implementation, dawn.implementation], ["deno", "dawn"]);
+    assertEquals((await planRuns(specs, runsDir, "dawn"))[0].id, dawn.id);
+  });
+});
+
+Deno.test("runSuite refuses a plan made for another implementation before training", async () => {
+  const gpu = await getGpu();
+  await withTempDir(async (runsDir) => {
+    const other = gpu.implementation.name === "deno" ? "dawn" : "deno";
+    const plan = await planRuns([tinySpec("fp32", 0)], runsDir, other);
+    await assertRejects(
+      () => runSuite(gpu, plan, { write: () => {} }),
+      (e) =>
+        e instanceof Error && e.message.endsWith(
+          `was planned on WebGPU implementation "${other}" but the Gpu is ` +
+            `"${gpu.implementation.name}"`,
+        ),
+    );
+    assertEquals([...Deno.readDirSync(runsDir)], []);
   });
 });
