@@ -29,6 +29,7 @@ import {
   type GemmLayout,
   gemmReferenceAt,
 } from "../kernels/gemm/reference.ts";
+import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE =
@@ -85,14 +86,6 @@ export function parseShape(text: string): GemmDims {
     throw new RangeError(`bad shape ${JSON.stringify(text)}; expected e.g. 768x768x16384`);
   }
   return { m, n, k };
-}
-
-function positiveList(text: string, what: string): number[] {
-  const values = text.split(",").map(Number);
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new RangeError(`--${what} must be a comma-separated list of positive integers`);
-  }
-  return values;
 }
 
 /**
@@ -182,13 +175,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
     // A, B and C are prefixes of one array of values in [-1, 1).
     const { m, n, k } = dims;
     const data = new Float32Array(Math.max(m * k, n * k, m * n));
-    let s = 0x9e3779b9;
-    for (let i = 0; i < data.length; i++) {
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      data[i] = (s >>> 0) / 2 ** 31 - 1;
-    }
+    uniformValues(data);
     const [a, b, c] = [m * k, n * k, m * n].map((elements) => {
       const buf = device.createBuffer({ size: elements * 4, usage });
       device.queue.writeBuffer(buf, 0, data, 0, elements);

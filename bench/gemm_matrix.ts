@@ -25,18 +25,11 @@ import { matrixTileShape } from "../kernels/gemm_matrix/reference.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { formatTile } from "./gemm.ts";
+import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
   "[--layouts nt,nn,tn] [--iterations 10] [--timing timestamp-query|wall-clock] [--out file.md]";
-
-function positiveList(text: string, what: string): number[] {
-  const out = text.split(",").map(Number);
-  for (const v of out) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${what}: ${JSON.stringify(text)}`);
-  }
-  return out;
-}
 
 /** C[i, j] of `layout` summed exactly from the f16 values of A and B, and Σ|a·b|. */
 function exactAt(
@@ -97,14 +90,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
   console.error(row(header));
   for (const size of sizes) {
     const dims = { m: size, n: size, k: size };
-    const values16 = new Float16Array(size * size);
-    let s = 0x9e3779b9;
-    for (let i = 0; i < values16.length; i++) {
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      values16[i] = (s >>> 0) / 2 ** 31 - 1;
-    }
+    const values16 = uniformValues(new Float16Array(size * size));
     const a16 = values16;
     const b16 = values16.map((_, i) => values16[(i * 7 + 3) % values16.length] * 0.5);
     const buffer = (data: ArrayBufferView) => {

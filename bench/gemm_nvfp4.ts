@@ -38,6 +38,7 @@ import {
 import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/gemm_nvfp4/wgsl.ts";
 import { QuantizeKernel } from "../kernels/quantize/mod.ts";
 import { kernelConfig, quantizeSizes } from "../kernels/quantize/reference.ts";
+import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_nvfp4.ts [--sizes 1024,2048,4096,8192] " +
@@ -76,14 +77,6 @@ export function parseNvfp4Tile(text: string): Nvfp4GemmTile {
  */
 export function formatNvfp4Tile(t: Nvfp4GemmTile): string {
   return `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
-}
-
-function positiveList(text: string, what: string): number[] {
-  const values = text.split(",").map(Number);
-  if (values.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new RangeError(`--${what} must be a comma-separated list of positive integers`);
-  }
-  return values;
 }
 
 const USAGE_FLAGS = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -224,13 +217,7 @@ export async function runNvfp4GemmBenchmark(args: string[]): Promise<string> {
     const { m, n, k } = dims;
     // A and B are prefixes of one array of values in [-1, 1).
     const data = new Float32Array(Math.max(m * k, n * k));
-    let s = 0x9e3779b9;
-    for (let i = 0; i < data.length; i++) {
-      s ^= s << 13;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      data[i] = (s >>> 0) / 2 ** 31 - 1;
-    }
+    uniformValues(data);
     const [a, b, c] = [m * k, n * k, m * n].map((elements, i) => {
       const buf = device.createBuffer({ size: elements * 4, usage: USAGE_FLAGS });
       if (i < 2) device.queue.writeBuffer(buf, 0, data, 0, elements);
