@@ -1,6 +1,6 @@
 /**
  * GPU quantizers: compiled kernels bound to buffers (for the training engine and benchmarks) and
- * `quantizeGpu` / `fakeQuantizeGpu` / `hadamardGpu`, the array-in, array-out API that mirrors the
+ * `quantizeGpu` / `fakeQuantizeGpu` / `f16OperandGpu` / `hadamardGpu`, the array-in, array-out API that mirrors the
  * CPU reference and matches it bit for bit.
  *
  * @module
@@ -11,6 +11,7 @@ import { getGpu, type Gpu } from "../../src/gpu/device.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
 import { type BoundOp, type Dispatch, encodeDispatches } from "../../src/gpu/op.ts";
 import { ELEMENTS } from "../../src/formats/elements.ts";
+import type { F16Operand } from "../../src/formats/f16.ts";
 import { f32FromBits } from "../../src/formats/fp32.ts";
 import { checkQuantizeArgs, Quantized, type QuantizeOptions } from "../../src/formats/quantize.ts";
 import type { HadamardOptions } from "../../src/formats/rht.ts";
@@ -22,6 +23,7 @@ import {
   type KernelConfig,
   kernelConfig,
   paddedElements,
+  type QuantizeOutput,
   quantizeSizes,
 } from "./reference.ts";
 import {
@@ -34,13 +36,16 @@ import {
   WORKGROUP,
 } from "./wgsl.ts";
 
-/** The buffers a bound kernel uses; `out` for fake-quant, `codes`/`scales` for packed output. */
+/**
+ * The buffers a bound kernel uses; `out` for fake-quant and f16 output, `codes`/`scales` for packed
+ * output.
+ */
 export interface QuantizeIo {
   /** Input `[rows, cols]` f32, zero-padded to `quantizeSizes(...).elements`. */
   x: GPUBuffer;
   /** Stats words: amax bits, then the tensor decode scale bits. */
   stats: GPUBuffer;
-  /** Fake-quant output (FP32), for `output: "fake"`. */
+  /** Fake-quant output (FP32) for `output: "fake"`, binary16 values for `output: "f16"`. */
   out?: GPUBuffer;
   /** Packed codes, for `output: "packed"`. */
   codes?: GPUBuffer;
@@ -122,7 +127,7 @@ export class QuantizeKernel {
       if (!b) throw new TypeError(`io.${name} is required for this kernel`);
       return b;
     };
-    const outputs = this.config.output === "fake"
+    const outputs = this.config.output !== "packed"
       ? [need(io.out, "out")]
       : [need(io.codes, "codes"), ...(g.scaled ? [need(io.scales, "scales")] : [])];
     const tiles = tiled ? [need(io.tileAmax, "tileAmax")] : [];
@@ -235,7 +240,11 @@ async function runQuantizeKernel(
     const io: QuantizeIo = {
       x: xBuf,
       stats: make(sizes.statsBytes),
-      out: output === "fake" ? make(sizes.outBytes) : undefined,
+      out: output === "fake"
+        ? make(sizes.outBytes)
+        : output === "f16"
+        ? make(sizes.f16Bytes)
+        : undefined,
       codes: output === "packed" ? make(sizes.codesBytes) : undefined,
       scales: output === "packed" && sizes.scalesBytes > 0 ? make(sizes.scalesBytes) : undefined,
       tileAmax: sizes.tileBytes > 0 ? make(sizes.tileBytes) : undefined,
@@ -248,7 +257,7 @@ async function runQuantizeKernel(
     pass.end();
     device.queue.submit([encoder.finish()]);
     const [out, scales, stats] = await Promise.all([
-      readBuffer(device, output === "fake" ? io.out! : io.codes!),
+      readBuffer(device, io.out ?? io.codes!),
       io.scales ? readBuffer(device, io.scales) : Promise.resolve(new ArrayBuffer(0)),
       readBuffer(device, io.stats),
     ]);
@@ -265,7 +274,7 @@ function run(
   cols: number,
   spec: ResolvedFormat,
   opts: QuantizeOptions,
-  output: "fake" | "packed",
+  output: QuantizeOutput,
 ) {
   const cfg = kernelConfig(spec, opts, output, cols);
   const scale = spec.kind === "fp8" && spec.scaling !== "current" ? spec.scaling!.scaleFor() : 1;
@@ -359,4 +368,29 @@ export function hadamardGpu(
   opts: HadamardOptions = {},
 ): Promise<Float32Array> {
   return fakeQuantizeGpu(x, rows, cols, "fp32", { rht: opts });
+}
+
+/**
+ * The f16 operand of the matrix-unit GEMM on the GPU: binary16 values and their FP32 factor, equal
+ * bit for bit to the CPU `f16Operand(quantize(...))` (src/formats/f16.ts).
+ *
+ * @throws {RangeError} for formats without an f16 operand (MX, fp32)
+ *
+ * @example
+ * ```ts
+ * import { f16OperandGpu } from "./mod.ts";
+ * const op = await f16OperandGpu(new Float32Array([1, 2.5, 3, 7]), 1, 4, "bf16");
+ * console.log(op.bits[3].toString(16), op.factor); // 7700 0.000244140625 (7 = 28672 · 2^-12)
+ * ```
+ */
+export async function f16OperandGpu(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  format: FormatName | FormatSpec,
+  opts: QuantizeOptions = {},
+): Promise<F16Operand> {
+  const spec = checkQuantizeArgs(x, rows, cols, format, opts);
+  const { out, stats } = await run(x, rows, cols, spec, opts, "f16");
+  return { bits: new Uint16Array(out, 0, rows * cols).slice(), factor: f32FromBits(stats[1]) };
 }

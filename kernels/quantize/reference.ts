@@ -11,6 +11,7 @@
  */
 
 import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
+import { hasF16Operand } from "../../src/formats/f16.ts";
 import type { QuantizeOptions } from "../../src/formats/quantize.ts";
 import { resolveHadamard } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
@@ -47,6 +48,9 @@ export type KernelFormat =
   }
   | { readonly kind: "nvfp4"; readonly tile: "1x16" | "16x16" };
 
+/** What a quantize kernel writes (see {@link KernelConfig.output}). */
+export type QuantizeOutput = "fake" | "packed" | "f16";
+
 /**
  * A quantize kernel's configuration.
  *
@@ -67,8 +71,11 @@ export interface KernelConfig {
   readonly stochastic: boolean;
   /** A random Hadamard transform of `size` with these signs before quantizing. */
   readonly rht?: { readonly size: number; readonly signs: readonly number[] };
-  /** Fake-quant FP32 values, or packed codes and scale bytes. */
-  readonly output: "fake" | "packed";
+  /**
+   * Fake-quant FP32 values, packed codes and scale bytes, or the f16 operand of the matrix-unit
+   * GEMM (binary16 values whose tensor factor goes in stats[1]; `src/formats/f16.ts`).
+   */
+  readonly output: QuantizeOutput;
 }
 
 /**
@@ -85,7 +92,7 @@ export interface Geometry {
   block: number;
   /** Whether the format has block scales. */
   scaled: boolean;
-  /** Whether a stats pass (tensor amax) precedes quantization. */
+  /** Whether a stats pass (tensor amax) precedes quantization (bf16 needs one for f16 output). */
   needsStats: boolean;
   /** Whether the stats pass works on 16×16 tiles. */
   tiled: boolean;
@@ -124,7 +131,8 @@ export function geometry(cfg: KernelConfig): Geometry {
   return {
     block: f.kind === "mx" ? 32 : 16,
     scaled: f.kind === "nvfp4" || f.kind === "mx",
-    needsStats: f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed),
+    needsStats: f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed) ||
+      (cfg.output === "f16" && f.kind === "float" && f.element === "bf16"),
     tiled: f.kind === "nvfp4" && f.tile === "16x16",
     codeBits: elem === "fp32" ? 32 : ELEMENTS[elem].bits,
   };
@@ -148,6 +156,8 @@ export function paddedElements(n: number): number {
  * The kernel configuration for a resolved format and options (`cols`, the row length, sizes the
  * Hadamard transform when `opts.rht` asks for one).
  *
+ * @throws {RangeError} for `f16` output of a format without an f16 operand (MX, fp32)
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -160,9 +170,12 @@ export function paddedElements(n: number): number {
 export function kernelConfig(
   spec: ResolvedFormat,
   opts: QuantizeOptions,
-  output: "fake" | "packed",
+  output: QuantizeOutput,
   cols: number,
 ): KernelConfig {
+  if (output === "f16" && !hasF16Operand(spec)) {
+    throw new RangeError(`format ${JSON.stringify(spec)} has no f16 operand (src/formats/f16.ts)`);
+  }
   let format: KernelFormat;
   if (spec.kind === "fp8") {
     format = { kind: "fp8", element: spec.element, delayed: spec.scaling !== "current" };
@@ -190,6 +203,8 @@ export interface QuantizeSizes {
   readonly xBytes: number;
   /** Fake-quant output (FP32). */
   readonly outBytes: number;
+  /** f16 operand output (binary16). */
+  readonly f16Bytes: number;
   /** Packed codes. */
   readonly codesBytes: number;
   /** One scale byte per block (0 for formats without block scales). */
@@ -220,6 +235,7 @@ export function quantizeSizes(cfg: KernelConfig, rows: number, cols: number): Qu
     elements,
     xBytes: elements * 4,
     outBytes: elements * 4,
+    f16Bytes: elements * 2,
     codesBytes: (elements * g.codeBits) / 8,
     scalesBytes: g.scaled ? elements / g.block : 0,
     tileBytes: g.tiled ? (rows / 16) * (cols / 16) * 4 : 0,

@@ -13,8 +13,9 @@
  * - `clear`: stats ← 0.
  * - `stats` (nvfp4, fp8 current scaling): stats[0] ← bits of the tensor amax (after the RHT); for
  *   16×16 tiles, `tileStats` also writes tile_amax[tileRow · nb + blockCol].
- * - `quantize`: x → fake-quant FP32 `out`, or packed `codes` + `scales`; stats[1] ← tensor decode
- *   scale; formats without a stats pass also reduce their amax into stats[0].
+ * - `quantize`: x → fake-quant FP32 `out`, packed `codes` + `scales`, or the f16 operand `out`
+ *   (binary16 pairs in u32 words, src/formats/f16.ts); stats[1] ← tensor decode scale (the f16
+ *   operand's factor); formats without a stats pass also reduce their amax into stats[0].
  *
  * GPU tensors are zero-padded to a multiple of `GPU_PAD` elements; the configurations, their
  * geometry and the buffer sizes are the contract in `./reference.ts`.
@@ -27,13 +28,7 @@ import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
 import { MX_EMAX } from "../../src/formats/mx.ts";
 import { RECIP_6 } from "../../src/formats/nvfp4.ts";
 import { hadamardScale } from "../../src/formats/rht.ts";
-import {
-  elementName,
-  type Geometry,
-  geometry,
-  type KernelConfig,
-  type KernelFormat,
-} from "./reference.ts";
+import { elementName, type Geometry, geometry, type KernelConfig } from "./reference.ts";
 
 /** Invocations per workgroup of the flat kernels; each owns one vec4 of a slab. */
 export const WORKGROUP = 256;
@@ -141,8 +136,12 @@ function blockMax(block: number): string[] {
   ];
 }
 
-/** Per-tensor prologue: defines the tensor-level scales and publishes the decode scale. */
-function prologue(f: KernelFormat): string[] {
+/**
+ * Per-tensor prologue: defines the tensor-level scales and publishes the decode scale (for the f16
+ * operand of bf16, its factor 2^E; `src/formats/f16.ts`).
+ */
+function prologue(cfg: KernelConfig): string[] {
+  const f = cfg.format;
   const publish = (v: string) =>
     `if (wg == 0u && lid == 0u) { atomicStore(&stats[1], bitcast<u32>(${v})); }`;
   switch (f.kind) {
@@ -172,14 +171,29 @@ function prologue(f: KernelFormat): string[] {
       return [...scale, `let t_dec = div_rn(1.0, scale);`, publish("t_dec")];
     }
     default:
+      if (cfg.output === "f16" && f.element === "bf16") {
+        return [
+          `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
+          `var shift = 0;`,
+          `if (amax != 0.0) {`,
+          `  shift = clamp(i32((bitcast<u32>(amax) >> 23u) & 0xffu) - ${127 + 14}, -126, 127);`,
+          `}`,
+          publish("bitcast<f32>(u32(shift + 127) << 23u)"),
+        ];
+      }
       return [publish("1.0")];
   }
 }
 
-/** Encodes v0…v3 into c0…c3, and for fake-quant decodes them into d0…d3; defines `byte`. */
+/**
+ * Encodes v0…v3 into c0…c3; for fake-quant decodes them into d0…d3, for the f16 operand into the
+ * binary16 bits h0…h3; defines `byte`.
+ */
 function quantizeLines(cfg: KernelConfig): string[] {
   const f = cfg.format;
   const fake = cfg.output === "fake";
+  const half = (expr: (i: number) => string) =>
+    cfg.output === "f16" ? V.map((i) => `let h${i} = ${expr(i)};`) : [];
   const enc = (elem: ElementName, mag: (i: number) => string) =>
     V.map((i) => {
       const sign = `(bitcast<u32>(v${i}) >> 31u)`;
@@ -202,6 +216,7 @@ function quantizeLines(cfg: KernelConfig): string[] {
         `let enc_b = sm_rcp[byte];`,
         ...enc("e2m1", (i) => `min(abs(mul_ftz(v${i}, enc_b)), 6.0)`),
         ...dec((i) => `mul_ftz(dec_e2m1(c${i}) * sv, s_dec)`),
+        ...half((i) => `f16_bits(dec_e2m1(c${i}) * sv, 0)`),
       ];
     }
     case "mx": {
@@ -237,18 +252,27 @@ function quantizeLines(cfg: KernelConfig): string[] {
       return [
         ...enc(f.element, (i) => `abs(mul_ftz(v${i}, scale))`),
         ...dec((i) => `mul_ftz(dec_${f.element}(c${i}), t_dec)`),
+        ...half((i) => `f16_bits(dec_${f.element}(c${i}), 0)`),
       ];
     case "float":
       if (f.element === "fp32") {
         return [...V.map((i) => `let c${i} = bitcast<u32>(v${i});`), ...dec((i) => `v${i}`)];
       }
-      return [...enc(f.element, (i) => `abs(v${i})`), ...dec((i) => `dec_${f.element}(c${i})`)];
+      return [
+        ...enc(f.element, (i) => `abs(v${i})`),
+        ...dec((i) => `dec_${f.element}(c${i})`),
+        // An fp16 code is its binary16 bits; bf16 values are shifted by 2^-E (see the prologue).
+        ...half((i) => f.element === "fp16" ? `c${i}` : `f16_bits(dec_bf16(c${i}), shift)`),
+      ];
   }
 }
 
-/** Stores d0…d3 (fake-quant) or the packed codes and scale words. */
+/** Stores d0…d3 (fake-quant), h0…h3 (f16 operand) or the packed codes and scale words. */
 function storeLines(cfg: KernelConfig, g: Geometry): string[] {
   if (cfg.output === "fake") return [`if (in_range) { out[gv] = vec4<f32>(d0, d1, d2, d3); }`];
+  if (cfg.output === "f16") {
+    return [`if (in_range) { out[gv] = vec2<u32>(h0 | (h1 << 16u), h2 | (h3 << 16u)); }`];
+  }
   const lines: string[] = [];
   const shared = g.codeBits === 4 || g.scaled;
   switch (g.codeBits) {
@@ -297,6 +321,30 @@ fn ldexp_ftz(d: f32, byte: u32) -> f32 {
   var bits = select(s | (u32(max(ne, 0)) << 23u) | (b & 0x7fffffu), s, (e == 0) | (ne <= 0));
   bits = select(bits, s | 0x7f800000u, ne >= 255);
   return bitcast<f32>(bits);
+}
+`;
+
+/**
+ * The binary16 bits of `v · 2^-shift` rounded to nearest even, with f16 subnormals; `v` is a
+ * normal FP32 value or a (flushed) zero. Integer arithmetic only, so no GPU flushes or rounds it
+ * differently (`f16Bits` in src/formats/f16.ts is the reference).
+ */
+const F16_BITS = /* wgsl */ `
+fn f16_bits(v: f32, shift: i32) -> u32 {
+  let b = bitcast<u32>(v);
+  let s = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a < 0x00800000u) { return s; }
+  let e = i32(a >> 23u) - 127 - shift;
+  let sig = (a & 0x7fffffu) | 0x800000u;
+  let d = u32(max(e, -14) - e + 13);
+  if (d > 24u) { return s; }
+  let m0 = sig >> d;
+  let rem = sig & ((1u << d) - 1u);
+  let hf = 1u << (d - 1u);
+  let m = m0 + select(0u, 1u, rem > hf || (rem == hf && (m0 & 1u) == 1u));
+  if (e < -14) { return s | m; }
+  return s | min(u32(e + 15) * 1024u + m - 1024u, 0x7c00u);
 }
 `;
 
@@ -413,6 +461,8 @@ export function quantizeShader(cfg: KernelConfig): string {
   ];
   const bindings = cfg.output === "fake"
     ? [`@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;`]
+    : cfg.output === "f16"
+    ? [`@group(0) @binding(3) var<storage, read_write> out: array<vec2<u32>>;`]
     : [
       `@group(0) @binding(3) var<storage, read_write> codes: array<u32>;`,
       ...(g.scaled ? [`@group(0) @binding(4) var<storage, read_write> scales: array<u32>;`] : []),
@@ -422,8 +472,9 @@ export function quantizeShader(cfg: KernelConfig): string {
     bindings.push(`@group(0) @binding(${b}) var<storage, read> tile_amax: array<f32>;`);
   }
   const numerics = elem === "fp32" ? [] : [elem, ...(f.kind === "nvfp4" ? ["e4m3" as const] : [])];
-  return `${wgslNumerics(numerics)}${f.kind === "mx" ? LDEXP_FTZ : ""}${PARAMS}${BINDINGS}
+  const helpers = (f.kind === "mx" ? LDEXP_FTZ : "") + (cfg.output === "f16" ? F16_BITS : "");
+  return `${wgslNumerics(numerics)}${helpers}${PARAMS}${BINDINGS}
 ${bindings.join("\n")}
 ${SHARED}${f.kind === "nvfp4" ? "var<workgroup> sm_rcp: array<f32, 127>;\n" : ""}
-${flatKernel(prologue(f), body, !g.needsStats)}`;
+${flatKernel(prologue(cfg), body, !g.needsStats)}`;
 }
