@@ -18,7 +18,7 @@ import {
 } from "./src/gpu/implementation.ts";
 import { writeAtomic } from "./src/io/atomic.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
-import { packedGemmAvailable } from "./src/model/linear.ts";
+import { gemmUnits } from "./src/model/linear.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
 import { UsageError } from "./src/usage.ts";
 
@@ -114,13 +114,14 @@ async function bench(args: string[]): Promise<number> {
     return 0;
   }
   const gpu = await getGpu();
-  const packed = packedGemmAvailable(gpu);
+
   const out = String(values.out);
   const plan = await planRuns(runs, `${out}/runs`, gpu.implementation.name);
   // Only the runs without a record will train: they must fit the adapter.
   for (const { spec: r } of plan.filter((p) => !p.existing)) {
     try {
-      checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps, undefined, packed);
+      const units = gemmUnits(gpu, r.train.matrixUnits === false ? { matrixUnits: false } : {});
+      checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps, undefined, units);
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
       problems.push(`${r.recipePath} model (policy ${r.policyName}): ${e.message}`);

@@ -12,16 +12,22 @@
  * Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-current,mxfp4,nvfp4] [--steps 10]
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
  *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
- *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--packed on|off|both] [--out file.md]
+ *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto]
+ *   [--matrix on|off|both] [--packed on|off|both] [--out file.md]
  *
- * `--packed` runs the NVFP4 policies' NVFP4 × NVFP4 GEMMs on packed codes (`on`, the default where
- * the runtime has `dot4I8Packed`), on fake-quantized f32 operands (`off`), or both, one row each.
+ * `--matrix` runs the GEMMs whose operands are exact in f16 on the matrix units (`on`, the default
+ * where the device has subgroup matrices: Dawn on NVIDIA), on the SIMT GEMMs (`off`), or both, one
+ * row each. `--packed` runs the NVFP4 policies' NVFP4 × NVFP4 GEMMs that the matrix units do not
+ * take on packed codes (`on`, the default where the runtime has `dot4I8Packed`), on fake-quantized
+ * f32 operands (`off`), or both. The GEMMs column counts the GEMMs on each path (src/model/linear.ts);
+ * a combination that gives the same paths as an earlier row is not run again.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { getGpu } from "../src/gpu/device.ts";
+import { parseGpuImplementation, useGpuImplementation } from "../src/gpu/implementation.ts";
 import { environmentLine } from "./environment_line.ts";
 import { DecoderModel } from "../src/model/decoder.ts";
 import {
@@ -31,15 +37,15 @@ import {
   type ModelConfig,
   validateModelConfig,
 } from "../src/model/config.ts";
-import { usesNvfp4 } from "../src/model/policy.ts";
 import { POLICIES } from "../src/recipe/preset_policies.ts";
-import { packedGemmAvailable } from "../src/model/linear.ts";
+import { describeGemmPaths } from "../src/model/plan.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 
 const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-current,mxfp4,nvfp4] " +
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
   "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
-  "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--packed on|off|both] [--out file.md]";
+  "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto] " +
+  "[--matrix on|off|both] [--packed on|off|both] [--out file.md]";
 
 /** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
 export async function runTrainBenchmark(args: string[]): Promise<string> {
@@ -63,6 +69,8 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       expand: { type: "string", default: "2" },
       "n-groups": { type: "string", default: "1" },
       packed: { type: "string", default: "on" },
+      matrix: { type: "string", default: "on" },
+      gpu: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -100,33 +108,38 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   for (const p of policies) {
     if (!POLICIES[p]) throw new RangeError(`--policies: unknown policy ${JSON.stringify(p)}`);
   }
-  const packedModes = { on: [true], off: [false], both: [true, false] }[values.packed!];
-  if (!packedModes) {
-    throw new RangeError(`--packed must be on, off or both, got ${JSON.stringify(values.packed)}`);
-  }
-  // NVFP4 policies once per packed mode (packed NVFP4 GEMM or fake-quant f32 GEMM), others once.
+  const modes = (flag: "packed" | "matrix") => {
+    const m = { on: [true], off: [false], both: [true, false] }[values[flag]!];
+    if (!m) throw new RangeError(`--${flag} must be on, off or both, got ${values[flag]}`);
+    return m;
+  };
+  const [packedModes, matrixModes] = [modes("packed"), modes("matrix")];
   const runs = policies.flatMap((name) =>
-    usesNvfp4(POLICIES[name])
-      ? packedModes.map((packed) => ({ name, packed }))
-      : [{ name, packed: true }]
+    matrixModes.flatMap((matrixUnits) =>
+      packedModes.map((packedNvfp4) => ({ name, matrixUnits, packedNvfp4 }))
+    )
   );
+  if (values.gpu !== undefined) useGpuImplementation(parseGpuImplementation(values.gpu));
   const gpu = await getGpu();
+  const seen = new Set<string>();
   const tokens = batch * cfg.seqLen;
   const rows: string[][] = [];
-  for (const { name, packed } of runs) {
+  for (const { name, matrixUnits, packedNvfp4 } of runs) {
     const model = await DecoderModel.create(gpu, cfg, POLICIES[name], {
       batch,
       seed: 0,
       totalSteps: warmup + steps,
       clip: 1,
       adamw: { weightDecay: 0.1 },
-      packedNvfp4: packed,
+      packedNvfp4,
+      matrixUnits,
     });
-    const gemm = !usesNvfp4(POLICIES[name])
-      ? "f32"
-      : packed && packedGemmAvailable(gpu)
-      ? "packed NVFP4"
-      : "f32 (fake-quant)";
+    const gemm = describeGemmPaths(model.gemmPaths);
+    if (seen.has(`${name}: ${gemm}`)) {
+      model.destroy();
+      continue;
+    }
+    seen.add(`${name}: ${gemm}`);
     const batchAt = (s: number) => {
       const key = streamKey(0, 0xbe7c, s);
       const inputs = Uint32Array.from({ length: tokens }, (_, i) => randomBits(key, i) % cfg.vocab);
@@ -170,8 +183,10 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     `${cfg.heads} heads, d_ff ${cfg.dFf}, ${cfg.mlp}, seq ${cfg.seqLen}, vocab ${cfg.vocab}` +
     `${describeMamba(cfg) ? `; ${describeMamba(cfg)}` : ""}; batch ${batch} × ${cfg.seqLen} = ` +
     `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps (wall ` +
-    `clock until the GPU finished). Formats are emulated (quantize → dequantize → f32 GEMM) ` +
-    `except the GEMMs the GEMMs column calls packed NVFP4 (dot4I8Packed on packed codes).`,
+    `clock until the GPU finished). GEMMs: how many GEMMs run on each path — \`f32\`: ` +
+    `fake-quantized operands (quantize → dequantize) on the f32 SIMT GEMM; \`packed\`: NVFP4 ` +
+    `codes with dot4I8Packed; \`matrix\`: f16 operands on the matrix units with the tensor ` +
+    `scales in the epilogue (src/model/linear.ts).`,
     "",
     `| ${header.join(" | ")} |`,
     `|---|---|${header.slice(2).map(() => "---:").join("|")}|`,

@@ -103,6 +103,12 @@ export interface MatrixGemmConfig {
   readonly layout: GemmLayout;
   /** C ← C + op(A)·op(B) instead of C ← op(A)·op(B). Default false. */
   readonly accumulate?: boolean;
+  /**
+   * C ← fp32(op(A)·op(B) · fp32(factorA · factorB)) with the f16 operands' tensor factors (word 1 of
+   * their stats buffers, as the quantizers' f16 output writes them). Default false; not with
+   * `accumulate`.
+   */
+  readonly scaled?: boolean;
   /** A fixed tiling; by default each bind picks one of {@link MATRIX_GEMM_TILINGS}. */
   readonly tile?: MatrixGemmTile;
 }
@@ -124,6 +130,10 @@ export interface MatrixGemmIo {
   readonly b: GPUBuffer;
   /** C in f32. */
   readonly c: GPUBuffer;
+  /** A's stats words (amax, factor), for scaled kernels. */
+  readonly aStats?: GPUBuffer;
+  /** B's stats words (amax, factor), for scaled kernels. */
+  readonly bStats?: GPUBuffer;
 }
 
 /**
@@ -143,6 +153,8 @@ export class MatrixGemmKernel {
   readonly layout: GemmLayout;
   /** Whether binds accumulate into C. */
   readonly accumulate: boolean;
+  /** Whether binds multiply C by the operands' tensor factors. */
+  readonly scaled: boolean;
   readonly #gpu: Gpu;
   readonly #tiles: readonly (Tiling<MatrixGemmTile> & { readonly pipeline: GPUComputePipeline })[];
 
@@ -154,6 +166,7 @@ export class MatrixGemmKernel {
     this.#gpu = gpu;
     this.layout = config.layout;
     this.accumulate = config.accumulate;
+    this.scaled = config.scaled;
     this.#tiles = tiles;
   }
 
@@ -161,11 +174,15 @@ export class MatrixGemmKernel {
    * Compiles the kernel's tilings.
    *
    * @throws {RangeError} when the device cannot run it ({@link matrixGemmAvailable}), for an
-   * unknown layout, or for a given tile that is invalid or does not fit the device
+   * unknown layout, a scaled kernel that accumulates, or a given tile that is invalid or does not
+   * fit the device
    */
   static async create(gpu: Gpu, config: MatrixGemmConfig): Promise<MatrixGemmKernel> {
-    const { layout, accumulate = false } = config;
+    const { layout, accumulate = false, scaled = false } = config;
     checkGemmDims(layout, { m: 0, n: 0, k: 0 });
+    if (scaled && accumulate) {
+      throw new RangeError("matrix GEMM: scaled and accumulate cannot be combined");
+    }
     if (!matrixGemmAvailable(gpu)) {
       throw new RangeError(
         `the matrix-unit GEMM needs ${SUBGROUP_MATRIX_FEATURE}, shader-f16 and subgroups with ` +
@@ -189,10 +206,10 @@ export class MatrixGemmKernel {
     // One compilation at a time: overlapping ones crashed dawn.node 0.6.2 on the H200.
     const tiles = [];
     for (const t of tilings) {
-      const code = matrixGemmShader({ layout, accumulate, tile: t.tile, enables });
+      const code = matrixGemmShader({ layout, accumulate, scaled, tile: t.tile, enables });
       tiles.push({ ...t, pipeline: await cache.getAsync(code) });
     }
-    return new MatrixGemmKernel(gpu, { layout, accumulate }, tiles);
+    return new MatrixGemmKernel(gpu, { layout, accumulate, scaled }, tiles);
   }
 
   /**
@@ -220,7 +237,8 @@ export class MatrixGemmKernel {
   /**
    * Binds the kernel to buffers and dimensions (C is [m, n], the sum runs over k).
    *
-   * @throws {RangeError} for invalid dimensions, dimensions no tiling divides, or buffers too small
+   * @throws {RangeError} for invalid dimensions, dimensions no tiling divides, buffers too small, or
+   * a scaled kernel without both stats buffers
    */
   bind(io: MatrixGemmIo, dims: GemmDims): BoundOp {
     checkGemmDims(this.layout, dims);
@@ -246,6 +264,10 @@ export class MatrixGemmKernel {
         );
       }
     }
+    const stats = this.scaled ? [io.aStats, io.bStats] : [];
+    if (stats.some((b) => !b || b.size < 8)) {
+      throw new RangeError(`matrix GEMM ${this.layout}: a scaled kernel needs aStats and bStats`);
+    }
     const { pipeline } = this.#tiles.find((t) => t.tile === tile)!;
     const { rows, cols } = matrixTileShape(tile);
     const tilesM = m / rows;
@@ -253,7 +275,7 @@ export class MatrixGemmKernel {
     const [gx, gy] = splitDispatch(this.#gpu, tilesM * tilesN);
     const device = this.#gpu.device;
     const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, 0, 0]);
-    const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params]);
+    const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params, ...stats as GPUBuffer[]]);
     return dispatchOp([[pipeline, group, gx, gy]], [params]);
   }
 }

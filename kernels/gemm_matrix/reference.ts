@@ -111,8 +111,9 @@ export function matrixGemmFits(dims: GemmDims, tile: MatrixGemmTile): boolean {
 
 /**
  * The CPU reference: C = op(A)·op(B) (+ C) over f16 operand values, summed exactly (f64, exact for
- * these inputs while |sums| < 2^53 in units of the smallest product) and rounded once to f32. On
- * inputs whose every partial sum is exact in f32 the GPU result equals it bit for bit.
+ * these inputs while |sums| < 2^53 in units of the smallest product) and rounded once to f32; with
+ * `scale` (a scaled kernel's fp32(factorA · factorB)) then fp32(C · scale). On inputs whose every
+ * partial sum is exact in f32 the GPU result equals it bit for bit.
  *
  * @example
  * ```ts
@@ -129,6 +130,7 @@ export function matrixGemmReference(
   b: ArrayLike<number>,
   dims: GemmDims,
   c?: ArrayLike<number>,
+  scale?: number,
 ): Float32Array {
   checkGemmDims(layout, dims);
   const { m, n, k } = dims;
@@ -150,7 +152,7 @@ export function matrixGemmReference(
     for (let j = 0; j < n; j++) {
       let s = c ? c[i * n + j] : 0;
       for (let q = 0; q < k; q++) s += aAt(i, q) * bAt(q, j);
-      out[i * n + j] = s;
+      out[i * n + j] = scale === undefined ? s : Math.fround(Math.fround(s) * scale);
     }
   }
   return out;

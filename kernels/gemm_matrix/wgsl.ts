@@ -13,7 +13,9 @@
  * subgroup-matrix loads require.
  *
  * Bindings: 0 `a4`, 1 `b4` (read, f16 pairs in u32 words), 2 `c` (read_write, f32), 3 params uniform
- * (8 u32: m, n, k, tiles_m, tiles_n, gx, 0, 0).
+ * (8 u32: m, n, k, tiles_m, tiles_n, gx, 0, 0); scaled kernels also 4 `sa` and 5 `sb` (read, the
+ * operands' stats words: amax, then the tensor factor), whose factors' product multiplies every
+ * result matrix before it is stored.
  *
  * @module
  */
@@ -44,6 +46,11 @@ export interface MatrixGemmShaderConfig {
   readonly layout: GemmLayout;
   /** C ← C + op(A)·op(B) instead of C ← op(A)·op(B). */
   readonly accumulate: boolean;
+  /**
+   * C ← fp32(op(A)·op(B) · fp32(factorA · factorB)), the factors being word 1 of the operands'
+   * stats buffers (the f16 operands' tensor factors, src/formats/f16.ts). Not with `accumulate`.
+   */
+  readonly scaled?: boolean;
   readonly tile: MatrixGemmTile;
   /** The `enable` directives the implementation needs (f16, subgroups, subgroup matrices). */
   readonly enables: string;
@@ -107,7 +114,8 @@ function stage(dst: string, src: string, wg: number, slice: {
  * ```
  */
 export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
-  const { layout, tile, accumulate } = cfg;
+  const { layout, tile, accumulate, scaled = false } = cfg;
+  if (scaled && accumulate) throw new RangeError("a scaled matrix GEMM cannot accumulate");
   const { tm, tn, bk } = tile;
   const S = MATRIX_SIZE;
   const { rows: bm, cols: bn } = matrixTileShape(tile);
@@ -148,6 +156,12 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     "@group(0) @binding(1) var<storage, read> b4: array<vec4<u32>>;",
     "@group(0) @binding(2) var<storage, read_write> c: array<f32>;",
     "@group(0) @binding(3) var<uniform> p: Params;",
+    ...(scaled
+      ? [
+        "@group(0) @binding(4) var<storage, read> sa: array<u32>;",
+        "@group(0) @binding(5) var<storage, read> sb: array<u32>;",
+      ]
+      : []),
     `var<workgroup> sa: array<f16, ${bm * bk}>;`,
     `var<workgroup> sb: array<f16, ${bn * bk}>;`,
     "",
@@ -175,7 +189,11 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     ),
     "    }",
     "  }",
-    ...pairs.map(([i, j]) => `  subgroupMatrixStore(&c, ${cAt(i, j)}, acc${i}_${j}, false, p.n);`),
+    ...(scaled ? ["  let s = bitcast<f32>(sa[1]) * bitcast<f32>(sb[1]);"] : []),
+    ...pairs.map(([i, j]) => {
+      const value = scaled ? `subgroupMatrixScalarMultiply(acc${i}_${j}, s)` : `acc${i}_${j}`;
+      return `  subgroupMatrixStore(&c, ${cAt(i, j)}, ${value}, false, p.n);`;
+    }),
     "}",
     "",
   ].join("\n");

@@ -28,6 +28,7 @@ import { EmbeddingKernel } from "../../kernels/embedding/mod.ts";
 import { embeddingGradIndex } from "../../kernels/embedding/reference.ts";
 import { GemmKernel } from "../../kernels/gemm/mod.ts";
 import { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
+import { MatrixGemmKernel } from "../../kernels/gemm_matrix/mod.ts";
 import { RmsNormKernel } from "../../kernels/norm/mod.ts";
 import { XentKernel } from "../../kernels/xent/mod.ts";
 import { XENT_METRICS_BYTES } from "../../kernels/xent/reference.ts";
@@ -37,13 +38,21 @@ import { initParam } from "./init.ts";
 import { adapterMemoryBudget, checkMemory } from "./memory.ts";
 import {
   buildLinear,
+  type GemmUnits,
+  gemmUnits,
   type LayerContext,
   type LinearOps,
-  packedGemmAvailable,
   type PlannedBuffer,
 } from "./linear.ts";
-import { bufferBytes, type LayerPlan, type ModelPlan, planModel } from "./plan.ts";
-import { type PrecisionPolicy, usesNvfp4 } from "./policy.ts";
+import {
+  bufferBytes,
+  gemmPaths,
+  type LayerPlan,
+  type LinearPaths,
+  type ModelPlan,
+  planModel,
+} from "./plan.ts";
+import type { PrecisionPolicy } from "./policy.ts";
 import { allocAll, type BlockIo, type BlockOps } from "./blocks/block.ts";
 import {
   type AttentionKernels,
@@ -75,9 +84,16 @@ export interface StepConfig {
   readonly memoryBudget?: number;
   /**
    * Run GEMMs whose operands are both NVFP4 on packed codes with `dot4I8Packed` where the runtime
-   * has it (default true); false keeps them on fake-quantized f32 operands (see linear.ts).
+   * has it and the matrix units do not take them (default true); false keeps them on
+   * fake-quantized f32 operands (see linear.ts).
    */
   readonly packedNvfp4?: boolean;
+  /**
+   * Run GEMMs whose operands have f16 operands (nvfp4, fp8, bf16, fp16) on the matrix units where
+   * the device has subgroup matrices (Dawn on NVIDIA; default true); false forces the SIMT GEMMs
+   * (see linear.ts).
+   */
+  readonly matrixUnits?: boolean;
 }
 
 /** A parameter with its gradient and AdamW moments. */
@@ -119,6 +135,8 @@ interface Kernels {
   adamw: AdamwKernel;
   /** Present where NVFP4 GEMMs run on packed codes. */
   packedGemm?: PackedNvfp4GemmKernel;
+  /** Present where GEMMs run on the matrix units: scaled f16 GEMMs per layout. */
+  matrixGemm?: { nt: MatrixGemmKernel; nn: MatrixGemmKernel; tn: MatrixGemmKernel };
   /** Present where the pattern has blocks of the kind. */
   attention?: AttentionKernels;
   mlp?: MlpKernels;
@@ -168,8 +186,8 @@ export class DecoderModel {
   readonly params: ParamState[];
   readonly #gpu: Gpu;
   readonly #k: Kernels;
-  /** Whether NVFP4 GEMMs run on packed codes (the plan's `packed`). */
-  readonly #packed: boolean;
+  /** The GEMM kernels the plan may use besides the f32 GEMM. */
+  readonly #units: GemmUnits;
   /** Buffers of the model's lifetime (parameters, optimizer state, batch inputs). */
   readonly #buffers: GPUBuffer[] = [];
   /** Buffers of the current build (activations, gradients, quantized copies); freed on rebuild. */
@@ -197,14 +215,14 @@ export class DecoderModel {
     policy: PrecisionPolicy,
     step: StepConfig,
     k: Kernels,
-    packed: boolean,
+    units: GemmUnits,
   ) {
     this.#gpu = gpu;
     this.config = config;
     this.policy = policy;
     this.step_ = step;
     this.#k = k;
-    this.#packed = packed;
+    this.#units = units;
     const plan = this.#plan(0);
     this.#pending = new Set(plan.model);
     const i = plan.inputs;
@@ -241,7 +259,7 @@ export class DecoderModel {
     step: StepConfig,
   ): Promise<DecoderModel> {
     validateModelConfig(config);
-    const packed = (step.packedNvfp4 ?? true) && packedGemmAvailable(gpu);
+    const units = gemmUnits(gpu, step);
     // Refuse a run that will not fit before allocating anything.
     checkMemory(
       gpu,
@@ -250,8 +268,14 @@ export class DecoderModel {
       step.batch,
       step.totalSteps,
       step.memoryBudget ?? adapterMemoryBudget(gpu),
-      packed,
+      units,
     );
+    // Which kernels some GEMM of some policy phase takes.
+    const phases = policy.switchTo ? [0, 1] as const : [0] as const;
+    const used = new Set(phases.flatMap((phase) => {
+      const opts = { batch: step.batch, totalSteps: step.totalSteps, phase, units };
+      return gemmPaths(planModel(config, policy, opts)).flatMap((l) => [l.fprop, l.dgrad, l.wgrad]);
+    }));
     const d = config.dModel;
     const has = (c: string) => config.pattern.includes(c);
     const [nt, nn, tn] = await Promise.all(
@@ -268,11 +292,10 @@ export class DecoderModel {
       ...(has("*") ? { attention: await createAttentionKernels(gpu, config) } : {}),
       ...(has("-") ? { mlp: await createMlpKernels(gpu, config) } : {}),
       ...(has("M") ? { mamba: await createMambaKernels(gpu, config) } : {}),
-      ...(packed && usesNvfp4(policy)
-        ? { packedGemm: await PackedNvfp4GemmKernel.create(gpu) }
-        : {}),
+      ...(used.has("packed") ? { packedGemm: await PackedNvfp4GemmKernel.create(gpu) } : {}),
+      ...(used.has("matrix") ? { matrixGemm: await createMatrixGemms(gpu) } : {}),
     };
-    const model = new DecoderModel(gpu, config, policy, step, k, packed);
+    const model = new DecoderModel(gpu, config, policy, step, k, units);
     await model.#build(0);
     return model;
   }
@@ -280,6 +303,15 @@ export class DecoderModel {
   /** Bytes of GPU memory the model holds. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /**
+   * The GEMM path of every linear layer (see linear.ts), one list per policy phase: before the late
+   * switch, then after it where the policy has one.
+   */
+  get gemmPaths(): LinearPaths[][] {
+    const phases = this.policy.switchTo ? [0, 1] as const : [0] as const;
+    return phases.map((phase) => gemmPaths(this.#plan(phase)));
   }
 
   /** Dispatches per training step. */
@@ -290,7 +322,7 @@ export class DecoderModel {
   /** The buffer plan of a policy phase. */
   #plan(phase: 0 | 1): ModelPlan {
     const { batch, totalSteps } = this.step_;
-    return planModel(this.config, this.policy, { batch, totalSteps, phase, packed: this.#packed });
+    return planModel(this.config, this.policy, { batch, totalSteps, phase, units: this.#units });
   }
 
   /** Allocates a buffer of the plan being allocated; refuses any other. */
@@ -342,6 +374,7 @@ export class DecoderModel {
       alloc: (b) => this.#alloc(b),
       nextTensorId: () => this.#tensorIds++,
       ...(k.packedGemm ? { packedGemm: k.packedGemm } : {}),
+      ...(k.matrixGemm ? { matrixGemm: k.matrixGemm } : {}),
     };
     const M = this.step_.batch * this.config.seqLen;
     const V = this.config.vocab;
@@ -610,4 +643,12 @@ export class DecoderModel {
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
     for (const b of [...this.#buffers, ...this.#buildBuffers]) b.destroy();
   }
+}
+
+/** The scaled matrix-unit GEMMs of the three layouts, compiled one after another (see their mod.ts). */
+async function createMatrixGemms(gpu: Gpu): Promise<NonNullable<Kernels["matrixGemm"]>> {
+  const nt = await MatrixGemmKernel.create(gpu, { layout: "nt", scaled: true });
+  const nn = await MatrixGemmKernel.create(gpu, { layout: "nn", scaled: true });
+  const tn = await MatrixGemmKernel.create(gpu, { layout: "tn", scaled: true });
+  return { nt, nn, tn };
 }

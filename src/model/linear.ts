@@ -11,7 +11,14 @@
  *
  * Rowwise and columnwise copies are each quantized from the high-precision tensor.
  *
- * Where both operands of a GEMM are NVFP4 and the context has a packed NVFP4 GEMM
+ * Where both operands of a GEMM have an f16 operand (nvfp4, fp8, bf16, fp16: `src/formats/f16.ts`),
+ * the shape fits its tiles and the context has matrix-unit GEMMs (`kernels/gemm_matrix/`, Dawn with
+ * subgroup matrices), that GEMM runs on the matrix units: the quantizers write the f16 operands
+ * directly (no fake-quant copy) and the GEMM multiplies by the two tensor factors in its epilogue —
+ * the fake-quant GEMM's values up to f32 rounding order (for bf16, values below 2^-31 of the
+ * tensor's largest round to f16's subnormal grid).
+ *
+ * Otherwise, where both operands of a GEMM are NVFP4 and the context has a packed NVFP4 GEMM
  * (`kernels/gemm_nvfp4/mod.ts`), that GEMM runs on the packed codes and scales instead: integer block
  * dot products with `dot4I8Packed`, f32 accumulation across blocks — the same values up to f32
  * rounding order. Its B operand is always a [n, k] copy with blocks along k, so Dgrad quantizes a
@@ -31,6 +38,11 @@ import type { BoundOp } from "../gpu/op.ts";
 import { streamKey } from "../formats/rng.ts";
 import { resolveFormat } from "../formats/spec.ts";
 import type { GemmKernel } from "../../kernels/gemm/mod.ts";
+import type { MatrixGemmKernel } from "../../kernels/gemm_matrix/mod.ts";
+import { MATRIX_GEMM_TILINGS, matrixGemmAvailable } from "../../kernels/gemm_matrix/mod.ts";
+import { matrixGemmFits } from "../../kernels/gemm_matrix/reference.ts";
+import type { GemmDims } from "../../kernels/gemm/reference.ts";
+import { hasF16Operand } from "../formats/f16.ts";
 import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
 import { kernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
@@ -65,7 +77,39 @@ export interface LayerContext {
   nextTensorId(): number;
   /** Runs GEMMs whose operands are both NVFP4 on packed codes (see the module comment). */
   readonly packedGemm?: PackedNvfp4GemmKernel;
+  /** Scaled matrix-unit GEMMs on f16 operands, per layout (see the module comment). */
+  readonly matrixGemm?: {
+    readonly nt: MatrixGemmKernel;
+    readonly nn: MatrixGemmKernel;
+    readonly tn: MatrixGemmKernel;
+  };
 }
+
+/**
+ * The GEMM kernels a model has besides the f32 GEMM: the packed NVFP4 GEMM and the matrix-unit
+ * GEMMs. Planning uses it; {@link gemmUnits} finds what a device offers.
+ *
+ * @example
+ * ```ts
+ * import type { GemmUnits } from "./linear.ts";
+ * const simtOnly: GemmUnits = { packed: false, matrix: false };
+ * ```
+ */
+export interface GemmUnits {
+  /** GEMMs whose operands are both NVFP4 may run on packed codes. */
+  readonly packed: boolean;
+  /** GEMMs whose operands have f16 operands may run on the matrix units. */
+  readonly matrix: boolean;
+}
+
+/** No GEMM kernels besides the f32 GEMM. */
+export const F32_GEMM_ONLY: GemmUnits = { packed: false, matrix: false };
+
+/**
+ * The path a GEMM takes: `f32`, the f32 SIMT GEMM on fake-quantized copies; `packed`, the packed
+ * NVFP4 GEMM on codes and scales; `matrix`, the matrix-unit GEMM on f16 operands.
+ */
+export type GemmPath = "f32" | "packed" | "matrix";
 
 /** The buffers of a linear layer; `dx` is omitted where the input needs no gradient. */
 export interface LinearBuffers {
@@ -102,7 +146,7 @@ export interface LinearOps {
 export interface OperandBuffers {
   /** `[cols, rows]`: the source transposed (columnwise copies). */
   readonly transposed?: PlannedBuffer;
-  /** The fake-quantized f32 copy. */
+  /** The fake-quantized f32 copy, or the f16 operand. */
   readonly out?: PlannedBuffer;
   /** Packed NVFP4 codes. */
   readonly codes?: PlannedBuffer;
@@ -126,10 +170,10 @@ export interface OperandPlan {
   readonly policy: OperandPolicy;
   /**
    * `fake`: quantize → dequantize into an f32 copy (the tensor itself where the policy is the
-   * identity); `packed`: NVFP4 codes and scales; `fprop`: the Fprop copy of the same tensor
-   * serves (no buffers, no operations).
+   * identity); `packed`: NVFP4 codes and scales; `f16`: the f16 operand and its tensor factor;
+   * `fprop`: the Fprop copy of the same tensor serves (no buffers, no operations).
    */
-  readonly copy: "fake" | "packed" | "fprop";
+  readonly copy: "fake" | "packed" | "f16" | "fprop";
   /** Transposed to `[cols, rows]` first, so that blocks run along the rows. */
   readonly transpose: boolean;
   /** The buffers the copy allocates (none for `fprop` and identity copies). */
@@ -138,8 +182,10 @@ export interface OperandPlan {
 
 /** One of a layer's GEMMs `C = A·Bᵀ` (`nt`), `A·B` (`nn`), `Aᵀ·B` (`tn`) or on packed codes. */
 export interface GemmPlan {
-  /** The GEMM kernel: an f32 layout, or the packed NVFP4 GEMM (`A·Bᵀ` on codes). */
+  /** The GEMM's layout, or the packed NVFP4 GEMM (`A·Bᵀ` on codes). */
   readonly kernel: "nt" | "nn" | "tn" | "packed";
+  /** Which kernel runs it. */
+  readonly path: GemmPath;
   /** The left operand's copy. */
   readonly a: OperandPlan;
   /** The right operand's copy. */
@@ -159,7 +205,7 @@ export interface LinearPlan {
 }
 
 /** The quantizer configuration of an operand copy with `cols` columns (blocks along cols). */
-function quantizerConfig(p: OperandPolicy, output: "fake" | "packed", cols: number) {
+function quantizerConfig(p: OperandPolicy, output: "fake" | "packed" | "f16", cols: number) {
   const opts = { rounding: p.rounding ?? "rne", ...(p.rht ? { rht: p.rht } : {}) };
   return kernelConfig(resolveFormat(p.format), opts, output, cols);
 }
@@ -170,7 +216,7 @@ function operand(
   rows: number,
   cols: number,
   policy: OperandPolicy,
-  copy: "fake" | "packed",
+  copy: "fake" | "packed" | "f16",
   transpose: boolean,
   label: string,
 ): OperandPlan {
@@ -191,16 +237,16 @@ function operand(
       },
     };
   }
-  if (isIdentity(policy)) return { ...plan, buffers: transposed };
-  // A transposed fake-quant copy is labelled `label.T.*`.
+  if (copy === "fake" && isIdentity(policy)) return { ...plan, buffers: transposed };
+  // A transposed copy is labelled `label.T.*`; an f16 operand `label.h`.
   const q = (name: string, elements: number) =>
     transpose ? buf(`T.${name}`, elements) : buf(name, elements);
-  const sizes = quantizeSizes(quantizerConfig(policy, "fake", c), r, c);
+  const sizes = quantizeSizes(quantizerConfig(policy, copy, c), r, c);
   return {
     ...plan,
     buffers: {
       ...transposed,
-      out: q("q", r * c),
+      out: copy === "f16" ? q("h", Math.ceil((r * c) / 2)) : q("q", r * c),
       stats: q("stats", 2),
       ...(sizes.tileBytes ? { tiles: q("tiles", sizes.tileBytes / 4) } : {}),
     },
@@ -214,42 +260,64 @@ function fpropCopy(of: OperandPlan): OperandPlan {
 
 const samePolicy = (a: OperandPolicy, b: OperandPolicy) => JSON.stringify(a) === JSON.stringify(b);
 
+/** The operand copy a GEMM path reads. */
+const COPY_OF_PATH = { f32: "fake", packed: "packed", matrix: "f16" } as const;
+
 /**
  * Plans a linear layer with `m` tokens, `k` inputs and `n` outputs under `policy`: the path of
- * each GEMM and the buffers of every operand copy, labelled `<label>.<operand>.*`. `packed`: the
- * model has a packed NVFP4 GEMM; `dx`: the layer computes its input's gradient (default true).
+ * each GEMM and the buffers of every operand copy, labelled `<label>.<operand>.*`. `units`: the
+ * GEMM kernels the model has besides the f32 GEMM; `dx`: the layer computes its input's gradient
+ * (default true). A GEMM runs on the matrix units where it can, else on packed NVFP4 codes where
+ * it can, else on the f32 GEMM.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { linearBuffers, planLinear } from "./linear.ts";
+ * import { F32_GEMM_ONLY, linearBuffers, planLinear } from "./linear.ts";
  * import { uniformLinear } from "./policy.ts";
  * import { POLICIES } from "../recipe/preset_policies.ts";
- * const dims = { m: 64, n: 32, k: 16 };
- * assert.deepEqual(linearBuffers(planLinear(uniformLinear("fp32"), dims, false, "l")), []);
- * const nvfp4 = planLinear(POLICIES.nvfp4.linear, dims, true, "l");
- * assert.deepEqual([nvfp4.fprop.kernel, nvfp4.dgrad?.kernel, nvfp4.wgrad.kernel], ["packed", "packed", "packed"]);
- * assert.equal(planLinear(POLICIES.nvfp4.linear, dims, false, "l").fprop.kernel, "nt");
+ * const dims = { m: 128, n: 64, k: 64 }; // every GEMM fits the matrix tiles
+ * assert.deepEqual(linearBuffers(planLinear(uniformLinear("fp32"), dims, F32_GEMM_ONLY, "l")), []);
+ * const paths = (units: { packed: boolean; matrix: boolean }) => {
+ *   const p = planLinear(POLICIES.nvfp4.linear, dims, units, "l");
+ *   return [p.fprop.path, p.dgrad?.path, p.wgrad.path];
+ * };
+ * assert.deepEqual(paths({ packed: true, matrix: true }), ["matrix", "matrix", "matrix"]);
+ * assert.deepEqual(paths({ packed: true, matrix: false }), ["packed", "packed", "packed"]);
+ * assert.deepEqual(paths(F32_GEMM_ONLY), ["f32", "f32", "f32"]);
  * ```
  */
 export function planLinear(
   policy: LinearPolicy,
   dims: { readonly m: number; readonly n: number; readonly k: number },
-  packed: boolean,
+  units: GemmUnits,
   label: string,
   dx = true,
 ): LinearPlan {
   const { m, n, k } = dims;
   const all = [m, n, k];
+  const pathOf = (a: OperandPolicy, b: OperandPolicy, d: GemmDims, packedOk = true): GemmPath =>
+    runsMatrixGemm(units.matrix, a, b, d)
+      ? "matrix"
+      : packedOk && runsPackedGemm(units.packed, a, b, all)
+      ? "packed"
+      : "f32";
+
   // Fprop: Y[m,n] = Q(X)[m,k] · Q(W)[n,k]ᵀ.
   const { x: fx, w: fw } = policy.fprop;
-  const fpropPacked = runsPackedGemm(packed, fx, fw, all);
-  const fcopy = fpropPacked ? "packed" : "fake";
+  const fpath = pathOf(fx, fw, dims);
+  const fcopy = COPY_OF_PATH[fpath];
   const fprop: GemmPlan = {
-    kernel: fpropPacked ? "packed" : "nt",
+    kernel: fpath === "packed" ? "packed" : "nt",
+    path: fpath,
     a: operand("x", m, k, fx, fcopy, false, `${label}.x`),
     b: operand("w", n, k, fw, fcopy, false, `${label}.w`),
     dims,
+  };
+  /** The Fprop copy of `source` where it is the copy a GEMM on `path` under `p` needs. */
+  const reuse = (path: GemmPath, p: OperandPolicy, source: "x" | "w") => {
+    const f = source === "x" ? fprop.a : fprop.b;
+    return path === fpath && samePolicy(p, f.policy) ? fpropCopy(f) : undefined;
   };
 
   // Dgrad: dX[m,k] = Q(dY)[m,n] · Q(W)[n,k], the dot product along n.
@@ -257,30 +325,19 @@ export function planLinear(
   if (dx) {
     const { dy, w } = policy.dgrad;
     const gemmDims = { m, n: k, k: n };
-    if (runsPackedGemm(packed, dy, w, all)) {
-      dgrad = {
-        kernel: "packed",
-        a: operand("dy", m, n, dy, "packed", false, `${label}.dy`),
-        b: operand("w", n, k, w, "packed", true, `${label}.wd`),
-        dims: gemmDims,
-      };
+    const path = pathOf(dy, w, gemmDims);
+    const copy = COPY_OF_PATH[path];
+    const a = operand("dy", m, n, dy, copy, false, `${label}.dy`);
+    if (path === "packed") {
+      // The packed GEMM's B is always [n, k] with blocks along k: W transposed.
+      const b = operand("w", n, k, w, copy, true, `${label}.wd`);
+      dgrad = { kernel: "packed", path, a, b, dims: gemmDims };
+    } else if (layoutFree(w)) {
+      const b = reuse(path, w, "w") ?? operand("w", n, k, w, copy, false, `${label}.wd`);
+      dgrad = { kernel: "nn", path, a, b, dims: gemmDims };
     } else {
-      const a = operand("dy", m, n, dy, "fake", false, `${label}.dy`);
-      dgrad = layoutFree(w)
-        ? {
-          kernel: "nn",
-          a,
-          b: !fpropPacked && samePolicy(w, fw)
-            ? fpropCopy(fprop.b)
-            : operand("w", n, k, w, "fake", false, `${label}.wd`),
-          dims: gemmDims,
-        }
-        : {
-          kernel: "nt",
-          a,
-          b: operand("w", n, k, w, "fake", true, `${label}.wd`),
-          dims: gemmDims,
-        };
+      const b = operand("w", n, k, w, copy, true, `${label}.wd`);
+      dgrad = { kernel: "nt", path, a, b, dims: gemmDims };
     }
   }
 
@@ -288,28 +345,24 @@ export function planLinear(
   const { dy: wdy, x: wx } = policy.wgrad;
   const asIs = layoutFree(wdy) && layoutFree(wx);
   const wgradDims = { m: n, n: k, k: m };
+  // Operands that need no transposition stay on the f32 GEMM's `tn` rather than the packed GEMM.
+  const wpath = pathOf(wdy, wx, wgradDims, !asIs);
+  const wcopy = COPY_OF_PATH[wpath];
   let wgrad: GemmPlan;
-  if (!asIs && runsPackedGemm(packed, wdy, wx, all)) {
-    wgrad = {
-      kernel: "packed",
-      a: operand("dy", m, n, wdy, "packed", true, `${label}.dyw`),
-      b: operand("x", m, k, wx, "packed", true, `${label}.xw`),
-      dims: wgradDims,
-    };
-  } else if (asIs) {
+  if (asIs && wpath !== "packed") {
     wgrad = {
       kernel: "tn",
-      a: operand("dy", m, n, wdy, "fake", false, `${label}.dyw`),
-      b: !fpropPacked && samePolicy(wx, fx)
-        ? fpropCopy(fprop.a)
-        : operand("x", m, k, wx, "fake", false, `${label}.xw`),
+      path: wpath,
+      a: operand("dy", m, n, wdy, wcopy, false, `${label}.dyw`),
+      b: reuse(wpath, wx, "x") ?? operand("x", m, k, wx, wcopy, false, `${label}.xw`),
       dims: wgradDims,
     };
   } else {
     wgrad = {
-      kernel: "nt",
-      a: operand("dy", m, n, wdy, "fake", true, `${label}.dyw`),
-      b: operand("x", m, k, wx, "fake", true, `${label}.xw`),
+      kernel: wpath === "packed" ? "packed" : "nt",
+      path: wpath,
+      a: operand("dy", m, n, wdy, wcopy, true, `${label}.dyw`),
+      b: operand("x", m, k, wx, wcopy, true, `${label}.xw`),
       dims: wgradDims,
     };
   }
@@ -349,6 +402,33 @@ export function runsPackedGemm(
 }
 
 /**
+ * Whether a GEMM of operands `a`, `b` over `dims` (m, n, k of the GEMM) runs on the matrix units:
+ * both have an f16 operand (`src/formats/f16.ts`), some matrix-GEMM tiling divides the shape, and
+ * matrix-unit GEMMs are `available`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runsMatrixGemm } from "./linear.ts";
+ * const bf16 = { format: "bf16" } as const;
+ * assert.equal(runsMatrixGemm(true, bf16, { format: "nvfp4-2d" }, { m: 128, n: 64, k: 32 }), true);
+ * assert.equal(runsMatrixGemm(true, bf16, { format: "mxfp4" }, { m: 128, n: 64, k: 32 }), false);
+ * assert.equal(runsMatrixGemm(true, bf16, bf16, { m: 128, n: 48, k: 32 }), false);
+ * assert.equal(runsMatrixGemm(true, bf16, { format: "fp32" }, { m: 128, n: 64, k: 32 }), false);
+ * ```
+ */
+export function runsMatrixGemm(
+  available: boolean,
+  a: OperandPolicy,
+  b: OperandPolicy,
+  dims: GemmDims,
+): boolean {
+  const f16 = (p: OperandPolicy) => hasF16Operand(resolveFormat(p.format));
+  return available && f16(a) && f16(b) &&
+    MATRIX_GEMM_TILINGS.some(({ tile }) => matrixGemmFits(dims, tile));
+}
+
+/**
  * Whether the WGSL of `gpu`'s implementation has `dot4I8Packed` (the language feature
  * `packed_4x8_integer_dot_product`), which the packed NVFP4 GEMM needs.
  *
@@ -363,9 +443,34 @@ export function packedGemmAvailable(gpu: Pick<Gpu, "wgslLanguageFeatures">): boo
   return gpu.wgslLanguageFeatures.has("packed_4x8_integer_dot_product");
 }
 
+/**
+ * The GEMM kernels a device offers a model besides the f32 GEMM, as `opts` allows them (both
+ * default true): packed NVFP4 where WGSL has `dot4I8Packed`, matrix units where the device has
+ * subgroup matrices.
+ *
+ * @example
+ * ```ts
+ * import { getGpu } from "../gpu/device.ts";
+ * import { gemmUnits } from "./linear.ts";
+ * console.log(gemmUnits(await getGpu(), { matrixUnits: false })); // { packed: true, matrix: false }
+ * ```
+ */
+export function gemmUnits(
+  gpu: Gpu,
+  opts: { readonly packedNvfp4?: boolean; readonly matrixUnits?: boolean } = {},
+): GemmUnits {
+  return {
+    packed: (opts.packedNvfp4 ?? true) && packedGemmAvailable(gpu),
+    matrix: (opts.matrixUnits ?? true) && matrixGemmAvailable(gpu),
+  };
+}
+
 type Keyed = { bound: BoundQuantize; tensorId: number };
 
-/** An operand copy on the GPU: the f32 copy (`out`) or the packed codes, and its operations. */
+/**
+ * An operand copy on the GPU: the f32 copy or f16 operand (`out`) or the packed codes, its stats
+ * words, and its operations.
+ */
 interface Copy {
   readonly out: GPUBuffer;
   readonly codes?: GPUBuffer;
@@ -386,7 +491,7 @@ async function copyOf(ctx: LayerContext, o: OperandPlan, src: GPUBuffer): Promis
     [src, rows, cols] = [t, cols, rows];
   }
   if (o.copy === "fake" && isIdentity(o.policy)) return { out: src, ops, keyed: [] };
-  const output = o.copy === "packed" ? "packed" : "fake";
+  const output = o.copy === "fprop" ? "fake" : o.copy;
   const kernel = await QuantizeKernel.create(ctx.gpu, quantizerConfig(o.policy, output, cols));
   const [out, codes, scales, stats, tileAmax] = [b.out, b.codes, b.scales, b.stats, b.tiles].map(
     (p) => p && ctx.alloc(p),
@@ -437,6 +542,12 @@ export async function buildLinear(
         bStats: cb.stats!,
         c,
       }, g.dims);
+    } else if (g.path === "matrix") {
+      if (!ctx.matrixGemm) throw new Error("the layer's plan needs matrix-unit GEMMs");
+      op = ctx.matrixGemm[g.kernel].bind(
+        { a: ca.out, b: cb.out, c, aStats: ca.stats!, bStats: cb.stats! },
+        g.dims,
+      );
     } else {
       op = ctx.gemm[g.kernel].bind({ a: ca.out, b: cb.out, c }, g.dims);
     }

@@ -11,13 +11,14 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
+import { F32_GEMM_ONLY, type GemmUnits } from "./linear.ts";
 import { bufferBytes, planModel } from "./plan.ts";
 import type { PrecisionPolicy } from "./policy.ts";
 
 /**
  * The GPU memory a run needs (bytes): the total and the largest single buffer, the larger of the
- * phases before and after the policy's late switch (the model rebuilds at the switch); `packed`:
- * NVFP4 GEMMs run on packed codes (see linear.ts).
+ * phases before and after the policy's late switch (the model rebuilds at the switch); `units`:
+ * the GEMM kernels the model has besides the f32 GEMM (see linear.ts).
  *
  * @example
  * ```ts
@@ -35,11 +36,11 @@ export function estimateMemory(
   policy: PrecisionPolicy,
   batch: number,
   totalSteps: number,
-  packed = false,
+  units: GemmUnits = F32_GEMM_ONLY,
 ): { bytes: number; largest: number } {
   const phases = policy.switchTo ? [0, 1] as const : [0] as const;
   const est = phases.map((phase) => {
-    const plan = planModel(cfg, policy, { batch, totalSteps, phase, packed });
+    const plan = planModel(cfg, policy, { batch, totalSteps, phase, units });
     const sizes = [...plan.model, ...plan.step].map((b) => bufferBytes(b.elements));
     return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
   });
@@ -115,9 +116,9 @@ export function checkMemory(
   batch: number,
   totalSteps: number,
   budget = adapterMemoryBudget(gpu),
-  packed = false,
+  units: GemmUnits = F32_GEMM_ONLY,
 ): { bytes: number; largest: number } {
-  const est = estimateMemory(cfg, policy, batch, totalSteps, packed);
+  const est = estimateMemory(cfg, policy, batch, totalSteps, units);
   const where = `adapter "${gpu.info.description || gpu.info.vendor}"`;
   const limit = Math.min(
     gpu.limits.maxStorageBufferBindingSize ?? Infinity,

@@ -20,7 +20,15 @@ import { normScratchElements } from "../../kernels/norm/reference.ts";
 import { CLIP_BYTES } from "../../kernels/clip/reference.ts";
 import { XENT_METRICS_BYTES } from "../../kernels/xent/reference.ts";
 import { blockKinds, type ModelConfig, numel, type ParamSpec, paramSpecs } from "./config.ts";
-import { linearBuffers, type LinearPlan, planLinear, type PlannedBuffer } from "./linear.ts";
+import {
+  F32_GEMM_ONLY,
+  type GemmPath,
+  type GemmUnits,
+  linearBuffers,
+  type LinearPlan,
+  planLinear,
+  type PlannedBuffer,
+} from "./linear.ts";
 import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
 import {
   type AttentionPlan,
@@ -55,8 +63,8 @@ export interface PlanOptions {
   readonly totalSteps: number;
   /** 0 before the policy's late switch, 1 after (default 0). */
   readonly phase?: 0 | 1;
-  /** The model has a packed NVFP4 GEMM (default false; see linear.ts). */
-  readonly packed?: boolean;
+  /** The GEMM kernels the model has besides the f32 GEMM (default none; see linear.ts). */
+  readonly units?: GemmUnits;
 }
 
 /** A parameter's buffers: value, gradient and AdamW moments. */
@@ -131,6 +139,73 @@ export interface ModelPlan {
   };
 }
 
+/** The GEMM paths of one linear layer (see `GemmPath` in linear.ts). */
+export interface LinearPaths {
+  /** The layer: `blocks.<i>.<name>` or `lm_head`. */
+  readonly layer: string;
+  /** Fprop's path. */
+  readonly fprop: GemmPath;
+  /** Dgrad's path; absent where the layer computes no input gradient. */
+  readonly dgrad?: GemmPath;
+  /** Wgrad's path. */
+  readonly wgrad: GemmPath;
+}
+
+/**
+ * The GEMM path of every linear layer of a plan, blocks in pattern order, then the LM head.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gemmPaths, planModel } from "./plan.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
+ * const cfg = { pattern: "-", dModel: 64, heads: 2, dFf: 128, seqLen: 32, vocab: 256, mlp: "relu2" } as const;
+ * const units = { packed: false, matrix: true };
+ * const paths = gemmPaths(planModel(cfg, POLICIES.bf16, { batch: 4, totalSteps: 10, units }));
+ * assert.deepEqual(paths[0], { layer: "blocks.0.fc1", fprop: "matrix", dgrad: "matrix", wgrad: "matrix" });
+ * assert.equal(paths.at(-1)!.layer, "lm_head");
+ * ```
+ */
+export function gemmPaths(plan: ModelPlan): LinearPaths[] {
+  const paths = (layer: string, p: LinearPlan): LinearPaths => ({
+    layer,
+    fprop: p.fprop.path,
+    ...(p.dgrad ? { dgrad: p.dgrad.path } : {}),
+    wgrad: p.wgrad.path,
+  });
+  return [
+    ...plan.blocks.flatMap((b, i) =>
+      Object.entries(b.block.linears as Record<string, LinearPlan>).map(([name, p]) =>
+        paths(`blocks.${i}.${name}`, p)
+      )
+    ),
+    paths("lm_head", plan.head.linear),
+  ];
+}
+
+/**
+ * How many GEMMs (Fprop, Dgrad, Wgrad of every linear layer) take each path, per policy phase:
+ * `"matrix 72, f32 3"`, phases joined by `" → "`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeGemmPaths } from "./plan.ts";
+ * const l = { layer: "lm_head", fprop: "matrix", dgrad: "matrix", wgrad: "f32" } as const;
+ * assert.equal(describeGemmPaths([[l, l]]), "matrix 4, f32 2");
+ * ```
+ */
+export function describeGemmPaths(phases: readonly (readonly LinearPaths[])[]): string {
+  return phases.map((paths) => {
+    const counts = new Map<GemmPath, number>();
+    for (const l of paths) {
+      for (const p of [l.fprop, l.dgrad, l.wgrad]) if (p) counts.set(p, (counts.get(p) ?? 0) + 1);
+    }
+    const order: GemmPath[] = ["matrix", "packed", "f32"];
+    return order.filter((p) => counts.has(p)).map((p) => `${p} ${counts.get(p)}`).join(", ");
+  }).join(" → ");
+}
+
 const buf = (label: string, elements: number): PlannedBuffer => ({ label, elements });
 const values = <T>(r: Readonly<Record<string, T>> | undefined): T[] => r ? Object.values(r) : [];
 
@@ -154,7 +229,7 @@ export function planModel(
   policy: PrecisionPolicy,
   opts: PlanOptions,
 ): ModelPlan {
-  const { batch, totalSteps, phase = 0, packed = false } = opts;
+  const { batch, totalSteps, phase = 0, units = F32_GEMM_ONLY } = opts;
   const M = batch * cfg.seqLen;
   const D = cfg.dModel;
   const V = cfg.vocab;
@@ -189,10 +264,10 @@ export function planModel(
     };
     const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
     if (kind === "attention") {
-      return { ...residual, kind, block: planAttention(cfg, p, batch, packed, label) };
+      return { ...residual, kind, block: planAttention(cfg, p, batch, units, label) };
     }
-    if (kind === "mlp") return { ...residual, kind, block: planMlp(cfg, p, batch, packed, label) };
-    return { ...residual, kind, block: planMamba(cfg, p, batch, packed, label) };
+    if (kind === "mlp") return { ...residual, kind, block: planMlp(cfg, p, batch, units, label) };
+    return { ...residual, kind, block: planMamba(cfg, p, batch, units, label) };
   });
   const shared = {
     ...(kinds.includes("attention") ? { attention: planAttentionShared(cfg, batch) } : {}),
@@ -211,7 +286,7 @@ export function planModel(
     logits: buf("logits", M * V),
     loss: buf("loss", M),
     correct: buf("correct", M),
-    linear: planLinear(uniformLinear(policy.head), { m: M, n: V, k: D }, packed, "lm_head"),
+    linear: planLinear(uniformLinear(policy.head), { m: M, n: V, k: D }, units, "lm_head"),
   };
   const x0 = buf("x0", M * D);
   return {

@@ -81,29 +81,6 @@ export function linearPolicyAt(
   return policy.linear;
 }
 
-/**
- * Whether any linear layer of a policy (its own, its high-precision blocks', its late switch's)
- * quantizes an operand to NVFP4.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { uniformLinear, usesNvfp4 } from "./policy.ts";
- * const nvfp4Fwd = { ...uniformLinear("bf16"), fprop: uniformLinear("nvfp4").fprop };
- * assert.equal(usesNvfp4({ name: "a", linear: nvfp4Fwd, head: "bf16" }), true);
- * assert.equal(usesNvfp4({ name: "b", linear: uniformLinear("mxfp4"), head: "bf16" }), false);
- * ```
- */
-export function usesNvfp4(policy: PrecisionPolicy): boolean {
-  const linears = [policy.linear, policy.highPrecisionBlocks?.policy, policy.switchTo?.policy];
-  return linears.some((l) =>
-    l !== undefined &&
-    [l.fprop.x, l.fprop.w, l.dgrad.dy, l.dgrad.w, l.wgrad.dy, l.wgrad.x].some((o) =>
-      resolveFormat(o.format).kind === "nvfp4"
-    )
-  );
-}
-
 /** Whether an operand policy leaves values untouched. */
 export function isIdentity(p: OperandPolicy): boolean {
   const f = resolveFormat(p.format);

@@ -29,6 +29,8 @@ export interface RunTrain {
   readonly eval: { readonly every: number; readonly batches: number };
   /** Steps left out of the throughput figures (untimed warm-up). */
   readonly warmupSteps: number;
+  /** `false`: every GEMM on the SIMT units (recipe `train.matrix_units`); absent: matrix units where the device has them. */
+  readonly matrixUnits?: false;
 }
 
 /** One fully resolved run. Plain JSON: canonicalised and hashed into the run id. */

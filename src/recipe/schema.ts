@@ -269,6 +269,10 @@ export const RecipeSchema = z.strictObject({
       .optional(),
     warmup_steps: z.int().min(0).describe("Steps left out of the throughput figures (default 3).")
       .optional(),
+    matrix_units: z.boolean().describe(
+      "Run GEMMs whose operands are exact in f16 (nvfp4, fp8, bf16, fp16) on the GPU's matrix " +
+        "units where the device has them (default true); false forces the SIMT GEMMs.",
+    ).optional(),
   }),
   seeds: z.array(z.int().min(0).max(0xffffffff)).min(1).describe("One run per seed and policy."),
   baseline: name("The policy the others are compared against."),

@@ -124,5 +124,6 @@ export function trainSettings(
     logEvery: t.log_every ?? DEFAULT_LOG_EVERY,
     eval: { every: t.eval.every, batches: t.eval.batches },
     warmupSteps,
+    ...(t.matrix_units === false ? { matrixUnits: false } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { resolveFormat } from "../formats/spec.ts";
 import type { GpuImplementation } from "../gpu/implementation.ts";
+import type { LinearPaths } from "../model/plan.ts";
 import { parseChecked } from "../io/json.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import type { CurvePoint } from "../train/loop.ts";
@@ -69,6 +70,11 @@ export interface RunResult {
   readonly dispatchesPerStep: number;
   /** GPU memory the model allocated (bytes). */
   readonly gpuBytes: number;
+  /**
+   * The GEMM path of every linear layer (`f32`, `packed`, `matrix`), one list per policy phase.
+   * Absent in records written before paths were recorded.
+   */
+  readonly gemms?: readonly (readonly LinearPaths[])[];
   /** The step at which the loss became NaN/Inf; training stopped there. */
   readonly divergedAt: number | null;
 }
@@ -126,6 +132,7 @@ export class RecordError extends Error {
 
 const metric = z.number().nullable();
 const str = z.string();
+const GEMM_PATH = z.enum(["f32", "packed", "matrix"]);
 const point = z.looseObject({ step: z.number(), loss: metric, accuracy: metric });
 const format = z.unknown().superRefine((f, ctx) => {
   try {
@@ -202,6 +209,12 @@ const recordSchema = z.looseObject({
     stepMs: z.looseObject({ p50: metric, p99: metric }),
     dispatchesPerStep: metric,
     gpuBytes: metric,
+    gemms: z.array(z.array(z.looseObject({
+      layer: str,
+      fprop: GEMM_PATH,
+      dgrad: GEMM_PATH.optional(),
+      wgrad: GEMM_PATH,
+    }))).optional(),
     divergedAt: z.number().nullable(),
   }),
   finishedAt: str,

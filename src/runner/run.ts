@@ -36,6 +36,7 @@ export function trainConfigOf(spec: RunSpec): TrainConfig {
     logEvery: t.logEvery,
     eval: t.eval,
     warmupSteps: t.warmupSteps,
+    ...(t.matrixUnits === false ? { matrixUnits: false } : {}),
   };
 }
 
@@ -197,6 +198,7 @@ export async function runSuite(
         stepMs: result.stepMs,
         dispatchesPerStep: result.dispatchesPerStep,
         gpuBytes: result.gpuBytes,
+        gemms: result.gemms,
         divergedAt: result.divergedAt ?? null,
       },
       finishedAt: new Date().toISOString(),

@@ -13,6 +13,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { DecoderModel } from "../model/decoder.ts";
 import type { ModelConfig } from "../model/config.ts";
+import type { LinearPaths } from "../model/plan.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
 import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
@@ -43,6 +44,11 @@ export interface TrainConfig {
   readonly eval?: { readonly every: number; readonly batches: number };
   /** Steps excluded from the throughput figures (default 3). */
   readonly warmupSteps?: number;
+  /**
+   * Run GEMMs on the GPU's matrix units where the device has them (default true); false forces the
+   * SIMT GEMMs (`StepConfig.matrixUnits`).
+   */
+  readonly matrixUnits?: boolean;
 }
 
 /** A point of a loss curve. */
@@ -69,6 +75,11 @@ export interface TrainResult {
   readonly dispatchesPerStep: number;
   /** GPU memory the model allocated (bytes). */
   readonly gpuBytes: number;
+  /**
+   * The GEMM path of every linear layer (`f32`, `packed` or `matrix`; src/model/linear.ts), one list
+   * per policy phase (before the late switch, then after it).
+   */
+  readonly gemms: LinearPaths[][];
   /** The first step whose loss was NaN or infinite, if any; training stopped there. */
   readonly divergedAt?: number;
 }
@@ -144,6 +155,7 @@ export async function train(
     totalSteps: config.steps,
     clip: config.clip,
     adamw: config.adamw,
+    ...(config.matrixUnits === false ? { matrixUnits: false } : {}),
   });
   try {
     let start = 1;
@@ -222,6 +234,7 @@ export async function train(
       stepMs: { p50: msP50, p99: percentile(windows, 0.99) },
       dispatchesPerStep: model.dispatchesPerStep,
       gpuBytes: model.bytes,
+      gemms: model.gemmPaths,
       ...(divergedAt !== undefined ? { divergedAt } : {}),
     };
   } finally {

@@ -6,7 +6,8 @@
  * - products exact: inputs whose every partial sum is exact in f32 give C bit-identical to the CPU
  *   reference, for every layout, accumulate mode and tiling, on non-square shapes;
  * - general inputs: within the f32 summation bound of the exact sum;
- * - determinism: the same bind twice gives bit-identical C.
+ * - determinism: the same bind twice gives bit-identical C;
+ * - the scaled epilogue: C times fp32(factorA · factorB) from the stats words, bit for bit.
  */
 
 import { getGpu } from "../../src/gpu/device.ts";
@@ -134,4 +135,29 @@ Deno.test("matrix GEMM is deterministic: two runs are bit-identical", async () =
   const second = await run(gpu, "nn", false, undefined, dims, a, b, zero);
   assertBitsEqual(second, first);
   assert(first.some((v) => v !== 0));
+});
+
+Deno.test("scaled matrix GEMM multiplies by fp32(factorA · factorB) exactly as the reference", async () => {
+  const gpu = await dawn();
+  const dims = { m: 128, n: 192, k: 96 };
+  const [fa, fb] = [Math.fround(0.1), Math.fround(3.7e-3)];
+  const stats = (f: number) => upload(gpu, new Float32Array([0, f]));
+  for (const layout of GEMM_LAYOUTS) {
+    const { a, b } = operands(layout, dims, small);
+    const kernel = await MatrixGemmKernel.create(gpu, { layout, scaled: true });
+    const c = upload(gpu, new Float32Array(dims.m * dims.n));
+    const io = {
+      a: f16Buffer(gpu, a),
+      b: f16Buffer(gpu, b),
+      c,
+      aStats: stats(fa),
+      bStats: stats(fb),
+    };
+    const op = kernel.bind(io, dims);
+    runOps(gpu, [op]);
+    const got = await download(gpu, c, dims.m * dims.n);
+    op.destroy();
+    const scale = Math.fround(fa * fb);
+    assertBitsEqual(got, matrixGemmReference(layout, a, b, dims, undefined, scale), layout);
+  }
 });

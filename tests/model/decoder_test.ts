@@ -4,7 +4,7 @@ import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
-import { packedGemmAvailable } from "../../src/model/linear.ts";
+import { gemmUnits } from "../../src/model/linear.ts";
 import {
   assertEstimateIsAllocated,
   assertFallingLoss,
@@ -81,7 +81,7 @@ Deno.test("a policy's late switch rebuilds the step with the new formats and fre
   assertOk(model.dispatchesPerStep < before, `dispatches ${before} → ${model.dispatchesPerStep}`);
   assertOk(model.bytes < bytesBefore, `bytes ${bytesBefore} → ${model.bytes}`);
   assertStrictEquals(
-    estimateMemory(TINY, policy, 2, 4, packedGemmAvailable(gpu)).bytes,
+    estimateMemory(TINY, policy, 2, 4, gemmUnits(gpu)).bytes,
     bytesBefore,
   );
   assertOk(Number.isFinite((await model.readMetrics()).loss));

@@ -11,7 +11,7 @@ import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig, type StepMetrics } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { estimateMemory } from "../../src/model/memory.ts";
-import { packedGemmAvailable } from "../../src/model/linear.ts";
+import { gemmUnits } from "../../src/model/linear.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { type ReferenceStep, referenceStep } from "../../src/model/reference.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
@@ -116,7 +116,7 @@ export async function assertEstimateIsAllocated(cfg: ModelConfig): Promise<void>
     const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
     const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
     assertStrictEquals(
-      estimateMemory(cfg, POLICIES[name], 2, 10, packedGemmAvailable(gpu)).bytes,
+      estimateMemory(cfg, POLICIES[name], 2, 10, gemmUnits(gpu)).bytes,
       model.bytes,
       `${name} ${cfg.pattern} ${cfg.mlp}`,
     );

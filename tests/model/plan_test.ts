@@ -16,18 +16,24 @@ const HYBRID: ModelConfig = {
   mamba: { dState: 6, headDim: 8, expand: 2, nGroups: 2 },
 };
 
+const UNITS = [
+  { packed: false, matrix: false },
+  { packed: true, matrix: false },
+  { packed: true, matrix: true },
+] as const;
+
 Deno.test("every buffer of a plan has its own label, for every policy, phase and GEMM path", () => {
   const switching = {
     ...POLICIES.nvfp4,
     switchTo: { atFraction: 0.5, policy: uniformLinear("bf16") },
   };
   for (const policy of [...Object.values(POLICIES), switching]) {
-    for (const packed of [false, true]) {
+    for (const units of UNITS) {
       for (const phase of [0, 1] as const) {
-        const plan = planModel(HYBRID, policy, { batch: 2, totalSteps: 10, phase, packed });
+        const plan = planModel(HYBRID, policy, { batch: 2, totalSteps: 10, phase, units });
         const labels = [...plan.model, ...plan.step].map((b) => b.label);
         const repeated = labels.filter((l, i) => labels.indexOf(l) !== i);
-        assertEquals(repeated, [], `${policy.name} packed ${packed} phase ${phase}`);
+        assertEquals(repeated, [], `${policy.name} ${JSON.stringify(units)} phase ${phase}`);
       }
     }
   }
@@ -59,12 +65,13 @@ Deno.test("a plan holds each parameter four times (value, gradient, two moments)
 
 Deno.test("the late switch changes only the phase buffers, and the estimate takes the larger phase", () => {
   const policy = { ...POLICIES.nvfp4, switchTo: { atFraction: 0.5, policy: POLICIES.fp32.linear } };
-  const opts = { batch: 2, totalSteps: 10, packed: true };
+  const units = { packed: true, matrix: false };
+  const opts = { batch: 2, totalSteps: 10, units };
   const before = planModel(HYBRID, policy, { ...opts, phase: 0 });
   const after = planModel(HYBRID, policy, { ...opts, phase: 1 });
   assertEquals(before.model, after.model);
   const bytes = (p: typeof before) =>
     [...p.model, ...p.step].reduce((n, b) => n + bufferBytes(b.elements), 0);
   assertOk(bytes(after) < bytes(before), `${bytes(after)} vs ${bytes(before)}`);
-  assertStrictEquals(estimateMemory(HYBRID, policy, 2, 10, true).bytes, bytes(before));
+  assertStrictEquals(estimateMemory(HYBRID, policy, 2, 10, units).bytes, bytes(before));
 });

@@ -19,7 +19,7 @@ import type { Gpu } from "../../gpu/device.ts";
 import { AttentionKernel } from "../../../kernels/attention/mod.ts";
 import { RopeKernel } from "../../../kernels/rope/mod.ts";
 import type { ModelConfig } from "../config.ts";
-import { type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
+import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
 import type { LinearPolicy } from "../policy.ts";
 import {
   allocAll,
@@ -57,16 +57,17 @@ export async function createAttentionKernels(
 export type AttentionPlan = BlockPlan<"qkv" | "att" | "lse", "qkv" | "proj">;
 
 /**
- * Plans attention block `label` (`blocks.<i>`) for `batch` sequences; `packed`: the model has a
- * packed NVFP4 GEMM.
+ * Plans attention block `label` (`blocks.<i>`) for `batch` sequences; `units`: the GEMM kernels
+ * the model has besides the f32 GEMM.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { planAttention } from "./attention.ts";
  * import { uniformLinear } from "../policy.ts";
+ * import { F32_GEMM_ONLY } from "../linear.ts";
  * const cfg = { pattern: "*", dModel: 32, heads: 2, dFf: 64, seqLen: 8, vocab: 64, mlp: "relu2" } as const;
- * const plan = planAttention(cfg, uniformLinear("fp32"), 2, false, "blocks.0");
+ * const plan = planAttention(cfg, uniformLinear("fp32"), 2, F32_GEMM_ONLY, "blocks.0");
  * assert.deepEqual(Object.values(plan.activations).map((b) => b.elements), [16 * 96, 16 * 32, 16 * 2]);
  * ```
  */
@@ -74,7 +75,7 @@ export function planAttention(
   cfg: ModelConfig,
   policy: LinearPolicy,
   batch: number,
-  packed: boolean,
+  units: GemmUnits,
   label: string,
 ): AttentionPlan {
   const m = batch * cfg.seqLen;
@@ -86,8 +87,8 @@ export function planAttention(
       lse: { label: `${label}.lse`, elements: m * cfg.heads },
     },
     linears: {
-      qkv: planLinear(policy, { m, n: 3 * d, k: d }, packed, `${label}.qkv`),
-      proj: planLinear(policy, { m, n: d, k: d }, packed, `${label}.proj`),
+      qkv: planLinear(policy, { m, n: 3 * d, k: d }, units, `${label}.qkv`),
+      proj: planLinear(policy, { m, n: d, k: d }, units, `${label}.proj`),
     },
   };
 }

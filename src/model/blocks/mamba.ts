@@ -25,7 +25,7 @@ import { gatedNormScratchElements } from "../../../kernels/gated_norm/reference.
 import { SsdKernel } from "../../../kernels/ssd/mod.ts";
 import { ssdScratchElements } from "../../../kernels/ssd/reference.ts";
 import { mambaDims, type ModelConfig } from "../config.ts";
-import { type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
+import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
 import type { LinearPolicy } from "../policy.ts";
 import {
   allocAll,
@@ -69,16 +69,17 @@ export async function createMambaKernels(gpu: Gpu, cfg: ModelConfig): Promise<Ma
 export type MambaPlan = BlockPlan<"inProj" | "xbc" | "y" | "o" | "rstd", "inProj" | "outProj">;
 
 /**
- * Plans Mamba-2 block `label` (`blocks.<i>`) for `batch` sequences; `packed`: the model has a
- * packed NVFP4 GEMM.
+ * Plans Mamba-2 block `label` (`blocks.<i>`) for `batch` sequences; `units`: the GEMM kernels
+ * the model has besides the f32 GEMM.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { planMamba } from "./mamba.ts";
  * import { uniformLinear } from "../policy.ts";
+ * import { F32_GEMM_ONLY } from "../linear.ts";
  * const cfg = { pattern: "M", dModel: 256, heads: 4, dFf: 512, seqLen: 8, vocab: 64, mlp: "relu2" } as const;
- * const plan = planMamba(cfg, uniformLinear("fp32"), 2, false, "blocks.0");
+ * const plan = planMamba(cfg, uniformLinear("fp32"), 2, F32_GEMM_ONLY, "blocks.0");
  * assert.deepEqual(
  *   Object.values(plan.activations).map((b) => b.elements),
  *   [16 * 1168, 16 * 640, 16 * 512, 16 * 512, 16],
@@ -89,7 +90,7 @@ export function planMamba(
   cfg: ModelConfig,
   policy: LinearPolicy,
   batch: number,
-  packed: boolean,
+  units: GemmUnits,
   label: string,
 ): MambaPlan {
   const m = mambaDims(cfg);
@@ -110,13 +111,13 @@ export function planMamba(
       inProj: planLinear(
         policy,
         { m: tokens, n: m.inProj, k: cfg.dModel },
-        packed,
+        units,
         `${label}.in_proj`,
       ),
       outProj: planLinear(
         policy,
         { m: tokens, n: cfg.dModel, k: m.dInner },
-        packed,
+        units,
         `${label}.out_proj`,
       ),
     },

@@ -15,7 +15,7 @@
 import type { Gpu } from "../../gpu/device.ts";
 import { ActivationKernel } from "../../../kernels/activation/mod.ts";
 import type { ModelConfig } from "../config.ts";
-import { type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
+import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
 import type { LinearPolicy } from "../policy.ts";
 import {
   allocAll,
@@ -48,16 +48,17 @@ function upWidth(cfg: ModelConfig): number {
 export type MlpPlan = BlockPlan<"u" | "a", "fc1" | "fc2">;
 
 /**
- * Plans MLP block `label` (`blocks.<i>`) for `batch` sequences; `packed`: the model has a packed
- * NVFP4 GEMM.
+ * Plans MLP block `label` (`blocks.<i>`) for `batch` sequences; `units`: the GEMM kernels the
+ * model has besides the f32 GEMM.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { planMlp } from "./mlp.ts";
  * import { uniformLinear } from "../policy.ts";
+ * import { F32_GEMM_ONLY } from "../linear.ts";
  * const cfg = { pattern: "-", dModel: 32, heads: 2, dFf: 64, seqLen: 8, vocab: 64, mlp: "swiglu" } as const;
- * const plan = planMlp(cfg, uniformLinear("fp32"), 2, false, "blocks.0");
+ * const plan = planMlp(cfg, uniformLinear("fp32"), 2, F32_GEMM_ONLY, "blocks.0");
  * assert.deepEqual([plan.activations.u.elements, plan.activations.a.elements], [16 * 128, 16 * 64]);
  * ```
  */
@@ -65,7 +66,7 @@ export function planMlp(
   cfg: ModelConfig,
   policy: LinearPolicy,
   batch: number,
-  packed: boolean,
+  units: GemmUnits,
   label: string,
 ): MlpPlan {
   const m = batch * cfg.seqLen;
@@ -77,8 +78,8 @@ export function planMlp(
       a: { label: `${label}.a`, elements: m * f },
     },
     linears: {
-      fc1: planLinear(policy, { m, n: upWidth(cfg), k: d }, packed, `${label}.fc1`),
-      fc2: planLinear(policy, { m, n: d, k: f }, packed, `${label}.fc2`),
+      fc1: planLinear(policy, { m, n: upWidth(cfg), k: d }, units, `${label}.fc1`),
+      fc2: planLinear(policy, { m, n: d, k: f }, units, `${label}.fc2`),
     },
   };
 }
