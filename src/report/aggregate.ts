@@ -8,6 +8,7 @@
  * @module
  */
 
+import { describeGemmPaths } from "../model/plan.ts";
 import { bitsPerValue, resolveFormat } from "../formats/spec.ts";
 import type { RunRecord } from "../runner/record.ts";
 import { meanCurve, type MeanPoint } from "./curves.ts";
@@ -60,6 +61,11 @@ export interface PolicySummary {
   readonly stepMs: { readonly p50: number; readonly p99: number } | null;
   /** Median over seeds. */
   readonly dispatchesPerStep: number | null;
+  /**
+   * How many GEMMs ran on each path (`matrix 72, f32 3`; src/model/plan.ts `describeGemmPaths`),
+   * over the runs that recorded it, joined by " / " where they differ; null where none did.
+   */
+  readonly gemms: string | null;
   /** Largest GPU memory of its runs (bytes). */
   readonly gpuBytes: number | null;
   /** Storage bits per value of the Fprop weight format of the policy's linear layers. */
@@ -188,6 +194,7 @@ function summarisePolicy(
       median(records.map((r) => r.result.dispatchesPerStep).filter(finite)),
     ),
     gpuBytes: orNull(Math.max(...records.map((r) => r.result.gpuBytes).filter(finite))),
+    gemms: gemmsOf(records),
     bitsPerWeight: bitsPerValue(resolveFormat(w)),
     diverged: runs.filter((r) => r.divergedAt !== null).length,
     fromTrain: runs.filter((r) => r.lossFrom === "train").length,
@@ -256,4 +263,12 @@ export function aggregate(records: readonly RunRecord[]): SuiteSummary[] {
   const bySuite = new Map<string, RunRecord[]>();
   for (const r of records) bySuite.set(r.spec.suite, [...(bySuite.get(r.spec.suite) ?? []), r]);
   return [...bySuite.keys()].sort().map((s) => summariseSuite(s, bySuite.get(s)!));
+}
+
+/** The distinct GEMM-path descriptions of records that have one, or null. */
+function gemmsOf(records: readonly RunRecord[]): string | null {
+  const seen = [
+    ...new Set(records.flatMap((r) => r.result.gemms ? [describeGemmPaths(r.result.gemms)] : [])),
+  ];
+  return seen.length === 0 ? null : seen.join(" / ");
 }

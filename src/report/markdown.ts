@@ -74,6 +74,7 @@ function policyTable(s: SuiteSummary): string {
     "tokens/s",
     "step ms p50/p99",
     "dispatches/step",
+    "GEMMs",
     "bits/weight",
     "GPU memory",
     "diverged",
@@ -89,6 +90,7 @@ function policyTable(s: SuiteSummary): string {
       grouped(p.tokensPerSecond),
       p.stepMs ? `${fixed(p.stepMs.p50, 1)} / ${fixed(p.stepMs.p99, 1)}` : "—",
       grouped(p.dispatchesPerStep),
+      p.gemms ?? "—",
       String(Number(p.bitsPerWeight.toFixed(2))),
       bytes(p.gpuBytes),
       divergedCell(p),
@@ -105,7 +107,10 @@ function tableNotes(s: SuiteSummary): string[] {
     `\`${s.baseline}\`. p-value: two-sided Welch's t-test of the final losses against ` +
     `\`${s.baseline}\` (n/a with fewer than two runs on either side). Top-1 acc: next-token ` +
     `accuracy at the same point. Tokens/s: median over seeds; step ms: medians of each run's p50 ` +
-    `and p99 after ${warmup} untimed warm-up steps. Bits/weight: storage bits per value of the ` +
+    `and p99 after ${warmup} untimed warm-up steps. GEMMs: how many of the linear layers' GEMMs ` +
+    `(Fprop, Dgrad, Wgrad) ran on each path — \`matrix\`: f16 operands on the matrix units, ` +
+    `\`packed\`: NVFP4 codes with dot4I8Packed, \`f32\`: fake-quantized operands on the f32 SIMT ` +
+    `GEMM (policy phases joined by →; — for records written before paths were recorded). Bits/weight: storage bits per value of the ` +
     `Fprop weight format of the policy's linear layers, scales included (blocks the policy keeps ` +
     `in high precision excepted). GPU memory: buffers the model allocates.`,
   ];

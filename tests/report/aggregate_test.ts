@@ -136,3 +136,19 @@ Deno.test("records of an older recipe version or an older run of the same seed a
   assertStrictEquals(s.superseded.length, 2);
   assertStrictEquals(s.records.length, 1);
 });
+
+Deno.test("a policy's GEMM paths come from its records, null for records without them", () => {
+  assertStrictEquals(policy("bf16").gemms, null);
+  const paths = [
+    [
+      { layer: "blocks.0.fc1", fprop: "matrix", dgrad: "matrix", wgrad: "matrix" },
+      { layer: "lm_head", fprop: "matrix", dgrad: "matrix", wgrad: "f32" },
+    ] as const,
+  ];
+  const base = makeRecord({ suite: "s", policy: "bf16", seed: 0, evalLoss: 2 });
+  const record = { ...base, result: { ...base.result, gemms: paths } };
+  const [suite] = aggregate([record]);
+  assertStrictEquals(suite.policies[0].gemms, "matrix 5, f32 1");
+  // The record schema accepts them.
+  assertEquals(parseRecord(JSON.stringify(record), "r.json").result.gemms, paths);
+});

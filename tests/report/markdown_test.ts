@@ -25,6 +25,7 @@ Deno.test("the policy table has every column and one row per policy with its sta
       "tokens/s",
       "step ms p50/p99",
       "dispatches/step",
+      "GEMMs",
       "bits/weight",
       "GPU memory",
       "diverged",
