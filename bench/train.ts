@@ -13,14 +13,16 @@
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
  *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
  *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto]
- *   [--matrix on|off|both] [--packed on|off|both] [--out file.md]
+ *   [--matrix on|off|both] [--packed on|off|both] [--profile] [--out file.md]
  *
  * `--matrix` runs the GEMMs whose operands are exact in f16 on the matrix units (`on`, the default
  * where the device has subgroup matrices: Dawn on NVIDIA), on the SIMT GEMMs (`off`), or both, one
  * row each. `--packed` runs the NVFP4 policies' NVFP4 × NVFP4 GEMMs that the matrix units do not
  * take on packed codes (`on`, the default where the runtime has `dot4I8Packed`), on fake-quantized
  * f32 operands (`off`), or both. The GEMMs column counts the GEMMs on each path (src/model/linear.ts);
- * a combination that gives the same paths as an earlier row is not run again.
+ * a combination that gives the same paths as an earlier row is not run again. `--profile` also runs
+ * one more step with every operation in its own timed pass (timestamp queries) and tabulates where
+ * its GPU time goes, by kind of operation.
  *
  * @module
  */
@@ -45,7 +47,7 @@ const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-curre
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
   "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
   "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto] " +
-  "[--matrix on|off|both] [--packed on|off|both] [--out file.md]";
+  "[--matrix on|off|both] [--packed on|off|both] [--profile] [--out file.md]";
 
 /** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
 export async function runTrainBenchmark(args: string[]): Promise<string> {
@@ -71,6 +73,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       packed: { type: "string", default: "on" },
       matrix: { type: "string", default: "on" },
       gpu: { type: "string" },
+      profile: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -122,6 +125,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   if (values.gpu !== undefined) useGpuImplementation(parseGpuImplementation(values.gpu));
   const gpu = await getGpu();
   const seen = new Set<string>();
+  const profiles: string[] = [];
   const tokens = batch * cfg.seqLen;
   const rows: string[][] = [];
   for (const { name, matrixUnits, packedNvfp4 } of runs) {
@@ -155,6 +159,10 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     for (let s = warmup + 1; s <= warmup + steps; s++) await model.step(batchAt(s), s, 1e-4);
     const m = await model.readMetrics();
     const ms = (performance.now() - t0) / steps;
+    if (values.profile) {
+      const kinds = await model.profileStep(batchAt(warmup + steps + 1), warmup + steps + 1, 1e-4);
+      profiles.push(profileTable(`${name} (${gemm})`, kinds, ms));
+    }
     rows.push([
       name,
       gemm,
@@ -192,6 +200,16 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     `|---|---|${header.slice(2).map(() => "---:").join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
     "",
+    ...(profiles.length > 0
+      ? [
+        "### Where a step's GPU time goes",
+        "",
+        "One more step per row with every operation in its own compute pass between timestamp " +
+        "writes (so the sum exceeds the pipelined step a little), summed by kind of operation.",
+        "",
+        ...profiles,
+      ]
+      : []),
     environmentLine(gpu),
     "",
   ].join("\n");
@@ -201,3 +219,25 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
 }
 
 if (import.meta.main) await runTrainBenchmark(Deno.args);
+
+/** The markdown table of one profiled step: GPU ms and share per kind of operation. */
+function profileTable(
+  title: string,
+  kinds: { kind: string; ms: number; ops: number }[],
+  stepMs: number,
+): string {
+  const total = kinds.reduce((t, k) => t + k.ms, 0);
+  return [
+    `**${title}**: ${total.toFixed(1)} ms of GPU time in separate passes (${
+      stepMs.toFixed(1)
+    } ms ` +
+    `per pipelined step)`,
+    "",
+    "| operations | ms | share | ops |",
+    "|---|---:|---:|---:|",
+    ...kinds.map((k) =>
+      `| ${k.kind} | ${k.ms.toFixed(2)} | ${(100 * k.ms / total).toFixed(1)} % | ${k.ops} |`
+    ),
+    "",
+  ].join("\n");
+}

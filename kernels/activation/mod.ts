@@ -116,6 +116,6 @@ export class ActivationKernel {
     const device = this.#gpu.device;
     const u = uniformBuffer(device, [n / vec, gx, this.kind === "swiglu" ? cols / vec : 0]);
     const group = bindGroup(device, pipeline, [...buffers, u]);
-    return dispatchOp([[pipeline, group, gx, gy]], [u]);
+    return dispatchOp([[pipeline, group, gx, gy]], [u], "activation");
   }
 }

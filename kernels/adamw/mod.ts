@@ -191,7 +191,7 @@ export class AdamwKernel {
       ]);
       steps.push([this.#pipeline, group, gx, gy]);
     });
-    return dispatchOp(steps, owned);
+    return dispatchOp(steps, owned, "adamw");
   }
 }
 

@@ -172,7 +172,7 @@ export class AttentionKernel {
       io.y,
       io.lse,
     ]);
-    return dispatchOp([dispatch], [params]);
+    return dispatchOp([dispatch], [params], "attention");
   }
 
   /**
@@ -201,6 +201,7 @@ export class AttentionKernel {
     return dispatchOp(
       [[this.#delta, deltaGroup, gx, gy], dq, dkv],
       [delta, deltaParams, dqParams, dkvParams],
+      "attention",
     );
   }
 

@@ -231,7 +231,7 @@ export class ClipKernel {
     const params = uniformBuffer(device, [count, f32Bits(finite ? maxNorm : 0), finite ? 1 : 0]);
     owned.push(params);
     steps.push([this.#final, bindGroup(device, this.#final, [partials, io.clip, params]), 1, 1]);
-    return dispatchOp(steps, owned);
+    return dispatchOp(steps, owned, "clip");
   }
 }
 

@@ -187,7 +187,11 @@ export class CausalConvKernel {
     const { u, gx, gy } = this.#rowBlocks(M, dims);
     const buffers = [io.x, io.w, io.bias, io.y, u];
     const device = this.#gpu.device;
-    return dispatchOp([[this.#forward, bindGroup(device, this.#forward, buffers), gx, gy]], [u]);
+    return dispatchOp(
+      [[this.#forward, bindGroup(device, this.#forward, buffers), gx, gy]],
+      [u],
+      "conv1d",
+    );
   }
 
   /** Three dispatches: the row-block kernel (`dx` and partials), then the `dw` and `dBias` sums. */
@@ -210,7 +214,7 @@ export class CausalConvKernel {
       owned.push(cu);
       steps.push([this.#colSum, bindGroup(device, this.#colSum, [io.scratch, out, cu]), cx, cy]);
     }
-    return dispatchOp(steps, owned);
+    return dispatchOp(steps, owned, "conv1d");
   }
 
   /**

@@ -66,7 +66,7 @@ export class ElementwiseKernels {
     const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / ELEMENTWISE_WORKGROUP));
     const u = uniformBuffer(this.#gpu.device, [dims.n, gx]);
     const group = bindGroup(this.#gpu.device, this.#add, [io.x, io.y, u]);
-    return dispatchOp([[this.#add, group, gx, gy]], [u]);
+    return dispatchOp([[this.#add, group, gx, gy]], [u], "elementwise");
   }
 
   /** `y[i] = value` for `i < n` (default 0). */
@@ -74,7 +74,7 @@ export class ElementwiseKernels {
     const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / ELEMENTWISE_WORKGROUP));
     const u = uniformBuffer(this.#gpu.device, [dims.n, gx, f32Bits(dims.value ?? 0)]);
     const group = bindGroup(this.#gpu.device, this.#fill, [io.y, u]);
-    return dispatchOp([[this.#fill, group, gx, gy]], [u]);
+    return dispatchOp([[this.#fill, group, gx, gy]], [u], "elementwise");
   }
 
   /** `y [cols, rows] = xᵀ` for a row-major `x [rows, cols]`. */
@@ -83,6 +83,6 @@ export class ElementwiseKernels {
     const group = bindGroup(this.#gpu.device, this.#transpose, [io.x, io.y, u]);
     const gx = Math.ceil(dims.cols / TRANSPOSE_TILE);
     const gy = Math.ceil(dims.rows / TRANSPOSE_TILE);
-    return dispatchOp([[this.#transpose, group, gx, gy]], [u]);
+    return dispatchOp([[this.#transpose, group, gx, gy]], [u], "elementwise");
   }
 }

@@ -183,7 +183,7 @@ export class EmbeddingKernel {
     const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(n / EMBEDDING_FORWARD_WORKGROUP));
     const u = uniformBuffer(device, [n, gx, dims.vocab]);
     const group = bindGroup(device, this.#forward, [io.tokens, io.table, io.out, u]);
-    return dispatchOp([[this.#forward, group, gx, gy]], [u]);
+    return dispatchOp([[this.#forward, group, gx, gy]], [u], "embedding");
   }
 
   /**
@@ -217,6 +217,6 @@ export class EmbeddingKernel {
       const mergeBlocks = Math.ceil(nc / EMBEDDING_MERGE_WORKGROUP);
       add(this.#merge, layout.maxMerges * mergeBlocks, [io.index, io.scratch, io.dTable]);
     }
-    return dispatchOp(steps, owned);
+    return dispatchOp(steps, owned, "embedding");
   }
 }

@@ -203,7 +203,11 @@ export class GatedRmsNormKernel {
     const [gx, gy] = splitDispatch(this.#gpu, rows * this.groups);
     const u = uniformBuffer(device, [rows, gx, dims.zStride, dims.zOffset, f32Bits(this.eps)]);
     const buffers = [io.y, io.z, io.w, io.out, io.rstd, u];
-    return dispatchOp([[this.#forward, bindGroup(device, this.#forward, buffers), gx, gy]], [u]);
+    return dispatchOp(
+      [[this.#forward, bindGroup(device, this.#forward, buffers), gx, gy]],
+      [u],
+      "gated norm",
+    );
   }
 
   /** Two dispatches: the row-block kernel (`dy`, `dz`, `dw` partials), then the column sum. */
@@ -218,10 +222,14 @@ export class GatedRmsNormKernel {
     const nv = this.d / this.#vec;
     const [cx, cy] = splitDispatch(this.#gpu, Math.ceil(nv / COLSUM_LANES));
     const cu = uniformBuffer(device, [blocks, nv, nv, 0, 0, cx]);
-    return dispatchOp([
-      [this.#backward, bindGroup(device, this.#backward, buffers), gx, gy],
-      [this.#colSum, bindGroup(device, this.#colSum, [io.scratch, io.dw, cu]), cx, cy],
-    ], [u, cu]);
+    return dispatchOp(
+      [
+        [this.#backward, bindGroup(device, this.#backward, buffers), gx, gy],
+        [this.#colSum, bindGroup(device, this.#colSum, [io.scratch, io.dw, cu]), cx, cy],
+      ],
+      [u, cu],
+      "gated norm",
+    );
   }
 
   /** Validates `dims` and that each of `buffers` holds what the dims need. */

@@ -223,7 +223,7 @@ export class GemmKernel {
         );
       }
     }
-    if (m === 0 || n === 0) return dispatchOp([]);
+    if (m === 0 || n === 0) return dispatchOp([], [], "gemm f32");
     const variants = pickTiling(this.#tiles, m, n);
     const { tile } = variants;
     const pipeline = this.vectorized(dims) ? variants.vec4 : variants.scalar;
@@ -233,7 +233,7 @@ export class GemmKernel {
     const device = this.#gpu.device;
     const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, Math.ceil(k / tile.bk), 0]);
     const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params]);
-    return dispatchOp([[pipeline, group, gx, gy]], [params]);
+    return dispatchOp([[pipeline, group, gx, gy]], [params], "gemm f32");
   }
 }
 

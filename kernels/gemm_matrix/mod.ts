@@ -276,6 +276,6 @@ export class MatrixGemmKernel {
     const device = this.#gpu.device;
     const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, 0, 0]);
     const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params, ...stats as GPUBuffer[]]);
-    return dispatchOp([[pipeline, group, gx, gy]], [params]);
+    return dispatchOp([[pipeline, group, gx, gy]], [params], "gemm matrix");
   }
 }

@@ -224,6 +224,6 @@ export class PackedNvfp4GemmKernel {
       io.c,
       params,
     ]);
-    return dispatchOp([[pipeline, group, gx, gy]], [params]);
+    return dispatchOp([[pipeline, group, gx, gy]], [params], "gemm packed");
   }
 }

@@ -204,7 +204,7 @@ export class RmsNormKernel {
     const [gx, gy] = splitDispatch(this.#gpu, rows);
     const u = uniformBuffer(device, [rows, gx, f32Bits(this.#eps)]);
     const group = bindGroup(device, this.#forward, [io.x, io.g, io.y, io.rstd, u]);
-    return dispatchOp([[this.#forward, group, gx, gy]], [u]);
+    return dispatchOp([[this.#forward, group, gx, gy]], [u], "norm");
   }
 
   /**
@@ -228,6 +228,6 @@ export class RmsNormKernel {
     const acc = dims.accumulateParams ? 1 : 0;
     const cu = uniformBuffer(device, [blocks, nv, nv, 0, acc, cx]);
     const colSum = bindGroup(device, this.#colSum, [io.scratch, io.dg, cu]);
-    return dispatchOp([rowBlocks, [this.#colSum, colSum, cx, cy]], [u, cu]);
+    return dispatchOp([rowBlocks, [this.#colSum, colSum, cx, cy]], [u, cu], "norm");
   }
 }

@@ -156,6 +156,8 @@ export class QuantizeKernel {
 
 /** A quantizer bound to its buffers. */
 export class BoundQuantize implements BoundOp {
+  /** For step profiles. */
+  readonly kind = "quantize";
   readonly #device: GPUDevice;
   readonly #params: GPUBuffer;
   readonly #words: Uint32Array<ArrayBuffer>;

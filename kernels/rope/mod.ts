@@ -140,6 +140,6 @@ export class RopeKernel {
     );
     const params = uniformBuffer(device, [pairs, dims.seq, gx]);
     const group = bindGroup(device, pipeline, [x, table, params]);
-    return dispatchOp([[pipeline, group, gx, gy]], [table, params]);
+    return dispatchOp([[pipeline, group, gx, gy]], [table, params], "rope");
   }
 }

@@ -256,6 +256,6 @@ export class SsdKernel {
       owned.push(u);
       return [pipeline, bindGroup(device, pipeline, [...buffers, u]), gx, gy];
     });
-    return dispatchOp(steps, owned);
+    return dispatchOp(steps, owned, "ssd");
   }
 }

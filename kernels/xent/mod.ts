@@ -226,6 +226,6 @@ export class XentKernel {
       ],
       [this.#reduce, bindGroup(device, this.#reduce, [loss, correct, metrics, small]), 1, 1],
     ];
-    return dispatchOp(steps, [small, params]);
+    return dispatchOp(steps, [small, params], "xent");
   }
 }

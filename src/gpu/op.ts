@@ -28,6 +28,8 @@ export interface BoundOp {
   encode(pass: GPUComputePassEncoder): void;
   /** Frees what {@link BoundOp} owns (uniform buffers), not the bound tensors. */
   destroy(): void;
+  /** What the operation is, for step profiles (`gemm matrix`, `quantize`, `attention`, …). */
+  readonly kind?: string;
 }
 
 /**
@@ -69,8 +71,8 @@ export function encodeDispatches(
 
 /**
  * The {@link BoundOp} that records `dispatches` in order ({@link encodeDispatches}) and whose
- * `destroy` frees `owned` (the op's uniforms and scratch buffers, never the bound tensors). With
- * no dispatches it is an op that records nothing.
+ * `destroy` frees `owned` (the op's uniforms and scratch buffers, never the bound tensors); `kind`
+ * names it in step profiles. With no dispatches it is an op that records nothing.
  *
  * @example
  * ```ts
@@ -87,8 +89,10 @@ export function encodeDispatches(
 export function dispatchOp(
   dispatches: readonly Dispatch[],
   owned: readonly GPUBuffer[] = [],
+  kind?: string,
 ): BoundOp {
   return {
+    ...(kind ? { kind } : {}),
     dispatches: dispatches.length,
     encode: (pass) => encodeDispatches(pass, dispatches),
     destroy: () => owned.forEach((b) => b.destroy()),

@@ -204,3 +204,65 @@ export class GpuTimer {
     }
   }
 }
+
+/**
+ * GPU time (ms) of each of `ops` run once in order, each in its own compute pass between timestamp
+ * writes (one submission, so the GPU stays busy): for profiles of a step. Needs `timestamp-query`.
+ *
+ * @throws {Error} when the device lacks `timestamp-query`
+ *
+ * @example
+ * ```ts ignore
+ * import { getGpu } from "./device.ts";
+ * import { timeOps } from "./timing.ts";
+ * const ms = await timeOps(await getGpu(), []); // [] — one figure per op
+ * ```
+ */
+export async function timeOps(
+  gpu: Gpu,
+  ops: readonly { encode(pass: GPUComputePassEncoder): void }[],
+): Promise<number[]> {
+  if (!gpu.features.has("timestamp-query")) {
+    throw new Error(`timeOps: the device on "${gpu.info.description}" lacks timestamp-query`);
+  }
+  const device = gpu.device;
+  const out: number[] = [];
+  for (let first = 0; first < ops.length; first += MAX_TIMESTAMP_ITERATIONS) {
+    const chunk = ops.slice(first, first + MAX_TIMESTAMP_ITERATIONS);
+    const n = chunk.length;
+    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n });
+    const size = 2 * n * 8;
+    const usage = GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC;
+    const resolve = device.createBuffer({ size, usage });
+    const staging = device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const encoder = device.createCommandEncoder({ label: "timeOps" });
+      chunk.forEach((op, i) => {
+        const pass = encoder.beginComputePass({
+          timestampWrites: {
+            querySet,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          },
+        });
+        op.encode(pass);
+        pass.end();
+      });
+      encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, staging, 0, size);
+      device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const ticks = new BigUint64Array(staging.getMappedRange());
+      for (let i = 0; i < n; i++) out.push(Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6);
+      staging.unmap();
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+      staging.destroy();
+    }
+  }
+  return out;
+}

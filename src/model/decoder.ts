@@ -19,6 +19,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/op.ts";
 import { readBuffer } from "../gpu/buffers.ts";
+import { timeOps } from "../gpu/timing.ts";
 import { AdamwKernel } from "../../kernels/adamw/mod.ts";
 import { adamwHyper } from "../../kernels/adamw/reference.ts";
 import { ClipKernel } from "../../kernels/clip/mod.ts";
@@ -601,6 +602,31 @@ export class DecoderModel {
     this.#gpu.device.queue.writeBuffer(this.#hyper, 0, adamwHyper(lr, step));
     for (const l of this.#linears) l.setStep(this.step_.seed, step);
     this.#submit(this.#train);
+  }
+
+  /**
+   * Runs one training step like {@link step}, but with every operation in its own timed compute
+   * pass, and returns the GPU time per kind of operation (`gemm matrix`, `quantize`, `attention`,
+   * …; ms, largest first). For profiles only: the passes serialize the step. Needs
+   * `timestamp-query`.
+   */
+  async profileStep(
+    batch: { inputs: Uint32Array; targets: Uint32Array },
+    step: number,
+    lr: number,
+  ): Promise<{ kind: string; ms: number; ops: number }[]> {
+    const phase = this.#phaseAt(step);
+    if (phase !== this.#phase) await this.#build(phase);
+    this.#upload(batch, true);
+    this.#gpu.device.queue.writeBuffer(this.#hyper, 0, adamwHyper(lr, step));
+    for (const l of this.#linears) l.setStep(this.step_.seed, step);
+    const ms = await timeOps(this.#gpu, this.#train);
+    const kinds = new Map<string, { ms: number; ops: number }>();
+    this.#train.forEach((op, i) => {
+      const k = kinds.get(op.kind ?? "other") ?? { ms: 0, ops: 0 };
+      kinds.set(op.kind ?? "other", { ms: k.ms + ms[i], ops: k.ops + 1 });
+    });
+    return [...kinds].map(([kind, v]) => ({ kind, ...v })).sort((a, b) => b.ms - a.ms);
   }
 
   /** Runs the forward pass and the loss on a batch without updating anything; returns metrics. */
