@@ -9,7 +9,10 @@
  * are checked against the exact sum within the f32 summation bound.
  *
  * Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] [--layouts nt,nn,tn]
- *   [--iterations 10] [--out file.md]
+ *   [--tiles SMxSN/TMxTN/BK[/STAGES],...] [--iterations 10] [--out file.md]
+ *
+ * `--tiles` times the given tilings (e.g. `2x2/4x4/32/2`: 2×2 subgroups of 4×4 result matrices, K
+ * slices of 32, two stages) instead of the kernel's own choice, one row each.
  *
  * @module
  */
@@ -21,7 +24,11 @@ import { GpuTimer, median } from "../src/gpu/timing.ts";
 import { GEMM_LAYOUTS, type GemmDims, type GemmLayout } from "../kernels/gemm/reference.ts";
 import { GemmKernel } from "../kernels/gemm/mod.ts";
 import { MatrixGemmKernel } from "../kernels/gemm_matrix/mod.ts";
-import { matrixTileShape } from "../kernels/gemm_matrix/reference.ts";
+import {
+  checkMatrixTile,
+  type MatrixGemmTile,
+  matrixTileShape,
+} from "../kernels/gemm_matrix/reference.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { formatTile } from "./gemm.ts";
@@ -29,7 +36,31 @@ import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
-  "[--layouts nt,nn,tn] [--iterations 10] [--timing timestamp-query|wall-clock] [--out file.md]";
+  "[--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES],...] [--iterations 10] " +
+  "[--timing timestamp-query|wall-clock] [--out file.md]";
+
+/** Parses `--tiles`: `SMxSN/TMxTN/BK[/STAGES]`, comma-separated. */
+export function parseMatrixTiles(value: string): MatrixGemmTile[] {
+  return value.split(",").map((text) => {
+    const m = /^(\d+)x(\d+)\/(\d+)x(\d+)\/(\d+)(?:\/([12]))?$/.exec(text.trim());
+    if (!m) {
+      throw new RangeError(
+        `--tiles: expected SMxSN/TMxTN/BK[/STAGES], got ${JSON.stringify(text)}`,
+      );
+    }
+    const [sm, sn, tm, tn, bk] = m.slice(1, 6).map(Number);
+    const tile: MatrixGemmTile = {
+      sm,
+      sn,
+      tm,
+      tn,
+      bk,
+      ...(m[6] ? { stages: Number(m[6]) as 1 | 2 } : {}),
+    };
+    checkMatrixTile(tile);
+    return tile;
+  });
+}
 
 /** C[i, j] of `layout` summed exactly from the f16 values of A and B, and Σ|a·b|. */
 function exactAt(
@@ -59,6 +90,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
       sizes: { type: "string", default: "1024,2048,4096,8192" },
       layouts: { type: "string", default: GEMM_LAYOUTS.join(",") },
       iterations: { type: "string", default: "10" },
+      tiles: { type: "string" },
       timing: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -71,6 +103,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
   const sizes = positiveList(values.sizes, "sizes");
   const [iterations] = positiveList(values.iterations, "iterations");
   const layouts = values.layouts.split(",") as GemmLayout[];
+  const fixedTiles = values.tiles === undefined ? [undefined] : parseMatrixTiles(values.tiles);
   for (const l of layouts) {
     if (!GEMM_LAYOUTS.includes(l)) throw new RangeError(`unknown layout ${JSON.stringify(l)}`);
   }
@@ -106,8 +139,8 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
     };
     const [a, b, a32, b32] = [a16, b16, Float32Array.from(a16), Float32Array.from(b16)].map(buffer);
     const c = device.createBuffer({ size: size * size * 4, usage });
+    const tflops = (ms: number) => ((2 * size ** 3) / ms / 1e9).toFixed(1);
     for (const layout of layouts) {
-      const matrix = await MatrixGemmKernel.create(gpu, { layout });
       const simt = await GemmKernel.create(gpu, { layout });
       const time = async (op: { encode(p: GPUComputePassEncoder): void; destroy(): void }) => {
         const ms = median(await timeWarm(timer, (pass) => op.encode(pass), iterations));
@@ -115,43 +148,51 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
         return ms;
       };
       const simtMs = await time(simt.bind({ a: a32, b: b32, c }, dims));
-      const matrixMs = await time(matrix.bind({ a, b, c }, dims));
-      const got = new Float32Array(await readBuffer(device, c, size * size * 4));
-      for (const [i, j] of [[0, 0], [size - 1, size - 1], [size >> 1, 17 % size]]) {
-        const { sum, abs } = exactAt(layout, a16, b16, dims, i, j);
-        const bound = (size * 2 ** -23) / (1 - size * 2 ** -23) * abs;
-        if (!(Math.abs(got[i * size + j] - sum) <= bound)) {
-          throw new Error(
-            `matrix GEMM ${layout} ${size}³: C[${i}, ${j}] = ${got[i * size + j]}, exact ${sum}`,
-          );
+      rows.push(row([
+        layout,
+        "f32 SIMT",
+        formatTile(simt.tileFor(dims)),
+        String(size),
+        simtMs.toFixed(3),
+        tflops(simtMs),
+        "1.00",
+      ]));
+      console.error(rows.at(-1));
+      for (const fixed of fixedTiles) {
+        let matrix: MatrixGemmKernel;
+        try {
+          matrix = await MatrixGemmKernel.create(gpu, {
+            layout,
+            ...(fixed ? { tile: fixed } : {}),
+          });
+        } catch (e) {
+          if (!(e instanceof RangeError)) throw e;
+          console.error(`skipped: ${e.message}`);
+          continue;
         }
-      }
-      const tflops = (ms: number) => ((2 * size ** 3) / ms / 1e9).toFixed(1);
-      const tile = matrix.tileFor(dims)!;
-      const { rows: tr, cols: tc } = matrixTileShape(tile);
-      for (
-        const cells of [
-          [
-            layout,
-            "f32 SIMT",
-            formatTile(simt.tileFor(dims)),
-            String(size),
-            simtMs.toFixed(3),
-            tflops(simtMs),
-            "1.00",
-          ],
-          [
-            layout,
-            "f16 matrix",
-            `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}`,
-            String(size),
-            matrixMs.toFixed(3),
-            tflops(matrixMs),
-            (simtMs / matrixMs).toFixed(2),
-          ],
-        ]
-      ) {
-        rows.push(row(cells));
+        const tile = matrix.tileFor(dims);
+        if (!tile) continue;
+        const matrixMs = await time(matrix.bind({ a, b, c }, dims));
+        const got = new Float32Array(await readBuffer(device, c, size * size * 4));
+        for (const [i, j] of [[0, 0], [size - 1, size - 1], [size >> 1, 17 % size]]) {
+          const { sum, abs } = exactAt(layout, a16, b16, dims, i, j);
+          const bound = (size * 2 ** -23) / (1 - size * 2 ** -23) * abs;
+          if (!(Math.abs(got[i * size + j] - sum) <= bound)) {
+            throw new Error(
+              `matrix GEMM ${layout} ${size}³: C[${i}, ${j}] = ${got[i * size + j]}, exact ${sum}`,
+            );
+          }
+        }
+        const { rows: tr, cols: tc } = matrixTileShape(tile);
+        rows.push(row([
+          layout,
+          "f16 matrix",
+          `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}${tile.stages === 2 ? "/2 stages" : ""}`,
+          String(size),
+          matrixMs.toFixed(3),
+          tflops(matrixMs),
+          (simtMs / matrixMs).toFixed(2),
+        ]));
         console.error(rows.at(-1));
       }
     }

@@ -45,6 +45,12 @@ export interface MatrixGemmTile {
   readonly tn: number;
   /** K values per staged slice (a multiple of 16). */
   readonly bk: number;
+  /**
+   * Workgroup-memory buffers per operand: 1 (default) loads a slice, then multiplies it; 2 loads
+   * the next slice into registers while multiplying the current one from the other buffer (one
+   * barrier per slice instead of two).
+   */
+  readonly stages?: 1 | 2;
 }
 
 /** The side of the square result, left and right matrices (f16 → f32, M16N16K16). */
@@ -87,6 +93,9 @@ export function checkMatrixTile(tile: MatrixGemmTile): void {
   }
   if (!Number.isInteger(tile.bk) || tile.bk < MATRIX_SIZE || tile.bk % MATRIX_SIZE !== 0) {
     throw new RangeError(`matrix GEMM tile: bk must be a positive multiple of 16, got ${tile.bk}`);
+  }
+  if (tile.stages !== undefined && tile.stages !== 1 && tile.stages !== 2) {
+    throw new RangeError(`matrix GEMM tile: stages must be 1 or 2, got ${tile.stages}`);
   }
 }
 

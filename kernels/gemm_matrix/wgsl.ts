@@ -9,11 +9,12 @@
  * `array<vec4<u32>>`), keeping each operand's storage orientation (row- or column-major as the layout
  * says), then every subgroup loads its `tm` left and `tn` right matrices from there and multiplies
  * them into its `tm × tn` f32 result matrices, which are stored to C (after adding C's old values
- * when accumulating) at the end. Offsets and strides depend only on the workgroup and the subgroup, as
+ * when accumulating) at the end. Two-stage tilings keep two buffers per operand: the next slice's
+ * loads are issued before the current slice's MMAs and stored after them, one barrier per slice. Offsets and strides depend only on the workgroup and the subgroup, as
  * subgroup-matrix loads require.
  *
  * Bindings: 0 `a4`, 1 `b4` (read, f16 pairs in u32 words), 2 `c` (read_write, f32), 3 params uniform
- * (8 u32: m, n, k, tiles_m, tiles_n, gx, 0, 0); scaled kernels also 4 `sa` and 5 `sb` (read, the
+ * (8 u32: m, n, k, tiles_m, tiles_n, gx, 0, 0); scaled kernels also 4 `stats_a` and 5 `stats_b` (read, the
  * operands' stats words: amax, then the tensor factor), whose factors' product multiplies every
  * result matrix before it is stored.
  *
@@ -64,39 +65,50 @@ export function matrixGemmWorkgroupSize(tile: MatrixGemmTile): number {
 /** Bytes of workgroup memory a workgroup of `tile` uses (A's and B's staged f16 slices). */
 export function matrixGemmWorkgroupBytes(tile: MatrixGemmTile): number {
   const { rows, cols } = matrixTileShape(tile);
-  return 2 * (rows + cols) * tile.bk;
+  return 2 * (rows + cols) * tile.bk * (tile.stages ?? 1);
+}
+
+/** Where an operand's K slice lives in storage. */
+interface Slice {
+  /** Rows and columns of the slice in storage order (contiguous along columns). */
+  readonly rows: number;
+  readonly cols: number;
+  /** The storage index (in f16) of the slice's element (r, q) — r, q WGSL u32 expressions. */
+  readonly at: (r: string, q: string) => string;
 }
 
 /**
- * The statements that stage one operand's K slice: `elements / 8` u32×4 loads, each unpacked into
- * eight f16 stores to `dst` at the same position in the slice as in storage.
+ * Staging one operand's K slice: `elements / 8` u32×4 loads from `src` into registers `reg0…`, and
+ * the stores that unpack each into eight f16 of `dst` at the same position in the slice as in
+ * storage. Loads and stores are separate so that a two-stage kernel can issue the next slice's
+ * loads before multiplying the current one.
  */
-function stage(dst: string, src: string, wg: number, slice: {
-  /** Rows and columns of the slice in storage order (contiguous along columns). */
-  rows: number;
-  cols: number;
-  /** The storage index (in f16) of the slice's element (r, q) — r, q WGSL u32 expressions. */
-  at: (r: string, q: string) => string;
-}): string[] {
+function stage(dst: string, src: string, reg: string, wg: number, slice: Slice) {
   const vectors = (slice.rows * slice.cols) / 8;
   const perRow = slice.cols / 8;
-  const lines: string[] = [];
+  const loads: string[] = [];
+  const stores: string[] = [];
   for (let it = 0; it * wg < vectors; it++) {
     const e = it === 0 ? "lid" : `lid + ${it * wg}u`;
-    const guard = (it + 1) * wg > vectors ? `if (${e} < ${vectors}u) ` : "";
+    const partial = (it + 1) * wg > vectors;
+    const guard = partial ? `if (${e} < ${vectors}u) ` : "";
+    const rq = `let r = (${e}) / ${perRow}u; let q = ((${e}) % ${perRow}u) * 8u;`;
+    loads.push(
+      `    var ${reg}${it} = vec4<u32>();`,
+      `    ${guard}{ ${rq} ${reg}${it} = ${src}[(${slice.at("r", "q")}) / 8u]; }`,
+    );
     const halves = [0, 1, 2, 3, 4, 5, 6, 7]
       .map((t) => `${dst}[o + ${t}u] = h${t >> 1}.${"xy"[t & 1]};`).join(" ");
-    lines.push(
+    stores.push(
       `    ${guard}{`,
-      `      let e = ${e}; let r = e / ${perRow}u; let q = (e % ${perRow}u) * 8u;`,
-      `      let v = ${src}[(${slice.at("r", "q")}) / 8u]; let o = r * ${slice.cols}u + q;`,
+      `      ${rq} let o = r * ${slice.cols}u + q; let v = ${reg}${it};`,
       "      let h0 = bitcast<vec2<f16>>(v.x); let h1 = bitcast<vec2<f16>>(v.y);",
       "      let h2 = bitcast<vec2<f16>>(v.z); let h3 = bitcast<vec2<f16>>(v.w);",
       `      ${halves}`,
       "    }",
     );
   }
-  return lines;
+  return { loads, stores };
 }
 
 /**
@@ -117,6 +129,7 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
   const { layout, tile, accumulate, scaled = false } = cfg;
   if (scaled && accumulate) throw new RangeError("a scaled matrix GEMM cannot accumulate");
   const { tm, tn, bk } = tile;
+  const stages = tile.stages ?? 1;
   const S = MATRIX_SIZE;
   const { rows: bm, cols: bn } = matrixTileShape(tile);
   const wg = matrixGemmWorkgroupSize(tile);
@@ -129,26 +142,90 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
   const bSlice = bColumnMajor
     ? { rows: bn, cols: bk, at: (r: string, q: string) => `(n0 + ${r}) * p.k + k0 + ${q}` }
     : { rows: bk, cols: bn, at: (r: string, q: string) => `(k0 + ${r}) * p.n + n0 + ${q}` };
-  const left = (i: number) =>
+  const left = (sa: string, i: number) =>
     aColumnMajor
-      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&sa, kk * ${bm}u + mb + ${
+      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&${sa}, kk * ${bm}u + mb + ${
         S * i
       }u, true, ${bm}u)`
-      : `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&sa, (mb + ${
+      : `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&${sa}, (mb + ${
         S * i
       }u) * ${bk}u + kk, false, ${bk}u)`;
-  const right = (j: number) =>
+  const right = (sb: string, j: number) =>
     bColumnMajor
-      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&sb, (nb + ${
+      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&${sb}, (nb + ${
         S * j
       }u) * ${bk}u + kk, true, ${bk}u)`
-      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&sb, kk * ${bn}u + nb + ${
+      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&${sb}, kk * ${bn}u + nb + ${
         S * j
       }u, false, ${bn}u)`;
   const cAt = (i: number, j: number) => `(m0 + mb + ${S * i}u) * p.n + n0 + nb + ${S * j}u`;
   const pairs: [number, number][] = [];
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) pairs.push([i, j]);
   const result = `subgroup_matrix_result<f32, ${S}, ${S}>`;
+  /** The MMAs of one staged slice in buffers `sa`, `sb`. */
+  const multiply = (sa: string, sb: string) => [
+    `    for (var kk = 0u; kk < ${bk}u; kk += ${S}u) {`,
+    ...Array.from({ length: tm }, (_, i) => `      let a${i} = ${left(sa, i)};`),
+    ...Array.from({ length: tn }, (_, j) => `      let b${j} = ${right(sb, j)};`),
+    ...pairs.map(([i, j]) =>
+      `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${i}_${j});`
+    ),
+    "    }",
+  ];
+  const staged = (n: number) => ({
+    a: stage(`sa${n}`, "a4", "ra", wg, aSlice),
+    b: stage(`sb${n}`, "b4", "rb", wg, bSlice),
+  });
+  let loop: string[];
+  if (stages === 1) {
+    const { a, b } = staged(0);
+    loop = [
+      `  for (var k0 = 0u; k0 < p.k; k0 += ${bk}u) {`,
+      "    workgroupBarrier();",
+      ...a.loads,
+      ...b.loads,
+      ...a.stores,
+      ...b.stores,
+      "    workgroupBarrier();",
+      ...multiply("sa0", "sb0"),
+      "  }",
+    ];
+  } else {
+    // Slice k0 is in buffers 0; each half-step issues the next slice's loads, multiplies the
+    // current buffers, then stores the next slice into the other buffers behind one barrier.
+    const [s0, s1] = [staged(0), staged(1)];
+    const half = (cur: number, next: typeof s0) => [
+      `    if (k0 + ${bk}u < p.k) {`,
+      `      let k1 = k0 + ${bk}u;`,
+      ...next.a.loads.map((l) => l.replaceAll("k0", "k1")).map((l) => "  " + l),
+      ...next.b.loads.map((l) => l.replaceAll("k0", "k1")).map((l) => "  " + l),
+      ...multiply(`sa${cur}`, `sb${cur}`).map((l) => "  " + l),
+      ...next.a.stores.map((l) => "  " + l),
+      ...next.b.stores.map((l) => "  " + l),
+      "    } else {",
+      ...multiply(`sa${cur}`, `sb${cur}`).map((l) => "  " + l),
+      "    }",
+      "    workgroupBarrier();",
+      `    k0 += ${bk}u;`,
+    ];
+    const first = staged(0);
+    loop = [
+      "  var k0 = 0u;",
+      "  {",
+      ...first.a.loads,
+      ...first.b.loads,
+      ...first.a.stores,
+      ...first.b.stores,
+      "  }",
+      "  workgroupBarrier();",
+      "  loop {",
+      "    if (k0 >= p.k) { break; }",
+      ...half(0, s1),
+      "    if (k0 >= p.k) { break; }",
+      ...half(1, s0),
+      "  }",
+    ];
+  }
   return [
     cfg.enables.trimEnd(),
     "struct Params { m: u32, n: u32, k: u32, tiles_m: u32, tiles_n: u32, gx: u32, _a: u32, _b: u32 }",
@@ -158,12 +235,14 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     "@group(0) @binding(3) var<uniform> p: Params;",
     ...(scaled
       ? [
-        "@group(0) @binding(4) var<storage, read> sa: array<u32>;",
-        "@group(0) @binding(5) var<storage, read> sb: array<u32>;",
+        "@group(0) @binding(4) var<storage, read> stats_a: array<u32>;",
+        "@group(0) @binding(5) var<storage, read> stats_b: array<u32>;",
       ]
       : []),
-    `var<workgroup> sa: array<f16, ${bm * bk}>;`,
-    `var<workgroup> sb: array<f16, ${bn * bk}>;`,
+    ...Array.from({ length: stages }, (_, n) => [
+      `var<workgroup> sa${n}: array<f16, ${bm * bk}>;`,
+      `var<workgroup> sb${n}: array<f16, ${bn * bk}>;`,
+    ]).flat(),
     "",
     `@compute @workgroup_size(${wg})`,
     "fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,",
@@ -176,20 +255,8 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
         ? `  var acc${i}_${j} = subgroupMatrixLoad<${result}>(&c, ${cAt(i, j)}, false, p.n);`
         : `  var acc${i}_${j}: ${result};`
     ),
-    `  for (var k0 = 0u; k0 < p.k; k0 += ${bk}u) {`,
-    "    workgroupBarrier();",
-    ...stage("sa", "a4", wg, aSlice),
-    ...stage("sb", "b4", wg, bSlice),
-    "    workgroupBarrier();",
-    `    for (var kk = 0u; kk < ${bk}u; kk += ${S}u) {`,
-    ...Array.from({ length: tm }, (_, i) => `      let a${i} = ${left(i)};`),
-    ...Array.from({ length: tn }, (_, j) => `      let b${j} = ${right(j)};`),
-    ...pairs.map(([i, j]) =>
-      `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, acc${i}_${j});`
-    ),
-    "    }",
-    "  }",
-    ...(scaled ? ["  let s = bitcast<f32>(sa[1]) * bitcast<f32>(sb[1]);"] : []),
+    ...loop,
+    ...(scaled ? ["  let s = bitcast<f32>(stats_a[1]) * bitcast<f32>(stats_b[1]);"] : []),
     ...pairs.map(([i, j]) => {
       const value = scaled ? `subgroupMatrixScalarMultiply(acc${i}_${j}, s)` : `acc${i}_${j}`;
       return `  subgroupMatrixStore(&c, ${cAt(i, j)}, ${value}, false, p.n);`;

@@ -35,11 +35,11 @@ Deno.test("the matrix GEMM shader starts with its enables and multiplies every r
         assertStrictEquals(loadsC, accumulate ? tile.tm * tile.tn : 0);
         // A column-major left operand only for tn, a column-major right one only for nt.
         assertStrictEquals(
-          /subgroup_matrix_left<[^>]*>>\(&sa, [^;]*, true,/.test(code),
+          /subgroup_matrix_left<[^>]*>>\(&sa0, [^;]*, true,/.test(code),
           layout === "tn",
         );
         assertStrictEquals(
-          /subgroup_matrix_right<[^>]*>>\(&sb, [^;]*, true,/.test(code),
+          /subgroup_matrix_right<[^>]*>>\(&sb0, [^;]*, true,/.test(code),
           layout === "nt",
         );
       }
@@ -86,4 +86,28 @@ Deno.test("on Deno's WebGPU (no subgroup matrices) the matrix GEMM is unavailabl
     MatrixGemmKernel.create(gpu, { layout: "nn" }),
     /the matrix-unit GEMM needs chromium-experimental-subgroup-matrix/,
   );
+});
+
+Deno.test("a two-stage tiling doubles the buffers and prefetches the next slice behind one barrier", () => {
+  const tile = { sm: 2, sn: 2, tm: 4, tn: 4, bk: 32, stages: 2 } as const;
+  assertStrictEquals(
+    matrixGemmWorkgroupBytes(tile),
+    2 * matrixGemmWorkgroupBytes({ ...tile, stages: 1 }),
+  );
+  const code = matrixGemmShader({
+    layout: "tn",
+    accumulate: false,
+    scaled: true,
+    tile,
+    enables: ENABLES,
+  });
+  for (const buffer of ["sa0", "sa1", "sb0", "sb1"]) {
+    assertOk(code.includes(`var<workgroup> ${buffer}:`), buffer);
+  }
+  // Each of the two half-steps multiplies with or without a next slice: 4 copies of the MMAs.
+  assertStrictEquals(code.match(/subgroupMatrixMultiplyAccumulate/g)?.length, 4 * 16);
+  // One barrier after the prologue and one per half-step.
+  assertStrictEquals(code.match(/workgroupBarrier\(\)/g)?.length, 3);
+  assertOk(code.includes("let k1 = k0 + 32u;"));
+  throws(() => checkMatrixTile({ ...tile, stages: 3 as 2 }), /stages must be 1 or 2/);
 });
