@@ -3,7 +3,8 @@
  * same adapter, timed with GPU timestamp queries where the adapter has them.
  *
  * Effective GB/s = (bytes of the FP32 input + bytes of the output) / time, where the output is
- * FP32 for fake-quant and codes + scale bytes for packed kernels. Passes that first reduce the
+ * FP32 for fake-quant, codes + scale bytes for packed kernels and binary16 for the f16 operands of
+ * the matrix-unit GEMM (formats that have one, src/formats/f16.ts). Passes that first reduce the
  * tensor amax read the input twice; that cost is in the time, not in the byte count.
  *
  * With `--passes`, kernels that first reduce the amax also get a row for each pass timed alone
@@ -24,6 +25,7 @@ import { QuantizeKernel } from "../kernels/quantize/mod.ts";
 import { kernelConfig, quantizeSizes } from "../kernels/quantize/reference.ts";
 import { copyKernel } from "./copy.ts";
 import { DelayedScaling } from "../src/formats/fp8.ts";
+import { hasF16Operand } from "../src/formats/f16.ts";
 import { type QuantizeOptions } from "../src/formats/quantize.ts";
 import { type FormatName, type FormatSpec, resolveFormat } from "../src/formats/spec.ts";
 
@@ -131,20 +133,31 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
     samples: [],
   }];
   for (const c of CASES) {
-    for (const output of ["fake", "packed"] as const) {
+    const outputs = hasF16Operand(resolveFormat(c.format))
+      ? ["fake", "packed", "f16"] as const
+      : ["fake", "packed"] as const;
+    for (const output of outputs) {
       const cfg = kernelConfig(resolveFormat(c.format), c.opts, output, cols);
       const kernel = await QuantizeKernel.create(gpu, cfg);
       const sizes = quantizeSizes(cfg, rows, cols);
       const bound = kernel.bind(rows, cols, {
         x: xBuf,
         stats: make(8),
-        out: output === "fake" ? make(sizes.outBytes) : undefined,
+        out: output === "fake"
+          ? make(sizes.outBytes)
+          : output === "f16"
+          ? make(sizes.f16Bytes)
+          : undefined,
         codes: output === "packed" ? make(sizes.codesBytes) : undefined,
         scales: output === "packed" && sizes.scalesBytes ? make(sizes.scalesBytes) : undefined,
         tileAmax: sizes.tileBytes ? make(sizes.tileBytes) : undefined,
       });
       bound.setParams(0x9e3779b9, 1);
-      const outBytes = output === "fake" ? sizes.outBytes : sizes.codesBytes + sizes.scalesBytes;
+      const outBytes = output === "fake"
+        ? sizes.outBytes
+        : output === "f16"
+        ? sizes.f16Bytes
+        : sizes.codesBytes + sizes.scalesBytes;
       targets.push({
         label: c.label,
         output,
