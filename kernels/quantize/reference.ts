@@ -92,7 +92,9 @@ export interface Geometry {
   block: number;
   /** Whether the format has block scales. */
   scaled: boolean;
-  /** Whether a stats pass (tensor amax) precedes quantization (bf16 needs one for f16 output). */
+  /**
+   * Whether a stats pass (tensor amax) precedes quantization (bf16 and MX need one for f16 output).
+   */
   needsStats: boolean;
   /** Whether the stats pass works on 16×16 tiles. */
   tiled: boolean;
@@ -132,7 +134,7 @@ export function geometry(cfg: KernelConfig): Geometry {
     block: f.kind === "mx" ? 32 : 16,
     scaled: f.kind === "nvfp4" || f.kind === "mx",
     needsStats: f.kind === "nvfp4" || (f.kind === "fp8" && !f.delayed) ||
-      (cfg.output === "f16" && f.kind === "float" && f.element === "bf16"),
+      (cfg.output === "f16" && (f.kind === "mx" || (f.kind === "float" && f.element === "bf16"))),
     tiled: f.kind === "nvfp4" && f.tile === "16x16",
     codeBits: elem === "fp32" ? 32 : ELEMENTS[elem].bits,
   };

@@ -170,6 +170,18 @@ function prologue(cfg: KernelConfig): string[] {
       ];
       return [...scale, `let t_dec = div_rn(1.0, scale);`, publish("t_dec")];
     }
+    case "mx":
+      if (cfg.output !== "f16") return [publish("1.0")];
+      // The f16 operand's factor 2^E puts the largest value the tensor's scales allow just
+      // below 2^16 (src/formats/f16.ts).
+      return [
+        `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
+        `var shift = 0;`,
+        `if (amax != 0.0) {`,
+        `  shift = clamp(${MX_EMAX[f.element] - 142} + i32(mx_byte(amax)), -126, 127);`,
+        `}`,
+        publish("bitcast<f32>(u32(shift + 127) << 23u)"),
+      ];
     default:
       if (cfg.output === "f16" && f.element === "bf16") {
         return [
@@ -219,35 +231,16 @@ function quantizeLines(cfg: KernelConfig): string[] {
         ...half((i) => `f16_bits(dec_e2m1(c${i}) * sv, 0)`),
       ];
     }
-    case "mx": {
-      const el = ELEMENTS[f.element];
-      const lines = [...blockMax(32), `var byte = 0u;`];
-      if (f.scaleRule === "floor") {
-        lines.push(
-          `if (m != 0.0) {`,
-          `  let e = i32((bitcast<u32>(m) >> 23u) & 0xffu) - ${127 + MX_EMAX[f.element]};`,
-          `  byte = u32(clamp(e, -127, 127) + 127);`,
-          `}`,
-        );
-      } else {
-        const q = f.scaleRule === "ceil"
-          ? `div_rn(m, ${f32Literal(el.maxFinite)})`
-          : `mul_ftz(m, ${f32Literal(Math.fround(1 / el.maxFinite))})`;
-        lines.push(
-          `if (m != 0.0) {`,
-          `  let q = bitcast<u32>(${q});`,
-          `  let e = i32(q >> 23u) + select(0, 1, (q & 0x7fffffu) != 0u);`,
-          `  byte = select(u32(clamp(e, 0, 254)), 0u, q == 0u);`,
-          `}`,
-        );
-      }
+    case "mx":
       return [
-        ...lines,
+        ...blockMax(32),
+        `let byte = mx_byte(m);`,
         `let inv = bitcast<f32>((254u - byte) << 23u);`,
         ...enc(f.element, (i) => `abs(mul_ftz(v${i}, inv))`),
         ...dec((i) => `ldexp_ftz(dec_${f.element}(c${i}), byte)`),
+        // The element times 2^(byte − 127 − E): the block scale relative to the tensor factor.
+        ...half((i) => `f16_bits(dec_${f.element}(c${i}), shift - (i32(byte) - 127))`),
       ];
-    }
     case "fp8":
       return [
         ...enc(f.element, (i) => `abs(mul_ftz(v${i}, scale))`),
@@ -309,6 +302,38 @@ function storeLines(cfg: KernelConfig, g: Geometry): string[] {
     );
   }
   return lines;
+}
+
+/** `mx_byte(m)`: the E8M0 scale byte of a block with amax `m` under the format's scale rule. */
+function mxByteFn(f: Extract<KernelConfig["format"], { kind: "mx" }>): string {
+  const el = ELEMENTS[f.element];
+  let rule: string[];
+  if (f.scaleRule === "floor") {
+    rule = [
+      `  let e = i32((bitcast<u32>(m) >> 23u) & 0xffu) - ${127 + MX_EMAX[f.element]};`,
+      `  byte = u32(clamp(e, -127, 127) + 127);`,
+    ];
+  } else {
+    const q = f.scaleRule === "ceil"
+      ? `div_rn(m, ${f32Literal(el.maxFinite)})`
+      : `mul_ftz(m, ${f32Literal(Math.fround(1 / el.maxFinite))})`;
+    rule = [
+      `  let q = bitcast<u32>(${q});`,
+      `  let e = i32(q >> 23u) + select(0, 1, (q & 0x7fffffu) != 0u);`,
+      `  byte = select(u32(clamp(e, 0, 254)), 0u, q == 0u);`,
+    ];
+  }
+  return [
+    "",
+    "fn mx_byte(m: f32) -> u32 {",
+    "  var byte = 0u;",
+    "  if (m != 0.0) {",
+    ...rule.map((l) => "  " + l),
+    "  }",
+    "  return byte;",
+    "}",
+    "",
+  ].join("\n");
 }
 
 /** `elem · 2^(byte−127)` with the result flushed to a signed zero below 2^-126, Inf above max. */
@@ -472,7 +497,8 @@ export function quantizeShader(cfg: KernelConfig): string {
     bindings.push(`@group(0) @binding(${b}) var<storage, read> tile_amax: array<f32>;`);
   }
   const numerics = elem === "fp32" ? [] : [elem, ...(f.kind === "nvfp4" ? ["e4m3" as const] : [])];
-  const helpers = (f.kind === "mx" ? LDEXP_FTZ : "") + (cfg.output === "f16" ? F16_BITS : "");
+  const helpers = (f.kind === "mx" ? LDEXP_FTZ + mxByteFn(f) : "") +
+    (cfg.output === "f16" ? F16_BITS : "");
   return `${wgslNumerics(numerics)}${helpers}${PARAMS}${BINDINGS}
 ${bindings.join("\n")}
 ${SHARED}${f.kind === "nvfp4" ? "var<workgroup> sm_rcp: array<f32, 127>;\n" : ""}

@@ -12,12 +12,18 @@
  * - bf16: `v = x̂ · 2^-E`, factor `2^E`, with `E = exponent(amax) − 14` so the tensor's largest
  *   magnitude lands in [2^14, 2^15]. bf16's 8 significant bits fit f16's 11 wherever `|v| ≥ 2^-17`,
  *   i.e. for every value with `|x̂| ≥ amax · 2^-31`; smaller ones round to nearest even on f16's
- *   subnormal grid (the only inexact case, more than 2^31 times below the tensor's largest value).
+ *   subnormal grid (the only inexact case, more than 2^31 times below the tensor's largest value);
+ * - MX: `v = element · 2^(scale − E)`, factor `2^E`, with `E = emax + s_max − 15` for the largest
+ *   block scale `s_max` (the one the tensor amax gets; `emax` the element's largest binade), so
+ *   the largest value the scales allow lands in [2^15, 2^16). Block scales may span more binades
+ *   than f16 holds: values below 2^-14 in f16 (2^29 and more below that largest value, so only in
+ *   blocks whose scale is far under `s_max`) fall into f16's subnormal range and round to nearest
+ *   even on its grid where they have more significant bits than it keeps.
  *
- * MX formats have a scale per 32-element block that may span more binades than f16 holds, and fp32
- * has 24 significant bits: neither has an f16 operand ({@link hasF16Operand}).
+ * fp32 has 24 significant bits: it has no f16 operand ({@link hasF16Operand}).
  *
- * For nvfp4, fp8 and fp16, `fp32(v · factor)` equals the fake-quant value bit for bit.
+ * For nvfp4, fp8 and fp16, `fp32(v · factor)` equals the fake-quant value bit for bit; for bf16 and
+ * MX wherever `v` is a normal f16 value.
  *
  * @module
  */
@@ -25,7 +31,10 @@
 import { decodeElement, ELEMENTS } from "./elements.ts";
 import { FLT_MIN_NORMAL } from "./fp32.ts";
 import type { Quantized } from "./quantize.ts";
-import type { ResolvedFormat } from "./spec.ts";
+import { MX_BLOCK, MX_EMAX, mxScaleByte } from "./mx.ts";
+import type { MxScaleRule, ResolvedFormat } from "./spec.ts";
+
+type MxElement = keyof typeof MX_EMAX;
 
 /**
  * Whether tensors of format `f` have an f16 operand (see the module comment).
@@ -36,12 +45,12 @@ import type { ResolvedFormat } from "./spec.ts";
  * import { hasF16Operand } from "./f16.ts";
  * import { resolveFormat } from "./spec.ts";
  * assert.equal(hasF16Operand(resolveFormat("nvfp4-2d")), true);
- * assert.equal(hasF16Operand(resolveFormat("mxfp4")), false);
+ * assert.equal(hasF16Operand(resolveFormat("mxfp4")), true);
  * assert.equal(hasF16Operand(resolveFormat("fp32")), false);
  * ```
  */
 export function hasF16Operand(f: ResolvedFormat): boolean {
-  return f.kind === "nvfp4" || f.kind === "fp8" || (f.kind === "float" && f.element !== "fp32");
+  return f.kind !== "float" || f.element !== "fp32";
 }
 
 /**
@@ -112,6 +121,24 @@ export function bf16OperandShift(amax: number): number {
   return Math.min(Math.max(floorLog2(amax) - 14, -126), 127);
 }
 
+/**
+ * The MX operand's exponent shift `E` for a tensor amax (see the module comment): 0 for an all-zero
+ * tensor, within [-126, 127].
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mxOperandShift } from "./f16.ts";
+ * // amax 6: scale 2^0 under the floor rule, so the largest E2M1 value 6 lands at 6 · 2^13.
+ * assert.equal(mxOperandShift(6, "e2m1", "floor"), -13);
+ * ```
+ */
+export function mxOperandShift(amax: number, element: MxElement, rule: MxScaleRule): number {
+  if (amax === 0) return 0;
+  const byte = mxScaleByte(amax, ELEMENTS[element], rule);
+  return Math.min(Math.max(MX_EMAX[element] + byte - 127 - 15, -126), 127);
+}
+
 /** A tensor's f16 operand: one binary16 value per element and the FP32 factor they share. */
 export interface F16Operand {
   /** Binary16 bits, row-major like the tensor. */
@@ -158,6 +185,15 @@ export function f16Operand(q: Quantized): F16Operand {
       const el = ELEMENTS[s.element];
       for (let i = 0; i < n; i++) bits[i] = f16Bits(decodeElement(el, codes[i]));
       return { bits, factor: q.tensorScale };
+    }
+    case "mx": {
+      const el = ELEMENTS[s.element];
+      const shift = mxOperandShift(q.amax, s.element, s.scaleRule);
+      for (let i = 0; i < n; i++) {
+        const scale = q.scales[Math.floor(i / MX_BLOCK)] - 127;
+        bits[i] = f16Bits(decodeElement(el, codes[i]) * 2 ** (scale - shift));
+      }
+      return { bits, factor: 2 ** shift };
     }
     case "float": {
       if (s.element === "fp16") {

@@ -90,7 +90,7 @@ export interface StepConfig {
    */
   readonly packedNvfp4?: boolean;
   /**
-   * Run GEMMs whose operands have f16 operands (nvfp4, fp8, bf16, fp16) on the matrix units where
+   * Run GEMMs whose operands are quantized (every format but fp32) on the matrix units where
    * the device has subgroup matrices (Dawn on NVIDIA; default true); false forces the SIMT GEMMs
    * (see linear.ts).
    */

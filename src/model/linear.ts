@@ -11,12 +11,12 @@
  *
  * Rowwise and columnwise copies are each quantized from the high-precision tensor.
  *
- * Where both operands of a GEMM have an f16 operand (nvfp4, fp8, bf16, fp16: `src/formats/f16.ts`),
+ * Where both operands of a GEMM have an f16 operand (every format but fp32: `src/formats/f16.ts`),
  * the shape fits its tiles and the context has matrix-unit GEMMs (`kernels/gemm_matrix/`, Dawn with
  * subgroup matrices), that GEMM runs on the matrix units: the quantizers write the f16 operands
  * directly (no fake-quant copy) and the GEMM multiplies by the two tensor factors in its epilogue —
- * the fake-quant GEMM's values up to f32 rounding order (for bf16, values below 2^-31 of the
- * tensor's largest round to f16's subnormal grid).
+ * the fake-quant GEMM's values up to f32 rounding order (for bf16 and MX, values far below the
+ * tensor's largest round to f16's subnormal grid; see `src/formats/f16.ts`).
  *
  * Otherwise, where both operands of a GEMM are NVFP4 and the context has a packed NVFP4 GEMM
  * (`kernels/gemm_nvfp4/mod.ts`), that GEMM runs on the packed codes and scales instead: integer block
@@ -412,7 +412,7 @@ export function runsPackedGemm(
  * import { runsMatrixGemm } from "./linear.ts";
  * const bf16 = { format: "bf16" } as const;
  * assert.equal(runsMatrixGemm(true, bf16, { format: "nvfp4-2d" }, { m: 128, n: 64, k: 32 }), true);
- * assert.equal(runsMatrixGemm(true, bf16, { format: "mxfp4" }, { m: 128, n: 64, k: 32 }), false);
+ * assert.equal(runsMatrixGemm(true, bf16, { format: "mxfp4" }, { m: 128, n: 64, k: 32 }), true);
  * assert.equal(runsMatrixGemm(true, bf16, bf16, { m: 128, n: 48, k: 32 }), false);
  * assert.equal(runsMatrixGemm(true, bf16, { format: "fp32" }, { m: 128, n: 64, k: 32 }), false);
  * ```

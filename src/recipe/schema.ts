@@ -270,7 +270,7 @@ export const RecipeSchema = z.strictObject({
     warmup_steps: z.int().min(0).describe("Steps left out of the throughput figures (default 3).")
       .optional(),
     matrix_units: z.boolean().describe(
-      "Run GEMMs whose operands are exact in f16 (nvfp4, fp8, bf16, fp16) on the GPU's matrix " +
+      "Run GEMMs whose operands are quantized (every format but fp32) on the GPU's matrix " +
         "units where the device has them (default true); false forces the SIMT GEMMs.",
     ).optional(),
   }),

@@ -75,7 +75,7 @@ function relativeError(got: Float32Array, want: Float32Array): number {
 Deno.test("the fp32 policy keeps every GEMM on the f32 GEMM; quantized policies move to the matrix units", async () => {
   const gpu = await dawn();
   assertOk(/^f32 \d+$/.test((await step(gpu, "fp32", true)).paths));
-  for (const policy of ["bf16", "fp8-current", "nvfp4"]) {
+  for (const policy of ["bf16", "fp8-current", "mxfp4", "nvfp4"]) {
     const { paths } = await step(gpu, policy, true);
     assertOk(/^matrix \d+$/.test(paths), `${policy}: ${paths}`);
     assertOk(!/matrix/.test((await step(gpu, policy, false)).paths), `${policy} forced to SIMT`);
@@ -86,7 +86,12 @@ Deno.test("the fp32 policy keeps every GEMM on the f32 GEMM; quantized policies 
 // (bf16 dY, fp8, NVFP4 with SR), where an f32-level difference can flip one rounding and move that
 // element by a quantization step, so the relative (Frobenius) error is bounded by a fraction of the
 // format's step rather than by f32's epsilon.
-const GRAD_BOUND: Record<string, number> = { bf16: 1e-2, "fp8-current": 3e-2, nvfp4: 5e-2 };
+const GRAD_BOUND: Record<string, number> = {
+  bf16: 1e-2,
+  "fp8-current": 3e-2,
+  mxfp4: 5e-2,
+  nvfp4: 5e-2,
+};
 
 for (const policy of Object.keys(GRAD_BOUND)) {
   Deno.test(`a ${policy} step on the matrix units equals the SIMT step up to summation order`, async () => {

@@ -20,15 +20,14 @@ import { FORMAT_NAMES, type FormatName, resolveFormat } from "../../src/formats/
 
 const F16_FORMATS = FORMAT_NAMES.filter((f) => hasF16Operand(resolveFormat(f)));
 
-Deno.test("f16 operands exist for nvfp4, fp8, bf16 and fp16 only", () => {
-  assertStrictEquals(
-    F16_FORMATS.join(),
-    ["bf16", "fp16", "fp8-e4m3", "fp8-e5m2", "nvfp4", "nvfp4-2d"].join(),
+Deno.test("every format but fp32 has an f16 operand", () => {
+  assertStrictEquals(F16_FORMATS.join(), FORMAT_NAMES.filter((f) => f !== "fp32").join());
+  assertThrows(
+    () => kernelConfig(resolveFormat("fp32"), {}, "f16", 64),
+    RangeError,
+    "no f16 operand",
   );
-  for (const f of ["fp32", "mxfp4", "mxfp8-e4m3"] as const) {
-    assertThrows(() => kernelConfig(resolveFormat(f), {}, "f16", 64), RangeError, "no f16 operand");
-    assertThrows(() => f16Operand(quantize(new Float32Array(32), 1, 32, f)), RangeError, f);
-  }
+  assertThrows(() => f16Operand(quantize(new Float32Array(32), 1, 32, "fp32")), RangeError, "fp32");
 });
 
 Deno.test("f16Bits rounds to nearest even like Math.f16round, subnormals included", () => {
@@ -73,13 +72,15 @@ async function assertOperand(
   const gpu = await f16OperandGpu(x, rows, cols, format, opts);
   assertBitsEqual(gpu.bits, cpu.bits, "f16 bits");
   assertStrictEquals(gpu.factor, cpu.factor, "factor");
-  // fp32(value · factor) is the fake-quant value: exactly, or for bf16 wherever the value is at
-  // least 2^-31 of the tensor's largest.
+  // fp32(value · factor) is the fake-quant value: exactly for nvfp4, fp8 and fp16; for bf16
+  // wherever the value is at least 2^-31 of the tensor's largest; for MX wherever the f16 value is
+  // normal (src/formats/f16.ts).
   const fake = q.dequantize();
-  const floor = format === "bf16" ? q.amax * 2 ** -31 : 0;
   for (let i = 0; i < fake.length; i++) {
-    if (Math.abs(fake[i]) < floor) continue;
-    const back = Math.fround(f16FromBits(cpu.bits[i]) * cpu.factor);
+    const v = f16FromBits(cpu.bits[i]);
+    if (format === "bf16" && Math.abs(fake[i]) < q.amax * 2 ** -31) continue;
+    if (format.startsWith("mx") && Math.abs(v) < 2 ** -14) continue;
+    const back = Math.fround(v * cpu.factor);
     if (!Object.is(back, fake[i]) && !(back === 0 && fake[i] === 0)) {
       throw new Error(`${format}: element ${i}: fp32(v·factor) = ${back}, fake-quant ${fake[i]}`);
     }
@@ -115,6 +116,21 @@ Deno.test("the bf16 operand of a tensor spanning 60 binades rounds only its tini
   assertStrictEquals(f16FromBits(op.bits[0]), 2 ** 14);
 });
 
+Deno.test("the MX operand of a tensor whose blocks span 40 binades rounds only the smallest blocks", async () => {
+  // One block per 32 values, block b at 2^(8 − b).
+  const x = Float32Array.from(
+    { length: 40 * 32 },
+    (_, i) => (1 + (i % 7) / 8) * 2 ** (8 - (i >> 5)),
+  );
+  for (const format of ["mxfp4", "mxfp8-e4m3", "mxfp8-e5m2"] as const) {
+    await assertOperand(x, 40, 32, format);
+    const q = quantize(x, 40, 32, format);
+    const op = f16Operand(q);
+    const top = Math.max(...Array.from(op.bits, (b) => Math.abs(f16FromBits(b))));
+    assertOk(top >= 2 ** 15 && top < 2 ** 16, `${format}: largest f16 value ${top}`);
+  }
+});
+
 Deno.test("f16OperandGpu names a format without an f16 operand", async () => {
-  await assertRejects(() => f16OperandGpu(new Float32Array(32), 1, 32, "mxfp4"), RangeError);
+  await assertRejects(() => f16OperandGpu(new Float32Array(32), 1, 32, "fp32"), RangeError);
 });
