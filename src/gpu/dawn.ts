@@ -8,8 +8,9 @@
  * `vulkan_enable_f16_on_nvidia` (`shader-f16` on NVIDIA drivers older than 615.71); then OpenGL at
  * the compatibility feature level, which is what a machine without a GPU has where Dawn rejects
  * the Vulkan software driver (Debian's lavapipe lacks `shaderUniform*ArrayDynamicIndexing`): Mesa's
- * llvmpipe through surfaceless EGL. The OpenGL attempt sets `EGL_PLATFORM=surfaceless` in this
- * process's environment unless it is set already (EGL needs no display then).
+ * llvmpipe through surfaceless EGL. The OpenGL attempt sets `EGL_PLATFORM=surfaceless` (EGL needs
+ * no display then) and turns Mesa's GL worker threads off (`GL_ENV`) in this process's environment,
+ * each unless it is set already.
  *
  * @module
  */
@@ -37,6 +38,19 @@ export interface DawnBackend {
 }
 
 /**
+ * The OpenGL backend's environment: surfaceless EGL (no display needed), and Mesa without its GL
+ * worker threads (`mesa_glthread=false`, `LP_NUM_THREADS=0`: llvmpipe rasterizes and runs compute
+ * in the calling thread). glibc aborted `deno test` at process exit in about one CI run in three
+ * ("double free or corruption", "corrupted size vs. prev_size") while such a thread's state was
+ * torn down after every test had passed; this software path is for CI, where speed does not count.
+ */
+const GL_ENV: Readonly<Record<string, string>> = {
+  EGL_PLATFORM: "surfaceless",
+  mesa_glthread: "false",
+  LP_NUM_THREADS: "0",
+};
+
+/**
  * The backends {@link dawnAdapter} tries, in order: Vulkan (core), then OpenGL (compatibility).
  *
  * @example
@@ -57,7 +71,7 @@ export const DAWN_BACKENDS: readonly DawnBackend[] = [
   {
     toggles: ["backend=opengl", "enable-dawn-features=allow_unsafe_apis"],
     featureLevel: "compatibility",
-    env: { EGL_PLATFORM: "surfaceless" },
+    env: GL_ENV,
   },
 ];
 

@@ -29,9 +29,13 @@ Deno.test("dawnAdapter tries the backends in order and takes the first that give
   );
 });
 
-Deno.test("Dawn's OpenGL backend runs in compatibility mode on a surfaceless EGL", () => {
+Deno.test("Dawn's OpenGL backend runs in compatibility mode on a surfaceless EGL without GL threads", () => {
   const gl = DAWN_BACKENDS.find((b) => b.toggles.includes("backend=opengl"));
   assertEquals(gl?.featureLevel, "compatibility");
-  assertEquals(gl?.env, { EGL_PLATFORM: "surfaceless" });
+  assertEquals(gl?.env, {
+    EGL_PLATFORM: "surfaceless",
+    mesa_glthread: "false",
+    LP_NUM_THREADS: "0",
+  });
   assertStrictEquals(DAWN_BACKENDS[0].toggles[0], "backend=vulkan", "Vulkan is tried first");
 });
