@@ -40,7 +40,7 @@ export interface DawnBackend {
 /**
  * The OpenGL backend's environment: surfaceless EGL (no display needed), and Mesa without its GL
  * worker threads (`mesa_glthread=false`, `LP_NUM_THREADS=0`: llvmpipe rasterizes and runs compute
- * in the calling thread). glibc aborted `deno test` at process exit in about one CI run in three
+ * in the calling thread). glibc aborted `deno test` at process exit in two of four full CI runs (2026-12-05)
  * ("double free or corruption", "corrupted size vs. prev_size") while such a thread's state was
  * torn down after every test had passed; this software path is for CI, where speed does not count.
  */
