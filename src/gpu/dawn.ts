@@ -40,9 +40,10 @@ export interface DawnBackend {
 /**
  * The OpenGL backend's environment: surfaceless EGL (no display needed), and Mesa without its GL
  * worker threads (`mesa_glthread=false`, `LP_NUM_THREADS=0`: llvmpipe rasterizes and runs compute
- * in the calling thread). glibc aborted `deno test` at process exit in two of four full CI runs (2026-12-05)
- * ("double free or corruption", "corrupted size vs. prev_size") while such a thread's state was
- * torn down after every test had passed; this software path is for CI, where speed does not count.
+ * in the calling thread). glibc aborted `deno test` at process exit in two of four full CI runs on
+ * 2026-12-05 ("double free or corruption", "corrupted size vs. prev_size"), after every test had
+ * passed, while such a thread's state was torn down; this software path is for CI, where speed
+ * does not count.
  */
 const GL_ENV: Readonly<Record<string, string>> = {
   EGL_PLATFORM: "surfaceless",
