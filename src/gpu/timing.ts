@@ -161,47 +161,56 @@ export class GpuTimer {
     await this.#device.queue.onSubmittedWorkDone();
   }
 
-  async #timestamps(
-    record: (pass: GPUComputePassEncoder) => void,
-    n: number,
-  ): Promise<number[]> {
-    const device = this.#device;
-    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n });
-    const size = 2 * n * 8;
-    const resolve = device.createBuffer({
-      size,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  #timestamps(record: (pass: GPUComputePassEncoder) => void, n: number): Promise<number[]> {
+    return timestampedPasses(this.#device, Array(n).fill(record), "GpuTimer");
+  }
+}
+
+/**
+ * Records each of `records` (at most {@link MAX_TIMESTAMP_ITERATIONS}) into its own compute pass
+ * between timestamp writes, submits them together and returns each pass's GPU time in ms.
+ */
+async function timestampedPasses(
+  device: GPUDevice,
+  records: readonly ((pass: GPUComputePassEncoder) => void)[],
+  label: string,
+): Promise<number[]> {
+  const n = records.length;
+  const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n });
+  const size = 2 * n * 8;
+  const resolve = device.createBuffer({
+    size,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  try {
+    const encoder = device.createCommandEncoder({ label });
+    records.forEach((record, i) => {
+      const pass = encoder.beginComputePass({
+        timestampWrites: {
+          querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+      record(pass);
+      pass.end();
     });
-    const staging = device.createBuffer({
-      size,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    try {
-      const encoder = device.createCommandEncoder({ label: "GpuTimer" });
-      for (let i = 0; i < n; i++) {
-        const pass = encoder.beginComputePass({
-          timestampWrites: {
-            querySet,
-            beginningOfPassWriteIndex: 2 * i,
-            endOfPassWriteIndex: 2 * i + 1,
-          },
-        });
-        record(pass);
-        pass.end();
-      }
-      encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
-      encoder.copyBufferToBuffer(resolve, 0, staging, 0, size);
-      device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      const ticks = new BigUint64Array(staging.getMappedRange());
-      const ms = Array.from({ length: n }, (_, i) => Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6);
-      staging.unmap();
-      return ms;
-    } finally {
-      querySet.destroy();
-      resolve.destroy();
-      staging.destroy();
-    }
+    encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, staging, 0, size);
+    device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const ticks = new BigUint64Array(staging.getMappedRange());
+    const ms = Array.from({ length: n }, (_, i) => Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6);
+    staging.unmap();
+    return ms;
+  } finally {
+    querySet.destroy();
+    resolve.destroy();
+    staging.destroy();
   }
 }
 
@@ -225,44 +234,11 @@ export async function timeOps(
   if (!gpu.features.has("timestamp-query")) {
     throw new Error(`timeOps: the device on "${gpu.info.description}" lacks timestamp-query`);
   }
-  const device = gpu.device;
   const out: number[] = [];
   for (let first = 0; first < ops.length; first += MAX_TIMESTAMP_ITERATIONS) {
     const chunk = ops.slice(first, first + MAX_TIMESTAMP_ITERATIONS);
-    const n = chunk.length;
-    const querySet = device.createQuerySet({ type: "timestamp", count: 2 * n });
-    const size = 2 * n * 8;
-    const usage = GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC;
-    const resolve = device.createBuffer({ size, usage });
-    const staging = device.createBuffer({
-      size,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    try {
-      const encoder = device.createCommandEncoder({ label: "timeOps" });
-      chunk.forEach((op, i) => {
-        const pass = encoder.beginComputePass({
-          timestampWrites: {
-            querySet,
-            beginningOfPassWriteIndex: 2 * i,
-            endOfPassWriteIndex: 2 * i + 1,
-          },
-        });
-        op.encode(pass);
-        pass.end();
-      });
-      encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
-      encoder.copyBufferToBuffer(resolve, 0, staging, 0, size);
-      device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
-      const ticks = new BigUint64Array(staging.getMappedRange());
-      for (let i = 0; i < n; i++) out.push(Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6);
-      staging.unmap();
-    } finally {
-      querySet.destroy();
-      resolve.destroy();
-      staging.destroy();
-    }
+    const records = chunk.map((op) => (pass: GPUComputePassEncoder) => op.encode(pass));
+    out.push(...await timestampedPasses(gpu.device, records, "timeOps"));
   }
   return out;
 }

@@ -52,6 +52,7 @@ import {
   type LinearPaths,
   type ModelPlan,
   planModel,
+  policyPhases,
 } from "./plan.ts";
 import type { PrecisionPolicy } from "./policy.ts";
 import { allocAll, type BlockIo, type BlockOps } from "./blocks/block.ts";
@@ -272,11 +273,14 @@ export class DecoderModel {
       units,
     );
     // Which kernels some GEMM of some policy phase takes.
-    const phases = policy.switchTo ? [0, 1] as const : [0] as const;
-    const used = new Set(phases.flatMap((phase) => {
-      const opts = { batch: step.batch, totalSteps: step.totalSteps, phase, units };
-      return gemmPaths(planModel(config, policy, opts)).flatMap((l) => [l.fprop, l.dgrad, l.wgrad]);
-    }));
+    const used = new Set(
+      policyPhases(policy).flatMap((phase) => {
+        const opts = { batch: step.batch, totalSteps: step.totalSteps, phase, units };
+        return gemmPaths(planModel(config, policy, opts)).flatMap((
+          l,
+        ) => [l.fprop, l.dgrad, l.wgrad]);
+      }),
+    );
     const d = config.dModel;
     const has = (c: string) => config.pattern.includes(c);
     const [nt, nn, tn] = await Promise.all(
@@ -311,8 +315,7 @@ export class DecoderModel {
    * switch, then after it where the policy has one.
    */
   get gemmPaths(): LinearPaths[][] {
-    const phases = this.policy.switchTo ? [0, 1] as const : [0] as const;
-    return phases.map((phase) => gemmPaths(this.#plan(phase)));
+    return policyPhases(this.policy).map((phase) => gemmPaths(this.#plan(phase)));
   }
 
   /** Dispatches per training step. */
@@ -596,12 +599,24 @@ export class DecoderModel {
     step: number,
     lr: number,
   ): Promise<void> {
+    await this.#prepareStep(batch, step, lr);
+    this.#submit(this.#train);
+  }
+
+  /**
+   * Everything before a training step's operations are recorded: the policy phase's build, the
+   * batch, AdamW's hyper-parameters and the stochastic-rounding keys.
+   */
+  async #prepareStep(
+    batch: { inputs: Uint32Array; targets: Uint32Array },
+    step: number,
+    lr: number,
+  ): Promise<void> {
     const phase = this.#phaseAt(step);
     if (phase !== this.#phase) await this.#build(phase);
     this.#upload(batch, true);
     this.#gpu.device.queue.writeBuffer(this.#hyper, 0, adamwHyper(lr, step));
     for (const l of this.#linears) l.setStep(this.step_.seed, step);
-    this.#submit(this.#train);
   }
 
   /**
@@ -615,11 +630,7 @@ export class DecoderModel {
     step: number,
     lr: number,
   ): Promise<{ kind: string; ms: number; ops: number }[]> {
-    const phase = this.#phaseAt(step);
-    if (phase !== this.#phase) await this.#build(phase);
-    this.#upload(batch, true);
-    this.#gpu.device.queue.writeBuffer(this.#hyper, 0, adamwHyper(lr, step));
-    for (const l of this.#linears) l.setStep(this.step_.seed, step);
+    await this.#prepareStep(batch, step, lr);
     const ms = await timeOps(this.#gpu, this.#train);
     const kinds = new Map<string, { ms: number; ops: number }>();
     this.#train.forEach((op, i) => {

@@ -12,7 +12,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
 import { F32_GEMM_ONLY, type GemmUnits } from "./linear.ts";
-import { bufferBytes, planModel } from "./plan.ts";
+import { bufferBytes, planModel, policyPhases } from "./plan.ts";
 import type { PrecisionPolicy } from "./policy.ts";
 
 /**
@@ -38,8 +38,7 @@ export function estimateMemory(
   totalSteps: number,
   units: GemmUnits = F32_GEMM_ONLY,
 ): { bytes: number; largest: number } {
-  const phases = policy.switchTo ? [0, 1] as const : [0] as const;
-  const est = phases.map((phase) => {
+  const est = policyPhases(policy).map((phase) => {
     const plan = planModel(cfg, policy, { batch, totalSteps, phase, units });
     const sizes = [...plan.model, ...plan.step].map((b) => bufferBytes(b.elements));
     return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };

@@ -139,6 +139,21 @@ export interface ModelPlan {
   };
 }
 
+/**
+ * The phases of a policy: 0 (before the late switch), and 1 (after it) where it has one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { policyPhases } from "./plan.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
+ * assert.deepEqual(policyPhases(POLICIES.nvfp4), [0]);
+ * ```
+ */
+export function policyPhases(policy: PrecisionPolicy): readonly (0 | 1)[] {
+  return policy.switchTo ? [0, 1] : [0];
+}
+
 /** The GEMM paths of one linear layer (see `GemmPath` in linear.ts). */
 export interface LinearPaths {
   /** The layer: `blocks.<i>.<name>` or `lm_head`. */

@@ -18,6 +18,7 @@ import { describeGemmPaths } from "../../src/model/plan.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { randomBits, streamKey } from "../../src/formats/rng.ts";
 import { assertBitsEqual, assertOk, assertStrictEquals } from "../assert.ts";
+import { relativeError } from "../model/harness.ts";
 
 async function dawn(): Promise<Gpu> {
   const gpu = await getGpu({ implementation: "dawn" });
@@ -60,16 +61,6 @@ async function step(gpu: Gpu, policy: string, matrixUnits: boolean) {
   for (const p of model.params) grads.set(p.spec.name, await model.read(p.spec.name, "g"));
   model.destroy();
   return { paths, loss, grads };
-}
-
-function relativeError(got: Float32Array, want: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
 Deno.test("the fp32 policy keeps every GEMM on the f32 GEMM; quantized policies move to the matrix units", async () => {
