@@ -41,6 +41,7 @@ import {
 } from "../src/model/config.ts";
 import { POLICIES } from "../src/recipe/preset_policies.ts";
 import { describeGemmPaths } from "../src/model/plan.ts";
+import { benchMain } from "./main.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 
 const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-current,mxfp4,nvfp4] " +
@@ -124,6 +125,12 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   );
   if (values.gpu !== undefined) useGpuImplementation(parseGpuImplementation(values.gpu));
   const gpu = await getGpu();
+  if (values.profile && !gpu.features.has("timestamp-query")) {
+    throw new RangeError(
+      `--profile needs timestamp-query, which "${gpu.info.description}" ` +
+        `(${gpu.implementation.name}) does not offer`,
+    );
+  }
   const seen = new Set<string>();
   const profiles: string[] = [];
   const tokens = batch * cfg.seqLen;
@@ -218,7 +225,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   return text;
 }
 
-if (import.meta.main) await runTrainBenchmark(Deno.args);
+if (import.meta.main) await benchMain(runTrainBenchmark, USAGE);
 
 /** The markdown table of one profiled step: GPU ms and share per kind of operation. */
 function profileTable(
