@@ -1,6 +1,7 @@
 /**
  * Assertions for tests: Node's strict assert (Deno's @std/assert is on JSR, unreachable here),
- * plus a bitwise comparison of FP32 arrays that names the first differing element.
+ * plus a bitwise comparison of FP32 arrays that names the first differing element and the relative
+ * L2 error that tolerance checks use.
  *
  * @module
  */
@@ -87,4 +88,15 @@ export function assertCloseRms(
       );
     }
   }
+}
+
+/** ‖got − want‖ / ‖want‖ (Euclidean). */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-300));
 }

@@ -66,11 +66,16 @@ export const DAWN_BACKENDS: readonly DawnBackend[] = [
     toggles: [
       "backend=vulkan",
       "enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia",
+      "disable-dawn-features=timestamp_quantization",
     ],
     featureLevel: "core",
   },
   {
-    toggles: ["backend=opengl", "enable-dawn-features=allow_unsafe_apis"],
+    toggles: [
+      "backend=opengl",
+      "enable-dawn-features=allow_unsafe_apis",
+      "disable-dawn-features=timestamp_quantization",
+    ],
     featureLevel: "compatibility",
     env: GL_ENV,
   },

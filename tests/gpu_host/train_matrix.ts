@@ -17,8 +17,7 @@ import type { ModelConfig } from "../../src/model/config.ts";
 import { describeGemmPaths } from "../../src/model/plan.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { randomBits, streamKey } from "../../src/formats/rng.ts";
-import { assertBitsEqual, assertOk, assertStrictEquals } from "../assert.ts";
-import { relativeError } from "../model/harness.ts";
+import { assertBitsEqual, assertOk, assertStrictEquals, relativeError } from "../assert.ts";
 
 async function dawn(): Promise<Gpu> {
   const gpu = await getGpu({ implementation: "dawn" });

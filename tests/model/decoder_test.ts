@@ -1,4 +1,4 @@
-import { assertOk, assertStrictEquals, assertThrows } from "../assert.ts";
+import { assertOk, assertStrictEquals, assertThrows, relativeError } from "../assert.ts";
 import { checkMemory, estimateMemory, GpuMemoryError } from "../../src/model/memory.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
@@ -11,7 +11,6 @@ import {
   assertSeedDeterminism,
   assertStepMatchesReference,
   lossCurve,
-  relativeError,
 } from "./harness.ts";
 
 const TINY: ModelConfig = {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assertOk, assertStrictEquals } from "../assert.ts";
+import { assertOk, assertStrictEquals, relativeError } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig, type StepMetrics } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
@@ -66,17 +66,6 @@ export async function assertSeedDeterminism(cfg: ModelConfig, steps: number): Pr
   const c = await lossCurve(cfg, "nvfp4", steps, 1);
   assertStrictEquals(a.join(), b.join());
   assertOk(a.join() !== c.join());
-}
-
-/** ‖got − want‖ / ‖want‖ (Euclidean). */
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < want.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-300));
 }
 
 /**

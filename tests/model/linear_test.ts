@@ -102,11 +102,12 @@ Deno.test("BF16 on matrix units quantizes x, w and dy once each, like the f32 pa
 Deno.test("every format but fp32 takes the matrix units; untiled shapes leave them", () => {
   const mx = planLinear(uniformLinear("mxfp4"), TILED, MATRIX, "l");
   assertEquals(paths(mx), ["matrix", "matrix", "matrix"]);
-  // n = 48: no tiling divides Fprop or Wgrad; Dgrad (m 128, n 64, k 48) does not fit K either.
+  // n = 48: no tiling divides Fprop (n 48) or Wgrad (m 48); Dgrad (m 128, n 64, k 48) fits the
+  // 16-deep K slices.
   const odd = planLinear(POLICIES.nvfp4.linear, { m: 128, n: 48, k: 64 }, MATRIX, "l");
-  assertEquals(paths(odd), ["packed", "packed", "packed"]);
+  assertEquals(paths(odd), ["packed", "matrix", "packed"]);
   const bf16 = planLinear(uniformLinear("bf16"), { m: 128, n: 48, k: 64 }, MATRIX, "l");
-  assertEquals(paths(bf16), ["f32", "f32", "f32"]);
+  assertEquals(paths(bf16), ["f32", "matrix", "f32"]);
   // Mixed: an FP8 forward with BF16 gradients all have f16 operands.
   const fp8 = planLinear(POLICIES["fp8-current"].linear, TILED, MATRIX, "l");
   assertEquals(paths(fp8), ["matrix", "matrix", "matrix"]);
