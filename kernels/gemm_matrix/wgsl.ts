@@ -144,20 +144,20 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     : { rows: bk, cols: bn, at: (r: string, q: string) => `(k0 + ${r}) * p.n + n0 + ${q}` };
   const left = (sa: string, i: number) =>
     aColumnMajor
-      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&${sa}, kk * ${bm}u + mb + ${
+      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>, col_major>(&${sa}, kk * ${bm}u + mb + ${
         S * i
-      }u, true, ${bm}u)`
-      : `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>>(&${sa}, (mb + ${
+      }u, ${bm}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>, row_major>(&${sa}, (mb + ${
         S * i
-      }u) * ${bk}u + kk, false, ${bk}u)`;
+      }u) * ${bk}u + kk, ${bk}u)`;
   const right = (sb: string, j: number) =>
     bColumnMajor
-      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&${sb}, (nb + ${
+      ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>, col_major>(&${sb}, (nb + ${
         S * j
-      }u) * ${bk}u + kk, true, ${bk}u)`
-      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>>(&${sb}, kk * ${bn}u + nb + ${
+      }u) * ${bk}u + kk, ${bk}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>, row_major>(&${sb}, kk * ${bn}u + nb + ${
         S * j
-      }u, false, ${bn}u)`;
+      }u, ${bn}u)`;
   const cAt = (i: number, j: number) => `(m0 + mb + ${S * i}u) * p.n + n0 + nb + ${S * j}u`;
   const pairs: [number, number][] = [];
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) pairs.push([i, j]);
@@ -252,14 +252,14 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     `  let nb = ${S * tn}u * (sg % ${tile.sn}u);`,
     ...pairs.map(([i, j]) =>
       accumulate
-        ? `  var acc${i}_${j} = subgroupMatrixLoad<${result}>(&c, ${cAt(i, j)}, false, p.n);`
+        ? `  var acc${i}_${j} = subgroupMatrixLoad<${result}, row_major>(&c, ${cAt(i, j)}, p.n);`
         : `  var acc${i}_${j}: ${result};`
     ),
     ...loop,
     ...(scaled ? ["  let s = bitcast<f32>(stats_a[1]) * bitcast<f32>(stats_b[1]);"] : []),
     ...pairs.map(([i, j]) => {
       const value = scaled ? `subgroupMatrixScalarMultiply(acc${i}_${j}, s)` : `acc${i}_${j}`;
-      return `  subgroupMatrixStore(&c, ${cAt(i, j)}, ${value}, false, p.n);`;
+      return `  subgroupMatrixStore<row_major>(&c, ${cAt(i, j)}, ${value}, p.n);`;
     }),
     "}",
     "",
