@@ -43,6 +43,8 @@ import { POLICIES } from "../src/recipe/preset_policies.ts";
 import { describeGemmPaths } from "../src/model/plan.ts";
 import { benchMain } from "./main.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
+import { StepClock } from "../src/gpu/step_clock.ts";
+import { median } from "../src/gpu/timing.ts";
 
 const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-current,mxfp4,nvfp4] " +
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
@@ -162,10 +164,15 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     };
     for (let s = 1; s <= warmup; s++) await model.step(batchAt(s), s, 1e-4);
     await model.readMetrics();
+    const clock = gpu.features.has("timestamp-query") ? new StepClock(gpu, steps) : undefined;
     const t0 = performance.now();
-    for (let s = warmup + 1; s <= warmup + steps; s++) await model.step(batchAt(s), s, 1e-4);
+    for (let s = warmup + 1; s <= warmup + steps; s++) {
+      await model.step(batchAt(s), s, 1e-4, clock);
+    }
     const m = await model.readMetrics();
     const ms = (performance.now() - t0) / steps;
+    const gpuMs = clock ? await clock.read() : [];
+    clock?.destroy();
     if (values.profile) {
       const kinds = await model.profileStep(batchAt(warmup + steps + 1), warmup + steps + 1, 1e-4);
       profiles.push(profileTable(`${name} (${gemm})`, kinds, ms));
@@ -174,6 +181,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       name,
       gemm,
       ms.toFixed(1),
+      gpuMs.length > 0 ? `${median(gpuMs).toFixed(1)} / ${Math.max(...gpuMs).toFixed(1)}` : "—",
       ((1000 * tokens) / ms).toFixed(0),
       String(model.dispatchesPerStep),
       (model.bytes / 2 ** 30).toFixed(2),
@@ -186,6 +194,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     "policy",
     "GEMMs",
     "ms/step",
+    "GPU ms/step median / max",
     "tokens/s",
     "dispatches/step",
     "GPU GiB",
@@ -197,8 +206,9 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     `Model: pattern \`${cfg.pattern}\` (${describeBlocks(cfg.pattern)}), d_model ${d}, ` +
     `${cfg.heads} heads, d_ff ${cfg.dFf}, ${cfg.mlp}, seq ${cfg.seqLen}, vocab ${cfg.vocab}` +
     `${describeMamba(cfg) ? `; ${describeMamba(cfg)}` : ""}; batch ${batch} × ${cfg.seqLen} = ` +
-    `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps (wall ` +
-    `clock until the GPU finished). GEMMs: how many GEMMs run on each path — \`f32\`: ` +
+    `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps: ` +
+    `ms/step and tokens/s by the wall clock until the GPU finished, GPU ms/step from timestamps ` +
+    `around each step's compute pass (src/gpu/step_clock.ts). GEMMs: how many GEMMs run on each path — \`f32\`: ` +
     `fake-quantized operands (quantize → dequantize) on the f32 SIMT GEMM; \`packed\`: NVFP4 ` +
     `codes with dot4I8Packed; \`matrix\`: f16 operands on the matrix units with the tensor ` +
     `scales in the epilogue (src/model/linear.ts).`,

@@ -20,6 +20,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/op.ts";
 import { readBuffer } from "../gpu/buffers.ts";
 import { timeOps } from "../gpu/timing.ts";
+import type { StepClock } from "../gpu/step_clock.ts";
 import { AdamwKernel } from "../../kernels/adamw/mod.ts";
 import { adamwHyper } from "../../kernels/adamw/reference.ts";
 import { ClipKernel } from "../../kernels/clip/mod.ts";
@@ -582,25 +583,28 @@ export class DecoderModel {
     }
   }
 
-  #submit(ops: BoundOp[]): void {
+  #submit(ops: BoundOp[], clock?: StepClock): void {
     const enc = this.#gpu.device.createCommandEncoder({ label: "lpbench step" });
-    const pass = enc.beginComputePass();
+    const pass = enc.beginComputePass(clock ? { timestampWrites: clock.nextWrites() } : {});
     for (const o of ops) o.encode(pass);
     pass.end();
+    clock?.resolve(enc);
     this.#gpu.device.queue.submit([enc.finish()]);
   }
 
   /**
    * Records and submits one training step (forward, backward, clipping, AdamW) at `step` (1-based)
-   * with learning rate `lr`. Nothing is read back; see {@link readMetrics}.
+   * with learning rate `lr`. Nothing is read back; see {@link readMetrics}. With `clock`, the
+   * step's compute pass is timestamped (its GPU time comes from `clock.read()`).
    */
   async step(
     batch: { inputs: Uint32Array; targets: Uint32Array },
     step: number,
     lr: number,
+    clock?: StepClock,
   ): Promise<void> {
     await this.#prepareStep(batch, step, lr);
-    this.#submit(this.#train);
+    this.#submit(this.#train, clock);
   }
 
   /**

@@ -35,8 +35,18 @@ export interface RunOutcome {
   readonly divergedAt: number | null;
   /** The run's median tokens/s, null when not recorded. */
   readonly tokensPerSecond: number | null;
-  /** The run's step-time percentiles (ms), null when not recorded. */
-  readonly stepMs: { readonly p50: number; readonly p99: number } | null;
+  /** The run's step-time percentiles (ms) and their clock, null when not recorded. */
+  readonly stepMs: StepMs | null;
+}
+
+/**
+ * Step-time percentiles (ms): of each step's GPU time (`gpu`), of logging windows' mean wall time
+ * per step (`window`), or over runs that used both clocks (`mixed`).
+ */
+export interface StepMs {
+  readonly p50: number;
+  readonly p99: number;
+  readonly clock: "gpu" | "window" | "mixed";
 }
 
 /** Statistics of one policy across its seeds. */
@@ -58,7 +68,7 @@ export interface PolicySummary {
   /** Median over seeds. */
   readonly tokensPerSecond: number | null;
   /** Medians over seeds of each run's step-time p50 and p99. */
-  readonly stepMs: { readonly p50: number; readonly p99: number } | null;
+  readonly stepMs: StepMs | null;
   /** Median over seeds. */
   readonly dispatchesPerStep: number | null;
   /**
@@ -137,7 +147,7 @@ export function runOutcome(record: RunRecord): RunOutcome {
     divergedAt: diverged ? r.divergedAt : null,
     tokensPerSecond: finite(r.tokensPerSecond) ? r.tokensPerSecond : null,
     stepMs: r.stepMs && finite(r.stepMs.p50) && finite(r.stepMs.p99)
-      ? { p50: r.stepMs.p50, p99: r.stepMs.p99 }
+      ? { p50: r.stepMs.p50, p99: r.stepMs.p99, clock: r.stepMs.clock ?? "window" }
       : null,
   };
 }
@@ -187,9 +197,11 @@ function summarisePolicy(
     pValue: isBaseline ? null : welchTTest(losses, baselineLosses)?.p ?? null,
     accuracy: orNull(mean(accuracies)),
     tokensPerSecond: orNull(median(runs.flatMap((r) => r.tokensPerSecond ?? []))),
-    stepMs: steps.length === 0
-      ? null
-      : { p50: median(steps.map((s) => s.p50)), p99: median(steps.map((s) => s.p99)) },
+    stepMs: steps.length === 0 ? null : {
+      p50: median(steps.map((s) => s.p50)),
+      p99: median(steps.map((s) => s.p99)),
+      clock: steps.every((s) => s.clock === steps[0].clock) ? steps[0].clock : "mixed",
+    },
     dispatchesPerStep: orNull(
       median(records.map((r) => r.result.dispatchesPerStep).filter(finite)),
     ),

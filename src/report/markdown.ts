@@ -64,6 +64,25 @@ function divergedCell(p: PolicySummary): string {
   return `${p.diverged}/${p.runs.length}${at.length > 0 ? ` (step ${at.join(", ")})` : ""}`;
 }
 
+/**
+ * The step-time column's heading: what its percentiles are of, from the clocks of the runs
+ * (GPU time of each step, or the mean wall time per step of logging windows).
+ */
+function stepMsHeading(s: SuiteSummary): string {
+  const clocks = new Set(s.policies.flatMap((p) => (p.stepMs ? [p.stepMs.clock] : [])));
+  if (clocks.size === 1 && clocks.has("gpu")) return "GPU ms/step p50/p99";
+  if (clocks.size === 1 && clocks.has("window")) return "ms/step of log windows p50/p99";
+  return "step ms p50/p99 (gpu: per step, window: log windows)";
+}
+
+function stepMsCell(p: PolicySummary, s: SuiteSummary): string {
+  if (!p.stepMs) return "—";
+  const mixed = stepMsHeading(s).includes("(gpu");
+  return `${fixed(p.stepMs.p50, 1)} / ${fixed(p.stepMs.p99, 1)}${
+    mixed ? ` ${p.stepMs.clock}` : ""
+  }`;
+}
+
 function policyTable(s: SuiteSummary): string {
   const head = [
     "policy",
@@ -72,7 +91,7 @@ function policyTable(s: SuiteSummary): string {
     "p-value",
     "top-1 acc",
     "tokens/s",
-    "step ms p50/p99",
+    stepMsHeading(s),
     "dispatches/step",
     "GEMMs",
     "bits/weight",
@@ -88,7 +107,7 @@ function policyTable(s: SuiteSummary): string {
       isBase ? "—" : pValue(p.pValue),
       p.accuracy === null ? "—" : `${fixed(100 * p.accuracy, 1)} %`,
       grouped(p.tokensPerSecond),
-      p.stepMs ? `${fixed(p.stepMs.p50, 1)} / ${fixed(p.stepMs.p99, 1)}` : "—",
+      stepMsCell(p, s),
       grouped(p.dispatchesPerStep),
       p.gemms ?? "—",
       String(Number(p.bitsPerWeight.toFixed(2))),

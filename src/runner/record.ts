@@ -64,8 +64,16 @@ export interface RunResult {
   readonly eval: readonly CurvePoint[];
   /** Median tokens/s over the logging windows after the untimed warm-up steps. */
   readonly tokensPerSecond: number;
-  /** Step time percentiles (milliseconds) after the warm-up steps. */
-  readonly stepMs: { readonly p50: number; readonly p99: number };
+  /**
+   * Step time percentiles (milliseconds) after the warm-up steps: of each step's GPU time
+   * (`clock: "gpu"`), or of the logging windows' mean wall time per step (`"window"`; records
+   * written before steps were timed individually have no `clock` and mean this).
+   */
+  readonly stepMs: {
+    readonly p50: number;
+    readonly p99: number;
+    readonly clock?: "gpu" | "window";
+  };
   /** Compute dispatches recorded per training step. */
   readonly dispatchesPerStep: number;
   /** GPU memory the model allocated (bytes). */
@@ -206,7 +214,11 @@ const recordSchema = z.looseObject({
     train: z.array(point),
     eval: z.array(point),
     tokensPerSecond: metric,
-    stepMs: z.looseObject({ p50: metric, p99: metric }),
+    stepMs: z.looseObject({
+      p50: metric,
+      p99: metric,
+      clock: z.enum(["gpu", "window"]).optional(),
+    }),
     dispatchesPerStep: metric,
     gpuBytes: metric,
     gemms: z.array(z.array(z.looseObject({

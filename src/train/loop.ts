@@ -1,7 +1,8 @@
 /**
  * The training loop: a model under a precision policy trained on a dataset with an LR schedule,
  * metrics read back every `logEvery` steps (the step itself never waits on the GPU), periodic
- * evaluation on the validation split, throughput measured after untimed warm-up steps,
+ * evaluation on the validation split, throughput measured after untimed warm-up steps (each
+ * step's GPU time from timestamps where the device has them),
  * divergence recorded as a result, and safetensors checkpoints that resume bit-identically.
  *
  * Randomness is counter-based everywhere (initialisation, batches, stochastic rounding are pure
@@ -12,6 +13,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import { DecoderModel } from "../model/decoder.ts";
+import { StepClock } from "../gpu/step_clock.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { LinearPaths } from "../model/plan.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
@@ -61,6 +63,13 @@ export interface CurvePoint {
   readonly accuracy: number;
 }
 
+/** Step time percentiles (ms) and the clock they come from ({@link TrainResult.stepMs}). */
+export interface StepTimes {
+  readonly p50: number;
+  readonly p99: number;
+  readonly clock: "gpu" | "window";
+}
+
 /** The outcome of a run. */
 export interface TrainResult {
   /** Training loss every `logEvery` steps. */
@@ -69,8 +78,12 @@ export interface TrainResult {
   readonly eval: CurvePoint[];
   /** Median tokens/s over the logging windows after warm-up (wall clock, GPU work included). */
   readonly tokensPerSecond: number;
-  /** Step time percentiles over those windows (ms). */
-  readonly stepMs: { readonly p50: number; readonly p99: number };
+  /**
+   * Step time percentiles (ms) after warm-up. `clock: "gpu"`: of each step's GPU time, from
+   * timestamps around its compute pass (where the device has `timestamp-query`); `"window"`: of
+   * the logging windows' mean wall time per step.
+   */
+  readonly stepMs: StepTimes;
   /** Compute dispatches recorded into one training step. */
   readonly dispatchesPerStep: number;
   /** GPU memory the model allocated (bytes). */
@@ -157,6 +170,9 @@ export async function train(
     adamw: config.adamw,
     ...(config.matrixUnits === false ? { matrixUnits: false } : {}),
   });
+  const clock = gpu.features.has("timestamp-query")
+    ? new StepClock(gpu, Math.min(logEvery, 2048))
+    : undefined;
   try {
     let start = 1;
     if (options.resumeFrom) {
@@ -175,6 +191,13 @@ export async function train(
     const trainCurve: CurvePoint[] = [];
     const evalCurve: CurvePoint[] = [];
     const windows: number[] = [];
+    const gpuSteps: number[] = [];
+    /** Reads the GPU times of the steps up to `step`, keeping those after warm-up. */
+    const readClock = async (step: number) => {
+      if (!clock) return;
+      const ms = await clock.read();
+      gpuSteps.push(...ms.slice(Math.max(0, start + warmup - (step - ms.length + 1))));
+    };
     let divergedAt: number | undefined;
     let windowStart = performance.now();
     let windowSteps = 0;
@@ -186,10 +209,12 @@ export async function train(
         windowSteps = 0;
       }
       const batch = data.batch("train", step - 1, sample);
-      await model.step(batch, step, lrAt(config.schedule, step - 1, config.steps));
+      if (clock && clock.pending === clock.capacity) await readClock(step - 1);
+      await model.step(batch, step, lrAt(config.schedule, step - 1, config.steps), clock);
       windowSteps++;
       if (step % logEvery === 0 || step === last) {
         const m = await model.readMetrics();
+        await readClock(step);
         const now = performance.now();
         const msPerStep = (now - windowStart) / windowSteps;
         if (step >= start + warmup) windows.push(msPerStep);
@@ -227,17 +252,21 @@ export async function train(
       }
     }
     const msP50 = percentile(windows, 0.5);
+    const stepMs: StepTimes = clock
+      ? { p50: percentile(gpuSteps, 0.5), p99: percentile(gpuSteps, 0.99), clock: "gpu" }
+      : { p50: msP50, p99: percentile(windows, 0.99), clock: "window" };
     return {
       train: trainCurve,
       eval: evalCurve,
       tokensPerSecond: (1000 * tokensPerStep) / msP50,
-      stepMs: { p50: msP50, p99: percentile(windows, 0.99) },
+      stepMs,
       dispatchesPerStep: model.dispatchesPerStep,
       gpuBytes: model.bytes,
       gemms: model.gemmPaths,
       ...(divergedAt !== undefined ? { divergedAt } : {}),
     };
   } finally {
+    clock?.destroy();
     model.destroy();
   }
 }

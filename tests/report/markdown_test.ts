@@ -23,7 +23,7 @@ Deno.test("the policy table has every column and one row per policy with its sta
       "p-value",
       "top-1 acc",
       "tokens/s",
-      "step ms p50/p99",
+      "ms/step of log windows p50/p99",
       "dispatches/step",
       "GEMMs",
       "bits/weight",
@@ -46,7 +46,7 @@ Deno.test("the policy table has every column and one row per policy with its sta
   assertStrictEquals(nvfp4("Δ vs bf16"), "+2.53 %");
   assertStrictEquals(nvfp4("p-value"), "0.011");
   assertStrictEquals(nvfp4("top-1 acc"), "40.0 %");
-  assertStrictEquals(nvfp4("step ms p50/p99"), "11.0 / 25.0");
+  assertStrictEquals(nvfp4("ms/step of log windows p50/p99"), "11.0 / 25.0");
   assertStrictEquals(nvfp4("bits/weight"), "4.03");
   assertStrictEquals(nvfp4("diverged"), "0/3");
   assertStrictEquals(cells("fp8")("p-value"), "n/a");
@@ -182,4 +182,21 @@ Deno.test("a report of runs on Dawn names it in the environment and in the bench
   const mixed = await render([...dawn.slice(1), suiteA()[0]]);
   assertOk(row(mixed, "WebGPU")[1].startsWith("**records disagree:** Dawn (npm:webgpu 0.6.2)"));
   assertOk(!mixed.includes("--gpu dawn"), "no --gpu flag for records of both implementations");
+});
+
+Deno.test("the step-time column says which clock its percentiles come from", async () => {
+  const gpu = suiteA().map((r) => ({
+    ...r,
+    result: { ...r.result, stepMs: { ...r.result.stepMs, clock: "gpu" as const } },
+  }));
+  assertOk(row(await render(gpu), "policy").includes("GPU ms/step p50/p99"));
+  const mixed = gpu.map((r, i) =>
+    i === 0
+      ? { ...r, result: { ...r.result, stepMs: { p50: 3, p99: 4, clock: "window" as const } } }
+      : r
+  );
+  const md = await render(mixed);
+  assertOk(row(md, "policy").includes("step ms p50/p99 (gpu: per step, window: log windows)"));
+  assertOk(row(md, "nvfp4").some((c) => c.endsWith(" gpu")));
+  assertOk(row(md, "bf16 (baseline)").some((c) => c.endsWith(" mixed")));
 });

@@ -42,7 +42,7 @@ export interface RunOptions {
   readonly accuracy?: number;
   readonly divergedAt?: number;
   readonly tokensPerSecond?: number;
-  readonly stepMs?: { p50: number; p99: number };
+  readonly stepMs?: { p50: number; p99: number; clock?: "gpu" | "window" };
   readonly gpuBytes?: number;
   readonly recipeHash?: string;
   readonly finishedAt?: string;
