@@ -12,6 +12,7 @@ import { runKernelBenchmark } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
 import { getGpu } from "./src/gpu/device.ts";
 import {
+  defaultGpuImplementation,
   type GpuImplementationChoice,
   parseGpuImplementation,
   useGpuImplementation,
@@ -72,7 +73,7 @@ async function bench(args: string[]): Promise<number> {
       "dry-run": { type: "boolean" },
     },
   });
-  useGpuFlag(values.gpu);
+  const chosen = useGpuFlag(values.gpu);
   const seeds = list(values.seeds)?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) {
@@ -91,6 +92,8 @@ async function bench(args: string[]): Promise<number> {
   const { planRuns, runSuite } = await import("./src/runner/run.ts");
   const paths = positionals.length > 0 ? positionals : [DEFAULT_RECIPE];
   const runs: RunSpec[] = [];
+  // Every run of each recipe at these settings, whatever the filters: what its report shows.
+  const reportRuns: RunSpec[] = [];
   const problems: string[] = [];
   for (const path of paths) {
     try {
@@ -100,6 +103,7 @@ async function bench(args: string[]): Promise<number> {
         ...(seeds ? { seeds } : {}),
         ...(steps ? { steps } : {}),
       }));
+      reportRuns.push(...expandRuns(recipe, steps ? { steps } : {}));
     } catch (e) {
       if (e instanceof RecipeError || e instanceof RangeError) problems.push(e.message);
       else throw e;
@@ -113,15 +117,20 @@ async function bench(args: string[]): Promise<number> {
     console.log(describePlan(runs));
     return 0;
   }
-  const gpu = await getGpu();
-
+  // The implementation is part of a run's id; an adapter is needed only for runs to train (and
+  // to resolve --gpu auto).
+  const choice = chosen ?? defaultGpuImplementation();
+  const implementation = choice === "auto" ? (await getGpu()).implementation.name : choice;
   const out = String(values.out);
-  const plan = await planRuns(runs, `${out}/runs`, gpu.implementation.name);
+  const runsDir = `${out}/runs`;
+  const plan = await planRuns(runs, runsDir, implementation);
+  const toTrain = plan.filter((p) => !p.existing);
+  const gpu = toTrain.length > 0 ? await getGpu() : undefined;
   // Only the runs without a record will train: they must fit the adapter.
-  for (const { spec: r } of plan.filter((p) => !p.existing)) {
+  for (const { spec: r } of gpu ? toTrain : []) {
     try {
-      const units = gemmUnits(gpu, r.train.matrixUnits === false ? { matrixUnits: false } : {});
-      checkMemory(gpu, r.model, r.policy, r.train.batch, r.train.steps, undefined, units);
+      const units = gemmUnits(gpu!, r.train.matrixUnits === false ? { matrixUnits: false } : {});
+      checkMemory(gpu!, r.model, r.policy, r.train.batch, r.train.steps, undefined, units);
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
       problems.push(`${r.recipePath} model (policy ${r.policyName}): ${e.message}`);
@@ -135,9 +144,12 @@ async function bench(args: string[]): Promise<number> {
     console.error("\ninterrupted: finished runs keep their records; the run in progress left none");
     Deno.exit(130);
   });
-  await runSuite(gpu, plan);
-  for (const suite of new Set(runs.map((r) => r.suite))) {
-    const { path } = await writeReport(suite, { runsDir: `${out}/runs`, outDir: out });
+  if (gpu) await runSuite(gpu, plan);
+  else console.error(`every run has a record in ${runsDir}: nothing to train`);
+  const reportPlan = await planRuns(reportRuns, runsDir, implementation);
+  for (const suite of new Set(reportRuns.map((r) => r.suite))) {
+    const suitePlan = reportPlan.filter((p) => p.spec.suite === suite);
+    const { path } = await writeReport(suite, { runsDir, outDir: out, plan: suitePlan });
     console.error(`report: ${path}`);
   }
   return 0;

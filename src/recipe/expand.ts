@@ -16,7 +16,11 @@ export interface ExpandOptions {
   readonly policies?: readonly string[];
   /** Only these seeds (seeds of the recipe). */
   readonly seeds?: readonly number[];
-  /** Train this many steps instead of the recipe's `train.steps`. */
+  /**
+   * Train this many steps instead of the recipe's `train.steps`. Runs with other settings than
+   * the recipe's are a suite of their own, `<recipe name>-steps-<N>`, so that their report never
+   * mixes them with the recipe's runs.
+   */
   readonly steps?: number;
 }
 
@@ -49,6 +53,8 @@ export interface ExpandOptions {
  *   ["fp8-current", 1, 20],
  *   ["fp8-current", 2, 20],
  * ]);
+ * assert.equal(runs[0].suite, "tiny-steps-20");
+ * assert.equal(expandRuns(recipe, { steps: 100 })[0].suite, "tiny");
  * assert.throws(() => expandRuns(recipe, { steps: 5 }), /warmup/);
  * ```
  */
@@ -82,9 +88,12 @@ export function expandRuns(recipe: Recipe, options: ExpandOptions = {}): RunSpec
     !options.policies || options.policies.includes(p.name)
   );
   const seeds = recipe.seeds.filter((s) => !options.seeds || options.seeds.includes(s));
+  const suite = train.steps === recipe.train.steps
+    ? recipe.name
+    : `${recipe.name}-steps-${train.steps}`;
   return policies.flatMap((policy) =>
     seeds.map((seed) => ({
-      suite: recipe.name,
+      suite,
       recipePath: recipe.path,
       recipeHash: recipe.hash,
       policyName: policy.name,

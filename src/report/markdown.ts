@@ -11,6 +11,7 @@
 import { markdownTable } from "markdown-table";
 import type { RunRecord } from "../runner/record.ts";
 import { aggregate, type PolicySummary, type SuiteSummary } from "./aggregate.ts";
+import { normalize } from "node:path";
 import { caveats } from "./caveats.ts";
 import { type Chart, suiteCharts } from "./charts.ts";
 import { environmentRows } from "./environment.ts";
@@ -34,6 +35,11 @@ export interface ReportOptions {
   readonly runsDir?: string;
   /** The recipe's own description, shown under the title. */
   readonly description?: string;
+  /**
+   * The runs of the recipe's plan that have no record yet (said in the caveats). Given, the
+   * records are the plan's, and the reproduce command names only the recipes (and steps).
+   */
+  readonly missing?: readonly { readonly policy: string; readonly seed: number }[];
 }
 
 /** A rendered report: its markdown and the chart files it links to. */
@@ -185,8 +191,17 @@ function when(s: SuiteSummary): string {
   return `The runs finished ${span} (UTC) and took ${duration(total)} in all.`;
 }
 
-/** `deno task bench` with the suite's recipes, policies (baseline first), seeds and steps. */
-function benchCommand(recipes: readonly string[], s: SuiteSummary, out?: string): string {
+/**
+ * `deno task bench` with the suite's recipes and steps; with its policies (baseline first) and
+ * seeds too unless `planned` (the report shows the recipe's whole plan, so the recipe alone
+ * names its runs).
+ */
+function benchCommand(
+  recipes: readonly string[],
+  s: SuiteSummary,
+  planned: boolean,
+  out?: string,
+): string {
   const unique = <T>(xs: T[]) => [...new Set(xs)];
   const records = s.records;
   const policies = s.policies.map((p) => p.policy);
@@ -194,8 +209,7 @@ function benchCommand(recipes: readonly string[], s: SuiteSummary, out?: string)
   const steps = unique(records.map((r) => r.spec.train.steps));
   return [
     `deno task bench ${recipes.join(" ")}`,
-    `--policy ${policies.join(",")}`,
-    `--seeds ${seeds.join(",")}`,
+    ...(planned ? [] : [`--policy ${policies.join(",")}`, `--seeds ${seeds.join(",")}`]),
     ...(steps.length === 1 ? [`--steps ${steps[0]}`] : []),
     ...(out !== undefined && out !== "reports" ? [`--out ${out}`] : []),
     ...gpuFlag(s),
@@ -228,8 +242,10 @@ export async function renderReport(
   if (!s) throw new Error(`no run records for suite "${suite}"`);
   const chartDir = options.chartDir ?? suite;
   const charts = await suiteCharts(s);
-  const recipes = [...new Set(s.records.map((r) => r.spec.recipePath))];
-  const reproduce = options.reproduceCommand ?? benchCommand(recipes, s, options.benchOut);
+  const recipes = [...new Set(s.records.map((r) => normalize(r.spec.recipePath)))];
+  const planned = options.missing !== undefined;
+  const reproduce = options.reproduceCommand ??
+    benchCommand(recipes, s, planned, options.benchOut);
   // verify re-runs on the records' own WebGPU implementation, so it needs no --gpu.
   const verify = options.verifyCommand ?? `deno task verify reports/${suite}.md`;
   const env = environmentRows(s.records).map((r) => [
@@ -259,7 +275,7 @@ export async function renderReport(
         "records.",
     ),
     "## Caveats",
-    caveats(s).map(bullet).join("\n"),
+    caveats(s, options.missing ?? []).map(bullet).join("\n"),
     runsSection(s, options.runsDir ?? "runs"),
   ];
   return { markdown: parts.join("\n\n") + "\n", charts, summary: s };

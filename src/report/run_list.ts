@@ -41,6 +41,24 @@ export interface RunList {
   readonly runsDir: string;
   /** Record ids (`<runsDir>/<id>.json`), in the order of the report's runs table. */
   readonly runs: readonly string[];
+  /**
+   * Every run the report's recipe plans, with or without a record yet, under the names the report
+   * gives them (a record may serve runs of several recipes: its id is only what determines its
+   * result). `deno task report` rebuilds the report from it. Absent in older lists.
+   */
+  readonly plan?: ReportPlan;
+}
+
+/** The runs a report plans for ({@link RunList.plan}). */
+export interface ReportPlan {
+  /** The recipe files, as given to `deno task bench`. */
+  readonly recipes: readonly string[];
+  /** sha256 of the resolved recipe. */
+  readonly recipeHash: string;
+  /** The baseline policy's name. */
+  readonly baseline: string;
+  /** Each planned run: its record id, policy name and seed, in the recipe's order. */
+  readonly runs: readonly { readonly id: string; readonly policy: string; readonly seed: number }[];
 }
 
 /**
@@ -66,6 +84,8 @@ export class RunListError extends Error {
   }
 }
 
+const RECORD_ID = z.string().regex(/^[A-Za-z0-9_-]+$/, "expected a record id");
+
 const schema = z.object({
   format: z.literal(RUN_LIST_FORMAT, {
     error: (i) =>
@@ -74,7 +94,14 @@ const schema = z.object({
   suite: z.string().min(1),
   report: z.string().min(1),
   runsDir: z.string().refine((d) => !isAbsolute(d), "must be relative to the list's folder"),
-  runs: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/, "expected a record id")).min(1),
+  runs: z.array(RECORD_ID).min(1),
+  plan: z.object({
+    recipes: z.array(z.string().min(1)).min(1),
+    recipeHash: z.string().min(1),
+    baseline: z.string().min(1),
+    runs: z.array(z.object({ id: RECORD_ID, policy: z.string().min(1), seed: z.number().int() }))
+      .min(1),
+  }).optional(),
 });
 
 /**
@@ -107,7 +134,7 @@ export function runListPath(reportPath: string): string {
  */
 export async function writeRunList(
   reportPath: string,
-  list: Pick<RunList, "suite" | "runsDir" | "runs">,
+  list: Pick<RunList, "suite" | "runsDir" | "runs" | "plan">,
 ): Promise<string> {
   const path = runListPath(reportPath);
   const full: RunList = {
@@ -116,6 +143,7 @@ export async function writeRunList(
     report: basename(reportPath),
     runsDir: list.runsDir,
     runs: list.runs,
+    ...(list.plan ? { plan: list.plan } : {}),
   };
   await writeAtomic(path, JSON.stringify(full, null, 2) + "\n");
   return path;

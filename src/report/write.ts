@@ -8,13 +8,14 @@
  * @module
  */
 
-import { join, relative } from "node:path";
+import { join, normalize, relative } from "node:path";
 import { NAME_PATTERN } from "../recipe/schema.ts";
 import { writeAtomic } from "../io/atomic.ts";
-import { readRecords, type RecordError } from "../runner/record.ts";
+import { readRecords, type RecordError, type RunRecord } from "../runner/record.ts";
+import type { RunSpec } from "../recipe/run_spec.ts";
 import type { SuiteSummary } from "./aggregate.ts";
 import { renderReport } from "./markdown.ts";
-import { writeRunList } from "./run_list.ts";
+import { readRunList, type ReportPlan, RunListError, writeRunList } from "./run_list.ts";
 
 /** Options of {@link writeReport}. */
 export interface WriteReportOptions {
@@ -24,6 +25,13 @@ export interface WriteReportOptions {
   readonly outDir?: string;
   /** The recipe's own description, shown under the title. */
   readonly description?: string;
+  /**
+   * Every run of the report's recipe, with its record id (`src/runner/run.ts` `planRuns`): the
+   * report shows exactly these runs, under these names, and lists those without a record as
+   * missing. Without it, the plan of the report's run list is used, and without that, every
+   * record of the suite (the newest per policy and seed of the newest recipe version).
+   */
+  readonly plan?: readonly { readonly id: string; readonly spec: RunSpec }[];
 }
 
 /** What {@link writeReport} wrote. */
@@ -68,20 +76,25 @@ export async function writeReport(
   }
   const runsDir = options.runsDir ?? "reports/runs";
   const outDir = options.outDir ?? "reports";
+  const path = join(outDir, `${suite}.md`);
   const { records, errors } = await readRecords(runsDir);
-  if (!records.some((r) => r.spec.suite === suite)) {
+  const plan = options.plan ? planOf(options.plan) : await listedPlan(path);
+  const { shown, missing } = plan
+    ? plannedRecords(suite, plan, records)
+    : { shown: records.filter((r) => r.spec.suite === suite), missing: [] };
+  if (shown.length === 0) {
     const n = errors.length;
     const unread = n > 0 ? ` (${n} unreadable record file${n === 1 ? "" : "s"} skipped)` : "";
     throw new Error(`no run records for suite "${suite}" in ${runsDir}${unread}`);
   }
-  const path = join(outDir, `${suite}.md`);
   const relativeRuns = relative(outDir, runsDir);
-  const report = await renderReport(suite, records, {
+  const report = await renderReport(suite, shown, {
     chartDir: suite,
     runsDir: relativeRuns,
     verifyCommand: `deno task verify ${path}`,
     benchOut: outDir,
     description: options.description,
+    missing,
   });
   const charts = report.charts.map((c) => join(outDir, suite, c.file));
   for (const [i, c] of report.charts.entries()) await writeAtomic(charts[i], c.svg);
@@ -89,7 +102,64 @@ export async function writeReport(
     suite,
     runsDir: relativeRuns,
     runs: report.summary.records.map((r) => r.id),
+    ...(plan ? { plan } : {}),
   });
   await writeAtomic(path, report.markdown);
   return { path, charts, runList, skipped: errors, summary: report.summary };
+}
+
+/** The run-list form of a plan of runs (names and ids only). */
+function planOf(runs: readonly { readonly id: string; readonly spec: RunSpec }[]): ReportPlan {
+  if (runs.length === 0) throw new RangeError("writeReport: the plan has no runs");
+  const first = runs[0].spec;
+  return {
+    recipes: [...new Set(runs.map((r) => normalize(r.spec.recipePath)))],
+    recipeHash: first.recipeHash,
+    baseline: first.baseline,
+    runs: runs.map((r) => ({ id: r.id, policy: r.spec.policyName, seed: r.spec.seed })),
+  };
+}
+
+/** The plan of the run list of the report at `path`, if it has one. */
+async function listedPlan(path: string): Promise<ReportPlan | undefined> {
+  try {
+    return (await readRunList(path)).plan;
+  } catch (e) {
+    if (e instanceof RunListError) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The records of a plan's runs, each under the plan's names (a record's own names are those of
+ * the recipe that first trained it), and the planned runs without a record.
+ */
+function plannedRecords(
+  suite: string,
+  plan: ReportPlan,
+  records: readonly RunRecord[],
+): { shown: RunRecord[]; missing: { policy: string; seed: number }[] } {
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const shown: RunRecord[] = [];
+  const missing: { policy: string; seed: number }[] = [];
+  for (const run of plan.runs) {
+    const record = byId.get(run.id);
+    if (!record) {
+      missing.push({ policy: run.policy, seed: run.seed });
+      continue;
+    }
+    shown.push({
+      ...record,
+      spec: {
+        ...record.spec,
+        suite,
+        recipePath: plan.recipes[0],
+        recipeHash: plan.recipeHash,
+        baseline: plan.baseline,
+        policyName: run.policy,
+        seed: run.seed,
+      },
+    });
+  }
+  return { shown, missing };
 }

@@ -41,18 +41,72 @@ export function trainConfigOf(spec: RunSpec): TrainConfig {
 }
 
 /**
- * A run's id: sha256 of its canonical spec with the data and kernel-source hashes and the WebGPU
- * implementation it runs on (by name: like the adapter, the implementation's version is in the
- * record's environment, not in the id).
+ * What a run's data contributes to its id: the token stream's hash, the tokenizer, and how the
+ * stream divides into the splits (each part's role and token range). Not the parts' sources: the
+ * same tokens from `./x.txt` or `x.txt` train the same run.
+ */
+export interface DataIdentity {
+  readonly sha256: string;
+  readonly tokenizer: string;
+  readonly parts: readonly {
+    readonly role: string;
+    readonly start: number;
+    readonly end: number;
+    readonly valTokens: number;
+  }[];
+}
+
+/** The {@link DataIdentity} of a loaded dataset. */
+export function dataIdentity(data: Dataset): DataIdentity {
+  return {
+    sha256: data.sha256,
+    tokenizer: data.tokenizer.name,
+    parts: data.parts.map(({ role, start, end, valTokens }) => ({ role, start, end, valTokens })),
+  };
+}
+
+/**
+ * A run's id: sha256 of exactly what determines its result — the resolved model, precision
+ * policy, training settings and seed, the data's {@link DataIdentity}, the kernel-source hash and
+ * the WebGPU implementation it runs on (by name: like the adapter, the implementation's version is
+ * in the record's environment, not in the id). Not the suite, the recipe's path or hash, the
+ * policy's name or the baseline: renaming a policy, adding a seed or a policy, or spelling the
+ * recipe's path differently leaves every other run's id, and so its record, as it was.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runId } from "./run.ts";
+ * import type { RunSpec } from "../recipe/run_spec.ts";
+ * const spec = {
+ *   suite: "a", recipePath: "recipes/a.yaml", policyName: "x", seed: 0, policy: { name: "x" },
+ * } as unknown as RunSpec;
+ * const data = { sha256: "d", tokenizer: "byte", parts: [] };
+ * const renamed = {
+ *   ...spec, suite: "b", recipePath: "./recipes/b.yaml", policyName: "y", policy: { name: "y" },
+ * } as unknown as RunSpec;
+ * assert.equal(runId(spec, data, "k", "deno"), runId(renamed, data, "k", "deno"));
+ * assert.notEqual(runId(spec, data, "k", "deno"), runId({ ...spec, seed: 1 }, data, "k", "deno"));
+ * ```
  */
 export function runId(
   spec: RunSpec,
-  dataHash: string,
+  data: DataIdentity,
   kernelsHash: string,
   implementation: GpuImplementationName,
 ): string {
+  const { model, train, seed } = spec;
+  const { name: _name, ...policy } = spec.policy;
   return sha256Hex(
-    canonicalJson({ spec, data: dataHash, kernels: kernelsHash, webgpu: implementation }),
+    canonicalJson({
+      model,
+      policy,
+      train,
+      seed,
+      data,
+      kernels: kernelsHash,
+      webgpu: implementation,
+    }),
   );
 }
 
@@ -125,7 +179,7 @@ export async function planRuns(
       datasets.set(dataKey, loadDataset(spec.data, { baseDir: dirname(spec.recipePath) }));
     }
     const data = await datasets.get(dataKey)!;
-    const id = runId(spec, data.sha256, kernels, implementation);
+    const id = runId(spec, dataIdentity(data), kernels, implementation);
     const path = join(runsDir, `${id}.json`);
     let found: { existing: RunRecord } | { invalid: RecordError } | undefined;
     try {

@@ -77,9 +77,9 @@ Deno.test("charts, environment, reproduce commands, caveats and record ids are p
         "--steps 100\ndeno task verify reports/suite-a.md\n```",
     ),
   );
-  assertOk(md.includes("quantize → dequantize"));
-  assertOk(md.includes("f32 GEMM with f32 accumulation"));
-  assertOk(md.includes("not tensor-core speed"));
+  assertOk(text.includes("Formats are emulated: exact values, not native FP8/FP4 arithmetic"));
+  assertOk(text.includes("12 of 12 records predate GEMM-path recording"));
+  assertOk(text.includes("not of native low-precision units"));
   assertOk(md.includes("**Hardware**: NVIDIA H100 80GB HBM3."));
   assertOk(!md.includes("software adapter"), "no software-adapter caveat on an H100");
   const details = md.slice(md.indexOf("<details>"), md.indexOf("</details>"));
@@ -199,4 +199,32 @@ Deno.test("the step-time column says which clock its percentiles come from", asy
   assertOk(row(md, "policy").includes("step ms p50/p99 (gpu: per step, window: log windows)"));
   assertOk(row(md, "nvfp4").some((c) => c.endsWith(" gpu")));
   assertOk(row(md, "bf16 (baseline)").some((c) => c.endsWith(" mixed")));
+});
+
+Deno.test("caveats describe the GEMM paths the records used and the measured throughput order", async () => {
+  const paths = (policy: string) =>
+    policy === "nvfp4"
+      ? [[{
+        layer: "l",
+        fprop: "packed" as const,
+        dgrad: "packed" as const,
+        wgrad: "f32" as const,
+      }]]
+      : [[{ layer: "l", fprop: "f32" as const, dgrad: "f32" as const, wgrad: "f32" as const }]];
+  const records = suiteA().map((r) => ({
+    ...r,
+    result: {
+      ...r.result,
+      gemms: paths(r.spec.policyName),
+      tokensPerSecond: r.spec.policyName === "nvfp4" ? 20000 : r.result.tokensPerSecond,
+    },
+  }));
+  const md = await render(records);
+  const text = md.slice(md.indexOf("## Caveats")).replace(/\s+/g, " ");
+  assertOk(text.includes("`packed`: NVFP4 × NVFP4 GEMMs on the 4-bit codes"));
+  assertOk(text.includes("`f32`: operands in f32"));
+  assertOk(!text.includes("`matrix`:"), "no matrix path was used");
+  assertOk(!text.includes("predate GEMM-path recording"));
+  assertOk(text.includes("Here nvfp4 ran faster and"), "nvfp4 measured faster than bf16");
+  assertOk(!text.includes("slower than BF16"), "no fixed claim that low precision is slower");
 });

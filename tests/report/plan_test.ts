@@ -1,0 +1,93 @@
+import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
+import { loadRecipe } from "../../src/recipe/load.ts";
+import { expandRuns } from "../../src/recipe/expand.ts";
+import type { Recipe } from "../../src/recipe/recipe.ts";
+import { type PlannedRun, planRuns } from "../../src/runner/run.ts";
+import { writeReport } from "../../src/report/write.ts";
+import { readRunList } from "../../src/report/run_list.ts";
+import { BASE, writeRecipe } from "../recipe/fixture.ts";
+import { makeRecord } from "../runner/fixtures.ts";
+
+/** Writes a record for each planned run, as if it had trained, with final loss `loss`. */
+async function record(plan: readonly PlannedRun[], loss = 2.5) {
+  for (const p of plan) {
+    const r = makeRecord({ policy: p.spec.policyName, seed: p.spec.seed, evalLoss: loss });
+    await Deno.writeTextFile(p.path, JSON.stringify({ ...r, id: p.id, spec: p.spec }));
+  }
+}
+
+async function withRecipe(test: (recipe: Recipe, dir: string) => Promise<void>) {
+  const { dir, path } = await writeRecipe(BASE);
+  try {
+    await Deno.mkdir(`${dir}/runs`);
+    await test(await loadRecipe(path), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a run with overridden steps gets its own report and leaves the recipe's report as it was", async () => {
+  await withRecipe(async (recipe, dir) => {
+    const runsDir = `${dir}/runs`;
+    const plan = await planRuns(expandRuns(recipe), runsDir, "deno");
+    await record(plan);
+    const first = await writeReport("tiny", { runsDir, outDir: dir, plan });
+    const before = await Deno.readTextFile(first.path);
+    // `bench recipe.yaml --policy bf16 --seeds 0 --steps 30`: a suite of its own.
+    const short = expandRuns(recipe, { policies: ["bf16"], seeds: [0], steps: 30 });
+    assertStrictEquals(short[0].suite, "tiny-steps-30");
+    await record(await planRuns(short, runsDir, "deno"), 9.9);
+    const again = await writeReport("tiny", { runsDir, outDir: dir, plan });
+    assertStrictEquals(await Deno.readTextFile(again.path), before);
+    const overridden = await planRuns(expandRuns(recipe, { steps: 30 }), runsDir, "deno");
+    const own = await writeReport("tiny-steps-30", { runsDir, outDir: dir, plan: overridden });
+    assertStrictEquals(own.path, `${dir}/tiny-steps-30.md`);
+    assertEquals(own.summary.records.map((r) => [r.spec.policyName, r.spec.train.steps]), [
+      ["bf16", 30],
+    ]);
+    const md = (await Deno.readTextFile(own.path)).replace(/\s+/g, " ");
+    assertOk(
+      md.includes(
+        "3 runs of the recipe have no record yet** (bf16 seed 1, nvfp4 seed 0, nvfp4 seed 1)",
+      ),
+    );
+    assertOk(md.includes("deno task bench"), "a reproduce line");
+    assertOk(md.includes("--steps 30"), "the reproduce line keeps the override");
+  });
+});
+
+Deno.test("a filtered run does not change the recipe's report; the report can be rebuilt from its run list", async () => {
+  await withRecipe(async (recipe, dir) => {
+    const runsDir = `${dir}/runs`;
+    const plan = await planRuns(expandRuns(recipe), runsDir, "deno");
+    await record(plan);
+    const written = await writeReport("tiny", { runsDir, outDir: dir, plan });
+    const before = await Deno.readTextFile(written.path);
+    // `bench recipe.yaml --policy bf16 --seeds 0`: the same run, the same id, its record reused.
+    const filtered = await planRuns(
+      expandRuns(recipe, { policies: ["bf16"], seeds: [0] }),
+      runsDir,
+      "deno",
+    );
+    assertOk(filtered[0].existing !== undefined, "the filtered run's record exists");
+    await writeReport("tiny", { runsDir, outDir: dir, plan });
+    assertStrictEquals(await Deno.readTextFile(written.path), before);
+    // `deno task report tiny`: no plan given; the run list's plan rebuilds the same report.
+    assertEquals((await readRunList(written.path)).plan?.runs.length, 4);
+    await writeReport("tiny", { runsDir, outDir: dir });
+    assertStrictEquals(await Deno.readTextFile(written.path), before);
+  });
+});
+
+Deno.test("a report names runs as its recipe does, even where a record was trained under another name", async () => {
+  await withRecipe(async (recipe, dir) => {
+    const runsDir = `${dir}/runs`;
+    const plan = await planRuns(expandRuns(recipe), runsDir, "deno");
+    await record(plan);
+    const renamed = plan.map((p) =>
+      p.spec.policyName === "nvfp4" ? { ...p, spec: { ...p.spec, policyName: "fp4" } } : p
+    );
+    const { summary } = await writeReport("tiny", { runsDir, outDir: dir, plan: renamed });
+    assertEquals(summary.policies.map((p) => p.policy), ["bf16", "fp4"]);
+  });
+});
