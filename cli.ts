@@ -97,7 +97,7 @@ async function bench(args: string[]): Promise<number> {
   const problems: string[] = [];
   for (const path of paths) {
     try {
-      const recipe = await loadRecipe(path);
+      const recipe = await loadRecipe(path, { checkData: true });
       runs.push(...expandRuns(recipe, {
         ...(list(values.policy) ? { policies: list(values.policy) } : {}),
         ...(seeds ? { seeds } : {}),

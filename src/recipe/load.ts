@@ -9,6 +9,9 @@
 
 import { dirname, resolve } from "node:path";
 import { dataSpec } from "./data_section.ts";
+import { dataFitProblems } from "./data_fit.ts";
+import { loadDataset } from "../train/data/dataset.ts";
+import { DataError } from "../train/data/errors.ts";
 import { dimensionProblems } from "./dimensions.ts";
 import { checkSchema } from "./issues.ts";
 import { modelConfig } from "./model_section.ts";
@@ -19,6 +22,16 @@ import { type Recipe, type RecipeContent, recipeHash } from "./recipe.ts";
 import { type RecipeInput, RecipeSchema } from "./schema.ts";
 import { SourceFile } from "./source.ts";
 import { trainSettings } from "./train_section.ts";
+
+/** Options of {@link loadRecipe}. */
+export interface LoadRecipeOptions {
+  /**
+   * Also load the recipe's data and check that it fits the model and training settings (one
+   * training window, one evaluation batch; `data_fit.ts`), as every command that will train
+   * should before any run starts.
+   */
+  readonly checkData?: boolean;
+}
 
 /**
  * Reads, validates and resolves the recipe at `path` (relative data paths are relative to its
@@ -62,7 +75,10 @@ import { trainSettings } from "./train_section.ts";
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function loadRecipe(path: string): Promise<Recipe> {
+export async function loadRecipe(
+  path: string,
+  options: LoadRecipeOptions = {},
+): Promise<Recipe> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -129,6 +145,16 @@ export async function loadRecipe(path: string): Promise<Recipe> {
   }
 
   if (problems.length > 0 || !model || !train || !data) throw new RecipeError(problems);
+  if (options.checkData) {
+    try {
+      const dataset = await loadDataset(data, { baseDir: dirname(resolve(path)) });
+      problems.push(...dataFitProblems(src, model, train, dataset));
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      problems.push(src.problem(["data"], e.message, "key"));
+    }
+    if (problems.length > 0) throw new RecipeError(problems);
+  }
   const content: RecipeContent = {
     name: raw.name,
     model,

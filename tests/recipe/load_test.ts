@@ -2,9 +2,11 @@
  * A valid recipe loads into the training types, with every default spelled out.
  */
 
-import { assertEquals } from "../assert.ts";
+import { assertEquals, assertOk, assertRejects } from "../assert.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
-import { BASE, edit, load } from "./fixture.ts";
+import { loadRecipe } from "../../src/recipe/load.ts";
+import { RecipeError } from "../../src/recipe/problems.ts";
+import { BASE, edit, load, writeRecipe } from "./fixture.ts";
 
 Deno.test("the sections map onto ModelConfig, DataSpec, RunTrain and policies", async () => {
   const recipe = await load(BASE);
@@ -65,4 +67,28 @@ Deno.test("anchors and aliases work; the description is kept", async () => {
   const recipe = await load(text);
   assertEquals(recipe.description, "Two policies.");
   assertEquals(recipe.policies[1].linear.dgrad.dy, { format: "bf16", rounding: "stochastic" });
+});
+
+Deno.test("a validation split too small for one evaluation batch is a recipe problem at train.eval when data is checked", async () => {
+  // 16 × 32 + 1 = 513 validation tokens are needed; 1 % of moby-dick's ≈ 1.2 MB is ≈ 12,000, so
+  // val_fraction 0.0001 leaves ≈ 120.
+  const text = edit(BASE, ["  corpus: moby-dick", "  corpus: moby-dick\n  val_fraction: 0.0001"], [
+    "  batch: 4",
+    "  batch: 16",
+  ]);
+  const { dir, path } = await writeRecipe(text);
+  try {
+    await loadRecipe(path); // without the data check it loads
+    await assertRejects(loadRecipe(path, { checkData: true }), (e) => {
+      assertOk(e instanceof RecipeError);
+      assertOk(
+        /recipe\.yaml:\d+:\d+ train\.eval: one evaluation batch \(train\.batch 16 × seq_len 32 \+ 1 = 513 tokens\) does not fit the validation split \(\d+ tokens\)/
+          .test(e.message),
+        e.message,
+      );
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
