@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { runKernelBenchmark } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
 import { getGpu } from "./src/gpu/device.ts";
+import { GpuUnavailableError } from "./src/gpu/unavailable.ts";
 import {
   defaultGpuImplementation,
   type GpuImplementationChoice,
@@ -113,16 +114,29 @@ async function bench(args: string[]): Promise<number> {
     console.error(problems.join("\n"));
     return 2;
   }
-  if (values["dry-run"]) {
-    console.log(describePlan(runs));
-    return 0;
-  }
   // The implementation is part of a run's id; an adapter is needed only for runs to train (and
   // to resolve --gpu auto).
   const choice = chosen ?? defaultGpuImplementation();
-  const implementation = choice === "auto" ? (await getGpu()).implementation.name : choice;
   const out = String(values.out);
   const runsDir = `${out}/runs`;
+  if (values["dry-run"]) {
+    console.log(describePlan(runs));
+    // Where there is an adapter, runs to train are checked against it as the real run would.
+    const adapter = await getGpu().catch((e) => {
+      if (e instanceof GpuUnavailableError) return undefined;
+      throw e;
+    });
+    const name = choice === "auto" ? adapter?.implementation.name ?? "deno" : choice;
+    const { describeStatus } = await import("./src/runner/dry_run.ts");
+    const status = describeStatus(await planRuns(runs, runsDir, name), adapter);
+    console.log(`\n${status.lines.join("\n")}`);
+    if (status.problems.length > 0) {
+      console.error([...new Set(status.problems)].join("\n"));
+      return 2;
+    }
+    return 0;
+  }
+  const implementation = choice === "auto" ? (await getGpu()).implementation.name : choice;
   const plan = await planRuns(runs, runsDir, implementation);
   const toTrain = plan.filter((p) => !p.existing);
   const gpu = toTrain.length > 0 ? await getGpu() : undefined;
