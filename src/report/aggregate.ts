@@ -12,7 +12,16 @@ import { describeGemmPaths } from "../model/plan.ts";
 import { bitsPerValue, resolveFormat } from "../formats/spec.ts";
 import type { RunRecord } from "../runner/record.ts";
 import { meanCurve, type MeanPoint } from "./curves.ts";
-import { mean, median, sampleStd, welchTTest } from "./stats.ts";
+import {
+  holm,
+  mean,
+  median,
+  sampleStd,
+  sampleVariance,
+  seedsForPower,
+  welchInterval,
+  welchTTest,
+} from "./stats.ts";
 
 /** What a report takes from one run. */
 export interface RunOutcome {
@@ -61,8 +70,17 @@ export interface PolicySummary {
     | null;
   /** 100 · (mean − baseline mean) / baseline mean; null for the baseline or without data. */
   readonly deltaPercent: number | null;
+  /** The 95 % Welch confidence interval of {@link deltaPercent} (% of the baseline mean). */
+  readonly deltaInterval: readonly [number, number] | null;
   /** Two-sided Welch's t-test p-value against the baseline; null where undefined (n < 2). */
   readonly pValue: number | null;
+  /** {@link pValue} after Holm's adjustment over every policy compared with the baseline. */
+  readonly pHolm: number | null;
+  /**
+   * Seeds per policy a two-sided test at α = 0.05 needs to detect the observed difference from
+   * the baseline with 80 % power, given the two samples' pooled spread; null where undefined.
+   */
+  readonly seedsForPower: number | null;
   /** Mean top-1 accuracy over the runs with a final loss. */
   readonly accuracy: number | null;
   /** Median over seeds. */
@@ -172,6 +190,24 @@ function current(records: readonly RunRecord[]): { kept: RunRecord[]; superseded
   return { kept, superseded };
 }
 
+/** The Welch 95 % interval of mean(losses) − mean(base) in % of the baseline mean. */
+function percentInterval(
+  losses: readonly number[],
+  base: readonly number[],
+  baseMean: number,
+): [number, number] | null {
+  const ci = welchInterval(losses, base);
+  if (!ci || !(baseMean !== 0 && Number.isFinite(baseMean))) return null;
+  return [(100 * ci[0]) / baseMean, (100 * ci[1]) / baseMean];
+}
+
+/** {@link seedsForPower} for the observed difference and the pooled sample spread. */
+function powerSeeds(losses: readonly number[], base: readonly number[]): number | null {
+  if (losses.length < 2 || base.length < 2) return null;
+  const pooled = Math.sqrt((sampleVariance(losses) + sampleVariance(base)) / 2);
+  return seedsForPower(mean(losses) - mean(base), pooled);
+}
+
 function summarisePolicy(
   policy: string,
   records: readonly RunRecord[],
@@ -194,7 +230,10 @@ function summarisePolicy(
       ? null
       : { mean: m, std: losses.length < 2 ? null : sampleStd(losses), n: losses.length },
     deltaPercent: isBaseline ? null : orNull((100 * (m - baseMean)) / baseMean),
+    deltaInterval: isBaseline ? null : percentInterval(losses, baselineLosses, baseMean),
     pValue: isBaseline ? null : welchTTest(losses, baselineLosses)?.p ?? null,
+    pHolm: null,
+    seedsForPower: isBaseline ? null : powerSeeds(losses, baselineLosses),
     accuracy: orNull(mean(accuracies)),
     tokensPerSecond: orNull(median(runs.flatMap((r) => r.tokensPerSecond ?? []))),
     stepMs: steps.length === 0 ? null : {
@@ -234,9 +273,11 @@ function summariseSuite(suite: string, all: readonly RunRecord[]): SuiteSummary 
     ? summarisePolicy(baseline, byPolicy.get(baseline)!, null)
     : null;
   const baseLosses = base?.runs.flatMap((r) => r.finalLoss ?? []) ?? [];
-  const policies = names.map((n) =>
+  const unadjusted = names.map((n) =>
     n === baseline && base ? base : summarisePolicy(n, byPolicy.get(n)!, baseLosses)
   );
+  const adjusted = holm(unadjusted.map((p) => p.pValue));
+  const policies = unadjusted.map((p, i) => ({ ...p, pHolm: adjusted[i] }));
   return {
     suite,
     baseline,

@@ -65,6 +65,13 @@ function lossCell(p: PolicySummary): string {
   return `${fixed(mean, 4)}${std === null ? "" : ` ± ${fixed(std, 4)}`} (${n})${dagger}`;
 }
 
+/** Δ with its 95 % Welch interval, e.g. `+0.52 % [−0.10, +1.14]`. */
+function deltaCell(p: PolicySummary): string {
+  const ci = p.deltaInterval;
+  const bound = (x: number) => signedPercent(x).replace(" %", "");
+  return `${signedPercent(p.deltaPercent)}${ci ? ` [${bound(ci[0])}, ${bound(ci[1])}]` : ""}`;
+}
+
 function divergedCell(p: PolicySummary): string {
   const at = p.runs.flatMap((r) => (r.divergedAt === null ? [] : [r.divergedAt]));
   return `${p.diverged}/${p.runs.length}${at.length > 0 ? ` (step ${at.join(", ")})` : ""}`;
@@ -93,8 +100,9 @@ function policyTable(s: SuiteSummary): string {
   const head = [
     "policy",
     "final val loss (n)",
-    `Δ vs ${s.baseline}`,
-    "p-value",
+    `Δ vs ${s.baseline} [95 % CI]`,
+    "p (Holm)",
+    "seeds for 80 % power",
     "top-1 acc",
     "tokens/s",
     stepMsHeading(s),
@@ -109,8 +117,9 @@ function policyTable(s: SuiteSummary): string {
     return [
       isBase ? `${p.policy} (baseline)` : p.policy,
       lossCell(p),
-      isBase ? "—" : signedPercent(p.deltaPercent),
-      isBase ? "—" : pValue(p.pValue),
+      isBase ? "—" : deltaCell(p),
+      isBase ? "—" : p.pValue === null ? "n/a" : `${pValue(p.pValue)} (${pValue(p.pHolm)})`,
+      isBase || p.seedsForPower === null ? "—" : String(p.seedsForPower),
       p.accuracy === null ? "—" : `${fixed(100 * p.accuracy, 1)} %`,
       grouped(p.tokensPerSecond),
       stepMsCell(p, s),
@@ -129,8 +138,14 @@ function tableNotes(s: SuiteSummary): string[] {
   const notes = [
     `Final val loss: validation loss at the last evaluation, mean ± sample standard deviation ` +
     `over seeds (number of runs). Δ: difference of the means from \`${s.baseline}\`, relative to ` +
-    `\`${s.baseline}\`. p-value: two-sided Welch's t-test of the final losses against ` +
-    `\`${s.baseline}\` (n/a with fewer than two runs on either side). Top-1 acc: next-token ` +
+    `\`${s.baseline}\`, with its 95 % Welch confidence interval. p: two-sided Welch's t-test of ` +
+    `the final losses against \`${s.baseline}\` (n/a with fewer than two runs on either side), ` +
+    `in parentheses after Holm's adjustment for comparing ${s.policies.length - 1} ` +
+    `${s.policies.length - 1 === 1 ? "policy" : "policies"} with one baseline (call a ` +
+    `difference significant at 5 % only where this is ≤ 0.05). Seeds for 80 % power: runs per ` +
+    `policy that a 5 % two-sided test needs to detect the observed difference 4 times in 5, ` +
+    `given the seeds' spread (normal approximation); with fewer seeds than that, a difference ` +
+    `this size can stay hidden. Top-1 acc: next-token ` +
     `accuracy at the same point. Tokens/s: median over seeds; step ms: medians of each run's p50 ` +
     `and p99 after ${warmup} untimed warm-up steps. GEMMs: how many of the linear layers' GEMMs ` +
     `(Fprop, Dgrad, Wgrad) ran on each path — \`matrix\`: f16 operands on the matrix units, ` +

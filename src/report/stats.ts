@@ -1,17 +1,22 @@
 /**
- * Statistics of a report: mean, sample standard deviation, median, and Welch's two-sample t-test
- * (two-sided) whose p-value comes from jStat's Student t CDF.
+ * Statistics of a report: mean, sample standard deviation, median, Welch's two-sample t-test
+ * (two-sided) and its confidence interval, Holm's adjustment for comparing several policies with
+ * one baseline, and the seeds a difference needs to be detected; distributions from jStat.
  *
  * @module
  */
 
 import jstat from "jstat";
 
-/** The part of jStat used here (the package ships no types). */
+/** The parts of jStat used here (the package ships no types). */
 interface StudentT {
   cdf(x: number, dof: number): number;
+  inv(p: number, dof: number): number;
 }
-const studentt: StudentT = (jstat as { jStat: { studentt: StudentT } }).jStat.studentt;
+interface Normal {
+  inv(p: number, mean: number, std: number): number;
+}
+const { studentt, normal } = (jstat as { jStat: { studentt: StudentT; normal: Normal } }).jStat;
 
 /**
  * Arithmetic mean; NaN for no values.
@@ -113,4 +118,80 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchRes
   const t = (mean(a) - mean(b)) / Math.sqrt(se2);
   const df = se2 ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
   return { t, df, p: Math.min(1, 2 * studentt.cdf(-Math.abs(t), df)) };
+}
+
+/**
+ * The `level` (default 95 %) Welch confidence interval of mean(a) − mean(b) (scipy's
+ * `ttest_ind(a, b, equal_var=False).confidence_interval()`). Null where {@link welchTTest} is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { welchInterval } from "./stats.ts";
+ * // scipy: ConfidenceInterval(low=-4.7652202817535265, high=-0.23477971824647392)
+ * const [low, high] = welchInterval([1, 2, 3, 4], [3, 4, 5, 6, 7])!;
+ * assert.ok(Math.abs(low + 4.7652202817535265) < 1e-6); // jStat's t quantile: ~1e-8
+ * assert.ok(Math.abs(high + 0.23477971824647392) < 1e-6);
+ * ```
+ */
+export function welchInterval(
+  a: readonly number[],
+  b: readonly number[],
+  level = 0.95,
+): [number, number] | null {
+  const r = welchTTest(a, b);
+  if (!r) return null;
+  const diff = mean(a) - mean(b);
+  const se = diff / r.t;
+  const half = Math.abs(studentt.inv(1 - (1 - level) / 2, r.df) * se);
+  return [diff - half, diff + half];
+}
+
+/**
+ * Holm's step-down adjustment of p-values for testing several hypotheses at once (each policy
+ * against the baseline): the family-wise error rate stays at most α when an adjusted p ≤ α is
+ * called significant (statsmodels' `multipletests(p, method="holm")`). Nulls stay null and do not
+ * count as tests.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holm } from "./stats.ts";
+ * assert.deepEqual(holm([0.01, 0.04, null, 0.03]), [0.03, 0.06, null, 0.06]);
+ * ```
+ */
+export function holm(pValues: readonly (number | null)[]): (number | null)[] {
+  const tests = pValues.flatMap((p, i) => (p === null ? [] : [{ p, i }])).sort((x, y) => x.p - y.p);
+  const out: (number | null)[] = pValues.map(() => null);
+  let running = 0;
+  tests.forEach(({ p, i }, rank) => {
+    running = Math.max(running, Math.min(1, (tests.length - rank) * p));
+    out[i] = running;
+  });
+  return out;
+}
+
+/**
+ * Seeds per policy that a two-sided test at level `alpha` (0.05) needs to detect a difference of
+ * means `difference` between samples of standard deviation `std` with probability `power` (0.8):
+ * ⌈2 · ((z₁₋α/₂ + z_power) · std / difference)²⌉ (normal approximation), at least 2. Null for a
+ * zero difference or an unknown spread.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { seedsForPower } from "./stats.ts";
+ * assert.equal(seedsForPower(0.01, 0.01), 16); // (1.96 + 0.8416)² · 2 = 15.7
+ * assert.equal(seedsForPower(0, 0.01), null);
+ * ```
+ */
+export function seedsForPower(
+  difference: number,
+  std: number,
+  alpha = 0.05,
+  power = 0.8,
+): number | null {
+  if (!(Math.abs(difference) > 0) || !(std >= 0) || !Number.isFinite(std)) return null;
+  const z = normal.inv(1 - alpha / 2, 0, 1) + normal.inv(power, 0, 1);
+  return Math.max(2, Math.ceil(2 * (z * std / difference) ** 2));
 }

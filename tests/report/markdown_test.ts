@@ -19,8 +19,9 @@ Deno.test("the policy table has every column and one row per policy with its sta
   for (
     const col of [
       "final val loss (n)",
-      "Δ vs bf16",
-      "p-value",
+      "Δ vs bf16 [95 % CI]",
+      "p (Holm)",
+      "seeds for 80 % power",
       "top-1 acc",
       "tokens/s",
       "ms/step of log windows p50/p99",
@@ -37,23 +38,27 @@ Deno.test("the policy table has every column and one row per policy with its sta
   };
   const bf16 = cells("bf16 (baseline)");
   assertStrictEquals(bf16("final val loss (n)"), "2.1100 ± 0.0100 (3)");
-  assertStrictEquals(bf16("Δ vs bf16"), "—");
+  assertStrictEquals(bf16("Δ vs bf16 [95 % CI]"), "—");
   assertStrictEquals(bf16("tokens/s"), "10,000");
   assertStrictEquals(bf16("bits/weight"), "16");
   assertStrictEquals(bf16("GPU memory"), "64.0 MiB");
   const nvfp4 = cells("nvfp4");
   assertStrictEquals(nvfp4("final val loss (n)"), "2.1633 ± 0.0153 (3)");
-  assertStrictEquals(nvfp4("Δ vs bf16"), "+2.53 %");
-  assertStrictEquals(nvfp4("p-value"), "0.011");
+  // scipy: ttest_ind([2.15, 2.18, 2.16], [2.10, 2.12, 2.11], equal_var=False) gives p 0.010555
+  // and the interval (1.0486 %, 4.0067 %) of the baseline mean; Holm over three tests: ×3.
+  assertStrictEquals(nvfp4("Δ vs bf16 [95 % CI]"), "+2.53 % [+1.05, +4.01]");
+  assertStrictEquals(nvfp4("p (Holm)"), "0.011 (0.032)");
+  assertStrictEquals(nvfp4("seeds for 80 % power"), "2");
   assertStrictEquals(nvfp4("top-1 acc"), "40.0 %");
   assertStrictEquals(nvfp4("ms/step of log windows p50/p99"), "11.0 / 25.0");
   assertStrictEquals(nvfp4("bits/weight"), "4.03");
   assertStrictEquals(nvfp4("diverged"), "0/3");
-  assertStrictEquals(cells("fp8")("p-value"), "n/a");
+  assertStrictEquals(cells("fp8")("p (Holm)"), "n/a");
+  assertStrictEquals(cells("fp8")("seeds for 80 % power"), "—");
   assertStrictEquals(cells("fp8")("final val loss (n)"), "2.1100 (1)");
   assertStrictEquals(cells("mxfp4")("diverged"), "1/3 (step 70)");
   assertStrictEquals(cells("fp32")("final val loss (n)"), "2.0850 ± 0.0071 (2) †");
-  assertStrictEquals(cells("fp32")("Δ vs bf16"), "−1.18 %");
+  assertStrictEquals(cells("fp32")("Δ vs bf16 [95 % CI]"), "−1.18 % [−2.36, −0.01]");
   assertOk(md.includes("† Final train loss instead (runs without validation points): `fp32`."));
 });
 
