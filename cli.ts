@@ -158,7 +158,7 @@ async function bench(args: string[]): Promise<number> {
     console.error("\ninterrupted: finished runs keep their records; the run in progress left none");
     Deno.exit(130);
   });
-  if (gpu) await runSuite(gpu, plan);
+  if (gpu) await runSuite(gpu, plan, { outputDirs: [out] });
   else console.error(`every run has a record in ${runsDir}: nothing to train`);
   const reportPlan = await planRuns(reportRuns, runsDir, implementation);
   for (const suite of new Set(reportRuns.map((r) => r.suite))) {

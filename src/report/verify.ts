@@ -3,7 +3,9 @@
  * reproduce — bit-identical loss curves on the same adapter, Deno version and WebGPU
  * implementation (name, version, toggles), and within a stated tolerance of the final loss
  * elsewhere. Which runs: the report's run list (`reports/X.runs.json`, see `run_list.ts`), never
- * the markdown; every listed record is read and checked before the first run trains.
+ * the markdown; every listed record is read and checked before the first run trains. Progress
+ * counts over all the report's runs (`[i/n]`); Ctrl-C removes the temporary folder of the re-runs
+ * and exits 130 with a one-line message.
  *
  * @module
  */
@@ -12,7 +14,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { environment } from "../runner/environment.ts";
 import { implementationOf } from "./environment.ts";
 import { readRecord, RecordError, type RunRecord } from "../runner/record.ts";
-import { planRuns, runSuite } from "../runner/run.ts";
+import { planRuns, runSuite, terminalWrite } from "../runner/run.ts";
 import { readRunList, recordPath, runListPath } from "./run_list.ts";
 
 /** Relative tolerance of the final loss when the adapter or runtime differs. */
@@ -71,10 +73,82 @@ const curve = (r: RunRecord) =>
 
 const finalLoss = (r: RunRecord) => (r.result.eval.at(-1) ?? r.result.train.at(-1))?.loss ?? NaN;
 
+/** Where progress and verdicts go: one line, and whether it is transient (a progress update). */
+export type VerifyWrite = (line: string, transient: boolean) => void;
+
+/**
+ * `write` with the runner's `[1/1]` (it re-runs one run at a time) renumbered `[i/n]`, the run's
+ * place among all `total` runs of the report (`index` counts from 0).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renumbered } from "./verify.ts";
+ * const lines: string[] = [];
+ * renumbered((line) => lines.push(line), 2, 5)("[1/1] quick fp32 seed 0 step 10/120", true);
+ * assert.deepEqual(lines, ["[3/5] quick fp32 seed 0 step 10/120"]);
+ * ```
+ */
+export function renumbered(write: VerifyWrite, index: number, total: number): VerifyWrite {
+  return (line, transient) =>
+    write(line.replace(/^\[1\/1\]/, `[${index + 1}/${total}]`), transient);
+}
+
+/**
+ * What verify does when interrupted, before it exits: removes its temporary folder `tmp` (the
+ * re-runs' records) if it is still there, and returns the one-line message to print.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cleanUpInterrupted } from "./verify.ts";
+ * const tmp = await Deno.makeTempDir({ prefix: "lpbench-verify-" });
+ * await Deno.writeTextFile(`${tmp}/ab.json`, "{}");
+ * assert.equal(
+ *   cleanUpInterrupted(tmp, 1, 3),
+ *   "interrupted: verified 1 of 3 runs; nothing was written",
+ * );
+ * assert.throws(() => Deno.statSync(tmp), Deno.errors.NotFound);
+ * ```
+ */
+export function cleanUpInterrupted(tmp: string, verified: number, total: number): string {
+  try {
+    Deno.removeSync(tmp, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return `interrupted: verified ${verified} of ${total} runs; nothing was written`;
+}
+
+/**
+ * Calls `handler` on SIGINT (Ctrl-C) instead of the default (exit without cleaning up) until the
+ * returned function is called, which removes the listener again.
+ *
+ * @example
+ * ```ts ignore
+ * import { onInterrupt } from "./verify.ts";
+ * const stop = onInterrupt(() => Deno.exit(130));
+ * try {
+ *   // long work
+ * } finally {
+ *   stop();
+ * }
+ * ```
+ */
+export function onInterrupt(handler: () => void): () => void {
+  const listener = () => handler();
+  Deno.addSignalListener("SIGINT", listener);
+  return () => Deno.removeSignalListener("SIGINT", listener);
+}
+
 /**
  * Re-runs the runs of `records` into a temporary folder and compares each with its record:
  * bit-identical loss curves on the same adapter, Deno version and WebGPU implementation, the final
- * loss within {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Each verdict also goes to `write` (default stderr).
+ * loss within {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Progress (`[i/n]` over all of `records`)
+ * and each verdict go to `write` (default: stderr, progress lines only on a terminal).
+ *
+ * On SIGINT (Ctrl-C) it removes the temporary folder, writes
+ * `interrupted: verified i of n runs; nothing was written` and exits the process with code 130.
  *
  * @example
  * ```ts ignore
@@ -87,18 +161,20 @@ const finalLoss = (r: RunRecord) => (r.result.eval.at(-1) ?? r.result.train.at(-
 export async function verifyRecords(
   gpu: Gpu,
   records: readonly RunRecord[],
-  write?: (line: string, transient: boolean) => void,
+  write: VerifyWrite = terminalWrite(),
 ): Promise<Verdict[]> {
   const here = await environment(gpu);
   const tmp = await Deno.makeTempDir({ prefix: "lpbench-verify-" });
   const verdicts: Verdict[] = [];
+  const stopListening = onInterrupt(() => {
+    write(cleanUpInterrupted(tmp, verdicts.length, records.length), false);
+    Deno.exit(130);
+  });
   try {
-    for (const old of records) {
+    for (const [i, old] of records.entries()) {
       const label = `${old.spec.suite} ${old.spec.policyName} seed ${old.spec.seed}`;
       const plan = await planRuns([old.spec], tmp, gpu.implementation.name);
-      const rerun = await runSuite(gpu, plan, {
-        ...(write ? { write } : {}),
-      });
+      const rerun = await runSuite(gpu, plan, { write: renumbered(write, i, records.length) });
       const now = rerun.records[0];
       const same = old.env.adapter.description === here.adapter.description &&
         old.env.deno === here.deno && implementationOf(old.env) === implementationOf(here);
@@ -119,11 +195,10 @@ export async function verifyRecords(
           `${implementationOf(here)})`;
       }
       verdicts.push({ id: old.id, label, ok, detail });
-      const verdict = `${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`;
-      if (write) write(verdict, false);
-      else console.error(verdict);
+      write(`${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`, false);
     }
   } finally {
+    stopListening();
     await Deno.remove(tmp, { recursive: true });
   }
   return verdicts;
@@ -147,7 +222,7 @@ export async function verifyRecords(
 export async function verifyReport(
   gpu: Gpu,
   reportPath: string,
-  write?: (line: string, transient: boolean) => void,
+  write?: VerifyWrite,
 ): Promise<Verdict[]> {
   return verifyRecords(gpu, await reportRecords(reportPath), write);
 }

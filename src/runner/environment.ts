@@ -1,19 +1,52 @@
 /**
  * The environment fingerprint stored in every run record: runtime versions, OS, the WebGPU
- * implementation, the adapter and what the device granted, and the git commit with a dirty flag.
+ * implementation, the adapter and what the device granted, and the git commit with a dirty flag
+ * that lpbench's own outputs (`reports/`) do not raise.
  *
  * @module
  */
 
+import { isAbsolute, relative, resolve } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import type { Environment } from "./record.ts";
 
-/** The git commit of `dir` and whether its working tree has changes; null outside a repo. */
-export async function gitState(dir = "."): Promise<{ commit: string; dirty: boolean } | null> {
+/**
+ * Where lpbench writes its outputs by default (records, reports, charts, run lists), relative to
+ * the working directory: changes there do not make the tree dirty.
+ */
+export const DEFAULT_OUTPUT_DIRS: readonly string[] = ["reports"];
+
+/**
+ * The git commit of `dir` and whether its working tree has changes; null outside a repo.
+ *
+ * Modified, staged, deleted and untracked (not ignored) files count as changes, except under
+ * `outputs`: the folders lpbench writes its own results to (paths relative to `dir`, or absolute),
+ * so that a run's records, reports and charts do not mark the next run's tree dirty. An output
+ * folder outside the repository, or the repository itself, hides nothing. `deno task bench`
+ * passes its `--out` folder (the runner's `outputDirs`); the default is
+ * {@link DEFAULT_OUTPUT_DIRS} (`reports/`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gitState } from "./environment.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await gitState(dir), null); // not a repository
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function gitState(
+  dir = ".",
+  outputs: readonly string[] = DEFAULT_OUTPUT_DIRS,
+): Promise<{ commit: string; dirty: boolean } | null> {
   const run = async (args: string[]) => {
     try {
-      const out = await new Deno.Command("git", { args, cwd: dir, stdout: "piped", stderr: "null" })
-        .output();
+      const out = await new Deno.Command("git", {
+        args: ["--no-optional-locks", ...args],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
       return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
     } catch {
       return null; // no git binary
@@ -21,12 +54,43 @@ export async function gitState(dir = "."): Promise<{ commit: string; dirty: bool
   };
   const commit = await run(["rev-parse", "HEAD"]);
   if (!commit) return null;
-  const status = await run(["status", "--porcelain", "--untracked-files=no"]);
+  const top = await run(["rev-parse", "--show-toplevel"]);
+  const excluded = top ? outputPathspecs(top, dir, outputs) : [];
+  const status = await run([
+    "status",
+    "--porcelain",
+    "--untracked-files=all",
+    "--",
+    ":/",
+    ...excluded,
+  ]);
   return { commit, dirty: (status ?? "") !== "" };
 }
 
+/** Exclude pathspecs (from the top of the repository at `top`) for the outputs inside it. */
+function outputPathspecs(top: string, dir: string, outputs: readonly string[]): string[] {
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return resolve(p); // not created yet
+    }
+  };
+  const root = real(top);
+  const base = real(dir);
+  const specs: string[] = [];
+  for (const output of outputs) {
+    const rel = relative(root, real(resolve(base, output))).replaceAll("\\", "/");
+    // Outside the repository, or the whole of it: nothing to leave out.
+    if (rel === "" || rel === ".." || rel.startsWith("../") || isAbsolute(rel)) continue;
+    specs.push(`:(top,exclude,literal)${rel}`);
+  }
+  return specs;
+}
+
 /**
- * The fingerprint of this process and device.
+ * The fingerprint of this process and device. `outputs` are the folders this process writes its
+ * results to, left out of the git dirty flag (see {@link gitState}).
  *
  * @example
  * ```ts
@@ -37,7 +101,10 @@ export async function gitState(dir = "."): Promise<{ commit: string; dirty: bool
  * assert.equal(env.deno, Deno.version.deno);
  * ```
  */
-export async function environment(gpu: Gpu): Promise<Environment> {
+export async function environment(
+  gpu: Gpu,
+  outputs: readonly string[] = DEFAULT_OUTPUT_DIRS,
+): Promise<Environment> {
   const i = gpu.info;
   return {
     deno: Deno.version.deno,
@@ -55,6 +122,6 @@ export async function environment(gpu: Gpu): Promise<Environment> {
     },
     features: [...gpu.features].sort(),
     limits: Object.fromEntries(Object.entries(gpu.limits).sort(([a], [b]) => a.localeCompare(b))),
-    git: await gitState(),
+    git: await gitState(".", outputs),
   };
 }

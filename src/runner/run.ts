@@ -114,6 +114,11 @@ export function runId(
 export interface RunnerOptions {
   /** Where progress goes (default: a progress line on a TTY, plain lines otherwise). */
   readonly write?: (line: string, transient: boolean) => void;
+  /**
+   * Folders the suite writes its outputs to (records, reports): changes under them do not make
+   * the records' git tree dirty (default `reports/`; `environment.ts`).
+   */
+  readonly outputDirs?: readonly string[];
 }
 
 /** What {@link runSuite} did. */
@@ -126,7 +131,11 @@ export interface SuiteOutcome {
   readonly skipped: number;
 }
 
-function defaultWrite(): (line: string, transient: boolean) => void {
+/**
+ * Progress to stderr: on a terminal one line that transient lines overwrite, elsewhere only the
+ * lasting lines.
+ */
+export function terminalWrite(): (line: string, transient: boolean) => void {
   const tty = Deno.stderr.isTerminal();
   const enc = new TextEncoder();
   return (line, transient) => {
@@ -211,9 +220,9 @@ export async function runSuite(
         `"${other.implementation}" but the Gpu is "${gpu.implementation.name}"`,
     );
   }
-  const write = opts.write ?? defaultWrite();
+  const write = opts.write ?? terminalWrite();
   const kernels = await kernelSourcesHash();
-  const env = await environment(gpu);
+  const env = opts.outputDirs ? await environment(gpu, opts.outputDirs) : await environment(gpu);
   const records: RunRecord[] = [];
   let ran = 0;
   let skipped = 0;

@@ -1,8 +1,14 @@
-import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
+import {
+  assertEquals,
+  assertOk,
+  assertRejects,
+  assertStrictEquals,
+  assertThrows,
+} from "../assert.ts";
 import { withTempDir } from "../temp_dir.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { RunListError, writeRunList } from "../../src/report/run_list.ts";
-import { reportRecords, verifyReport } from "../../src/report/verify.ts";
+import { cleanUpInterrupted, reportRecords, verifyReport } from "../../src/report/verify.ts";
 import { writeReport } from "../../src/report/write.ts";
 import { RecordError } from "../../src/runner/record.ts";
 import { planRuns, runSuite } from "../../src/runner/run.ts";
@@ -79,5 +85,44 @@ Deno.test("verifyReport re-runs a written report: bit-identical, and a changed r
     const [differs] = await verifyReport(gpu, path, write);
     assertStrictEquals(differs.ok, false);
     assertOk(differs.detail.startsWith("loss curves differ on the same adapter"), differs.detail);
+  });
+});
+
+Deno.test("verify counts its progress over all the report's runs, not [1/1] per run", async () => {
+  const gpu = await getGpu();
+  await withTempDir(async (dir) => {
+    const runsDir = `${dir}/reports/runs`;
+    const specs = [tinySpec("fp32", 0), tinySpec("fp32", 1)];
+    await runSuite(gpu, await planRuns(specs, runsDir, gpu.implementation.name), {
+      write: () => {},
+    });
+    const { path } = await writeReport("runner-test", { runsDir, outDir: `${dir}/reports` });
+    const lines: string[] = [];
+    const verdicts = await verifyReport(gpu, path, (line) => lines.push(line));
+    assertEquals(verdicts.map((v) => v.ok), [true, true]);
+    const counted = lines.filter((l) => l.startsWith("["));
+    assertOk(counted.length > 2, lines.join("\n"));
+    for (const line of counted) {
+      const seed = Number(/ seed (\d+)/.exec(line)![1]);
+      assertOk(line.startsWith(`[${seed + 1}/2] runner-test fp32 seed ${seed}`), line);
+    }
+  });
+});
+
+Deno.test("cleanUpInterrupted removes verify's temporary folder and its records, and says how far it got", async () => {
+  await withTempDir(async (dir) => {
+    const tmp = `${dir}/lpbench-verify-x`;
+    await Deno.mkdir(tmp);
+    await Deno.writeTextFile(`${tmp}/${"a".repeat(64)}.json`, "{}\n");
+    assertStrictEquals(
+      cleanUpInterrupted(tmp, 1, 2),
+      "interrupted: verified 1 of 2 runs; nothing was written",
+    );
+    assertThrows(() => Deno.statSync(tmp), Deno.errors.NotFound);
+    // Already gone (the finally block got there first): still a message, no error.
+    assertStrictEquals(
+      cleanUpInterrupted(tmp, 0, 3),
+      "interrupted: verified 0 of 3 runs; nothing was written",
+    );
   });
 });
