@@ -107,6 +107,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
   ["V8", (r) => r.env.v8],
   ["TypeScript", (r) => r.env.typescript],
   ["OS", (r) => `${r.env.os} (${r.env.arch})`],
+  ["CPU", (r) => (r.env.cpu ? `${r.env.cpu.model} (${r.env.cpu.cores} threads)` : "—")],
   ["WebGPU", (r) => implementationOf(r.env)],
   ["Adapter", (r) => adapterName(r.env)],
   [
@@ -115,6 +116,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
       `vendor ${a.vendor || "—"}, architecture ${a.architecture || "—"}, device ${a.device || "—"}`,
   ],
   ["Features", (r) => r.env.features.join(", ") || "none"],
+  ["WGSL language features", (r) => r.env.wgslLanguageFeatures?.join(", ") || "—"],
   ...KEY_LIMITS.map((k): [string, (r: RunRecord) => string] => [
     k,
     (r) => String(r.env.limits[k] ?? "—"),
@@ -126,6 +128,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
         ? `${r.env.git.commit} (${r.env.git.dirty ? "dirty" : "clean"} tree)`
         : "not in git",
   ],
+  ["deno.lock sha256", (r) => r.env.lockfile ?? "—"],
   ["Recipe sha256", (r) => r.hashes.recipe],
   ["Data sha256", (r) => r.hashes.data],
   ["Kernel sources sha256", (r) => r.hashes.kernels],

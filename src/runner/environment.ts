@@ -6,6 +6,8 @@
  * @module
  */
 
+import os from "node:os";
+import { sha256Hex } from "../recipe/hash.ts";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import type { Environment } from "./record.ts";
@@ -123,5 +125,24 @@ export async function environment(
     features: [...gpu.features].sort(),
     limits: Object.fromEntries(Object.entries(gpu.limits).sort(([a], [b]) => a.localeCompare(b))),
     git: await gitState(".", outputs),
+    cpu: cpuInfo(),
+    wgslLanguageFeatures: [...gpu.wgslLanguageFeatures].sort(),
+    lockfile: await lockfileHash(),
   };
+}
+
+/** The CPU's model name (`node:os`) and logical core count. */
+function cpuInfo(): { model: string; cores: number } {
+  const cpus = os.cpus();
+  return { model: cpus[0]?.model.trim() || "unknown", cores: cpus.length };
+}
+
+/** sha256 of `deno.lock` in the working directory; null where there is none. */
+async function lockfileHash(): Promise<string | null> {
+  try {
+    return sha256Hex(await Deno.readTextFile("deno.lock"));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
 }

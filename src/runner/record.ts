@@ -54,6 +54,12 @@ export interface Environment {
   readonly limits: Readonly<Record<string, number>>;
   /** The checkout's commit and whether it had uncommitted changes; null outside a git checkout. */
   readonly git: { readonly commit: string; readonly dirty: boolean } | null;
+  /** The CPU's model name and logical core count (absent in older records). */
+  readonly cpu?: { readonly model: string; readonly cores: number };
+  /** The WGSL language features the implementation offers, sorted (absent in older records). */
+  readonly wgslLanguageFeatures?: readonly string[];
+  /** sha256 of the checkout's `deno.lock` (the pinned packages), null without one. */
+  readonly lockfile?: string | null;
 }
 
 /** The outcome of a run. Numbers JSON cannot hold (NaN) are read back as `null`. */
@@ -209,6 +215,9 @@ const recordSchema = z.looseObject({
     features: z.array(str),
     limits: z.record(str, z.number()),
     git: z.looseObject({ commit: str, dirty: z.boolean() }).nullable(),
+    cpu: z.looseObject({ model: str, cores: z.number() }).optional(),
+    wgslLanguageFeatures: z.array(str).optional(),
+    lockfile: str.nullable().optional(),
   }),
   result: z.looseObject({
     train: z.array(point),

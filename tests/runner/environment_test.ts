@@ -1,6 +1,7 @@
-import { assertEquals } from "../assert.ts";
+import { assertEquals, assertOk } from "../assert.ts";
 import { withTempDir } from "../temp_dir.ts";
-import { gitState } from "../../src/runner/environment.ts";
+import { getGpu } from "../../src/gpu/device.ts";
+import { environment, gitState } from "../../src/runner/environment.ts";
 
 /** Runs git in `dir` with a fixed identity and no user configuration. */
 async function git(dir: string, ...args: string[]): Promise<void> {
@@ -90,4 +91,16 @@ Deno.test("gitState is null outside a git repository", async () => {
   await withTempDir(async (dir) => {
     assertEquals(await gitState(dir), null);
   });
+});
+
+Deno.test("the environment names the CPU, the WGSL language features and the lockfile's hash", async () => {
+  const gpu = await getGpu();
+  const env = await environment(gpu);
+  assertOk(env.cpu && env.cpu.cores >= 1 && env.cpu.model.length > 0, JSON.stringify(env.cpu));
+  assertEquals(env.wgslLanguageFeatures, [...gpu.wgslLanguageFeatures].sort());
+  const lock = await Deno.readTextFile("deno.lock");
+  const want = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(lock)),
+  );
+  assertEquals(env.lockfile, Array.from(want, (b) => b.toString(16).padStart(2, "0")).join(""));
 });
