@@ -13,6 +13,7 @@ import type { RunRecord } from "../runner/record.ts";
 import { aggregate, type PolicySummary, type SuiteSummary } from "./aggregate.ts";
 import { normalize } from "node:path";
 import { caveats } from "./caveats.ts";
+import { curvesCsv } from "./curves_csv.ts";
 import { type Chart, suiteCharts } from "./charts.ts";
 import { environmentRows } from "./environment.ts";
 import { bytes, cell, duration, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
@@ -42,8 +43,13 @@ export interface ReportOptions {
   readonly missing?: readonly { readonly policy: string; readonly seed: number }[];
 }
 
+/** The file name of the curves' CSV in the chart folder. */
+export const CURVES_CSV = "curves.csv";
+
 /** A rendered report: its markdown and the chart files it links to. */
 export interface RenderedReport {
+  /** The data files it links to beside the charts (the curves' CSV). */
+  readonly data: readonly { readonly file: string; readonly text: string }[];
   /** The report's text. */
   readonly markdown: string;
   /** Chart files, to be written to `chartDir`. */
@@ -280,6 +286,7 @@ export async function renderReport(
     ...tableNotes(s).map(paragraph),
     "## Loss curves",
     ...charts.map((c) => `![${c.title}](${chartDir}/${c.file})`),
+    paragraph(`Every run's curves, point by point: [curves.csv](${chartDir}/${CURVES_CSV}).`),
     "## Environment",
     table([["field", "value"], ...env], ["l", "l"]),
     "## Reproduce",
@@ -293,5 +300,6 @@ export async function renderReport(
     caveats(s, options.missing ?? []).map(bullet).join("\n"),
     runsSection(s, options.runsDir ?? "runs"),
   ];
-  return { markdown: parts.join("\n\n") + "\n", charts, summary: s };
+  const data = [{ file: CURVES_CSV, text: curvesCsv(s) }];
+  return { markdown: parts.join("\n\n") + "\n", charts, data, summary: s };
 }

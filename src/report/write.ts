@@ -98,6 +98,7 @@ export async function writeReport(
   });
   const charts = report.charts.map((c) => join(outDir, suite, c.file));
   for (const [i, c] of report.charts.entries()) await writeAtomic(charts[i], c.svg);
+  for (const d of report.data) await writeAtomic(join(outDir, suite, d.file), d.text);
   const runList = await writeRunList(path, {
     suite,
     runsDir: relativeRuns,

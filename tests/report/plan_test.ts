@@ -91,3 +91,21 @@ Deno.test("a report names runs as its recipe does, even where a record was train
     assertEquals(summary.policies.map((p) => p.policy), ["bf16", "fp4"]);
   });
 });
+
+Deno.test("a report writes every run's curves as a CSV beside it and links it", async () => {
+  await withRecipe(async (recipe, dir) => {
+    const runsDir = `${dir}/runs`;
+    const plan = await planRuns(expandRuns(recipe), runsDir, "deno");
+    await record(plan);
+    const { path, summary } = await writeReport("tiny", { runsDir, outDir: dir, plan });
+    const csv = (await Deno.readTextFile(`${dir}/tiny/curves.csv`)).trimEnd().split("\n");
+    assertStrictEquals(csv[0], "policy,seed,run,split,step,loss,accuracy");
+    const points = summary.records.reduce(
+      (n, r) => n + r.result.train.length + r.result.eval.length,
+      0,
+    );
+    assertStrictEquals(csv.length, 1 + points);
+    assertOk(csv[1].startsWith(`bf16,0,${plan[0].id},train,`), csv[1]);
+    assertOk((await Deno.readTextFile(path)).includes("[curves.csv](tiny/curves.csv)"));
+  });
+});
