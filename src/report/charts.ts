@@ -48,33 +48,84 @@ function lossSpec(summary: SuiteSummary): TopLevelSpec {
     })),
   ]).map((v) => ({ ...v, loss: round(v.loss, 6) }));
   const curves = ["validation", "train"];
+  const bands = seedBands(summary);
   return {
     width: WIDTH,
     height: HEIGHT,
     background: "white",
-    title: { text: `${summary.suite}: loss`, subtitle: "mean over seeds" },
-    data: { values },
-    mark: { type: "line", interpolate: "linear" },
-    encoding: {
-      x: { field: "step", type: "quantitative", title: "step" },
-      y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
-      color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
-      strokeWidth: {
-        field: "curve",
-        type: "ordinal",
-        sort: curves,
-        scale: { domain: curves, range: [2.5, 1] },
-        title: "curve",
-      },
-      opacity: {
-        field: "curve",
-        type: "ordinal",
-        sort: curves,
-        scale: { domain: curves, range: [1, 0.5] },
-      },
-      order: { field: "step", type: "quantitative" },
+    title: {
+      text: `${summary.suite}: loss`,
+      subtitle: bands.length > 0
+        ? `mean over seeds; shaded: min–max over seeds of the ${bandCurve(summary)} loss`
+        : "mean over seeds",
     },
+    layer: [
+      ...(bands.length > 0
+        ? [{
+          data: { values: bands },
+          mark: { type: "area" as const, opacity: 0.15 },
+          encoding: {
+            x: { field: "step", type: "quantitative" as const },
+            y: { field: "min", type: "quantitative" as const },
+            y2: { field: "max" },
+            color: { field: "policy", type: "nominal" as const, scale: { domain }, title: "policy" },
+          },
+        }]
+        : []),
+      {
+        data: { values },
+        mark: { type: "line" as const, interpolate: "linear" as const },
+        encoding: {
+          x: { field: "step", type: "quantitative", title: "step" },
+          y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
+          color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
+          strokeWidth: {
+            field: "curve",
+            type: "ordinal",
+            sort: curves,
+            scale: { domain: curves, range: [2.5, 1] },
+            title: "curve",
+          },
+          opacity: {
+            field: "curve",
+            type: "ordinal",
+            sort: curves,
+            scale: { domain: curves, range: [1, 0.5] },
+          },
+          order: { field: "step", type: "quantitative" as const },
+        },
+      },
+    ],
   };
+}
+
+/** The curve whose spread over seeds the loss chart shades: validation where any, else train. */
+function bandCurve(summary: SuiteSummary): "validation" | "train" {
+  return summary.records.some((r) => r.result.eval.length > 0) ? "validation" : "train";
+}
+
+/** Per policy and step, the min and max loss over the seeds (policies with ≥ 2 runs only). */
+function seedBands(
+  summary: SuiteSummary,
+): { policy: string; step: number; min: number; max: number }[] {
+  const which = bandCurve(summary) === "validation" ? "eval" : "train";
+  return summary.policies.flatMap((p) => {
+    const runs = summary.records.filter((r) => r.spec.policyName === p.policy);
+    if (runs.length < 2) return [];
+    const byStep = new Map<number, number[]>();
+    for (const r of runs) {
+      for (const c of r.result[which]) {
+        if (Number.isFinite(c.loss)) byStep.set(c.step, [...(byStep.get(c.step) ?? []), c.loss]);
+      }
+    }
+    return [...byStep.entries()].filter(([, ls]) => ls.length >= 2).sort(([a], [b]) => a - b)
+      .map(([step, ls]) => ({
+        policy: p.policy,
+        step,
+        min: round(Math.min(...ls), 6),
+        max: round(Math.max(...ls), 6),
+      }));
+  });
 }
 
 function relativeSpec(summary: SuiteSummary): TopLevelSpec {

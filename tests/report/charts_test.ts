@@ -44,3 +44,13 @@ Deno.test("without baseline runs there is no relative chart; without eval it com
   ]);
   assertOk(trainOnly["relative-loss.svg"].includes("Δ train loss vs bf16 (%)"));
 });
+
+Deno.test("the loss chart shades the seeds' min–max band only where a policy has several seeds", async () => {
+  const c = await svgs();
+  assertOk(c["loss.svg"].includes("shaded: min–max over seeds of the validation loss"));
+  const areas = (svg: string) => (svg.match(/mark-area/g) ?? []).length;
+  assertOk(areas(c["loss.svg"]) > 0, "a band");
+  const one = await svgs(suiteA().filter((r) => r.spec.seed === 0));
+  assertOk(!one["loss.svg"].includes("shaded:"), "one seed per policy: no band named");
+  assertStrictEquals(areas(one["loss.svg"]), 0);
+});
