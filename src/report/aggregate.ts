@@ -9,7 +9,7 @@
  */
 
 import { describeGemmPaths } from "../model/plan.ts";
-import { bitsPerValue, resolveFormat } from "../formats/spec.ts";
+import { weightBits } from "./bits.ts";
 import type { RunRecord } from "../runner/record.ts";
 import { meanCurve, type MeanPoint } from "./curves.ts";
 import {
@@ -222,7 +222,6 @@ function summarisePolicy(
   const baseMean = baselineLosses ? mean(baselineLosses) : NaN;
   const isBaseline = baselineLosses === null;
   const steps = runs.flatMap((r) => (r.stepMs ? [r.stepMs] : []));
-  const w = records[0].spec.policy.linear.fprop.w.format;
   return {
     policy,
     runs,
@@ -246,7 +245,7 @@ function summarisePolicy(
     ),
     gpuBytes: orNull(Math.max(...records.map((r) => r.result.gpuBytes).filter(finite))),
     gemms: gemmsOf(records),
-    bitsPerWeight: bitsPerValue(resolveFormat(w)),
+    bitsPerWeight: weightBits(records[0].spec.model, records[0].spec.policy),
     diverged: runs.filter((r) => r.divergedAt !== null).length,
     fromTrain: runs.filter((r) => r.lossFrom === "train").length,
     curves: {
@@ -301,7 +300,10 @@ function summariseSuite(suite: string, all: readonly RunRecord[]): SuiteSummary 
  * const run = (policyName: string, seed: number, loss: number) => ({
  *   id: `${policyName}-${seed}`,
  *   finishedAt: "2026-11-22T00:00:00Z",
- *   spec: { suite: "demo", recipeHash: "h", policyName, baseline: "bf16", seed, policy: POLICIES[policyName] },
+ *   spec: {
+ *     suite: "demo", recipeHash: "h", policyName, baseline: "bf16", seed, policy: POLICIES[policyName],
+ *     model: { pattern: "*-", dModel: 64, heads: 4, dFf: 256, seqLen: 32, vocab: 256, mlp: "relu2" },
+ *   },
  *   result: {
  *     train: [], eval: [{ step: 100, loss, accuracy: 0.5 }], tokensPerSecond: 1e4,
  *     stepMs: { p50: 5, p99: 6 }, dispatchesPerStep: 90, gpuBytes: 2 ** 20, divergedAt: null,

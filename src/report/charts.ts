@@ -68,7 +68,12 @@ function lossSpec(summary: SuiteSummary): TopLevelSpec {
             x: { field: "step", type: "quantitative" as const },
             y: { field: "min", type: "quantitative" as const },
             y2: { field: "max" },
-            color: { field: "policy", type: "nominal" as const, scale: { domain }, title: "policy" },
+            color: {
+              field: "policy",
+              type: "nominal" as const,
+              scale: { domain },
+              title: "policy",
+            },
           },
         }]
         : []),

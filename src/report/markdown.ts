@@ -156,9 +156,11 @@ function tableNotes(s: SuiteSummary): string[] {
     `and p99 after ${warmup} untimed warm-up steps. GEMMs: how many of the linear layers' GEMMs ` +
     `(Fprop, Dgrad, Wgrad) ran on each path — \`matrix\`: f16 operands on the matrix units, ` +
     `\`packed\`: NVFP4 codes with dot4I8Packed, \`f32\`: fake-quantized operands on the f32 SIMT ` +
-    `GEMM (policy phases joined by →; — for records written before paths were recorded). Bits/weight: storage bits per value of the ` +
-    `Fprop weight format of the policy's linear layers, scales included (blocks the policy keeps ` +
-    `in high precision excepted). GPU memory: buffers the model allocates.`,
+    `GEMM (policy phases joined by →; — for records written before paths were recorded). Bits/weight: storage bits per value of each ` +
+    `linear layer's weight in its Fprop format, scales included, averaged over all linear weights ` +
+    `by size (blocks kept in high precision and the LM head at their own precision; embeddings ` +
+    `and norms stay f32 and are not counted). GPU memory: every buffer the model allocates ` +
+    `(parameters, AdamW moments, gradients, activations, quantized copies).`,
   ];
   const fromTrain = s.policies.filter((p) => p.fromTrain > 0).map((p) => `\`${p.policy}\``);
   if (fromTrain.length > 0) {

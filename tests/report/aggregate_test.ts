@@ -103,9 +103,14 @@ Deno.test("accuracy mean, tokens/s and step-time medians, memory, bits per weigh
   assertStrictEquals(policy("mxfp4").tokensPerSecond, 10000, "NaN throughput is left out");
   assertStrictEquals(policy("bf16").dispatchesPerStep, 120);
   assertStrictEquals(policy("bf16").gpuBytes, 64 * 2 ** 20);
+  // Linear weights of the fixture model: 4 attention blocks of 65,536, 4 MLP blocks of 131,072,
+  // the LM head 32,768 (BF16 under the low-precision presets); nvfp4 keeps its first block (an
+  // attention block) and its last (an MLP block) in BF16 and stores the rest at 4 + 8/256 bits.
+  const [blocks, head, total] = [4 * 65536 + 4 * 131072, 32768, 4 * 65536 + 4 * 131072 + 32768];
+  const nvfp4 = ((blocks - 65536 - 131072) * (4 + 8 / 256) + (65536 + 131072 + head) * 16) / total;
   assertEquals(
     ["fp32", "bf16", "fp8", "mxfp4", "nvfp4"].map((p) => policy(p).bitsPerWeight),
-    [32, 16, 8, 4.25, 4 + 8 / 256],
+    [32, 16, (blocks * 8 + head * 16) / total, (blocks * 4.25 + head * 16) / total, nvfp4],
   );
 });
 

@@ -51,7 +51,7 @@ Deno.test("the policy table has every column and one row per policy with its sta
   assertStrictEquals(nvfp4("seeds for 80 % power"), "2");
   assertStrictEquals(nvfp4("top-1 acc"), "40.0 %");
   assertStrictEquals(nvfp4("ms/step of log windows p50/p99"), "11.0 / 25.0");
-  assertStrictEquals(nvfp4("bits/weight"), "4.03");
+  assertStrictEquals(nvfp4("bits/weight"), "7.38"); // BF16 first/last blocks and head counted
   assertStrictEquals(nvfp4("diverged"), "0/3");
   assertStrictEquals(cells("fp8")("p (Holm)"), "n/a");
   assertStrictEquals(cells("fp8")("seeds for 80 % power"), "—");
