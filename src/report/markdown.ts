@@ -162,6 +162,19 @@ function tableNotes(s: SuiteSummary): string[] {
     `and norms stay f32 and are not counted). GPU memory: every buffer the model allocates ` +
     `(parameters, AdamW moments, gradients, activations, quantized copies).`,
   ];
+  const base = s.policies.find((p) => p.policy === s.baseline)?.finalLoss?.mean;
+  if ((s.records[0].spec.data.tokenizer ?? "byte") === "byte") {
+    notes.push(
+      `Losses are cross-entropy in nats per token; the tokenizer is byte-level, so bits per byte ` +
+        `= nats / ln 2${
+          base === undefined
+            ? ""
+            : ` (\`${s.baseline}\`'s ${fixed(base, 4)} nats = ${
+              fixed(base / Math.LN2, 4)
+            } bits per byte)`
+        }.`,
+    );
+  } else notes.push("Losses are cross-entropy in nats per token.");
   const fromTrain = s.policies.filter((p) => p.fromTrain > 0).map((p) => `\`${p.policy}\``);
   if (fromTrain.length > 0) {
     notes.push(
@@ -282,7 +295,8 @@ export async function renderReport(
       `${s.policies.length} precision policies compared with the baseline \`${s.baseline}\` ` +
         `on the same model, data and seeds. ${when(s)}`,
     ),
-    setupLines(s.records.map((r) => r.spec)).map(bullet).join("\n"),
+    setupLines(s.records.map((r) => r.spec), s.records.find((r) => r.data)?.data).map(bullet)
+      .join("\n"),
     "## Results",
     policyTable(s),
     ...tableNotes(s).map(paragraph),

@@ -5,7 +5,9 @@
  * @module
  */
 
-import { describeBlocks, describeMamba } from "../model/config.ts";
+import { describeBlocks, describeMamba, numel, paramSpecs } from "../model/config.ts";
+import type { RunRecord } from "../runner/record.ts";
+import { sequentialBatchCount } from "../train/data/sampler.ts";
 import { resolveAdamw } from "../../kernels/adamw/reference.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import type { Schedule } from "../train/schedule.ts";
@@ -30,7 +32,8 @@ function list(v: string | readonly string[] | undefined): string {
 }
 
 /**
- * The setup lines (markdown, unwrapped) of the runs: model, data, training, seeds.
+ * The setup lines (markdown, unwrapped) of the runs: model, data, training, scale, seeds. With
+ * `sizes` (a record's data sizes) the scale line adds epochs and evaluated validation tokens.
  *
  * @example
  * ```ts
@@ -49,10 +52,11 @@ function list(v: string | readonly string[] | undefined): string {
  * };
  * const lines = setupLines([spec, { ...spec, seed: 1 }]);
  * assert.match(lines[0], /2 attention and 2 MLP blocks/);
- * assert.match(lines[3], /seeds 0, 1/);
+ * assert.match(lines[3], /tokens per parameter/);
+ * assert.match(lines[4], /seeds 0, 1/);
  * ```
  */
-export function setupLines(specs: readonly RunSpec[]): string[] {
+export function setupLines(specs: readonly RunSpec[], sizes?: RunRecord["data"]): string[] {
   const s = specs[0];
   const m = s.model;
   const t = s.train;
@@ -76,6 +80,36 @@ export function setupLines(specs: readonly RunSpec[]): string[] {
     `clipping ${t.clip ?? "off"}; validation every ` +
     `${t.eval.every} steps over ${t.eval.batches} batches; timing after ${t.warmupSteps} ` +
     `untimed warm-up steps.`,
+    scaleLine(s, sizes),
     `**Runs**: ${specs.length} (seeds ${seeds.join(", ")}), recipe \`${s.recipePath}\`.`,
   ];
+}
+
+/**
+ * The run's scale: parameters N (and those in linear layers), training tokens D, D/N, and — where
+ * the records know their data's size — epochs over the training split and the validation tokens
+ * each evaluation reads.
+ */
+function scaleLine(s: RunSpec, data?: RunRecord["data"]): string {
+  const m = s.model;
+  const t = s.train;
+  const params = paramSpecs(m).reduce((n, p) => n + numel(p.shape), 0);
+  const tokens = t.steps * t.batch * m.seqLen;
+  const parts = [
+    `${grouped(params)} parameters, ${grouped(tokens)} training tokens: ` +
+    `${(tokens / params).toPrecision(3)} tokens per parameter`,
+  ];
+  if (data) {
+    const evalTokens = Math.min(
+      t.eval.batches,
+      sequentialBatchCount(data.valTokens, t.batch, m.seqLen),
+    ) * t.batch * m.seqLen;
+    parts.push(
+      `${(tokens / data.trainTokens).toPrecision(3)} epochs over the training split ` +
+        `(${grouped(data.trainTokens)} tokens)`,
+      `each evaluation reads ${grouped(evalTokens)} of the ${grouped(data.valTokens)} ` +
+        `validation tokens`,
+    );
+  }
+  return `**Scale**: ${parts.join("; ")}.`;
 }

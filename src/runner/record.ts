@@ -103,6 +103,16 @@ export interface RunRecord {
   readonly spec: RunSpec;
   /** sha256 of the resolved recipe, of the training data and of the numerics sources. */
   readonly hashes: { readonly recipe: string; readonly data: string; readonly kernels: string };
+  /**
+   * The sizes of its data: tokens in all, in the training and validation splits, and the
+   * tokenizer (absent in older records).
+   */
+  readonly data?: {
+    readonly tokenizer: string;
+    readonly tokens: number;
+    readonly trainTokens: number;
+    readonly valTokens: number;
+  };
   /** Where and with what the run ran. */
   readonly env: Environment;
   /** Its curves and measurements. */
@@ -193,6 +203,12 @@ const recordSchema = z.looseObject({
     }),
   }),
   hashes: z.looseObject({ recipe: str, data: str, kernels: str }),
+  data: z.looseObject({
+    tokenizer: str,
+    tokens: z.number(),
+    trainTokens: z.number(),
+    valTokens: z.number(),
+  }).optional(),
   env: z.looseObject({
     deno: str,
     v8: str,

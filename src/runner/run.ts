@@ -253,6 +253,12 @@ export async function runSuite(
       id,
       spec,
       hashes: { recipe: spec.recipeHash, data: data.sha256, kernels },
+      data: {
+        tokenizer: data.tokenizer.name,
+        tokens: data.tokens.length,
+        trainTokens: data.train.length,
+        valTokens: data.val.length,
+      },
       env,
       result: {
         train: result.train,

@@ -109,3 +109,26 @@ Deno.test("a report writes every run's curves as a CSV beside it and links it", 
     assertOk((await Deno.readTextFile(path)).includes("[curves.csv](tiny/curves.csv)"));
   });
 });
+
+Deno.test("a report states the run's scale, its data's size and the loss's units", async () => {
+  await withRecipe(async (recipe, dir) => {
+    const runsDir = `${dir}/runs`;
+    const plan = await planRuns(expandRuns(recipe), runsDir, "deno");
+    for (const p of plan) {
+      const r = makeRecord({ policy: p.spec.policyName, seed: p.spec.seed, evalLoss: 2.1 });
+      const data = { tokenizer: "byte", tokens: 100_000, trainTokens: 95_000, valTokens: 5_000 };
+      await Deno.writeTextFile(p.path, JSON.stringify({ ...r, id: p.id, spec: p.spec, data }));
+    }
+    const { path } = await writeReport("tiny", { runsDir, outDir: dir, plan });
+    const md = (await Deno.readTextFile(path)).replace(/\s+/g, " ");
+    // 20 steps × 4 sequences × 32 tokens = 2,560 tokens; 2 evaluation batches of 4 × 32.
+    assertOk(
+      /\*\*Scale\*\*: [\d,]+ parameters, 2,560 training tokens: [\d.e+-]+ tokens per parameter; 0\.0269 epochs over the training split \(95,000 tokens\); each evaluation reads 256 of the 5,000 validation tokens\./
+        .test(md),
+      md.slice(md.indexOf("**Scale**"), md.indexOf("**Scale**") + 300),
+    );
+    assertOk(
+      md.includes("bits per byte = nats / ln 2 (`bf16`'s 2.1000 nats = 3.0297 bits per byte)"),
+    );
+  });
+});
