@@ -7,6 +7,7 @@
  * @module
  */
 
+import { basename, dirname, normalize } from "node:path";
 import { parseArgs } from "node:util";
 import { runKernelBenchmark } from "./bench/kernels.ts";
 import { runGemmBenchmark } from "./bench/gemm.ts";
@@ -23,6 +24,7 @@ import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
 import { gemmUnits } from "./src/model/linear.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
 import { UsageError } from "./src/usage.ts";
+import { HELP, suiteHelpHeader, type Task, TASK_HELP } from "./src/cli_help.ts";
 
 // Recipes, runner and reports use npm packages (yaml, zod, vega); they are imported when a command
 // needs them, so that `kernels` runs with `deno run --no-config` on hosts without node_modules.
@@ -169,7 +171,11 @@ async function bench(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `report [suite…]`: (re)writes the reports of the given suites, default every suite with records. */
+/**
+ * `report [suite…] [--out DIR]`: (re)writes the reports of the given suites, default every suite
+ * with records. A suite that is not a recipe name (a `.md` path, say) or has no record in
+ * `DIR/runs` is invalid input: one line each, exit 2, nothing written.
+ */
 async function report(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
@@ -177,26 +183,65 @@ async function report(args: string[]): Promise<number> {
     options: { out: { type: "string", default: "reports" } },
   });
   const { readRecords, writeReport } = await reports();
+  const { NAME_PATTERN } = await import("./src/recipe/schema.ts");
   const out = String(values.out);
-  let suites = positionals;
+  const runsDir = `${out}/runs`;
+  let recorded: string[] = [];
+  try {
+    const { records } = await readRecords(runsDir);
+    recorded = [...new Set(records.map((r) => r.spec.suite))].sort();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const suites = positionals.length > 0 ? positionals : recorded;
   if (suites.length === 0) {
-    try {
-      const { records } = await readRecords(`${out}/runs`);
-      suites = [...new Set(records.map((r) => r.spec.suite))].sort();
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    console.error(`error: no run records under ${runsDir}; run \`deno task bench\` first`);
+    return 2;
+  }
+  const problems: string[] = [];
+  for (const suite of suites) {
+    if (suite.endsWith(".md")) {
+      const name = basename(suite, ".md");
+      const dir = dirname(suite) === "." ? out : dirname(suite);
+      const hint = `deno task report ${name}${normalize(dir) === "reports" ? "" : ` --out ${dir}`}`;
+      problems.push(
+        `error: report: ${JSON.stringify(suite)} is a report file, not a suite name; ` +
+          `give the suite: \`${hint}\``,
+      );
+    } else if (!NAME_PATTERN.test(suite)) {
+      problems.push(
+        `error: report: ${JSON.stringify(suite)} is not a suite name (a recipe's ` +
+          "name: letters, digits, _ and -)",
+      );
+    } else if (!recorded.includes(suite) && !await exists(`${out}/${suite}.runs.json`)) {
+      const known = recorded.length > 0 ? ` (suites with records: ${recorded.join(", ")})` : "";
+      problems.push(
+        `error: report: no run records for suite ${JSON.stringify(suite)} in ` +
+          `${runsDir}${known}`,
+      );
     }
   }
-  if (suites.length === 0) {
-    console.error(`error: no run records under ${out}/runs; run \`deno task bench\` first`);
+  if (problems.length > 0) {
+    console.error(problems.join("\n"));
     return 2;
   }
   for (const suite of suites) {
-    const { path, skipped } = await writeReport(suite, { runsDir: `${out}/runs`, outDir: out });
+    const { path, skipped } = await writeReport(suite, { runsDir, outDir: out });
     for (const s of skipped) console.error(`skipped: ${s.message}`);
     console.error(`report: ${path}`);
   }
   return 0;
+}
+
+/** Whether a file (or folder) exists at `path`. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }
 
 /**
@@ -215,12 +260,18 @@ async function verify(args: string[]): Promise<number> {
     console.error("error: verify takes one report, e.g. `deno task verify reports/quick.md`");
     return 2;
   }
+  const path = positionals[0];
+  const problem = await reportProblem(path);
+  if (problem) {
+    console.error(`error: verify: ${problem}`);
+    return 2;
+  }
   const { reportRecords, verifyRecords } = await import("./src/report/verify.ts");
   const { RecordError } = await import("./src/runner/record.ts");
   const { RunListError } = await import("./src/report/run_list.ts");
   let records;
   try {
-    records = await reportRecords(positionals[0]);
+    records = await reportRecords(path);
   } catch (e) {
     if (!(e instanceof RunListError || e instanceof RecordError)) throw e;
     console.error(`error: ${e.message}`);
@@ -232,6 +283,29 @@ async function verify(args: string[]): Promise<number> {
   const bad = verdicts.filter((v) => !v.ok).length;
   console.error(`${verdicts.length - bad} of ${verdicts.length} runs reproduced`);
   return bad === 0 ? 0 : 1;
+}
+
+/**
+ * Why `path` is not a report that `verify` can take, or undefined: it must be a readable `.md` file
+ * that begins with the heading `# <suite>` every report has (`reports/<suite>.md`).
+ */
+async function reportProblem(path: string): Promise<string | undefined> {
+  if (!path.endsWith(".md")) return `${path} is not a report (a reports/<suite>.md file)`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return `${path}: no such report`;
+    if (e instanceof Deno.errors.IsADirectory) return `${path} is a folder, not a report`;
+    throw e;
+  }
+  const heading = `# ${basename(path, ".md")}`;
+  const first = text.split("\n", 1)[0].trimEnd();
+  if (first !== heading) {
+    return `${path} is not an lpbench report (a report begins with "${heading}", this file with ` +
+      `${JSON.stringify(first.slice(0, 60))})`;
+  }
+  return undefined;
 }
 
 const SUITES = {
@@ -283,37 +357,28 @@ async function kernels(args: string[]): Promise<void> {
   if (values.out) await writeAtomic(String(values.out), parts.join("\n"));
 }
 
-const HELP = `lpbench — low-precision training recipes on WebGPU
-
-Usage:
-  deno task bench [recipe.yaml…] [--policy a,b] [--seeds 0,1] [--steps N] [--out reports]
-                  [--gpu I] [--dry-run]
-                                 train every (recipe × policy × seed) whose record is missing,
-                                 write reports/runs/<id>.json and reports/<suite>.md
-                                 (default recipe: recipes/quick.yaml)
-  deno task report [suite…]      rewrite reports from the run records
-  deno task verify <report.md> [--gpu I]
-                                 re-run a report's runs (listed in <report>.runs.json) and say
-                                 whether they reproduce (default --gpu: the records' own)
-  deno task kernels [options]    benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
-  deno task test                 the test suite
-
-WebGPU implementation (bench, verify, kernels):
-  --gpu deno       Deno's built-in WebGPU (wgpu), the default
-  --gpu dawn       Dawn through npm:webgpu (Vulkan; OpenGL compatibility mode where Vulkan gives
-                   no adapter); the only one with subgroup matrices
-  --gpu auto       Dawn where its adapter offers chromium-experimental-subgroup-matrix, else Deno
-
-Kernel benchmark options:
-  --suite LIST     quantize,gemm,train (default all three)
-  --out FILE       also write the markdown tables to FILE
-  with a single suite, its own options, e.g.
-    --suite quantize --mib 64 --iterations 10 --rounds 5
-    --suite gemm --sizes 1024,2048,4096,8192 --layouts nt,nn,tn
-    --suite train --policies fp32,nvfp4 --steps 10 --layers 12 --batch 8
-  --debug          print stack traces
-  -h, --help       this help
-`;
+/**
+ * `kernels --suite LIST --help`: prints each listed suite's own usage, after a line naming it, and
+ * returns true; false without `--suite` (the task's help is printed then). A bad suite name is a
+ * usage error.
+ */
+async function kernelsSuiteHelp(args: string[]): Promise<boolean> {
+  const { values } = parseArgs({ args, options: { suite: { type: "string" } }, strict: false });
+  if (typeof values.suite !== "string") return false;
+  const names = values.suite.split(",");
+  for (const n of names) {
+    if (!(n in SUITES)) {
+      console.error(`error: --suite: unknown suite ${JSON.stringify(n)} (quantize, gemm, train)`);
+      throw new UsageError();
+    }
+  }
+  for (const [i, n] of names.entries()) {
+    console.log(`${i > 0 ? "\n" : ""}${suiteHelpHeader(n)}`);
+    // Each suite prints its usage on --help and runs nothing.
+    await SUITES[n as keyof typeof SUITES](["--help"]);
+  }
+  return true;
+}
 
 /** Runs the CLI and returns its exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -326,6 +391,10 @@ export async function main(argv: string[]): Promise<number> {
       case "-h":
       case "--help":
       case "help":
+        if (rest[0] !== undefined && Object.hasOwn(TASK_HELP, rest[0])) {
+          console.log(TASK_HELP[rest[0] as Task]);
+          return 0;
+        }
         console.log(HELP);
         return command === undefined ? 2 : 0;
       case "bench":
@@ -333,7 +402,8 @@ export async function main(argv: string[]): Promise<number> {
       case "report":
       case "verify":
         if (rest.includes("-h") || rest.includes("--help")) {
-          console.log(HELP);
+          if (command === "kernels" && await kernelsSuiteHelp(rest)) return 0;
+          console.log(TASK_HELP[command]);
           return 0;
         }
         if (command === "kernels") {
@@ -347,6 +417,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) return 2;
+    // No adapter is a problem of the machine's set-up, not a run that failed.
+    if (e instanceof GpuUnavailableError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
     const err = e as Error & { code?: string };
     if (typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS")) {
       console.error(`error: ${err.message}`);

@@ -48,7 +48,7 @@ Deno.test("bench refuses runs that would not fit the adapter's memory, exit 2, n
       recipe,
       (await Deno.readTextFile(new URL("../recipes/quick.yaml", import.meta.url)))
         .replace("seq_len: 64, vocab: 256", "seq_len: 2048, vocab: 65536")
-        .replace("batch: 8", "batch: 512"),
+        .replace("batch: 8", "batch: 16"), // the data holds an evaluation batch; the logits do not fit
     );
     const r = await cli("bench", recipe, "--out", `${dir}/reports`);
     assertStrictEquals(r.code, 2, r.stderr);
@@ -112,12 +112,109 @@ Deno.test("report without records, verify without a report or its run list exit 
     );
     const none = await cli("verify", `${dir}/none.md`);
     assertStrictEquals(none.code, 2);
-    assertStrictEquals(none.stderr, `error: ${dir}/none.md: no such report\n`);
+    assertStrictEquals(none.stderr, `error: verify: ${dir}/none.md: no such report\n`);
     const u = await cli("frobnicate");
     assertStrictEquals(u.code, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("report of a suite without records or of a .md path exits 2 with one line naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const none = await cli("report", "nonexistent", "--out", dir);
+    assertStrictEquals(none.code, 2, none.stderr);
+    assertStrictEquals(
+      none.stderr,
+      `error: report: no run records for suite "nonexistent" in ${dir}/runs\n`,
+    );
+    const md = await cli("report", "some.md");
+    assertStrictEquals(md.code, 2, md.stderr);
+    assertStrictEquals(
+      md.stderr,
+      'error: report: "some.md" is a report file, not a suite name; give the suite: ' +
+        "`deno task report some`\n",
+    );
+    const nested = await cli("report", "reports/h100/quick.md");
+    assertStrictEquals(nested.code, 2, nested.stderr);
+    assertMatch(nested.stderr, /give the suite: `deno task report quick --out reports\/h100`\n$/);
+    assertEquals([...Deno.readDirSync(dir)], [], "nothing is written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("verify of a file that is not a report exits 2 with one line naming it", async () => {
+  const readme = await cli("verify", "README.md");
+  assertStrictEquals(readme.code, 2, readme.stderr);
+  assertStrictEquals(
+    readme.stderr,
+    'error: verify: README.md is not an lpbench report (a report begins with "# README", this ' +
+      'file with "# lpbench")\n',
+  );
+  const missing = await cli("verify", "reports/nonexistent.md");
+  assertStrictEquals(missing.code, 2, missing.stderr);
+  assertStrictEquals(missing.stderr, "error: verify: reports/nonexistent.md: no such report\n");
+  const yaml = await cli("verify", "recipes/quick.yaml");
+  assertStrictEquals(yaml.code, 2, yaml.stderr);
+  assertMatch(yaml.stderr, /^error: verify: recipes\/quick\.yaml is not a report/);
+});
+
+Deno.test("no WebGPU adapter exits 2 with one line, no stack trace", async () => {
+  // Without the config Dawn (npm:webgpu) cannot load: getGpu throws GpuUnavailableError.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-config", "-A", "cli.ts", "kernels", "--suite", "gemm", "--gpu", "dawn"],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertStrictEquals(out.code, 2, stderr);
+  assertMatch(
+    stderr,
+    /^error: No WebGPU adapter was found \(Dawn \(npm:webgpu\) could not be loaded/,
+  );
+  assertStrictEquals(stderr.trimEnd().split("\n").length, 1, stderr);
+});
+
+Deno.test("each task's --help lists its own options; --help alone lists the tasks", async () => {
+  const global = await cli("--help");
+  assertStrictEquals(global.code, 0);
+  for (const task of ["bench", "report", "verify", "kernels"]) {
+    assertMatch(global.stdout, new RegExp(`^  ${task} `, "m"));
+  }
+  const own: Record<string, [RegExp[], RegExp[]]> = {
+    bench: [[/--policy/, /--seeds/, /--steps/, /--dry-run/, /--gpu/], [/--suite/]],
+    report: [[/^Usage: deno task report \[suite…\] \[--out DIR\]/, /--out DIR/], [
+      /--gpu/,
+      /--policy/,
+    ]],
+    verify: [[/^Usage: deno task verify <report\.md>/, /--gpu I/], [/--policy/, /--suite/]],
+    kernels: [[/--suite LIST/, /--out FILE/, /--gpu dawn/, /--suite gemm --help/], [/--policy/]],
+  };
+  for (const [task, [has, lacks]] of Object.entries(own)) {
+    for (const flag of ["--help", "-h"]) {
+      const r = await cli(task, flag);
+      assertStrictEquals(r.code, 0, `${task} ${flag}: ${r.stderr}`);
+      for (const re of has) assertMatch(r.stdout, re, `${task} ${flag}`);
+      for (const re of lacks) assertOk(!re.test(r.stdout), `${task} ${flag} lists ${re}`);
+    }
+  }
+});
+
+Deno.test("kernels --suite NAME --help prints that suite's own options", async () => {
+  const gemm = await cli("kernels", "--suite", "gemm", "--help");
+  assertStrictEquals(gemm.code, 0, gemm.stderr);
+  assertMatch(gemm.stdout, /^Suite gemm: deno task kernels --suite gemm/);
+  assertMatch(gemm.stdout, /--layouts nt,nn,tn/);
+  assertMatch(gemm.stdout, /--tiles /);
+  const two = await cli("kernels", "--suite", "quantize,train", "-h");
+  assertStrictEquals(two.code, 0, two.stderr);
+  assertMatch(two.stdout, /--mib 64/);
+  assertMatch(two.stdout, /--policies /);
+  const bad = await cli("kernels", "--suite", "foo", "--help");
+  assertStrictEquals(bad.code, 2);
+  assertStrictEquals(bad.stderr, 'error: --suite: unknown suite "foo" (quantize, gemm, train)\n');
 });
 
 Deno.test("kernels starts with only a Deno binary: no config, no npm packages", async () => {
@@ -172,9 +269,10 @@ Deno.test("bench --gpu dawn records Dawn; verify re-runs on the records' impleme
     const [file] = [...Deno.readDirSync(`${dir}/runs`)].map((e) => e.name);
     const record = JSON.parse(await Deno.readTextFile(`${dir}/runs/${file}`));
     assertStrictEquals(record.env.implementation.name, "dawn");
-    const report = await Deno.readTextFile(`${dir}/quick.md`);
+    // Other steps than the recipe's: a suite of their own.
+    const report = await Deno.readTextFile(`${dir}/quick-steps-12.md`);
     assertMatch(report, /--steps 12 --out .* --gpu dawn\n/);
-    const verify = await cli("verify", `${dir}/quick.md`);
+    const verify = await cli("verify", `${dir}/quick-steps-12.md`);
     assertStrictEquals(verify.code, 0, verify.stderr);
     assertMatch(verify.stderr, /same adapter, Deno and WebGPU implementation/);
   } finally {

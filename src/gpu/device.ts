@@ -20,6 +20,7 @@ import {
   type GpuImplementationChoice,
   type GpuImplementationName,
 } from "./implementation.ts";
+import { ensureRuntimeDir } from "./runtime_dir.ts";
 import { GpuUnavailableError } from "./unavailable.ts";
 
 export { GpuUnavailableError };
@@ -132,6 +133,8 @@ let autoPick: Promise<GpuImplementationName> | undefined;
  * ```
  */
 export async function getGpu(options: GetGpuOptions = {}): Promise<Gpu> {
+  // Before any adapter request: without it Mesa prints a false-looking XDG_RUNTIME_DIR error.
+  ensureRuntimeDir();
   const choice = options.implementation ?? defaultGpuImplementation();
   const name = choice === "auto" ? await pickAuto() : choice;
   return gpuOf(name, () => name === "dawn" ? dawnAdapter() : denoAdapter());

@@ -1,0 +1,154 @@
+/**
+ * The help texts of the command line (`cli.ts`): one for `--help` alone, which lists the tasks, and
+ * one per task (`deno task bench --help`, …), which lists that task's own options. A kernel suite's
+ * own options are printed by the suite itself (`deno task kernels --suite gemm --help`), after
+ * {@link suiteHelpHeader}. No imports, so that `kernels --help` runs with only a Deno binary.
+ *
+ * @module
+ */
+
+/** The tasks that have a help text of their own. */
+export type Task = "bench" | "report" | "verify" | "kernels";
+
+const GPU = `WebGPU implementation:
+  --gpu deno       Deno's built-in WebGPU (wgpu), the default
+  --gpu dawn       Dawn through npm:webgpu (Vulkan; OpenGL compatibility mode where Vulkan gives
+                   no adapter); the only one with subgroup matrices
+  --gpu auto       Dawn where its adapter offers chromium-experimental-subgroup-matrix, else Deno`;
+
+const COMMON = `  --debug          print stack traces
+  -h, --help       this help`;
+
+const EXIT = "Exit codes: 0 success, 1 a run failed, 2 invalid input (usage, recipe, data, no " +
+  "WebGPU adapter).";
+
+/**
+ * The text of `--help` without a task: what lpbench is, its tasks, and how to get a task's options.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HELP } from "./cli_help.ts";
+ * assert.match(HELP, /^  kernels  /m);
+ * ```
+ */
+export const HELP = `lpbench — low-precision training recipes on WebGPU
+
+Usage: deno task <task> [options]   (deno task <task> --help lists the task's options)
+
+Tasks:
+  bench [recipe.yaml…]    train every (recipe × policy × seed) whose record is missing, write
+                          reports/runs/<id>.json and reports/<suite>.md
+                          (default recipe: recipes/quick.yaml)
+  report [suite…]         rewrite reports from the run records
+  verify <report.md>      re-run a report's runs and say whether they reproduce
+  kernels                 benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
+  test                    the test suite
+
+Options of every task:
+${COMMON}
+
+${EXIT}
+`;
+
+/**
+ * The help text of each task: its usage line and every option it takes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TASK_HELP } from "./cli_help.ts";
+ * assert.match(TASK_HELP.report, /--out DIR/);
+ * assert.doesNotMatch(TASK_HELP.report, /--policy/);
+ * ```
+ */
+export const TASK_HELP: Readonly<Record<Task, string>> = {
+  bench: `Usage: deno task bench [recipe.yaml…] [options]
+
+Trains every (recipe × policy × seed) whose record is missing, writes its record
+<out>/runs/<id>.json, then each recipe's report <out>/<suite>.md. Runs that have a record are not
+trained again. Default recipe: recipes/quick.yaml.
+
+Options:
+  --policy a,b     only these policies of the recipe (the report still shows every policy's runs)
+  --seeds 0,1      only these seeds
+  --steps N        train N steps instead of the recipe's train.steps; such runs are a suite of
+                   their own, reported in <out>/<suite>-steps-N.md
+  --out DIR        where records and reports go (default reports)
+  --dry-run        validate (data sizes included), print the plan, which runs have records, each
+                   run's GPU memory (checked against the adapter where there is one) and the
+                   expected time; train nothing
+  --gpu I          the WebGPU implementation (below)
+${COMMON}
+
+${GPU}
+
+${EXIT}
+`,
+  report: `Usage: deno task report [suite…] [--out DIR]
+
+(Re)writes the report <out>/<suite>.md, its charts and its run list <out>/<suite>.runs.json from
+the run records in <out>/runs. A suite is a recipe's name (e.g. quick), not a path; with none,
+every suite that has records.
+
+Options:
+  --out DIR        the folder of the reports; its records are in DIR/runs (default reports)
+${COMMON}
+
+${EXIT}
+`,
+  verify: `Usage: deno task verify <report.md> [--gpu I]
+
+Re-runs the runs a report aggregates (listed in <report>.runs.json beside it) and says whether they
+reproduce: bit-identical loss curves on the same adapter, Deno and WebGPU implementation, the final
+loss within 2 % elsewhere. Exit 1 if any does not.
+
+Options:
+  --gpu I          the WebGPU implementation (default: that of the records, else deno)
+${COMMON}
+
+${GPU}
+
+${EXIT}
+`,
+  kernels:
+    `Usage: deno task kernels [--suite quantize,gemm,train] [--out FILE] [--gpu I] [suite options]
+
+Runs the benchmark suites in order and prints their markdown tables:
+  quantize         every quantizer's bandwidth beside a vec4 copy kernel (bench/kernels.ts)
+  gemm             f32 GEMM TFLOP/s per layout and size (bench/gemm.ts)
+  train            training-step tokens/s per policy, GPT-2 small shape (bench/train.ts)
+
+Options:
+  --suite LIST     the suites to run (default quantize,gemm,train)
+  --out FILE       also write the tables to FILE
+  --gpu I          the WebGPU implementation (below)
+  suite options    with a single --suite, passed to that suite; its own options are listed by
+                   deno task kernels --suite quantize --help
+                   deno task kernels --suite gemm --help
+                   deno task kernels --suite train --help
+  e.g. --suite quantize --mib 64 --iterations 10 --rounds 5
+       --suite gemm --sizes 1024,2048,4096,8192 --layouts nt,nn,tn
+       --suite train --policies fp32,nvfp4 --steps 10 --layers 12 --batch 8
+${COMMON}
+
+${GPU}
+
+${EXIT}
+`,
+};
+
+/**
+ * The line printed before a kernel suite's own usage (which names the suite's script and its
+ * options) on `deno task kernels --suite <name> --help`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { suiteHelpHeader } from "./cli_help.ts";
+ * assert.match(suiteHelpHeader("gemm"), /^Suite gemm: deno task kernels --suite gemm/);
+ * ```
+ */
+export function suiteHelpHeader(name: string): string {
+  return `Suite ${name}: deno task kernels --suite ${name} [options]; its options are those of:`;
+}
