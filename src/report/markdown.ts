@@ -152,8 +152,10 @@ function tableNotes(s: SuiteSummary): string[] {
     `policy that a 5 % two-sided test needs to detect the observed difference 4 times in 5, ` +
     `given the seeds' spread (normal approximation); with fewer seeds than that, a difference ` +
     `this size can stay hidden. Top-1 acc: next-token ` +
-    `accuracy at the same point. Tokens/s: median over seeds; step ms: medians of each run's p50 ` +
-    `and p99 after ${warmup} untimed warm-up steps. GEMMs: how many of the linear layers' GEMMs ` +
+    `accuracy at the same point. Tokens/s: median over seeds (wall clock, logging windows); ` +
+    `step times: medians over seeds of each run's p50 and p99 after ${warmup} untimed warm-up ` +
+    `steps — of each step's GPU time (timestamps around its compute pass) where the heading says ` +
+    `GPU, else of the logging windows' mean wall time per step. GEMMs: how many of the linear layers' GEMMs ` +
     `(Fprop, Dgrad, Wgrad) ran on each path — \`matrix\`: f16 operands on the matrix units, ` +
     `\`packed\`: NVFP4 codes with dot4I8Packed, \`f32\`: fake-quantized operands on the f32 SIMT ` +
     `GEMM (policy phases joined by →; — for records written before paths were recorded). Bits/weight: storage bits per value of each ` +
