@@ -279,3 +279,34 @@ Deno.test("bench --gpu dawn records Dawn; verify re-runs on the records' impleme
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bench needs no WebGPU adapter when every run has its record: it only rewrites the report", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/runs`);
+    for (const e of Deno.readDirSync(new URL("../reports/runs", import.meta.url))) {
+      await Deno.copyFile(
+        new URL(`../reports/runs/${e.name}`, import.meta.url),
+        `${dir}/runs/${e.name}`,
+      );
+    }
+    // DENO_WEBGPU_BACKEND=dx12 leaves Deno's WebGPU without an adapter on Linux and macOS.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli.ts", "bench", "recipes/quick.yaml", "--out", dir],
+      cwd: new URL("..", import.meta.url),
+      env: { NO_COLOR: "1", DENO_WEBGPU_BACKEND: "dx12" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertStrictEquals(out.code, 0, stderr);
+    assertMatch(stderr, /every run has a record in .*: nothing to train/);
+    assertMatch(await Deno.readTextFile(`${dir}/quick.md`), /\*\*Runs\*\*: 14 \(seeds 0, 1\)/);
+    const noAdapter = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli.ts", "bench", "recipes/quick.yaml", "--out", `${dir}/empty`],
+      cwd: new URL("..", import.meta.url),
+      env: { NO_COLOR: "1", DENO_WEBGPU_BACKEND: "dx12" },
+    }).output();
+    assertStrictEquals(noAdapter.code, 2, "runs to train need an adapter");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
