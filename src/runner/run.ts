@@ -237,6 +237,11 @@ export async function runSuite(
     if (invalid) write(`${label}: not a valid record, training again: ${invalid.message}`, false);
     const t0 = performance.now();
     const steps = spec.train.steps;
+    write(
+      `${label}: building the model, then ${steps} steps (first figures at step ` +
+        `${Math.min(spec.train.logEvery, steps)})`,
+      true,
+    );
     const result = await train(gpu, data, trainConfigOf(spec), {
       onLog: (p) => {
         const elapsed = (performance.now() - t0) / 1000;

@@ -97,3 +97,17 @@ Deno.test("runSuite refuses a plan made for another implementation before traini
     assertEquals([...Deno.readDirSync(runsDir)], []);
   });
 });
+
+Deno.test("a run says it has started before its first logged step", async () => {
+  const gpu = await getGpu();
+  await withTempDir(async (runsDir) => {
+    const lines: string[] = [];
+    const plan = await planRuns([tinySpec("fp32", 0)], runsDir, gpu.implementation.name);
+    await runSuite(gpu, plan, { write: (line) => lines.push(line) });
+    const start = lines.findIndex((l) =>
+      /: building the model, then \d+ steps \(first figures at step \d+\)$/.test(l)
+    );
+    const step = lines.findIndex((l) => / step \d+\/\d+ loss /.test(l));
+    assertOk(start >= 0 && step > start, lines.join("\n"));
+  });
+});
