@@ -90,6 +90,11 @@ export interface PolicySummary {
   /** Median over seeds. */
   readonly dispatchesPerStep: number | null;
   /**
+   * Share of the logged training steps, over all seeds, whose gradient norm exceeded the clipping
+   * threshold (so the update was scaled down); null without clipping or recorded norms.
+   */
+  readonly clipped: number | null;
+  /**
    * How many GEMMs ran on each path (`matrix 72, f32 3`; src/model/plan.ts `describeGemmPaths`),
    * over the runs that recorded it, joined by " / " where they differ; null where none did.
    */
@@ -240,6 +245,7 @@ function summarisePolicy(
       p99: median(steps.map((s) => s.p99)),
       clock: steps.every((s) => s.clock === steps[0].clock) ? steps[0].clock : "mixed",
     },
+    clipped: clippedShare(records),
     dispatchesPerStep: orNull(
       median(records.map((r) => r.result.dispatchesPerStep).filter(finite)),
     ),
@@ -303,6 +309,7 @@ function summariseSuite(suite: string, all: readonly RunRecord[]): SuiteSummary 
  *   spec: {
  *     suite: "demo", recipeHash: "h", policyName, baseline: "bf16", seed, policy: POLICIES[policyName],
  *     model: { pattern: "*-", dModel: 64, heads: 4, dFf: 256, seqLen: 32, vocab: 256, mlp: "relu2" },
+ *     train: { clip: 1 },
  *   },
  *   result: {
  *     train: [], eval: [{ step: 100, loss, accuracy: 0.5 }], tokensPerSecond: 1e4,
@@ -318,6 +325,22 @@ export function aggregate(records: readonly RunRecord[]): SuiteSummary[] {
   const bySuite = new Map<string, RunRecord[]>();
   for (const r of records) bySuite.set(r.spec.suite, [...(bySuite.get(r.spec.suite) ?? []), r]);
   return [...bySuite.keys()].sort().map((s) => summariseSuite(s, bySuite.get(s)!));
+}
+
+/** {@link PolicySummary.clipped} of a policy's records. */
+function clippedShare(records: readonly RunRecord[]): number | null {
+  let logged = 0;
+  let clipped = 0;
+  for (const r of records) {
+    const clip = r.spec.train.clip;
+    if (clip == null) continue;
+    for (const p of r.result.train) {
+      if (typeof p.gradNorm !== "number" || !Number.isFinite(p.gradNorm)) continue;
+      logged++;
+      if (p.gradNorm > clip) clipped++;
+    }
+  }
+  return logged === 0 ? null : clipped / logged;
 }
 
 /** The distinct GEMM-path descriptions of records that have one, or null. */

@@ -201,5 +201,71 @@ export async function suiteCharts(summary: SuiteSummary): Promise<Chart[]> {
       svg: await renderSvg(relativeSpec(summary)),
     });
   }
+  const norms = gradNormValues(summary);
+  if (norms.length > 0) {
+    charts.push({
+      file: "grad-norm.svg",
+      title: `Gradient norm before clipping (mean over seeds)`,
+      svg: await renderSvg(gradNormSpec(summary, norms)),
+    });
+  }
   return charts;
+}
+
+/** Per policy and logged step, the mean over seeds of the global gradient norm before clipping. */
+function gradNormValues(summary: SuiteSummary): { policy: string; step: number; norm: number }[] {
+  return summary.policies.flatMap((p) => {
+    const byStep = new Map<number, number[]>();
+    for (const r of summary.records.filter((r) => r.spec.policyName === p.policy)) {
+      for (const c of r.result.train) {
+        const g = c.gradNorm;
+        if (typeof g === "number" && Number.isFinite(g) && g > 0) {
+          byStep.set(c.step, [...(byStep.get(c.step) ?? []), g]);
+        }
+      }
+    }
+    return [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, gs]) => ({
+      policy: p.policy,
+      step,
+      norm: round(gs.reduce((a, b) => a + b, 0) / gs.length, 5),
+    }));
+  });
+}
+
+function gradNormSpec(
+  summary: SuiteSummary,
+  values: { policy: string; step: number; norm: number }[],
+): TopLevelSpec {
+  const domain = summary.policies.map((p) => p.policy);
+  const clip = summary.records[0]?.spec.train.clip;
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    background: "white",
+    title: {
+      text: `${summary.suite}: gradient norm`,
+      subtitle: `global norm before clipping at the logged steps, mean over seeds${
+        clip != null ? `; dashed: the clipping threshold ${clip}` : ""
+      }`,
+    },
+    layer: [
+      {
+        data: { values },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "step", type: "quantitative", title: "step" },
+          y: { field: "norm", type: "quantitative", title: "‖g‖", scale: { type: "log" } },
+          color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
+          order: { field: "step", type: "quantitative" },
+        },
+      },
+      ...(clip != null
+        ? [{
+          data: { values: [{ clip }] },
+          mark: { type: "rule" as const, strokeDash: [4, 4], color: "gray" },
+          encoding: { y: { field: "clip", type: "quantitative" as const } },
+        }]
+        : []),
+    ],
+  };
 }

@@ -113,6 +113,7 @@ function policyTable(s: SuiteSummary): string {
     "tokens/s",
     stepMsHeading(s),
     "dispatches/step",
+    "clipped",
     "GEMMs",
     "bits/weight",
     "GPU memory",
@@ -130,6 +131,7 @@ function policyTable(s: SuiteSummary): string {
       grouped(p.tokensPerSecond),
       stepMsCell(p, s),
       grouped(p.dispatchesPerStep),
+      p.clipped === null ? "—" : `${fixed(100 * p.clipped, 0)} %`,
       p.gemms ?? "—",
       String(Number(p.bitsPerWeight.toFixed(2))),
       bytes(p.gpuBytes),
@@ -155,7 +157,8 @@ function tableNotes(s: SuiteSummary): string[] {
     `accuracy at the same point. Tokens/s: median over seeds (wall clock, logging windows); ` +
     `step times: medians over seeds of each run's p50 and p99 after ${warmup} untimed warm-up ` +
     `steps — of each step's GPU time (timestamps around its compute pass) where the heading says ` +
-    `GPU, else of the logging windows' mean wall time per step. GEMMs: how many of the linear layers' GEMMs ` +
+    `GPU, else of the logging windows' mean wall time per step. Clipped: share of the logged steps (all seeds) whose gradient norm before clipping exceeded ` +
+    `the threshold; the gradient-norm chart shows the norms. GEMMs: how many of the linear layers' GEMMs ` +
     `(Fprop, Dgrad, Wgrad) ran on each path — \`matrix\`: f16 operands on the matrix units, ` +
     `\`packed\`: NVFP4 codes with dot4I8Packed, \`f32\`: fake-quantized operands on the f32 SIMT ` +
     `GEMM (policy phases joined by →; — for records written before paths were recorded). Bits/weight: storage bits per value of each ` +
@@ -302,7 +305,7 @@ export async function renderReport(
     "## Results",
     policyTable(s),
     ...tableNotes(s).map(paragraph),
-    "## Loss curves",
+    "## Training curves",
     ...charts.map((c) => `![${c.title}](${chartDir}/${c.file})`),
     paragraph(`Every run's curves, point by point: [curves.csv](${chartDir}/${CURVES_CSV}).`),
     "## Environment",

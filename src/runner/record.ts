@@ -157,7 +157,13 @@ export class RecordError extends Error {
 const metric = z.number().nullable();
 const str = z.string();
 const GEMM_PATH = z.enum(["f32", "packed", "matrix"]);
-const point = z.looseObject({ step: z.number(), loss: metric, accuracy: metric });
+const point = z.looseObject({
+  step: z.number(),
+  loss: metric,
+  accuracy: metric,
+  gradNorm: metric.optional(),
+  lr: z.number().optional(),
+});
 const format = z.unknown().superRefine((f, ctx) => {
   try {
     resolveFormat(f as Parameters<typeof resolveFormat>[0]);

@@ -61,6 +61,10 @@ export interface CurvePoint {
   readonly loss: number;
   /** Top-1 next-token accuracy. */
   readonly accuracy: number;
+  /** Training points only: the global gradient norm before clipping. */
+  readonly gradNorm?: number;
+  /** Training points only: the step's learning rate. */
+  readonly lr?: number;
 }
 
 /** Step time percentiles (ms) and the clock they come from ({@link TrainResult.stepMs}). */
@@ -210,7 +214,8 @@ export async function train(
       }
       const batch = data.batch("train", step - 1, sample);
       if (clock && clock.pending === clock.capacity) await readClock(step - 1);
-      await model.step(batch, step, lrAt(config.schedule, step - 1, config.steps), clock);
+      const lr = lrAt(config.schedule, step - 1, config.steps);
+      await model.step(batch, step, lr, clock);
       windowSteps++;
       if (step % logEvery === 0 || step === last) {
         const m = await model.readMetrics();
@@ -220,7 +225,7 @@ export async function train(
         if (step >= start + warmup) windows.push(msPerStep);
         windowStart = now;
         windowSteps = 0;
-        trainCurve.push({ step, loss: m.loss, accuracy: m.accuracy });
+        trainCurve.push({ step, loss: m.loss, accuracy: m.accuracy, gradNorm: m.gradNorm, lr });
         options.onLog?.({
           step,
           loss: m.loss,

@@ -54,3 +54,29 @@ Deno.test("the loss chart shades the seeds' min–max band only where a policy h
   assertOk(!one["loss.svg"].includes("shaded:"), "one seed per policy: no band named");
   assertStrictEquals(areas(one["loss.svg"]), 0);
 });
+
+Deno.test("the gradient-norm chart and the clipped share come from the recorded norms", async () => {
+  const withNorms = suiteA().map((r) => ({
+    ...r,
+    result: {
+      ...r.result,
+      train: r.result.train.map((p, i) => ({ ...p, gradNorm: i % 2 === 0 ? 0.5 : 2 })),
+    },
+  }));
+  const [s] = aggregate(withNorms);
+  const charts = await suiteCharts(s);
+  const norm = charts.find((c) => c.file === "grad-norm.svg");
+  assertOk(norm, "a gradient-norm chart");
+  assertOk(norm.svg.includes("dashed: the clipping threshold 1"));
+  // Every other logged step has a norm of 2 > clip 1.
+  const nvfp4 = s.policies.find((p) => p.policy === "nvfp4")!;
+  const logged = withNorms.filter((r) => r.spec.policyName === "nvfp4")
+    .flatMap((r) => r.result.train.map((_, i) => i % 2 === 1));
+  assertStrictEquals(nvfp4.clipped, logged.filter(Boolean).length / logged.length);
+  const [without] = aggregate(suiteA());
+  assertOk(
+    !(await suiteCharts(without)).some((c) => c.file === "grad-norm.svg"),
+    "no norms: no chart",
+  );
+  assertStrictEquals(without.policies[0].clipped, null);
+});
