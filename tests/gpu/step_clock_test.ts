@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import { getGpu } from "../../src/gpu/device.ts";
 import { bindGroup, PipelineCache } from "../../src/gpu/pipelines.ts";
 import { StepClock } from "../../src/gpu/step_clock.ts";
-
-const WORK = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
-  var v = x[id.x];
-  for (var i = 0u; i < 64u; i++) { v = v * 1.0001 + 1.0; }
-  x[id.x] = v;
-}`;
+import { BUSY_SHADER } from "./busy_shader.ts";
 
 Deno.test("a step clock gives one GPU time per timestamped pass, in order, and starts afresh after a read", async () => {
   const gpu = await getGpu();
@@ -16,7 +10,7 @@ Deno.test("a step clock gives one GPU time per timestamped pass, in order, and s
     assert.throws(() => new StepClock(gpu, 4), /lacks timestamp-query/);
     return;
   }
-  const pipeline = await new PipelineCache(gpu.device).getAsync(WORK);
+  const pipeline = await new PipelineCache(gpu.device).getAsync(BUSY_SHADER);
   const buffer = gpu.device.createBuffer({ size: 4096 * 4, usage: GPUBufferUsage.STORAGE });
   const group = bindGroup(gpu.device, pipeline, [buffer]);
   const clock = new StepClock(gpu, 3);

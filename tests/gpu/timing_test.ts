@@ -2,17 +2,11 @@ import assert from "node:assert/strict";
 import { getGpu } from "../../src/gpu/device.ts";
 import { bindGroup, PipelineCache } from "../../src/gpu/pipelines.ts";
 import { GpuTimer, median } from "../../src/gpu/timing.ts";
-
-const WORK = `@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3u) {
-  var v = x[id.x];
-  for (var i = 0u; i < 64u; i++) { v = v * 1.0001 + 1.0; }
-  x[id.x] = v;
-}`;
+import { BUSY_SHADER } from "./busy_shader.ts";
 
 async function timeWith(method?: "wall-clock") {
   const gpu = await getGpu();
-  const pipeline = await new PipelineCache(gpu.device).getAsync(WORK);
+  const pipeline = await new PipelineCache(gpu.device).getAsync(BUSY_SHADER);
   const buffer = gpu.device.createBuffer({ size: 4096 * 4, usage: GPUBufferUsage.STORAGE });
   const group = bindGroup(gpu.device, pipeline, [buffer]);
   const timer = new GpuTimer(gpu, { method });
