@@ -9,7 +9,7 @@
  * are checked against the exact sum within the f32 summation bound.
  *
  * Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] [--layouts nt,nn,tn]
- *   [--tiles SMxSN/TMxTN/BK[/STAGES],...] [--iterations 10] [--out file.md]
+ *   [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] [--out file.md]
  *
  * `--tiles` times the given tilings (e.g. `2x2/4x4/32/2`: 2×2 subgroups of 4×4 result matrices, K
  * slices of 32, two stages) instead of the kernel's own choice, one row each.
@@ -36,16 +36,28 @@ import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
-  "[--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES],...] [--iterations 10] " +
+  "[--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] " +
   "[--timing timestamp-query|wall-clock] [--out file.md]";
 
-/** Parses `--tiles`: `SMxSN/TMxTN/BK[/STAGES]`, comma-separated. */
+/**
+ * Parses `--tiles`: `SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS]`, comma-separated.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMatrixTiles } from "./gemm_matrix.ts";
+ * assert.deepEqual(parseMatrixTiles("2x2/4x4/32/2/p8/w1"), [
+ *   { sm: 2, sn: 2, tm: 4, tn: 4, bk: 32, stages: 2, pad: 8, words: 1 },
+ * ]);
+ * ```
+ */
 export function parseMatrixTiles(value: string): MatrixGemmTile[] {
   return value.split(",").map((text) => {
-    const m = /^(\d+)x(\d+)\/(\d+)x(\d+)\/(\d+)(?:\/([12]))?$/.exec(text.trim());
+    const m = /^(\d+)x(\d+)\/(\d+)x(\d+)\/(\d+)(?:\/([12]))?(?:\/p(\d+))?(?:\/w(\d))?$/
+      .exec(text.trim());
     if (!m) {
       throw new RangeError(
-        `--tiles: expected SMxSN/TMxTN/BK[/STAGES], got ${JSON.stringify(text)}`,
+        `--tiles: expected SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS], got ${JSON.stringify(text)}`,
       );
     }
     const [sm, sn, tm, tn, bk] = m.slice(1, 6).map(Number);
@@ -56,6 +68,8 @@ export function parseMatrixTiles(value: string): MatrixGemmTile[] {
       tn,
       bk,
       ...(m[6] ? { stages: Number(m[6]) as 1 | 2 } : {}),
+      ...(m[7] ? { pad: Number(m[7]) } : {}),
+      ...(m[8] ? { words: Number(m[8]) as 1 | 2 | 4 } : {}),
     };
     checkMatrixTile(tile);
     return tile;
@@ -187,7 +201,8 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
         rows.push(row([
           layout,
           "f16 matrix",
-          `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}${tile.stages === 2 ? "/2 stages" : ""}`,
+          `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}${tile.stages === 2 ? "/2 stages" : ""}` +
+          `${tile.pad ? `/pad ${tile.pad}` : ""}${tile.words ? `/${tile.words} words` : ""}`,
           String(size),
           matrixMs.toFixed(3),
           tflops(matrixMs),

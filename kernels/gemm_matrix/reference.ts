@@ -51,6 +51,17 @@ export interface MatrixGemmTile {
    * barrier per slice instead of two).
    */
   readonly stages?: 1 | 2;
+  /**
+   * f16 values of padding after each staged row in workgroup memory (a multiple of 8; default 0),
+   * so that the rows of a 16×16 matrix load start in different banks.
+   */
+  readonly pad?: number;
+  /**
+   * u32 words per invocation and load when staging a slice (1, 2 or 4; default 4): wider loads are
+   * fewer instructions, narrower ones write workgroup memory with fewer bank conflicts (each word is
+   * unpacked into two f16 stores).
+   */
+  readonly words?: 1 | 2 | 4;
 }
 
 /** The side of the square result, left and right matrices (f16 → f32, M16N16K16). */
@@ -96,6 +107,13 @@ export function checkMatrixTile(tile: MatrixGemmTile): void {
   }
   if (tile.stages !== undefined && tile.stages !== 1 && tile.stages !== 2) {
     throw new RangeError(`matrix GEMM tile: stages must be 1 or 2, got ${tile.stages}`);
+  }
+  const pad = tile.pad ?? 0;
+  if (!Number.isInteger(pad) || pad < 0 || pad % 8 !== 0) {
+    throw new RangeError(`matrix GEMM tile: pad must be a multiple of 8 f16, got ${tile.pad}`);
+  }
+  if (tile.words !== undefined && ![1, 2, 4].includes(tile.words)) {
+    throw new RangeError(`matrix GEMM tile: words must be 1, 2 or 4, got ${tile.words}`);
   }
 }
 

@@ -5,15 +5,15 @@
  *
  * Each workgroup owns one `(16·tm·sm) × (16·tn·sn)` tile of C (tile order of
  * kernels/_wgsl/tile_order.ts). Per K slice of `bk` values it copies A's and B's slices from storage
- * into workgroup memory, eight f16 per invocation and load (the operands are read as
- * `array<vec4<u32>>`), keeping each operand's storage orientation (row- or column-major as the layout
+ * into workgroup memory, 2·`words` f16 per invocation and load (the operands are read as
+ * arrays of u32 words, `vec4<u32>` by default), rows padded by `pad` f16, keeping each operand's storage orientation (row- or column-major as the layout
  * says), then every subgroup loads its `tm` left and `tn` right matrices from there and multiplies
  * them into its `tm × tn` f32 result matrices, which are stored to C (after adding C's old values
  * when accumulating) at the end. Two-stage tilings keep two buffers per operand: the next slice's
  * loads are issued before the current slice's MMAs and stored after them, one barrier per slice. Offsets and strides depend only on the workgroup and the subgroup, as
  * subgroup-matrix loads require.
  *
- * Bindings: 0 `a4`, 1 `b4` (read, f16 pairs in u32 words), 2 `c` (read_write, f32), 3 params uniform
+ * Bindings: 0 `a_words`, 1 `b_words` (read, f16 pairs in u32 words), 2 `c` (read_write, f32), 3 params uniform
  * (8 u32: m, n, k, tiles_m, tiles_n, gx, 0, 0); scaled kernels also 4 `stats_a` and 5 `stats_b` (read, the
  * operands' stats words: amax, then the tensor factor), whose factors' product multiplies every
  * result matrix before it is stored.
@@ -65,7 +65,10 @@ export function matrixGemmWorkgroupSize(tile: MatrixGemmTile): number {
 /** Bytes of workgroup memory a workgroup of `tile` uses (A's and B's staged f16 slices). */
 export function matrixGemmWorkgroupBytes(tile: MatrixGemmTile): number {
   const { rows, cols } = matrixTileShape(tile);
-  return 2 * (rows + cols) * tile.bk * (tile.stages ?? 1);
+  const pad = tile.pad ?? 0;
+  // Whichever way a slice is stored, padding its rows adds at most pad·max(rows, bk) per operand.
+  const padded = (n: number) => n * tile.bk + pad * Math.max(n, tile.bk);
+  return 2 * (padded(rows) + padded(cols)) * (tile.stages ?? 1);
 }
 
 /** Where an operand's K slice lives in storage. */
@@ -77,33 +80,50 @@ interface Slice {
   readonly at: (r: string, q: string) => string;
 }
 
+/** The WGSL type of one staging load of `words` u32 words. */
+function wordsType(words: number): string {
+  return words === 1 ? "u32" : `vec${words}<u32>`;
+}
+
 /**
- * Staging one operand's K slice: `elements / 8` u32×4 loads from `src` into registers `reg0…`, and
- * the stores that unpack each into eight f16 of `dst` at the same position in the slice as in
- * storage. Loads and stores are separate so that a two-stage kernel can issue the next slice's
- * loads before multiplying the current one.
+ * Staging one operand's K slice: loads of `words` u32 words each (2·words f16) from `src` into
+ * registers `reg0…`, and the stores that unpack each into f16 of `dst` at the same position in the
+ * slice as in storage, rows `stride` f16 apart. Loads and stores are separate so that a two-stage
+ * kernel can issue the next slice's loads before multiplying the current one.
  */
-function stage(dst: string, src: string, reg: string, wg: number, slice: Slice) {
-  const vectors = (slice.rows * slice.cols) / 8;
-  const perRow = slice.cols / 8;
+function stage(
+  dst: string,
+  src: string,
+  reg: string,
+  wg: number,
+  slice: Slice,
+  words: number,
+  stride: number,
+) {
+  const halvesPerLoad = 2 * words;
+  const vectors = (slice.rows * slice.cols) / halvesPerLoad;
+  const perRow = slice.cols / halvesPerLoad;
   const loads: string[] = [];
   const stores: string[] = [];
+  const parts = words === 1 ? ["v"] : ["v.x", "v.y", "v.z", "v.w"].slice(0, words);
   for (let it = 0; it * wg < vectors; it++) {
     const e = it === 0 ? "lid" : `lid + ${it * wg}u`;
     const partial = (it + 1) * wg > vectors;
     const guard = partial ? `if (${e} < ${vectors}u) ` : "";
-    const rq = `let r = (${e}) / ${perRow}u; let q = ((${e}) % ${perRow}u) * 8u;`;
+    const rq = `let r = (${e}) / ${perRow}u; let q = ((${e}) % ${perRow}u) * ${halvesPerLoad}u;`;
     loads.push(
-      `    var ${reg}${it} = vec4<u32>();`,
-      `    ${guard}{ ${rq} ${reg}${it} = ${src}[(${slice.at("r", "q")}) / 8u]; }`,
+      `    var ${reg}${it} = ${wordsType(words)}();`,
+      `    ${guard}{ ${rq} ${reg}${it} = ${src}[(${slice.at("r", "q")}) / ${halvesPerLoad}u]; }`,
     );
-    const halves = [0, 1, 2, 3, 4, 5, 6, 7]
-      .map((t) => `${dst}[o + ${t}u] = h${t >> 1}.${"xy"[t & 1]};`).join(" ");
+    const unpack = parts.map((w, i) => `let h${i} = bitcast<vec2<f16>>(${w});`).join(" ");
+    const halves = Array.from(
+      { length: halvesPerLoad },
+      (_, t) => `${dst}[o + ${t}u] = h${t >> 1}.${"xy"[t & 1]};`,
+    ).join(" ");
     stores.push(
       `    ${guard}{`,
-      `      ${rq} let o = r * ${slice.cols}u + q; let v = ${reg}${it};`,
-      "      let h0 = bitcast<vec2<f16>>(v.x); let h1 = bitcast<vec2<f16>>(v.y);",
-      "      let h2 = bitcast<vec2<f16>>(v.z); let h3 = bitcast<vec2<f16>>(v.w);",
+      `      ${rq} let o = r * ${stride}u + q; let v = ${reg}${it};`,
+      `      ${unpack}`,
       `      ${halves}`,
       "    }",
     );
@@ -130,6 +150,8 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
   if (scaled && accumulate) throw new RangeError("a scaled matrix GEMM cannot accumulate");
   const { tm, tn, bk } = tile;
   const stages = tile.stages ?? 1;
+  const pad = tile.pad ?? 0;
+  const words = tile.words ?? 4;
   const S = MATRIX_SIZE;
   const { rows: bm, cols: bn } = matrixTileShape(tile);
   const wg = matrixGemmWorkgroupSize(tile);
@@ -142,22 +164,25 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
   const bSlice = bColumnMajor
     ? { rows: bn, cols: bk, at: (r: string, q: string) => `(n0 + ${r}) * p.k + k0 + ${q}` }
     : { rows: bk, cols: bn, at: (r: string, q: string) => `(k0 + ${r}) * p.n + n0 + ${q}` };
+  // Workgroup-memory row strides (f16): the slice's storage columns plus the padding.
+  const aStride = (aColumnMajor ? bm : bk) + pad;
+  const bStride = (bColumnMajor ? bk : bn) + pad;
   const left = (sa: string, i: number) =>
     aColumnMajor
-      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>, col_major>(&${sa}, kk * ${bm}u + mb + ${
+      ? `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>, col_major>(&${sa}, kk * ${aStride}u + mb + ${
         S * i
-      }u, ${bm}u)`
+      }u, ${aStride}u)`
       : `subgroupMatrixLoad<subgroup_matrix_left<f16, ${S}, ${S}>, row_major>(&${sa}, (mb + ${
         S * i
-      }u) * ${bk}u + kk, ${bk}u)`;
+      }u) * ${aStride}u + kk, ${aStride}u)`;
   const right = (sb: string, j: number) =>
     bColumnMajor
       ? `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>, col_major>(&${sb}, (nb + ${
         S * j
-      }u) * ${bk}u + kk, ${bk}u)`
-      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>, row_major>(&${sb}, kk * ${bn}u + nb + ${
+      }u) * ${bStride}u + kk, ${bStride}u)`
+      : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>, row_major>(&${sb}, kk * ${bStride}u + nb + ${
         S * j
-      }u, ${bn}u)`;
+      }u, ${bStride}u)`;
   const cAt = (i: number, j: number) => `(m0 + mb + ${S * i}u) * p.n + n0 + nb + ${S * j}u`;
   const pairs: [number, number][] = [];
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) pairs.push([i, j]);
@@ -173,8 +198,8 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     "    }",
   ];
   const staged = (n: number) => ({
-    a: stage(`sa${n}`, "a4", "ra", wg, aSlice),
-    b: stage(`sb${n}`, "b4", "rb", wg, bSlice),
+    a: stage(`sa${n}`, "a_words", "ra", wg, aSlice, words, aStride),
+    b: stage(`sb${n}`, "b_words", "rb", wg, bSlice, words, bStride),
   });
   let loop: string[];
   if (stages === 1) {
@@ -229,8 +254,8 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
   return [
     cfg.enables.trimEnd(),
     "struct Params { m: u32, n: u32, k: u32, tiles_m: u32, tiles_n: u32, gx: u32, _a: u32, _b: u32 }",
-    "@group(0) @binding(0) var<storage, read> a4: array<vec4<u32>>;",
-    "@group(0) @binding(1) var<storage, read> b4: array<vec4<u32>>;",
+    `@group(0) @binding(0) var<storage, read> a_words: array<${wordsType(words)}>;`,
+    `@group(0) @binding(1) var<storage, read> b_words: array<${wordsType(words)}>;`,
     "@group(0) @binding(2) var<storage, read_write> c: array<f32>;",
     "@group(0) @binding(3) var<uniform> p: Params;",
     ...(scaled
@@ -240,8 +265,8 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
       ]
       : []),
     ...Array.from({ length: stages }, (_, n) => [
-      `var<workgroup> sa${n}: array<f16, ${bm * bk}>;`,
-      `var<workgroup> sb${n}: array<f16, ${bn * bk}>;`,
+      `var<workgroup> sa${n}: array<f16, ${aSlice.rows * aStride}>;`,
+      `var<workgroup> sb${n}: array<f16, ${bSlice.rows * bStride}>;`,
     ]).flat(),
     "",
     `@compute @workgroup_size(${wg})`,

@@ -80,16 +80,24 @@ async function run(
 // Small integers: every product and partial sum is an integer below 2^24, exact in f32.
 const small = (i: number) => ((i * 2654435761) >>> 0) % 9 - 4;
 
-/** The kernel's tilings and their two-stage forms (K = 160 is an odd number of 32-slices). */
+/**
+ * The kernel's tilings in one- and two-stage forms, with padded rows and narrower staging loads
+ * (K = 160 is an odd number of 32-slices).
+ */
 const TILES: MatrixGemmTile[] = MATRIX_GEMM_TILINGS.flatMap(({ tile }) => [
-  tile,
+  { ...tile, stages: 1 },
   { ...tile, stages: 2 },
+  { ...tile, bk: 32, stages: 2, pad: 8, words: 1 },
+  { ...tile, bk: 32, stages: 1, pad: 16, words: 2 },
 ]);
+
+const tileName = (t: MatrixGemmTile) =>
+  `${t.sm}x${t.sn}/${t.tm}x${t.tn}/${t.bk}/${t.stages ?? 1}/p${t.pad ?? 0}/w${t.words ?? 4}`;
 
 for (const layout of GEMM_LAYOUTS) {
   for (const accumulate of [false, true]) {
     for (const tile of TILES) {
-      const name = `${tile.sm}x${tile.sn}/${tile.tm}x${tile.tn}${tile.stages === 2 ? "/2" : ""}`;
+      const name = tileName(tile);
       Deno.test(`matrix GEMM ${layout}${accumulate ? " +=" : ""} tile ${name} is exact on exactly summable inputs`, async () => {
         const gpu = await dawn();
         const dims = { m: 256, n: 384, k: 160 };
