@@ -25,9 +25,16 @@ import {
   MATRIX_SUBGROUP_SIZE,
   matrixGemmFits,
   type MatrixGemmTile,
+  matrixSplitK,
   matrixTileShape,
 } from "./reference.ts";
-import { matrixGemmShader, matrixGemmWorkgroupBytes, matrixGemmWorkgroupSize } from "./wgsl.ts";
+import {
+  matrixGemmShader,
+  matrixGemmWorkgroupBytes,
+  matrixGemmWorkgroupSize,
+  SPLIT_K_REDUCE_WORKGROUP,
+  splitKReduceShader,
+} from "./wgsl.ts";
 
 /** The WebGPU feature the kernel needs, besides `shader-f16` and `subgroups`. */
 export const SUBGROUP_MATRIX_FEATURE = "chromium-experimental-subgroup-matrix";
@@ -159,17 +166,22 @@ export class MatrixGemmKernel {
   readonly scaled: boolean;
   readonly #gpu: Gpu;
   readonly #tiles: readonly (Tiling<MatrixGemmTile> & { readonly pipeline: GPUComputePipeline })[];
+  readonly #reduce: GPUComputePipeline;
+  /** Split-K partial sums, shared by this kernel's binds (their dispatches run one at a time). */
+  #workspace: GPUBuffer | undefined;
 
   private constructor(
     gpu: Gpu,
     config: Required<Omit<MatrixGemmConfig, "tile">>,
     tiles: readonly (Tiling<MatrixGemmTile> & { readonly pipeline: GPUComputePipeline })[],
+    reduce: GPUComputePipeline,
   ) {
     this.#gpu = gpu;
     this.layout = config.layout;
     this.accumulate = config.accumulate;
     this.scaled = config.scaled;
     this.#tiles = tiles;
+    this.#reduce = reduce;
   }
 
   /**
@@ -211,13 +223,15 @@ export class MatrixGemmKernel {
       const code = matrixGemmShader({ layout, accumulate, scaled, tile: t.tile, enables });
       tiles.push({ ...t, pipeline: await cache.getAsync(code) });
     }
-    return new MatrixGemmKernel(gpu, { layout, accumulate, scaled }, tiles);
+    const reduce = await cache.getAsync(splitKReduceShader({ accumulate, scaled }));
+    return new MatrixGemmKernel(gpu, { layout, accumulate, scaled }, tiles, reduce);
   }
 
   /**
    * The tiling {@link bind} uses for `dims`: the first candidate that divides the problem and
-   * yields at least its minimum of workgroups, else the last that divides it; undefined when none
-   * does (such a GEMM belongs on the f32 GEMM).
+   * yields at least its minimum of workgroups (counting K ranges where {@link matrixSplitK} splits
+   * the sum), else the last that divides it; undefined when none does (such a GEMM belongs on the
+   * f32 GEMM).
    *
    * @example
    * ```ts ignore
@@ -231,7 +245,7 @@ export class MatrixGemmKernel {
     const fits = this.#tiles.filter(({ tile }) => matrixGemmFits(dims, tile));
     const enough = fits.find(({ tile, minWorkgroups }) => {
       const { rows, cols } = matrixTileShape(tile);
-      return (dims.m / rows) * (dims.n / cols) >= minWorkgroups;
+      return (dims.m / rows) * (dims.n / cols) * matrixSplitK(dims, tile) >= minWorkgroups;
     });
     return (enough ?? fits.at(-1))?.tile;
   }
@@ -274,10 +288,52 @@ export class MatrixGemmKernel {
     const { rows, cols } = matrixTileShape(tile);
     const tilesM = m / rows;
     const tilesN = n / cols;
+    const splits = matrixSplitK(dims, tile);
     const [gx, gy] = splitDispatch(this.#gpu, tilesM * tilesN);
     const device = this.#gpu.device;
-    const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, 0, 0]);
-    const group = bindGroup(device, pipeline, [io.a, io.b, io.c, params, ...stats as GPUBuffer[]]);
-    return dispatchOp([[pipeline, group, gx, gy]], [params], "gemm matrix");
+    const params = uniformBuffer(device, [m, n, k, tilesM, tilesN, gx, k / splits, splits]);
+    const operands = [io.a, io.b];
+    if (splits === 1) {
+      const group = bindGroup(device, pipeline, [
+        ...operands,
+        io.c,
+        params,
+        ...stats as GPUBuffer[],
+      ]);
+      return dispatchOp([[pipeline, group, gx, gy]], [params], "gemm matrix");
+    }
+    const workspace = this.#workspaceOf(splits * m * n * 4);
+    const group = bindGroup(device, pipeline, [
+      ...operands,
+      workspace,
+      params,
+      ...stats as GPUBuffer[],
+    ]);
+    const quads = (m * n) / 4;
+    const [rx, ry] = splitDispatch(this.#gpu, Math.ceil(quads / SPLIT_K_REDUCE_WORKGROUP));
+    const reduceParams = uniformBuffer(device, [quads, splits, rx * SPLIT_K_REDUCE_WORKGROUP, 0]);
+    const reduceGroup = bindGroup(device, this.#reduce, [
+      workspace,
+      io.c,
+      reduceParams,
+      ...stats as GPUBuffer[],
+    ]);
+    return dispatchOp(
+      [[pipeline, group, gx, gy, splits], [this.#reduce, reduceGroup, rx, ry]],
+      [params, reduceParams],
+      "gemm matrix",
+    );
+  }
+
+  /** The shared split-K workspace, grown to at least `bytes` (binds made before keep theirs). */
+  #workspaceOf(bytes: number): GPUBuffer {
+    if (!this.#workspace || this.#workspace.size < bytes) {
+      this.#workspace = this.#gpu.device.createBuffer({
+        label: `matrix GEMM ${this.layout} split-K workspace`,
+        size: bytes,
+        usage: GPUBufferUsage.STORAGE,
+      });
+    }
+    return this.#workspace;
   }
 }

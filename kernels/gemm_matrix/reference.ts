@@ -137,6 +137,67 @@ export function matrixGemmFits(dims: GemmDims, tile: MatrixGemmTile): boolean {
 }
 
 /**
+ * How {@link matrixSplitK} splits K: outputs of fewer than `targetWorkgroups` tiles split the sum
+ * into 2, 4, … (at most `maxSplits`) ranges of at least `minK` values each, one workgroup per tile
+ * and range, until the workgroups reach the target. Each range's partial sums go to a workspace and
+ * a second pass adds them (in range order) into C.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MATRIX_SPLIT_K } from "./reference.ts";
+ * assert.equal(MATRIX_SPLIT_K.targetWorkgroups, 256);
+ * ```
+ */
+export const MATRIX_SPLIT_K = { targetWorkgroups: 256, minK: 512, maxSplits: 16 } as const;
+
+/**
+ * The number of K ranges the kernel with `tile` sums `dims` in (1: no split), by the rule of
+ * {@link MATRIX_SPLIT_K}; each range is a whole number of `tile.bk` slices.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matrixSplitK } from "./reference.ts";
+ * const tile = { sm: 2, sn: 2, tm: 4, tn: 4, bk: 16 }; // 128×128
+ * assert.equal(matrixSplitK({ m: 768, n: 768, k: 8192 }, tile), 8); // 36 tiles → 288 workgroups
+ * assert.equal(matrixSplitK({ m: 8192, n: 768, k: 768 }, tile), 1); // 384 tiles already
+ * ```
+ */
+export function matrixSplitK(
+  dims: GemmDims,
+  tile: MatrixGemmTile,
+  rule: { targetWorkgroups: number; minK: number; maxSplits: number } = MATRIX_SPLIT_K,
+): number {
+  const { rows, cols } = matrixTileShape(tile);
+  const tiles = Math.ceil(dims.m / rows) * Math.ceil(dims.n / cols);
+  let splits = 1;
+  while (
+    tiles * splits < rule.targetWorkgroups && 2 * splits <= rule.maxSplits &&
+    dims.k % (2 * splits * tile.bk) === 0 && dims.k / (2 * splits) >= rule.minK
+  ) {
+    splits *= 2;
+  }
+  return splits;
+}
+
+/**
+ * An upper bound on the split-K workspace one kernel needs (bytes) with tilings no larger than
+ * `tile`: a split output has fewer than 2·targetWorkgroups tiles × splits, each of f32 rows × cols.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matrixSplitKWorkspaceBound } from "./reference.ts";
+ * assert.equal(matrixSplitKWorkspaceBound({ sm: 2, sn: 2, tm: 4, tn: 4, bk: 16 }), 32 * 2 ** 20);
+ * ```
+ */
+export function matrixSplitKWorkspaceBound(tile: MatrixGemmTile): number {
+  const { rows, cols } = matrixTileShape(tile);
+  return 2 * MATRIX_SPLIT_K.targetWorkgroups * rows * cols * 4;
+}
+
+/**
  * The CPU reference: C = op(A)·op(B) (+ C) over f16 operand values, summed exactly (f64, exact for
  * these inputs while |sums| < 2^53 in units of the smallest product) and rounded once to f32; with
  * `scale` (a scaled kernel's fp32(factorA · factorB)) then fp32(C · scale). On inputs whose every

@@ -183,7 +183,7 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
       : `subgroupMatrixLoad<subgroup_matrix_right<f16, ${S}, ${S}>, row_major>(&${sb}, kk * ${bStride}u + nb + ${
         S * j
       }u, ${bStride}u)`;
-  const cAt = (i: number, j: number) => `(m0 + mb + ${S * i}u) * p.n + n0 + nb + ${S * j}u`;
+  const cAt = (i: number, j: number) => `cz + (m0 + mb + ${S * i}u) * p.n + n0 + nb + ${S * j}u`;
   const pairs: [number, number][] = [];
   for (let i = 0; i < tm; i++) for (let j = 0; j < tn; j++) pairs.push([i, j]);
   const result = `subgroup_matrix_result<f32, ${S}, ${S}>`;
@@ -205,7 +205,7 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
   if (stages === 1) {
     const { a, b } = staged(0);
     loop = [
-      `  for (var k0 = 0u; k0 < p.k; k0 += ${bk}u) {`,
+      `  for (var k0 = kb; k0 < ke; k0 += ${bk}u) {`,
       "    workgroupBarrier();",
       ...a.loads,
       ...b.loads,
@@ -220,7 +220,7 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     // current buffers, then stores the next slice into the other buffers behind one barrier.
     const [s0, s1] = [staged(0), staged(1)];
     const half = (cur: number, next: typeof s0) => [
-      `    if (k0 + ${bk}u < p.k) {`,
+      `    if (k0 + ${bk}u < ke) {`,
       `      let k1 = k0 + ${bk}u;`,
       ...next.a.loads.map((l) => l.replaceAll("k0", "k1")).map((l) => "  " + l),
       ...next.b.loads.map((l) => l.replaceAll("k0", "k1")).map((l) => "  " + l),
@@ -235,7 +235,7 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     ];
     const first = staged(0);
     loop = [
-      "  var k0 = 0u;",
+      "  var k0 = kb;",
       "  {",
       ...first.a.loads,
       ...first.b.loads,
@@ -244,16 +244,16 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
       "  }",
       "  workgroupBarrier();",
       "  loop {",
-      "    if (k0 >= p.k) { break; }",
+      "    if (k0 >= ke) { break; }",
       ...half(0, s1),
-      "    if (k0 >= p.k) { break; }",
+      "    if (k0 >= ke) { break; }",
       ...half(1, s0),
       "  }",
     ];
   }
   return [
     cfg.enables.trimEnd(),
-    "struct Params { m: u32, n: u32, k: u32, tiles_m: u32, tiles_n: u32, gx: u32, _a: u32, _b: u32 }",
+    "struct Params { m: u32, n: u32, k: u32, tiles_m: u32, tiles_n: u32, gx: u32, kc: u32, splits: u32 }",
     `@group(0) @binding(0) var<storage, read> a_words: array<${wordsType(words)}>;`,
     `@group(0) @binding(1) var<storage, read> b_words: array<${wordsType(words)}>;`,
     "@group(0) @binding(2) var<storage, read_write> c: array<f32>;",
@@ -275,13 +275,25 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     tileOrigin({ bm, bn, tx: wg }),
     `  let mb = ${S * tm}u * (sg / ${tile.sn}u);`,
     `  let nb = ${S * tn}u * (sg % ${tile.sn}u);`,
-    ...pairs.map(([i, j]) =>
-      accumulate
-        ? `  var acc${i}_${j} = subgroupMatrixLoad<${result}, row_major>(&c, ${cAt(i, j)}, p.n);`
-        : `  var acc${i}_${j}: ${result};`
-    ),
+    "  // K range wid.z of p.splits; split sums go unscaled to slab wid.z of the workspace bound as c.",
+    "  let kb = wid.z * p.kc;",
+    "  let ke = kb + p.kc;",
+    "  let partial = p.splits > 1u;",
+    "  let cz = wid.z * p.m * p.n;",
+    ...pairs.map(([i, j]) => `  var acc${i}_${j}: ${result};`),
+    ...(accumulate
+      ? [
+        "  if (!partial) {",
+        ...pairs.map(([i, j]) =>
+          `    acc${i}_${j} = subgroupMatrixLoad<${result}, row_major>(&c, ${cAt(i, j)}, p.n);`
+        ),
+        "  }",
+      ]
+      : []),
     ...loop,
-    ...(scaled ? ["  let s = bitcast<f32>(stats_a[1]) * bitcast<f32>(stats_b[1]);"] : []),
+    ...(scaled
+      ? ["  let s = select(bitcast<f32>(stats_a[1]) * bitcast<f32>(stats_b[1]), 1.0, partial);"]
+      : []),
     ...pairs.map(([i, j]) => {
       const value = scaled ? `subgroupMatrixScalarMultiply(acc${i}_${j}, s)` : `acc${i}_${j}`;
       return `  subgroupMatrixStore<row_major>(&c, ${cAt(i, j)}, ${value}, p.n);`;
@@ -290,3 +302,48 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     "",
   ].join("\n");
 }
+
+/**
+ * The second pass of a split-K GEMM: C[i] ← (C[i] +) Σ_z W[z][i] over the `p.splits` partial-sum
+ * slabs of the workspace W, in slab order, then (scaled kernels) fp32(C[i] · fp32(factorA ·
+ * factorB)). Four values per invocation.
+ *
+ * Bindings: 0 `w` (read, f32 slabs of m·n), 1 `c` (read_write), 2 params uniform (4 u32: m·n / 4,
+ * splits, gx (invocations along x), 0); scaled: 3 `stats_a`, 4 `stats_b`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitKReduceShader } from "./wgsl.ts";
+ * assert.match(splitKReduceShader({ accumulate: true, scaled: false }), /var s = c\[i\];/);
+ * ```
+ */
+export function splitKReduceShader(cfg: { accumulate: boolean; scaled: boolean }): string {
+  return [
+    "struct Params { quads: u32, splits: u32, gx: u32, _a: u32 }",
+    "@group(0) @binding(0) var<storage, read> w: array<vec4<f32>>;",
+    "@group(0) @binding(1) var<storage, read_write> c: array<vec4<f32>>;",
+    "@group(0) @binding(2) var<uniform> p: Params;",
+    ...(cfg.scaled
+      ? [
+        "@group(0) @binding(3) var<storage, read> stats_a: array<u32>;",
+        "@group(0) @binding(4) var<storage, read> stats_b: array<u32>;",
+      ]
+      : []),
+    "",
+    `@compute @workgroup_size(${SPLIT_K_REDUCE_WORKGROUP})`,
+    "fn main(@builtin(global_invocation_id) gid: vec3u) {",
+    "  let i = gid.y * p.gx + gid.x;",
+    "  if (i >= p.quads) { return; }",
+    cfg.accumulate ? "  var s = c[i];" : "  var s = vec4<f32>();",
+    "  for (var z = 0u; z < p.splits; z++) { s += w[z * p.quads + i]; }",
+    cfg.scaled
+      ? "  c[i] = s * (bitcast<f32>(stats_a[1]) * bitcast<f32>(stats_b[1]));"
+      : "  c[i] = s;",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** Invocations per workgroup of {@link splitKReduceShader}. */
+export const SPLIT_K_REDUCE_WORKGROUP = 256;

@@ -33,7 +33,8 @@ export interface BoundOp {
 }
 
 /**
- * One recorded dispatch: the pipeline, its bind group 0, and the workgroup counts in x and y.
+ * One recorded dispatch: the pipeline, its bind group 0, and the workgroup counts in x, y and
+ * (optionally, default 1) z.
  *
  * @example
  * ```ts
@@ -46,11 +47,12 @@ export type Dispatch = readonly [
   group: GPUBindGroup,
   x: number,
   y: number,
+  z?: number,
 ];
 
 /**
  * Records `dispatches` into `pass` in order, each as `setPipeline`, `setBindGroup(0, …)`,
- * `dispatchWorkgroups(x, y)`.
+ * `dispatchWorkgroups(x, y, z)`.
  *
  * @example
  * ```ts
@@ -62,10 +64,10 @@ export function encodeDispatches(
   pass: GPUComputePassEncoder,
   dispatches: readonly Dispatch[],
 ): void {
-  for (const [pipeline, group, x, y] of dispatches) {
+  for (const [pipeline, group, x, y, z = 1] of dispatches) {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(x, y);
+    pass.dispatchWorkgroups(x, y, z);
   }
 }
 

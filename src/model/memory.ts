@@ -3,8 +3,9 @@
  * a run that would not fit the adapter (instead of crashing the device half-way).
  *
  * The estimate sums the model's buffer plan (`plan.ts`), which is also what the model allocates,
- * so it is exact for the model's own buffers; kernels' small uniform and table buffers and the
- * driver's own overhead come on top.
+ * so it is exact for the model's own buffers; with matrix units it adds a bound on the matrix GEMMs'
+ * split-K workspaces (one per layout); kernels' small uniform and table buffers and the driver's
+ * own overhead come on top.
  *
  * @module
  */
@@ -14,6 +15,12 @@ import type { ModelConfig } from "./config.ts";
 import { F32_GEMM_ONLY, type GemmUnits } from "./linear.ts";
 import { bufferBytes, planModel, policyPhases } from "./plan.ts";
 import type { PrecisionPolicy } from "./policy.ts";
+import { MATRIX_GEMM_TILINGS } from "../../kernels/gemm_matrix/mod.ts";
+import { matrixSplitKWorkspaceBound } from "../../kernels/gemm_matrix/reference.ts";
+
+/** The matrix GEMMs' split-K workspaces: one kernel per layout, each within its bound. */
+const MATRIX_WORKSPACE_BYTES = 3 *
+  Math.max(...MATRIX_GEMM_TILINGS.map(({ tile }) => matrixSplitKWorkspaceBound(tile)));
 
 /**
  * The GPU memory a run needs (bytes): the total and the largest single buffer, the larger of the
@@ -44,7 +51,7 @@ export function estimateMemory(
     return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
   });
   return {
-    bytes: Math.max(...est.map((e) => e.bytes)),
+    bytes: Math.max(...est.map((e) => e.bytes)) + (units.matrix ? MATRIX_WORKSPACE_BYTES : 0),
     largest: Math.max(...est.map((e) => e.largest)),
   };
 }

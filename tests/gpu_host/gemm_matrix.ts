@@ -7,7 +7,8 @@
  *   reference, for every layout, accumulate mode and tiling, on non-square shapes;
  * - general inputs: within the f32 summation bound of the exact sum;
  * - determinism: the same bind twice gives bit-identical C;
- * - the scaled epilogue: C times fp32(factorA · factorB) from the stats words, bit for bit.
+ * - the scaled epilogue: C times fp32(factorA · factorB) from the stats words, bit for bit;
+ * - split-K (few output tiles, long K): exact, scaled and deterministic as above.
  */
 
 import { getGpu } from "../../src/gpu/device.ts";
@@ -18,7 +19,11 @@ import {
   matrixGemmAvailable,
   MatrixGemmKernel,
 } from "../../kernels/gemm_matrix/mod.ts";
-import { matrixGemmReference, type MatrixGemmTile } from "../../kernels/gemm_matrix/reference.ts";
+import {
+  matrixGemmReference,
+  type MatrixGemmTile,
+  matrixSplitK,
+} from "../../kernels/gemm_matrix/reference.ts";
 import { GEMM_LAYOUTS, type GemmDims, type GemmLayout } from "../../kernels/gemm/reference.ts";
 import { download, runOps, upload } from "../kernels/gpu_run.ts";
 import { assertBitsEqual } from "../assert.ts";
@@ -110,6 +115,23 @@ for (const layout of GEMM_LAYOUTS) {
   }
 }
 
+for (const layout of GEMM_LAYOUTS) {
+  for (const accumulate of [false, true]) {
+    Deno.test(`split-K matrix GEMM ${layout}${accumulate ? " +=" : ""} is exact on exactly summable inputs and deterministic`, async () => {
+      const gpu = await dawn();
+      const dims = { m: 256, n: 128, k: 2048 };
+      const tile = MATRIX_GEMM_TILINGS[0].tile;
+      assert(matrixSplitK(dims, tile) === 4, "the shape must split K four ways");
+      const { a, b } = operands(layout, dims, small);
+      const c0 = Float32Array.from({ length: dims.m * dims.n }, (_, i) => small(i * 5));
+      const got = await run(gpu, layout, accumulate, tile, dims, a, b, c0);
+      assertBitsEqual(got, matrixGemmReference(layout, a, b, dims, accumulate ? c0 : undefined));
+      const again = await run(gpu, layout, accumulate, tile, dims, a, b, c0);
+      assertBitsEqual(again, got);
+    });
+  }
+}
+
 Deno.test("matrix GEMM on general f16 inputs stays within the f32 summation bound", async () => {
   const gpu = await dawn();
   const dims = { m: 128, n: 256, k: 1024 };
@@ -153,25 +175,32 @@ Deno.test("matrix GEMM is deterministic: two runs are bit-identical", async () =
 
 Deno.test("scaled matrix GEMM multiplies by fp32(factorA · factorB) exactly as the reference", async () => {
   const gpu = await dawn();
-  const dims = { m: 128, n: 192, k: 96 };
   const [fa, fb] = [Math.fround(0.1), Math.fround(3.7e-3)];
   const stats = (f: number) => upload(gpu, new Float32Array([0, f]));
+  // The second shape splits K in two (one 128×128 tile, K = 1024).
+  const shapes = [{ m: 128, n: 192, k: 96 }, { m: 128, n: 128, k: 1024 }];
   for (const layout of GEMM_LAYOUTS) {
-    const { a, b } = operands(layout, dims, small);
-    const kernel = await MatrixGemmKernel.create(gpu, { layout, scaled: true });
-    const c = upload(gpu, new Float32Array(dims.m * dims.n));
-    const io = {
-      a: f16Buffer(gpu, a),
-      b: f16Buffer(gpu, b),
-      c,
-      aStats: stats(fa),
-      bStats: stats(fb),
-    };
-    const op = kernel.bind(io, dims);
-    runOps(gpu, [op]);
-    const got = await download(gpu, c, dims.m * dims.n);
-    op.destroy();
-    const scale = Math.fround(fa * fb);
-    assertBitsEqual(got, matrixGemmReference(layout, a, b, dims, undefined, scale), layout);
+    for (const dims of shapes) {
+      const { a, b } = operands(layout, dims, small);
+      const kernel = await MatrixGemmKernel.create(gpu, { layout, scaled: true });
+      const c = upload(gpu, new Float32Array(dims.m * dims.n));
+      const io = {
+        a: f16Buffer(gpu, a),
+        b: f16Buffer(gpu, b),
+        c,
+        aStats: stats(fa),
+        bStats: stats(fb),
+      };
+      const op = kernel.bind(io, dims);
+      runOps(gpu, [op]);
+      const got = await download(gpu, c, dims.m * dims.n);
+      op.destroy();
+      const scale = Math.fround(fa * fb);
+      assertBitsEqual(
+        got,
+        matrixGemmReference(layout, a, b, dims, undefined, scale),
+        `${layout} ${dims.m}×${dims.n}×${dims.k}`,
+      );
+    }
   }
 });

@@ -9,15 +9,22 @@ import {
 } from "../../kernels/gemm_matrix/mod.ts";
 import {
   checkMatrixTile,
+  MATRIX_SPLIT_K,
   matrixGemmFits,
   matrixGemmReference,
+  matrixSplitK,
   matrixTileShape,
 } from "../../kernels/gemm_matrix/reference.ts";
 import {
   matrixGemmShader,
   matrixGemmWorkgroupBytes,
   matrixGemmWorkgroupSize,
+  SPLIT_K_REDUCE_WORKGROUP,
+  splitKReduceShader,
 } from "../../kernels/gemm_matrix/wgsl.ts";
+import { bindGroup, pipelineCache } from "../../src/gpu/pipelines.ts";
+import { dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
+import { download, runOps, upload } from "./gpu_run.ts";
 
 const ENABLES = "enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n";
 
@@ -111,4 +118,54 @@ Deno.test("a two-stage tiling doubles the buffers and prefetches the next slice 
   assertStrictEquals(code.match(/workgroupBarrier\(\)/g)?.length, 3);
   assertOk(code.includes("let k1 = k0 + 32u;"));
   throws(() => checkMatrixTile({ ...tile, stages: 3 as 2 }), /stages must be 1 or 2/);
+});
+
+Deno.test("split-K splits only outputs of too few tiles, by powers of two, into whole slices of at least minK", () => {
+  const big = MATRIX_GEMM_TILINGS[0].tile; // 128×128, bk 16
+  // GPT-2 small's weight gradients (k = 8192 tokens): 36, 108 and 144 tiles.
+  assertStrictEquals(matrixSplitK({ m: 768, n: 768, k: 8192 }, big), 8);
+  assertStrictEquals(matrixSplitK({ m: 768, n: 2304, k: 8192 }, big), 4);
+  assertStrictEquals(matrixSplitK({ m: 3072, n: 768, k: 8192 }, big), 2);
+  // Enough tiles already, K too short, or K not divisible into whole slices: no split.
+  assertStrictEquals(matrixSplitK({ m: 8192, n: 2304, k: 768 }, big), 1);
+  assertStrictEquals(matrixSplitK({ m: 128, n: 128, k: 768 }, big), 1);
+  assertStrictEquals(matrixSplitK({ m: 128, n: 128, k: 1040 }, big), 1);
+  // The cap: one tile and a very long K stop at maxSplits.
+  assertStrictEquals(matrixSplitK({ m: 128, n: 128, k: 1 << 20 }, big), MATRIX_SPLIT_K.maxSplits);
+  // Every range is whole slices of at least minK values.
+  for (const k of [512, 1024, 1536, 4096, 8192, 12288]) {
+    const s = matrixSplitK({ m: 256, n: 256, k }, big);
+    assertStrictEquals((k / s) % big.bk, 0);
+    assertOk(s === 1 || k / s >= MATRIX_SPLIT_K.minK, `k ${k} split ${s}`);
+  }
+});
+
+Deno.test("the split-K reduction adds the partial slabs in order, onto C when accumulating, then scales", async () => {
+  const gpu = await getGpu();
+  const cache = pipelineCache(gpu.device);
+  const [quads, splits] = [300, 3]; // not a multiple of the workgroup: the tail must be guarded
+  const n = quads * 4;
+  const w = Float32Array.from({ length: n * splits }, (_, i) => Math.fround(Math.sin(i) * 1e3));
+  const c0 = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.cos(i)));
+  const [fa, fb] = [Math.fround(0.3), Math.fround(1.7e-2)];
+  for (const accumulate of [false, true]) {
+    for (const scaled of [false, true]) {
+      const pipeline = await cache.getAsync(splitKReduceShader({ accumulate, scaled }));
+      const c = upload(gpu, c0);
+      const gx = Math.ceil(quads / SPLIT_K_REDUCE_WORKGROUP);
+      const params = uniformBuffer(gpu.device, [quads, splits, gx * SPLIT_K_REDUCE_WORKGROUP, 0]);
+      const stats = scaled
+        ? [upload(gpu, new Float32Array([0, fa])), upload(gpu, new Float32Array([0, fb]))]
+        : [];
+      const group = bindGroup(gpu.device, pipeline, [upload(gpu, w), c, params, ...stats]);
+      runOps(gpu, [dispatchOp([[pipeline, group, gx, 1]], [params])]);
+      const got = await download(gpu, c, n);
+      const want = Float32Array.from(c0, (old, i) => {
+        let sum = accumulate ? old : 0;
+        for (let z = 0; z < splits; z++) sum = Math.fround(sum + w[z * n + i]);
+        return scaled ? Math.fround(sum * Math.fround(fa * fb)) : sum;
+      });
+      assertEquals([...got], [...want], `accumulate ${accumulate}, scaled ${scaled}`);
+    }
+  }
 });
