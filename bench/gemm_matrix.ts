@@ -8,7 +8,8 @@
  * GEMM); TFLOP/s = 2·M·N·K / median time. Before a row is reported, a few outputs of the matrix GEMM
  * are checked against the exact sum within the f32 summation bound.
  *
- * Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] [--layouts nt,nn,tn]
+ * Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] [--shapes MxNxK,...]
+ *   [--layouts nt,nn,tn]
  *   [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] [--out file.md]
  *
  * `--tiles` times the given tilings (e.g. `2x2/4x4/32/2`: 2×2 subgroups of 4×4 result matrices, K
@@ -27,16 +28,17 @@ import { MatrixGemmKernel } from "../kernels/gemm_matrix/mod.ts";
 import {
   checkMatrixTile,
   type MatrixGemmTile,
+  matrixSplitK,
   matrixTileShape,
 } from "../kernels/gemm_matrix/reference.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
-import { formatTile } from "./gemm.ts";
+import { formatTile, parseShape } from "./gemm.ts";
 import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
-  "[--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] " +
+  "[--shapes MxNxK,...] [--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] " +
   "[--timing timestamp-query|wall-clock] [--out file.md]";
 
 /**
@@ -105,6 +107,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
       layouts: { type: "string", default: GEMM_LAYOUTS.join(",") },
       iterations: { type: "string", default: "10" },
       tiles: { type: "string" },
+      shapes: { type: "string" },
       timing: { type: "string" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -135,11 +138,15 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
   const header = ["layout", "GEMM", "tile", "size", "median ms", "TFLOP/s", "× f32 GEMM"];
   const rows: string[] = [];
   console.error(row(header));
-  for (const size of sizes) {
-    const dims = { m: size, n: size, k: size };
-    const values16 = uniformValues(new Float16Array(size * size));
-    const a16 = values16;
-    const b16 = values16.map((_, i) => values16[(i * 7 + 3) % values16.length] * 0.5);
+  const problems: GemmDims[] = [
+    ...sizes.map((size) => ({ m: size, n: size, k: size })),
+    ...(values.shapes ? values.shapes.split(",").map(parseShape) : []),
+  ];
+  for (const dims of problems) {
+    const { m, n, k } = dims;
+    const size = m === n && n === k ? String(m) : `${m}x${n}x${k}`;
+    const a16 = uniformValues(new Float16Array(m * k));
+    const b16 = Float16Array.from({ length: k * n }, (_, i) => a16[(i * 7 + 3) % a16.length] * 0.5);
     const buffer = (data: ArrayBufferView) => {
       const buf = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage });
       device.queue.writeBuffer(
@@ -152,8 +159,8 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
       return buf;
     };
     const [a, b, a32, b32] = [a16, b16, Float32Array.from(a16), Float32Array.from(b16)].map(buffer);
-    const c = device.createBuffer({ size: size * size * 4, usage });
-    const tflops = (ms: number) => ((2 * size ** 3) / ms / 1e9).toFixed(1);
+    const c = device.createBuffer({ size: m * n * 4, usage });
+    const tflops = (ms: number) => ((2 * m * n * k) / ms / 1e9).toFixed(1);
     for (const layout of layouts) {
       const simt = await GemmKernel.create(gpu, { layout });
       const time = async (op: { encode(p: GPUComputePassEncoder): void; destroy(): void }) => {
@@ -166,7 +173,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
         layout,
         "f32 SIMT",
         formatTile(simt.tileFor(dims)),
-        String(size),
+        size,
         simtMs.toFixed(3),
         tflops(simtMs),
         "1.00",
@@ -187,23 +194,25 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
         const tile = matrix.tileFor(dims);
         if (!tile) continue;
         const matrixMs = await time(matrix.bind({ a, b, c }, dims));
-        const got = new Float32Array(await readBuffer(device, c, size * size * 4));
-        for (const [i, j] of [[0, 0], [size - 1, size - 1], [size >> 1, 17 % size]]) {
+        const got = new Float32Array(await readBuffer(device, c, m * n * 4));
+        for (const [i, j] of [[0, 0], [m - 1, n - 1], [m >> 1, 17 % n]]) {
           const { sum, abs } = exactAt(layout, a16, b16, dims, i, j);
-          const bound = (size * 2 ** -23) / (1 - size * 2 ** -23) * abs;
-          if (!(Math.abs(got[i * size + j] - sum) <= bound)) {
+          const bound = (k * 2 ** -23) / (1 - k * 2 ** -23) * abs;
+          if (!(Math.abs(got[i * n + j] - sum) <= bound)) {
             throw new Error(
-              `matrix GEMM ${layout} ${size}³: C[${i}, ${j}] = ${got[i * size + j]}, exact ${sum}`,
+              `matrix GEMM ${layout} ${size}: C[${i}, ${j}] = ${got[i * n + j]}, exact ${sum}`,
             );
           }
         }
+        const splits = matrixSplitK(dims, tile);
         const { rows: tr, cols: tc } = matrixTileShape(tile);
         rows.push(row([
           layout,
           "f16 matrix",
           `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}${tile.stages === 2 ? "/2 stages" : ""}` +
-          `${tile.pad ? `/pad ${tile.pad}` : ""}${tile.words ? `/${tile.words} words` : ""}`,
-          String(size),
+          `${tile.pad ? `/pad ${tile.pad}` : ""}${tile.words ? `/${tile.words} words` : ""}` +
+          `${splits > 1 ? `/split-K ${splits}` : ""}`,
+          size,
           matrixMs.toFixed(3),
           tflops(matrixMs),
           (simtMs / matrixMs).toFixed(2),
@@ -218,7 +227,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
       gpu.info.description || gpu.info.vendor
     } (${gpu.implementation.name} ${gpu.implementation.version})`,
     "",
-    `Square problems; median of ${iterations} runs after ≥ ${WARMUP_MS} ms of untimed runs, timed by ` +
+    `Square problems (and --shapes); median of ${iterations} runs after ≥ ${WARMUP_MS} ms of untimed runs, timed by ` +
     `${timer.method}; TFLOP/s = 2·M·N·K / median; both GEMMs in the same run on the same device.`,
     "",
     row(header),
