@@ -19,17 +19,17 @@ Deno.test("encodeDispatches records pipeline, bind group 0 and workgroups of eac
   const [p1, p2, g1, g2] = ["p1", "p2", "g1", "g2"].map((name) => ({ name }));
   const dispatches = [
     [p1, g1, 3, 1],
-    [p2, g2, 5, 2],
+    [p2, g2, 5, 2, 4],
   ] as unknown as Dispatch[];
   const { pass, calls } = recordingPass();
   encodeDispatches(pass, dispatches);
   assert.deepEqual(calls, [
     ["setPipeline", p1],
     ["setBindGroup", 0, g1],
-    ["dispatchWorkgroups", 3, 1],
+    ["dispatchWorkgroups", 3, 1, 1],
     ["setPipeline", p2],
     ["setBindGroup", 0, g2],
-    ["dispatchWorkgroups", 5, 2],
+    ["dispatchWorkgroups", 5, 2, 4],
   ]);
 });
 
