@@ -107,7 +107,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
   ["V8", (r) => r.env.v8],
   ["TypeScript", (r) => r.env.typescript],
   ["OS", (r) => `${r.env.os} (${r.env.arch})`],
-  ["CPU", (r) => (r.env.cpu ? `${r.env.cpu.model} (${r.env.cpu.cores} threads)` : "—")],
+  ["CPU", (r) => (r.env.cpu ? cpuCell(r.env.cpu) : "—")],
   ["WebGPU", (r) => implementationOf(r.env)],
   ["Adapter", (r) => adapterName(r.env)],
   [
@@ -168,4 +168,10 @@ export function environmentRows(records: readonly RunRecord[]): EnvironmentRow[]
       : [...counts.keys()][0] ?? "—";
     return { field, value, disagree };
   });
+}
+
+/** `model (N threads; vector sets)`: the sets decide a software adapter's numerics. */
+function cpuCell(cpu: NonNullable<RunRecord["env"]["cpu"]>): string {
+  const simd = cpu.simd?.length ? `; ${cpu.simd.join(" ")}` : "";
+  return `${cpu.model} (${cpu.cores} threads${simd})`;
 }

@@ -1,7 +1,8 @@
 /**
  * `deno task verify reports/X.md`: re-runs the runs a report was made from and says whether they
  * reproduce — bit-identical loss curves on the same adapter, Deno version and WebGPU
- * implementation (name, version, toggles), and within a stated tolerance of the final loss
+ * implementation (name, version, toggles), and for a software adapter the same CPU (see
+ * {@link sameNumerics}), and within a stated tolerance of the final loss
  * elsewhere. Which runs: the report's run list (`reports/X.runs.json`, see `run_list.ts`), never
  * the markdown; every listed record is read and checked before the first run trains. Progress
  * counts over all the report's runs (`[i/n]`); Ctrl-C removes the temporary folder of the re-runs
@@ -13,12 +14,61 @@
 import type { Gpu } from "../gpu/device.ts";
 import { environment } from "../runner/environment.ts";
 import { implementationOf } from "./environment.ts";
-import { readRecord, RecordError, type RunRecord } from "../runner/record.ts";
+import { type Environment, readRecord, RecordError, type RunRecord } from "../runner/record.ts";
 import { planRuns, runSuite, terminalWrite } from "../runner/run.ts";
 import { readRunList, recordPath, runListPath } from "./run_list.ts";
 
 /** Relative tolerance of the final loss when the adapter or runtime differs. */
 export const CROSS_ADAPTER_TOLERANCE = 0.02;
+
+/**
+ * Whether runs in the environments `a` and `b` must give bit-identical loss curves: the same
+ * adapter, Deno version and WebGPU implementation and, where the adapter is a software rasteriser
+ * ({@link isSoftwareAdapter}), the same CPU model and vector instruction sets, since its shader
+ * compiler targets the host CPU. An environment without CPU details never matches a software one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sameNumerics } from "./verify.ts";
+ * import type { Environment } from "../runner/record.ts";
+ * const env = (cpu: string) => ({
+ *   deno: "2.9.6",
+ *   implementation: { name: "deno", version: "2.9.6", toggles: [] },
+ *   adapter: { description: "llvmpipe (LLVM 15.0.6, 256 bits)", isFallbackAdapter: true },
+ *   cpu: { model: cpu, cores: 2, simd: ["avx2"] },
+ * }) as unknown as Environment;
+ * assert.equal(sameNumerics(env("AMD EPYC"), env("AMD EPYC")), true);
+ * assert.equal(sameNumerics(env("AMD EPYC"), env("Intel(R) Xeon(R) Processor")), false);
+ * ```
+ */
+export function sameNumerics(a: Environment, b: Environment): boolean {
+  if (
+    a.adapter.description !== b.adapter.description || a.deno !== b.deno ||
+    implementationOf(a) !== implementationOf(b)
+  ) return false;
+  if (!isSoftwareAdapter(a)) return true;
+  if (!a.cpu || !b.cpu || a.cpu.model !== b.cpu.model) return false;
+  return (a.cpu.simd ?? []).join(" ") === (b.cpu.simd ?? []).join(" ");
+}
+
+/**
+ * Whether `env`'s adapter runs shaders on the CPU (Mesa's llvmpipe, lavapipe or softpipe, or
+ * SwiftShader), by the adapter's fallback flag or its description.
+ */
+export function isSoftwareAdapter(env: Environment): boolean {
+  return env.adapter.isFallbackAdapter ||
+    /llvmpipe|lavapipe|softpipe|swiftshader/i.test(env.adapter.description);
+}
+
+/** `"<adapter>" through <implementation>`, with the CPU where the adapter runs on it. */
+function whereRun(env: Environment): string {
+  const cpu = env.cpu
+    ? `${env.cpu.model}${env.cpu.simd ? ` [${env.cpu.simd.join(" ")}]` : ""}`
+    : "an unrecorded CPU";
+  return `"${env.adapter.description}" through ${implementationOf(env)}` +
+    (isSoftwareAdapter(env) ? ` on ${cpu}` : "");
+}
 
 /** The outcome of re-running one recorded run. */
 export interface Verdict {
@@ -143,8 +193,7 @@ export function onInterrupt(handler: () => void): () => void {
 
 /**
  * Re-runs the runs of `records` into a temporary folder and compares each with its record:
- * bit-identical loss curves on the same adapter, Deno version and WebGPU implementation, the final
- * loss within {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Progress (`[i/n]` over all of `records`)
+ * bit-identical loss curves where {@link sameNumerics} holds, the final loss within {@link CROSS_ADAPTER_TOLERANCE} elsewhere. Progress (`[i/n]` over all of `records`)
  * and each verdict go to `write` (default: stderr, progress lines only on a terminal).
  *
  * On SIGINT (Ctrl-C) it removes the temporary folder, writes
@@ -176,23 +225,21 @@ export async function verifyRecords(
       const plan = await planRuns([old.spec], tmp, gpu.implementation.name);
       const rerun = await runSuite(gpu, plan, { write: renumbered(write, i, records.length) });
       const now = rerun.records[0];
-      const same = old.env.adapter.description === here.adapter.description &&
-        old.env.deno === here.deno && implementationOf(old.env) === implementationOf(here);
+      const same = sameNumerics(old.env, here);
       let ok: boolean;
       let detail: string;
       if (same) {
         ok = curve(now) === curve(old);
         detail = ok
-          ? "bit-identical loss curves (same adapter, Deno and WebGPU implementation)"
+          ? "bit-identical loss curves (same adapter, Deno and WebGPU implementation" +
+            `${isSoftwareAdapter(here) ? ", and the software adapter's CPU" : ""})`
           : `loss curves differ on the same adapter: final ${finalLoss(old)} → ${finalLoss(now)}`;
       } else {
         const rel = Math.abs(finalLoss(now) - finalLoss(old)) / Math.abs(finalLoss(old));
         ok = rel <= CROSS_ADAPTER_TOLERANCE;
         detail = `final loss ${finalLoss(old).toFixed(4)} → ${finalLoss(now).toFixed(4)} ` +
           `(${(100 * rel).toFixed(2)}%, tolerance ${100 * CROSS_ADAPTER_TOLERANCE}% across ` +
-          `adapters: recorded on "${old.env.adapter.description}" through ` +
-          `${implementationOf(old.env)}, now "${here.adapter.description}" through ` +
-          `${implementationOf(here)})`;
+          `adapters: recorded on ${whereRun(old.env)}, now ${whereRun(here)})`;
       }
       verdicts.push({ id: old.id, label, ok, detail });
       write(`${ok ? "reproduced" : "DIFFERS"}: ${label}: ${detail}`, false);

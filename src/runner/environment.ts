@@ -131,10 +131,47 @@ export async function environment(
   };
 }
 
-/** The CPU's model name (`node:os`) and logical core count. */
-function cpuInfo(): { model: string; cores: number } {
+/**
+ * The x86 and Arm vector instruction-set flags (as `/proc/cpuinfo` names them) that decide what
+ * code a software adapter's shader compiler emits: Mesa's llvmpipe and lavapipe compile WGSL for the
+ * host CPU, and their f32 results differ between CPUs with different sets (the quick suite's curves
+ * recorded on an AVX2 AMD EPYC differ in the last bits on an AVX-512 Xeon, same adapter string).
+ */
+export const CPU_VECTOR_FLAGS: readonly string[] = [
+  "sse4_1",
+  "sse4_2",
+  "avx",
+  "avx2",
+  "fma",
+  "f16c",
+  "avx512f",
+  "avx512dq",
+  "avx512bw",
+  "avx512vl",
+  "avx512_bf16",
+  "avx512_fp16",
+  "asimd",
+  "asimdhp",
+  "sve",
+  "sve2",
+];
+
+/**
+ * The CPU's model name (`node:os`), logical core count and, on Linux, which of
+ * {@link CPU_VECTOR_FLAGS} it has (from `/proc/cpuinfo`'s first `flags` or `Features` line).
+ */
+function cpuInfo(): { model: string; cores: number; simd?: string[] } {
   const cpus = os.cpus();
-  return { model: cpus[0]?.model.trim() || "unknown", cores: cpus.length };
+  const model = cpus[0]?.model.trim() || "unknown";
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    return { model, cores: cpus.length };
+  }
+  const line = text.match(/^(?:flags|Features)\s*:(.*)$/m)?.[1] ?? "";
+  const flags = new Set(line.trim().split(/\s+/));
+  return { model, cores: cpus.length, simd: CPU_VECTOR_FLAGS.filter((f) => flags.has(f)) };
 }
 
 /** sha256 of `deno.lock` in the working directory; null where there is none. */

@@ -54,8 +54,16 @@ export interface Environment {
   readonly limits: Readonly<Record<string, number>>;
   /** The checkout's commit and whether it had uncommitted changes; null outside a git checkout. */
   readonly git: { readonly commit: string; readonly dirty: boolean } | null;
-  /** The CPU's model name and logical core count (absent in older records). */
-  readonly cpu?: { readonly model: string; readonly cores: number };
+  /**
+   * The CPU's model name, logical core count and, on Linux, the vector instruction sets a software
+   * adapter's shader compiler can target (see `CPU_VECTOR_FLAGS` in environment.ts); absent in
+   * older records, `simd` absent in records before 2026-12-05.
+   */
+  readonly cpu?: {
+    readonly model: string;
+    readonly cores: number;
+    readonly simd?: readonly string[];
+  };
   /** The WGSL language features the implementation offers, sorted (absent in older records). */
   readonly wgslLanguageFeatures?: readonly string[];
   /** sha256 of the checkout's `deno.lock` (the pinned packages), null without one. */
@@ -237,7 +245,7 @@ const recordSchema = z.looseObject({
     features: z.array(str),
     limits: z.record(str, z.number()),
     git: z.looseObject({ commit: str, dirty: z.boolean() }).nullable(),
-    cpu: z.looseObject({ model: str, cores: z.number() }).optional(),
+    cpu: z.looseObject({ model: str, cores: z.number(), simd: z.array(str).optional() }).optional(),
     wgslLanguageFeatures: z.array(str).optional(),
     lockfile: str.nullable().optional(),
   }),

@@ -8,9 +8,15 @@ import {
 import { withTempDir } from "../temp_dir.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { RunListError, writeRunList } from "../../src/report/run_list.ts";
-import { cleanUpInterrupted, reportRecords, verifyReport } from "../../src/report/verify.ts";
+import {
+  cleanUpInterrupted,
+  isSoftwareAdapter,
+  reportRecords,
+  sameNumerics,
+  verifyReport,
+} from "../../src/report/verify.ts";
 import { writeReport } from "../../src/report/write.ts";
-import { RecordError } from "../../src/runner/record.ts";
+import { type Environment, RecordError } from "../../src/runner/record.ts";
 import { planRuns, runSuite } from "../../src/runner/run.ts";
 import { makeRecord, tinySpec } from "../runner/fixtures.ts";
 
@@ -74,7 +80,8 @@ Deno.test("verifyReport re-runs a written report: bit-identical, and a changed r
         records[0].id,
         "runner-test fp32 seed 0",
         true,
-        "bit-identical loss curves (same adapter, Deno and WebGPU implementation)",
+        "bit-identical loss curves (same adapter, Deno and WebGPU implementation" +
+        (isSoftwareAdapter(records[0].env) ? ", and the software adapter's CPU)" : ")"),
       ],
     );
     assertOk(lines.includes(`reproduced: runner-test fp32 seed 0: ${ok.detail}`));
@@ -85,7 +92,36 @@ Deno.test("verifyReport re-runs a written report: bit-identical, and a changed r
     const [differs] = await verifyReport(gpu, path, write);
     assertStrictEquals(differs.ok, false);
     assertOk(differs.detail.startsWith("loss curves differ on the same adapter"), differs.detail);
+    if (!isSoftwareAdapter(records[0].env)) return;
+    // The same record from a software adapter on another CPU is held to the cross-adapter tolerance.
+    changed.env.cpu = { model: "Another CPU", cores: 2, simd: ["sse4_2"] };
+    await Deno.writeTextFile(file, JSON.stringify(changed));
+    const [elsewhere] = await verifyReport(gpu, path, write);
+    assertStrictEquals(elsewhere.ok, true);
+    assertOk(/on Another CPU \[sse4_2\], now .* on /.test(elsewhere.detail), elsewhere.detail);
   });
+});
+
+Deno.test("sameNumerics: a software adapter's results belong to its CPU; a GPU's do not", () => {
+  const env = (description: string, model: string, simd?: string[]) =>
+    ({
+      deno: "2.9.6",
+      implementation: { name: "deno", version: "2.9.6", toggles: [] },
+      adapter: { description, isFallbackAdapter: false },
+      cpu: { model, cores: 2, ...(simd ? { simd } : {}) },
+    }) as unknown as Environment;
+  const [lvp, h200] = ["llvmpipe (LLVM 15.0.6, 256 bits)", "NVIDIA H200"];
+  assertStrictEquals(
+    sameNumerics(env(lvp, "AMD EPYC", ["avx2"]), env(lvp, "AMD EPYC", ["avx2"])),
+    true,
+  );
+  assertStrictEquals(sameNumerics(env(lvp, "AMD EPYC"), env(lvp, "Intel Xeon")), false);
+  assertStrictEquals(
+    sameNumerics(env(lvp, "Xeon", ["avx2"]), env(lvp, "Xeon", ["avx2", "avx512f"])),
+    false,
+  );
+  assertStrictEquals(sameNumerics(env(h200, "AMD EPYC"), env(h200, "Intel Xeon")), true);
+  assertStrictEquals(sameNumerics(env(lvp, "AMD EPYC"), env(h200, "AMD EPYC")), false);
 });
 
 Deno.test("verify counts its progress over all the report's runs, not [1/1] per run", async () => {

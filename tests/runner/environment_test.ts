@@ -1,7 +1,7 @@
 import { assertEquals, assertOk } from "../assert.ts";
 import { withTempDir } from "../temp_dir.ts";
 import { getGpu } from "../../src/gpu/device.ts";
-import { environment, gitState } from "../../src/runner/environment.ts";
+import { CPU_VECTOR_FLAGS, environment, gitState } from "../../src/runner/environment.ts";
 
 /** Runs git in `dir` with a fixed identity and no user configuration. */
 async function git(dir: string, ...args: string[]): Promise<void> {
@@ -93,10 +93,18 @@ Deno.test("gitState is null outside a git repository", async () => {
   });
 });
 
-Deno.test("the environment names the CPU, the WGSL language features and the lockfile's hash", async () => {
+Deno.test("the environment names the CPU with its vector instruction sets, the WGSL language features and the lockfile's hash", async () => {
   const gpu = await getGpu();
   const env = await environment(gpu);
   assertOk(env.cpu && env.cpu.cores >= 1 && env.cpu.model.length > 0, JSON.stringify(env.cpu));
+  if (Deno.build.os === "linux") {
+    // Every x86-64 CPU has SSE4.2 since 2008; an Arm one has Advanced SIMD.
+    assertOk(
+      env.cpu.simd?.every((f) => CPU_VECTOR_FLAGS.includes(f)) &&
+        (env.cpu.simd.includes("sse4_2") || env.cpu.simd.includes("asimd")),
+      JSON.stringify(env.cpu),
+    );
+  }
   assertEquals(env.wgslLanguageFeatures, [...gpu.wgslLanguageFeatures].sort());
   const lock = await Deno.readTextFile("deno.lock");
   const want = new Uint8Array(
