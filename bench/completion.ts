@@ -12,6 +12,9 @@
  * - `each`: `onSubmittedWorkDone()` awaited after every step;
  * - `each-timer`: as `each`, with a 1 ms `setInterval` running, so the event loop wakes every
  *   millisecond whatever else it waits for;
+ * - `each-1ms` and `end-1ms`: as `each` and `end`, with every `setImmediate` callback delayed to a
+ *   1 ms timer, so that Dawn polls for finished work about a thousand times a second instead of as
+ *   fast as the event loop turns;
  * - `end-sleep`: as `end`, then a 3 s sleep before the wait; a wait that still takes long after the
  *   sleep means the GPU had not run the work, not that its completion was reported late.
  *
@@ -21,7 +24,7 @@
  * scheduling to running, and the time spent inside them.
  *
  * Usage: deno run -A bench/completion.ts [--gpu deno|dawn|auto] [--policy bf16] [--steps 6]
- *   [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,end-sleep] [--out file.md]
+ *   [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep] [--out file.md]
  *
  * @module
  */
@@ -40,9 +43,9 @@ import { environmentLine } from "./environment_line.ts";
 import { benchMain } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/completion.ts [--gpu deno|dawn|auto] [--policy bf16] " +
-  "[--steps 6] [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,end-sleep] [--out file.md]";
+  "[--steps 6] [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep] [--out file.md]";
 
-const MODES = ["end", "each", "each-timer", "end-sleep"] as const;
+const MODES = ["end", "each", "each-timer", "each-1ms", "end-1ms", "end-sleep"] as const;
 type Mode = typeof MODES[number];
 
 /** What the wrapped `setImmediate` saw during one mode. */
@@ -57,13 +60,19 @@ interface Polls {
 
 type SetImmediate = (callback: () => void) => unknown;
 
-/** Wraps `globalThis.setImmediate` to record `polls` until the returned function restores it. */
-function watchImmediates(polls: Polls): () => void {
+/**
+ * Wraps `globalThis.setImmediate` to record `polls` until the returned function restores it; with
+ * `delayMs`, each callback runs from a timer of that delay instead.
+ */
+function watchImmediates(polls: Polls, delayMs?: number): () => void {
   const g = globalThis as unknown as { setImmediate: SetImmediate };
   const original = g.setImmediate;
+  const schedule: SetImmediate = delayMs === undefined
+    ? original
+    : (callback) => setTimeout(callback, delayMs);
   g.setImmediate = (callback) => {
     const scheduled = performance.now();
-    return original(() => {
+    return schedule(() => {
       const start = performance.now();
       polls.delays.push(start - scheduled);
       callback();
@@ -209,7 +218,7 @@ async function timeMode(
   const queue = gpu.device.queue;
   const clock = new StepClock(gpu, steps);
   const polls: Polls = { count: 0, delays: [], inside: [] };
-  const restore = watchImmediates(polls);
+  const restore = watchImmediates(polls, mode.endsWith("-1ms") ? 1 : undefined);
   const timer = mode === "each-timer" ? setInterval(() => {}, 1) : undefined;
   let host = 0;
   let slept = 0;
@@ -221,7 +230,7 @@ async function timeMode(
       const h = performance.now();
       await model.step(batch, advance(), 1e-4, clock);
       host += performance.now() - h;
-      if (mode === "each" || mode === "each-timer") await queue.onSubmittedWorkDone();
+      if (mode.startsWith("each")) await queue.onSubmittedWorkDone();
     }
     if (mode === "end-sleep") {
       const s = performance.now();
