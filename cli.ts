@@ -142,6 +142,7 @@ async function bench(args: string[]): Promise<number> {
   const plan = await planRuns(runs, runsDir, implementation);
   const toTrain = plan.filter((p) => !p.existing);
   const gpu = toTrain.length > 0 ? await getGpu() : undefined;
+  const { memoryProblem } = await import("./src/runner/dry_run.ts");
   // Only the runs without a record will train: they must fit the adapter.
   for (const { spec: r } of gpu ? toTrain : []) {
     try {
@@ -149,7 +150,7 @@ async function bench(args: string[]): Promise<number> {
       checkMemory(gpu!, r.model, r.policy, r.train.batch, r.train.steps, undefined, units);
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
-      problems.push(`${r.recipePath} model (policy ${r.policyName}): ${e.message}`);
+      problems.push(memoryProblem(r, e.message));
     }
   }
   if (problems.length > 0) {

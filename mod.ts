@@ -254,6 +254,7 @@ export {
   type SuiteSummary,
 } from "./src/report/aggregate.ts";
 export { type MeanPoint } from "./src/report/curves.ts";
+export { type FlopShare } from "./src/report/gemm_flops.ts";
 export { type Chart } from "./src/report/charts.ts";
 export { type RenderedReport, renderReport, type ReportOptions } from "./src/report/markdown.ts";
 export { writeReport, type WriteReportOptions, type WrittenReport } from "./src/report/write.ts";

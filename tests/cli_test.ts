@@ -52,7 +52,10 @@ Deno.test("bench refuses runs that would not fit the adapter's memory, exit 2, n
     );
     const r = await cli("bench", recipe, "--out", `${dir}/reports`);
     assertStrictEquals(r.code, 2, r.stderr);
-    assertMatch(r.stderr, /huge\.yaml model \(policy fp32\): the run needs a [\d.]+ GiB buffer/);
+    assertMatch(
+      r.stderr,
+      /huge\.yaml:\d+:\d+ model \(policy fp32\): the run needs a [\d.]+ GiB buffer/,
+    );
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["huge.yaml"]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,7 +1,7 @@
 /**
  * Aggregation of run records into per-suite, per-policy summaries: final loss statistics across
  * seeds with Welch's t-test against the baseline, accuracy, throughput, memory, bits per weight,
- * divergence, and mean loss curves.
+ * the share of GEMM FLOPs per format, divergence, and mean loss curves.
  *
  * Numbers a record stores as `null` (JSON has no NaN) count as missing.
  *
@@ -10,6 +10,7 @@
 
 import { describeGemmPaths } from "../model/plan.ts";
 import { weightBits } from "./bits.ts";
+import { type FlopShare, gemmFlopShares } from "./gemm_flops.ts";
 import type { RunRecord } from "../runner/record.ts";
 import { meanCurve, type MeanPoint } from "./curves.ts";
 import {
@@ -103,6 +104,8 @@ export interface PolicySummary {
   readonly gpuBytes: number | null;
   /** Storage bits per value of the Fprop weight format of the policy's linear layers. */
   readonly bitsPerWeight: number;
+  /** The share of the training run's GEMM FLOPs in each format, largest first (gemm_flops.ts). */
+  readonly gemmFlops: readonly FlopShare[];
   /** Runs whose loss became NaN/Inf. */
   readonly diverged: number;
   /** Runs whose final loss is a train loss (no validation points). */
@@ -252,6 +255,7 @@ function summarisePolicy(
     gpuBytes: orNull(Math.max(...records.map((r) => r.result.gpuBytes).filter(finite))),
     gemms: gemmsOf(records),
     bitsPerWeight: weightBits(records[0].spec.model, records[0].spec.policy),
+    gemmFlops: gemmFlopShares(records[0].spec.model, records[0].spec.policy, records[0].spec.train),
     diverged: runs.filter((r) => r.divergedAt !== null).length,
     fromTrain: runs.filter((r) => r.lossFrom === "train").length,
     curves: {
@@ -309,7 +313,7 @@ function summariseSuite(suite: string, all: readonly RunRecord[]): SuiteSummary 
  *   spec: {
  *     suite: "demo", recipeHash: "h", policyName, baseline: "bf16", seed, policy: POLICIES[policyName],
  *     model: { pattern: "*-", dModel: 64, heads: 4, dFf: 256, seqLen: 32, vocab: 256, mlp: "relu2" },
- *     train: { clip: 1 },
+ *     train: { clip: 1, batch: 8, steps: 100 },
  *   },
  *   result: {
  *     train: [], eval: [{ step: 100, loss, accuracy: 0.5 }], tokensPerSecond: 1e4,

@@ -1,14 +1,20 @@
 /**
- * The two charts of a report, as SVG: loss curves per policy (validation thick, train thin; means
- * over seeds) and the relative loss difference from the baseline over training in % (the NVFP4
- * paper's Fig. 4). Values are rounded before plotting so the SVG stays small and stable.
+ * The charts of a report, as SVG: loss curves per policy (validation thick, train thin; means
+ * over seeds, shaded by the seeds' min–max), the relative loss difference from the baseline over
+ * training in % (the NVFP4 paper's Fig. 4, shaded likewise), the gradient norm against the
+ * clipping threshold, the learning rate (`chart_lr.ts`) and the throughput per policy
+ * (`chart_throughput.ts`). Values are rounded before plotting so the SVG stays small and stable.
  *
  * @module
  */
 
 import type { TopLevelSpec } from "vega-lite";
 import type { SuiteSummary } from "./aggregate.ts";
+import { lrSpec } from "./chart_lr.ts";
+import { HEIGHT, policyColor, round, WIDTH } from "./chart_style.ts";
+import { throughputSpec } from "./chart_throughput.ts";
 import { relativeCurve } from "./curves.ts";
+import { type SeedBand, seedBands, seedMeans } from "./seed_stats.ts";
 import { renderSvg } from "./svg.ts";
 
 /** A chart file of a report. */
@@ -21,18 +27,30 @@ export interface Chart {
   readonly svg: string;
 }
 
-const WIDTH = 640;
-const HEIGHT = 320;
-const round = (x: number, digits: number) => Number(x.toPrecision(digits));
-
 /** The curve the relative chart compares: validation when the baseline has any, else train. */
 function comparedCurve(summary: SuiteSummary): "eval" | "train" {
   const base = summary.policies.find((p) => p.policy === summary.baseline);
   return base && base.curves.eval.length > 0 ? "eval" : "train";
 }
 
+/** The layer that shades each policy's band over seeds (none without bands). */
+function bandLayer(summary: SuiteSummary, bands: readonly SeedBand[], digits: number) {
+  if (bands.length === 0) return [];
+  const values = bands.map((b) => ({ ...b, min: round(b.min, digits), max: round(b.max, digits) }));
+  return [{
+    data: { values },
+    mark: { type: "area" as const, opacity: 0.15 },
+    encoding: {
+      x: { field: "step", type: "quantitative" as const },
+      y: { field: "min", type: "quantitative" as const },
+      y2: { field: "max" },
+      // The legend is shared with the lines: full-strength symbols, not the band's faint fill.
+      color: { ...policyColor(summary), legend: { symbolOpacity: 1 } },
+    },
+  }];
+}
+
 function lossSpec(summary: SuiteSummary): TopLevelSpec {
-  const domain = summary.policies.map((p) => p.policy);
   const values = summary.policies.flatMap((p) => [
     ...p.curves.train.map((c) => ({
       policy: p.policy,
@@ -48,7 +66,8 @@ function lossSpec(summary: SuiteSummary): TopLevelSpec {
     })),
   ]).map((v) => ({ ...v, loss: round(v.loss, 6) }));
   const curves = ["validation", "train"];
-  const bands = seedBands(summary);
+  const band = bandCurve(summary);
+  const bands = seedBands(summary, band === "validation" ? "eval" : "train");
   return {
     width: WIDTH,
     height: HEIGHT,
@@ -56,34 +75,18 @@ function lossSpec(summary: SuiteSummary): TopLevelSpec {
     title: {
       text: `${summary.suite}: loss`,
       subtitle: bands.length > 0
-        ? `mean over seeds; shaded: min–max over seeds of the ${bandCurve(summary)} loss`
+        ? `mean over seeds; shaded: min–max over seeds of the ${band} loss`
         : "mean over seeds",
     },
     layer: [
-      ...(bands.length > 0
-        ? [{
-          data: { values: bands },
-          mark: { type: "area" as const, opacity: 0.15 },
-          encoding: {
-            x: { field: "step", type: "quantitative" as const },
-            y: { field: "min", type: "quantitative" as const },
-            y2: { field: "max" },
-            color: {
-              field: "policy",
-              type: "nominal" as const,
-              scale: { domain },
-              title: "policy",
-            },
-          },
-        }]
-        : []),
+      ...bandLayer(summary, bands, 6),
       {
         data: { values },
         mark: { type: "line" as const, interpolate: "linear" as const },
         encoding: {
           x: { field: "step", type: "quantitative", title: "step" },
           y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: false } },
-          color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
+          color: policyColor(summary),
           strokeWidth: {
             field: "curve",
             type: "ordinal",
@@ -109,34 +112,26 @@ function bandCurve(summary: SuiteSummary): "validation" | "train" {
   return summary.records.some((r) => r.result.eval.length > 0) ? "validation" : "train";
 }
 
-/** Per policy and step, the min and max loss over the seeds (policies with ≥ 2 runs only). */
-function seedBands(
-  summary: SuiteSummary,
-): { policy: string; step: number; min: number; max: number }[] {
-  const which = bandCurve(summary) === "validation" ? "eval" : "train";
-  return summary.policies.flatMap((p) => {
-    const runs = summary.records.filter((r) => r.spec.policyName === p.policy);
-    if (runs.length < 2) return [];
-    const byStep = new Map<number, number[]>();
-    for (const r of runs) {
-      for (const c of r.result[which]) {
-        if (Number.isFinite(c.loss)) byStep.set(c.step, [...(byStep.get(c.step) ?? []), c.loss]);
-      }
-    }
-    return [...byStep.entries()].filter(([, ls]) => ls.length >= 2).sort(([a], [b]) => a - b)
-      .map(([step, ls]) => ({
-        policy: p.policy,
-        step,
-        min: round(Math.min(...ls), 6),
-        max: round(Math.max(...ls), 6),
-      }));
+/**
+ * Per policy with several seeds and step, the min and max over its seeds of each run's loss
+ * relative to the baseline's mean loss (%): the band around the policy's relative curve, which
+ * is the same quantity for the mean loss. The baseline's own band shows its seeds' spread.
+ */
+function relativeBands(summary: SuiteSummary, which: "eval" | "train"): SeedBand[] {
+  const base = summary.policies.find((p) => p.policy === summary.baseline);
+  if (!base) return [];
+  const baseLoss = new Map(base.curves[which].map((p) => [p.step, p.loss]));
+  return seedBands(summary, which, (point) => {
+    const b = baseLoss.get(point.step);
+    return b === undefined || !Number.isFinite(point.loss)
+      ? undefined
+      : (100 * (point.loss - b)) / b;
   });
 }
 
 function relativeSpec(summary: SuiteSummary): TopLevelSpec {
   const which = comparedCurve(summary);
   const base = summary.policies.find((p) => p.policy === summary.baseline);
-  const domain = summary.policies.map((p) => p.policy);
   const values = base
     ? summary.policies.flatMap((p) =>
       relativeCurve(p.curves[which], base.curves[which]).map((r) => ({
@@ -146,34 +141,47 @@ function relativeSpec(summary: SuiteSummary): TopLevelSpec {
       }))
     )
     : [];
+  const bands = relativeBands(summary, which);
   const what = which === "eval" ? "validation" : "train";
+  const means =
+    `100 · (loss − ${summary.baseline} loss) / ${summary.baseline} loss, means over seeds`;
   return {
     width: WIDTH,
     height: HEIGHT,
     background: "white",
     title: {
       text: `${summary.suite}: ${what} loss relative to ${summary.baseline}`,
-      subtitle:
-        `100 · (loss − ${summary.baseline} loss) / ${summary.baseline} loss, means over seeds`,
+      subtitle: bands.length > 0
+        ? [
+          `${means};`,
+          `shaded: min–max over seeds of each run's loss vs the ${summary.baseline} mean`,
+        ]
+        : means,
     },
-    data: { values },
-    mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "step", type: "quantitative", title: "step" },
-      y: {
-        field: "percent",
-        type: "quantitative",
-        title: `Δ ${what} loss vs ${summary.baseline} (%)`,
+    layer: [
+      ...bandLayer(summary, bands, 5),
+      {
+        data: { values },
+        mark: { type: "line" as const, point: true },
+        encoding: {
+          x: { field: "step", type: "quantitative", title: "step" },
+          y: {
+            field: "percent",
+            type: "quantitative",
+            title: `Δ ${what} loss vs ${summary.baseline} (%)`,
+          },
+          color: policyColor(summary),
+          order: { field: "step", type: "quantitative" },
+        },
       },
-      color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
-      order: { field: "step", type: "quantitative" },
-    },
+    ],
   };
 }
 
 /**
- * Renders a suite's charts: `loss.svg` and `relative-loss.svg` (the latter only when the
- * baseline has runs).
+ * Renders a suite's charts: `loss.svg`, `relative-loss.svg` (when the baseline has runs),
+ * `grad-norm.svg` and `lr.svg` (when the records hold gradient norms and learning rates) and
+ * `throughput.svg` (when they hold tokens/s).
  *
  * @example
  * ```ts
@@ -209,34 +217,40 @@ export async function suiteCharts(summary: SuiteSummary): Promise<Chart[]> {
       svg: await renderSvg(gradNormSpec(summary, norms)),
     });
   }
+  const lr = lrSpec(summary);
+  if (lr) {
+    charts.push({
+      file: "lr.svg",
+      title: "Learning rate over training",
+      svg: await renderSvg(lr),
+    });
+  }
+  const throughput = throughputSpec(summary);
+  if (throughput) {
+    charts.push({
+      file: "throughput.svg",
+      title: "Training throughput per policy (tokens/s, median and min–max over seeds)",
+      svg: await renderSvg(throughput),
+    });
+  }
   return charts;
 }
 
 /** Per policy and logged step, the mean over seeds of the global gradient norm before clipping. */
 function gradNormValues(summary: SuiteSummary): { policy: string; step: number; norm: number }[] {
-  return summary.policies.flatMap((p) => {
-    const byStep = new Map<number, number[]>();
-    for (const r of summary.records.filter((r) => r.spec.policyName === p.policy)) {
-      for (const c of r.result.train) {
-        const g = c.gradNorm;
-        if (typeof g === "number" && Number.isFinite(g) && g > 0) {
-          byStep.set(c.step, [...(byStep.get(c.step) ?? []), g]);
-        }
-      }
-    }
-    return [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, gs]) => ({
-      policy: p.policy,
-      step,
-      norm: round(gs.reduce((a, b) => a + b, 0) / gs.length, 5),
-    }));
-  });
+  const positive = (p: { gradNorm?: number | null }) =>
+    typeof p.gradNorm === "number" && p.gradNorm > 0 ? p.gradNorm : undefined;
+  return seedMeans(summary, "train", positive).map((m) => ({
+    policy: m.policy,
+    step: m.step,
+    norm: round(m.mean, 5),
+  }));
 }
 
 function gradNormSpec(
   summary: SuiteSummary,
   values: { policy: string; step: number; norm: number }[],
 ): TopLevelSpec {
-  const domain = summary.policies.map((p) => p.policy);
   const clip = summary.records[0]?.spec.train.clip;
   return {
     width: WIDTH,
@@ -255,7 +269,7 @@ function gradNormSpec(
         encoding: {
           x: { field: "step", type: "quantitative", title: "step" },
           y: { field: "norm", type: "quantitative", title: "‖g‖", scale: { type: "log" } },
-          color: { field: "policy", type: "nominal", scale: { domain }, title: "policy" },
+          color: policyColor(summary),
           order: { field: "step", type: "quantitative" },
         },
       },

@@ -1,7 +1,8 @@
 /**
  * The markdown report of a suite: title and setup, the per-policy table (final loss statistics,
  * difference from the baseline and its p-value, accuracy, throughput, memory, bits per weight,
- * divergence), the two charts, the environment block, the commands that reproduce it, caveats,
+ * the share of GEMM FLOPs per format, divergence), the charts (loss, relative loss, gradient
+ * norm, learning rate, throughput), the environment block, the commands that reproduce it, caveats,
  * and every run with its record id in a collapsible section. Numbers come only from records; the
  * text is laid out as `deno fmt` would lay it out.
  *
@@ -16,6 +17,7 @@ import { caveats } from "./caveats.ts";
 import { curvesCsv } from "./curves_csv.ts";
 import { type Chart, suiteCharts } from "./charts.ts";
 import { environmentRows } from "./environment.ts";
+import { describeFlopShares } from "./gemm_flops.ts";
 import { bytes, cell, duration, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
 import { setupLines } from "./setup.ts";
 
@@ -115,6 +117,7 @@ function policyTable(s: SuiteSummary): string {
     "dispatches/step",
     "clipped",
     "GEMMs",
+    "GEMM FLOPs",
     "bits/weight",
     "GPU memory",
     "diverged",
@@ -133,6 +136,7 @@ function policyTable(s: SuiteSummary): string {
       grouped(p.dispatchesPerStep),
       p.clipped === null ? "—" : `${fixed(100 * p.clipped, 0)} %`,
       p.gemms ?? "—",
+      describeFlopShares(p.gemmFlops),
       String(Number(p.bitsPerWeight.toFixed(2))),
       bytes(p.gpuBytes),
       divergedCell(p),
@@ -161,7 +165,11 @@ function tableNotes(s: SuiteSummary): string[] {
     `the threshold; the gradient-norm chart shows the norms. GEMMs: how many of the linear layers' GEMMs ` +
     `(Fprop, Dgrad, Wgrad) ran on each path — \`matrix\`: f16 operands on the matrix units, ` +
     `\`packed\`: NVFP4 codes with dot4I8Packed, \`f32\`: fake-quantized operands on the f32 SIMT ` +
-    `GEMM (policy phases joined by →; — for records written before paths were recorded). Bits/weight: storage bits per value of each ` +
+    `GEMM (policy phases joined by →; — for records written before paths were recorded). GEMM FLOPs: the share of the training steps' GEMM FLOPs ` +
+    `(2 · m · n · k for each Fprop, Dgrad and Wgrad of every linear layer and the LM head, each ` +
+    `phase of a late switch for its steps) whose operands are quantized to each format family ` +
+    `(a GEMM whose two operands differ is named by both, e.g. \`fp8×bf16\`); attention's score ` +
+    `and value products, the Mamba scan and evaluation passes are not counted. Bits/weight: storage bits per value of each ` +
     `linear layer's weight in its Fprop format, scales included, averaged over all linear weights ` +
     `by size (blocks kept in high precision and the LM head at their own precision; embeddings ` +
     `and norms stay f32 and are not counted). GPU memory: every buffer the model allocates ` +

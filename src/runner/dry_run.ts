@@ -9,13 +9,15 @@
 import type { Gpu } from "../gpu/device.ts";
 import { gemmUnits } from "../model/linear.ts";
 import { checkMemory, estimateMemory, GpuMemoryError } from "../model/memory.ts";
+import type { RunSpec } from "../recipe/run_spec.ts";
+import { SourceFile } from "../recipe/source.ts";
 import type { PlannedRun } from "./run.ts";
 
 /** The status lines of a plan and the runs that would not fit the adapter. */
 export interface PlanStatus {
   /** One line per run, then a total. */
   readonly lines: readonly string[];
-  /** `<recipe> model (policy P): <why>` for each run the adapter cannot hold. */
+  /** `<recipe>:line:col model (policy P): <why>` for each run the adapter cannot hold. */
   readonly problems: readonly string[];
 }
 
@@ -27,6 +29,22 @@ function duration(seconds: number): string {
     : seconds >= 60
     ? `${(seconds / 60).toFixed(1)} min`
     : `${Math.round(seconds)} s`;
+}
+
+/**
+ * The refusal of a run the adapter cannot hold, at the recipe's `model` key:
+ * `recipes/x.yaml:13:1 model (policy fp32): <why>` (the file alone where it cannot be read).
+ */
+export function memoryProblem(spec: RunSpec, message: string): string {
+  let where = spec.recipePath;
+  try {
+    const src = new SourceFile(spec.recipePath, Deno.readTextFileSync(spec.recipePath));
+    const p = src.problem(["model"], message, "key");
+    if (p.line > 0) where = `${p.file}:${p.line}:${p.column}`;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied)) throw e;
+  }
+  return `${where} model (policy ${spec.policyName}): ${message}`;
 }
 
 function median(xs: readonly number[]): number | undefined {
@@ -54,6 +72,7 @@ export function describeStatus(plan: readonly PlannedRun[], gpu?: Gpu): PlanStat
   const settings = (p: PlannedRun) => JSON.stringify([p.spec.model, p.spec.train, p.spec.data]);
   let expected = 0;
   let unknown = 0;
+  let refused = 0;
   for (const p of plan) {
     const name = `${p.spec.suite} ${p.spec.policyName} seed ${p.spec.seed}`;
     if (p.existing) {
@@ -71,7 +90,8 @@ export function describeStatus(plan: readonly PlannedRun[], gpu?: Gpu): PlanStat
         : estimateMemory(model, policy, train.batch, train.steps).bytes;
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
-      problems.push(`${p.spec.recipePath} model (policy ${p.spec.policyName}): ${e.message}`);
+      problems.push(memoryProblem(p.spec, e.message));
+      refused++;
       lines.push(`  ${name}: to train, does not fit the adapter`);
       continue;
     }
@@ -88,9 +108,12 @@ export function describeStatus(plan: readonly PlannedRun[], gpu?: Gpu): PlanStat
     );
   }
   const toTrain = plan.filter((p) => !p.existing).length;
+  // Runs the adapter cannot hold have no expected time.
+  const fitting = toTrain - refused;
   const total = `${plan.length} runs: ${plan.length - toTrain} with a record, ${toTrain} to train` +
-    (toTrain > unknown && toTrain > 0 ? `; expected ≈ ${duration(expected)}` : "") +
-    (unknown > 0 && toTrain > 0
+    (refused > 0 ? `; ${refused} do not fit the adapter` : "") +
+    (fitting > unknown && fitting > 0 ? `; expected ≈ ${duration(expected)}` : "") +
+    (unknown > 0 && fitting > 0
       ? ` (${unknown} without a record of the same settings to judge by)`
       : "") +
     (gpu || toTrain === 0 ? "" : "; no adapter: memory estimated, not checked against one");

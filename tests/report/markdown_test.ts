@@ -27,6 +27,7 @@ Deno.test("the policy table has every column and one row per policy with its sta
       "ms/step of log windows p50/p99",
       "dispatches/step",
       "GEMMs",
+      "GEMM FLOPs",
       "bits/weight",
       "GPU memory",
       "diverged",
@@ -232,4 +233,31 @@ Deno.test("caveats describe the GEMM paths the records used and the measured thr
   assertOk(!text.includes("predate GEMM-path recording"));
   assertOk(text.includes("Here nvfp4 ran faster and"), "nvfp4 measured faster than bf16");
   assertOk(!text.includes("slower than BF16"), "no fixed claim that low precision is slower");
+});
+
+Deno.test("the policy table gives each policy's share of GEMM FLOPs by format and says what it counts", async () => {
+  const md = await render();
+  const header = row(md, "policy");
+  const flops = (p: string) => row(md, p)[header.indexOf("GEMM FLOPs")];
+  // Eight blocks of 65,536 (attention) and 131,072 (MLP) weights and an LM head of 32,768: FLOPs
+  // in proportion. nvfp4 keeps blocks 0 and 7 and the head in BF16, 229,376 of 819,200 weights;
+  // fp8 and mxfp4 keep only the head in BF16, 4 %.
+  assertStrictEquals(flops("bf16 (baseline)"), "bf16 100 %");
+  assertStrictEquals(flops("fp32"), "fp32 100 %");
+  assertStrictEquals(flops("nvfp4"), "nvfp4 72 %, bf16 28 %");
+  assertStrictEquals(flops("fp8"), "fp8 96 %, bf16 4 %");
+  assertStrictEquals(flops("mxfp4"), "mxfp4 96 %, bf16 4 %");
+  const notes = md.replaceAll("\n", " ");
+  assertOk(notes.includes("GEMM FLOPs: the share of the training steps' GEMM FLOPs"));
+  assertOk(notes.includes("attention's score and value products, the Mamba scan and evaluation"));
+});
+
+Deno.test("the learning-rate and throughput charts are linked with the others", async () => {
+  const records = suiteA().map((r) => ({
+    ...r,
+    result: { ...r.result, train: r.result.train.map((p) => ({ ...p, lr: 1e-3 })) },
+  }));
+  const md = await render(records);
+  assertOk(md.includes("![Learning rate over training](suite-a/lr.svg)"));
+  assertOk(md.includes("](suite-a/throughput.svg)"));
 });

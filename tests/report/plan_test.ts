@@ -99,7 +99,7 @@ Deno.test("a report writes every run's curves as a CSV beside it and links it", 
     await record(plan);
     const { path, summary } = await writeReport("tiny", { runsDir, outDir: dir, plan });
     const csv = (await Deno.readTextFile(`${dir}/tiny/curves.csv`)).trimEnd().split("\n");
-    assertStrictEquals(csv[0], "policy,seed,run,split,step,loss,accuracy");
+    assertStrictEquals(csv[0], "policy,seed,run,split,step,loss,accuracy,grad_norm,lr");
     const points = summary.records.reduce(
       (n, r) => n + r.result.train.length + r.result.eval.length,
       0,

@@ -35,6 +35,7 @@ Deno.test("writeReport writes the report and its charts, identically when run ag
     assertEquals(written.charts, [
       `${dir}/reports/suite-a/loss.svg`,
       `${dir}/reports/suite-a/relative-loss.svg`,
+      `${dir}/reports/suite-a/throughput.svg`,
     ]);
     assertEquals(written.skipped.map((e) => e.file), [`${dir}/reports/runs/broken.json`]);
     const md = await Deno.readTextFile(written.path);
