@@ -40,7 +40,7 @@ import { describeGemmPaths } from "../src/model/plan.ts";
 import { POLICIES } from "../src/recipe/preset_policies.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 import { environmentLine } from "./environment_line.ts";
-import { benchMain } from "./main.ts";
+import { benchMain, publishTable } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/completion.ts [--gpu deno|dawn|auto] [--policy bf16] " +
   "[--steps 6] [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep] [--out file.md]";
@@ -201,9 +201,7 @@ export async function runCompletionBenchmark(args: string[]): Promise<string> {
     environmentLine(gpu),
     "",
   ].join("\n");
-  console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
-  return text;
+  return await publishTable(text, values.out);
 }
 
 /** Times `steps` steps in `mode`; returns the table row. */

@@ -30,7 +30,7 @@ import {
   gemmReferenceAt,
 } from "../kernels/gemm/reference.ts";
 import { positiveList, uniformValues } from "./inputs.ts";
-import { benchMain } from "./main.ts";
+import { benchMain, publishTable } from "./main.ts";
 
 const USAGE =
   "Usage: deno run -A bench/gemm.ts [--sizes 1024,2048,4096,8192 | --shapes MxNxK,...] " +
@@ -215,9 +215,7 @@ export async function runGemmBenchmark(args: string[]): Promise<string> {
     environmentLine(gpu),
     "",
   ].join("\n");
-  console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
-  return text;
+  return await publishTable(text, values.out);
 }
 
 if (import.meta.main) await benchMain(runGemmBenchmark, USAGE);

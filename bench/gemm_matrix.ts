@@ -35,7 +35,7 @@ import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { formatTile, parseShape } from "./gemm.ts";
 import { positiveList, uniformValues } from "./inputs.ts";
-import { benchMain } from "./main.ts";
+import { benchMain, publishTable } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
   "[--shapes MxNxK,...] [--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] " +
@@ -237,9 +237,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
     environmentLine(gpu),
     "",
   ].join("\n");
-  console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
-  return text;
+  return await publishTable(text, values.out);
 }
 
 if (import.meta.main) await benchMain(runMatrixGemmBenchmark, USAGE);

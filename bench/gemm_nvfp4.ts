@@ -39,7 +39,7 @@ import type { Nvfp4Dot, Nvfp4GemmTile } from "../kernels/gemm_nvfp4/wgsl.ts";
 import { QuantizeKernel } from "../kernels/quantize/mod.ts";
 import { kernelConfig, quantizeSizes } from "../kernels/quantize/reference.ts";
 import { positiveList, uniformValues } from "./inputs.ts";
-import { benchMain } from "./main.ts";
+import { benchMain, publishTable } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_nvfp4.ts [--sizes 1024,2048,4096,8192] " +
   "[--tiles BMxBNxBK/TMxTN,...] [--dots dot4I8Packed,unpacked] [--iterations 10] [--out file.md]";
@@ -285,9 +285,7 @@ export async function runNvfp4GemmBenchmark(args: string[]): Promise<string> {
     `WGSL language features: ${languageFeatures}.`,
     "",
   ].join("\n");
-  console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
-  return text;
+  return await publishTable(text, values.out);
 }
 
 if (import.meta.main) await benchMain(runNvfp4GemmBenchmark, USAGE);

@@ -28,6 +28,7 @@ import { DelayedScaling } from "../src/formats/fp8.ts";
 import { hasF16Operand } from "../src/formats/f16.ts";
 import { type QuantizeOptions } from "../src/formats/quantize.ts";
 import { type FormatName, type FormatSpec, resolveFormat } from "../src/formats/spec.ts";
+import { publishTable } from "./main.ts";
 
 /** One benchmarked quantizer. */
 interface Case {
@@ -241,9 +242,7 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
     environmentLine(gpu),
     "",
   ].join("\n");
-  console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
-  return text;
+  return await publishTable(text, values.out);
 }
 
 if (import.meta.main) {

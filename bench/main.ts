@@ -29,3 +29,18 @@ export async function benchMain(
     Deno.exit(2);
   }
 }
+
+/**
+ * Prints a benchmark's markdown `text` and, with `out`, writes it to that file; returns `text`.
+ *
+ * @example
+ * ```ts
+ * import { publishTable } from "./main.ts";
+ * await publishTable("| a |\n|---|\n| 1 |\n"); // printed, not written
+ * ```
+ */
+export async function publishTable(text: string, out?: string): Promise<string> {
+  console.log(text);
+  if (out) await Deno.writeTextFile(out, text);
+  return text;
+}

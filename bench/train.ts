@@ -41,7 +41,7 @@ import {
 } from "../src/model/config.ts";
 import { POLICIES } from "../src/recipe/preset_policies.ts";
 import { describeGemmPaths } from "../src/model/plan.ts";
-import { benchMain } from "./main.ts";
+import { benchMain, publishTable } from "./main.ts";
 import { randomBits, streamKey } from "../src/formats/rng.ts";
 import { StepClock } from "../src/gpu/step_clock.ts";
 import { median } from "../src/gpu/timing.ts";
@@ -230,9 +230,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     environmentLine(gpu),
     "",
   ].join("\n");
-  console.log(text);
-  if (values.out) await Deno.writeTextFile(values.out, text);
-  return text;
+  return await publishTable(text, values.out);
 }
 
 if (import.meta.main) await benchMain(runTrainBenchmark, USAGE);
