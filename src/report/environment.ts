@@ -110,6 +110,7 @@ const FIELDS: readonly [string, (r: RunRecord) => string][] = [
   ["CPU", (r) => (r.env.cpu ? cpuCell(r.env.cpu) : "—")],
   ["WebGPU", (r) => implementationOf(r.env)],
   ["Adapter", (r) => adapterName(r.env)],
+  ["Driver", (r) => r.env.driver ?? "—"],
   [
     "Adapter ids",
     ({ env: { adapter: a } }) =>

@@ -23,7 +23,8 @@ export const CROSS_ADAPTER_TOLERANCE = 0.02;
 
 /**
  * Whether runs in the environments `a` and `b` must give bit-identical loss curves: the same
- * adapter, Deno version and WebGPU implementation and, where the adapter is a software rasteriser
+ * adapter, Deno version and WebGPU implementation, the same driver version where both records
+ * name one (the driver compiles the shaders), and, where the adapter is a software rasteriser
  * ({@link isSoftwareAdapter}), the same CPU model and vector instruction sets, since its shader
  * compiler targets the host CPU. An environment without CPU details never matches a software one.
  *
@@ -45,7 +46,8 @@ export const CROSS_ADAPTER_TOLERANCE = 0.02;
 export function sameNumerics(a: Environment, b: Environment): boolean {
   if (
     a.adapter.description !== b.adapter.description || a.deno !== b.deno ||
-    implementationOf(a) !== implementationOf(b)
+    implementationOf(a) !== implementationOf(b) ||
+    (a.driver !== undefined && b.driver !== undefined && a.driver !== b.driver)
   ) return false;
   if (!isSoftwareAdapter(a)) return true;
   if (!a.cpu || !b.cpu || a.cpu.model !== b.cpu.model) return false;

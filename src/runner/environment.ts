@@ -11,6 +11,7 @@ import { sha256Hex } from "../recipe/hash.ts";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import type { Environment } from "./record.ts";
+import { driverVersion } from "./driver.ts";
 
 /**
  * Where lpbench writes its outputs by default (records, reports, charts, run lists), relative to
@@ -91,7 +92,7 @@ function outputPathspecs(top: string, dir: string, outputs: readonly string[]): 
 }
 
 /**
- * The fingerprint of this process and device. `outputs` are the folders this process writes its
+ * The fingerprint of this process and device (the driver's version included, see `driver.ts`). `outputs` are the folders this process writes its
  * results to, left out of the git dirty flag (see {@link gitState}).
  *
  * @example
@@ -128,6 +129,7 @@ export async function environment(
     cpu: cpuInfo(),
     wgslLanguageFeatures: [...gpu.wgslLanguageFeatures].sort(),
     lockfile: await lockfileHash(),
+    ...optional("driver", driverVersion(i.vendor)),
   };
 }
 
@@ -172,6 +174,11 @@ function cpuInfo(): { model: string; cores: number; simd?: string[] } {
   const line = text.match(/^(?:flags|Features)\s*:(.*)$/m)?.[1] ?? "";
   const flags = new Set(line.trim().split(/\s+/));
   return { model, cores: cpus.length, simd: CPU_VECTOR_FLAGS.filter((f) => flags.has(f)) };
+}
+
+/** `{ [key]: value }`, or nothing where `value` is undefined (records leave unknown fields out). */
+function optional<K extends string>(key: K, value: string | undefined): { [k in K]?: string } {
+  return value === undefined ? {} : { [key]: value } as { [k in K]: string };
 }
 
 /** sha256 of `deno.lock` in the working directory; null where there is none. */

@@ -68,6 +68,11 @@ export interface Environment {
   readonly wgslLanguageFeatures?: readonly string[];
   /** sha256 of the checkout's `deno.lock` (the pinned packages), null without one. */
   readonly lockfile?: string | null;
+  /**
+   * The graphics driver and its version, e.g. `NVIDIA 570.133.20` or `Mesa 22.3.6` (see
+   * `src/runner/driver.ts`); absent where it could not be told and in records before 2026-12-06.
+   */
+  readonly driver?: string;
 }
 
 /** The outcome of a run. Numbers JSON cannot hold (NaN) are read back as `null`. */
@@ -248,6 +253,7 @@ const recordSchema = z.looseObject({
     cpu: z.looseObject({ model: str, cores: z.number(), simd: z.array(str).optional() }).optional(),
     wgslLanguageFeatures: z.array(str).optional(),
     lockfile: str.nullable().optional(),
+    driver: str.optional(),
   }),
   result: z.looseObject({
     train: z.array(point),

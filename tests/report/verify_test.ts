@@ -124,6 +124,19 @@ Deno.test("sameNumerics: a software adapter's results belong to its CPU; a GPU's
   assertStrictEquals(sameNumerics(env(lvp, "AMD EPYC"), env(h200, "AMD EPYC")), false);
 });
 
+Deno.test("sameNumerics: different driver versions differ; a record without one is not held against", () => {
+  const env = (driver?: string) =>
+    ({
+      deno: "2.9.6",
+      implementation: { name: "deno", version: "2.9.6", toggles: [] },
+      adapter: { description: "NVIDIA H200", isFallbackAdapter: false },
+      ...(driver ? { driver } : {}),
+    }) as unknown as Environment;
+  assertStrictEquals(sameNumerics(env("NVIDIA 570.133.20"), env("NVIDIA 570.133.20")), true);
+  assertStrictEquals(sameNumerics(env("NVIDIA 570.133.20"), env("NVIDIA 575.51.03")), false);
+  assertStrictEquals(sameNumerics(env(), env("NVIDIA 575.51.03")), true);
+});
+
 Deno.test("verify counts its progress over all the report's runs, not [1/1] per run", async () => {
   const gpu = await getGpu();
   await withTempDir(async (dir) => {

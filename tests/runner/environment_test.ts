@@ -112,3 +112,15 @@ Deno.test("the environment names the CPU with its vector instruction sets, the W
   );
   assertEquals(env.lockfile, Array.from(want, (b) => b.toString(16).padStart(2, "0")).join(""));
 });
+
+Deno.test("the environment names the driver: Mesa's version on a Mesa adapter, NVIDIA's on an NVIDIA one", async () => {
+  const gpu = await getGpu();
+  const env = await environment(gpu);
+  if (Deno.build.os !== "linux") return;
+  const description = gpu.info.description;
+  if (/llvmpipe|lavapipe|softpipe/i.test(description)) {
+    assertOk(/^Mesa \d+\.\d+\.\d+/.test(env.driver ?? ""), `${description}: ${env.driver}`);
+  } else if (/nvidia/i.test(`${gpu.info.vendor} ${description}`)) {
+    assertOk(/^NVIDIA \d+\.\d+/.test(env.driver ?? ""), `${description}: ${env.driver}`);
+  }
+});
