@@ -53,6 +53,11 @@ export interface QuantizeIo {
   scales?: GPUBuffer;
   /** Tile amaxes, for 16×16 tiles (`nvfp4-2d`). */
   tileAmax?: GPUBuffer;
+  /**
+   * The health variant's per-workgroup statistics ({@link QuantizeKernel.healthWorkgroups} ×
+   * `HEALTH_FIELDS` f32 from the binding's offset; `./health_wgsl.ts`).
+   */
+  health?: GPUBufferBinding;
 }
 
 /**
@@ -79,20 +84,31 @@ export class QuantizeKernel {
   readonly #clear: GPUComputePipeline;
   readonly #stats: GPUComputePipeline | undefined;
   readonly #quantize: GPUComputePipeline;
+  /** Whether this is the health variant (fake-quant output plus statistics). */
+  readonly health: boolean;
 
   private constructor(
     gpu: Gpu,
     config: KernelConfig,
     pipelines: [GPUComputePipeline, GPUComputePipeline | undefined, GPUComputePipeline],
+    health: boolean,
   ) {
     this.#gpu = gpu;
     this.config = config;
     this.geometry = geometry(config);
     [this.#clear, this.#stats, this.#quantize] = pipelines;
+    this.health = health;
   }
 
-  /** Compiles (or fetches from the cache) the kernels of a configuration. */
-  static async create(gpu: Gpu, config: KernelConfig): Promise<QuantizeKernel> {
+  /**
+   * Compiles (or fetches from the cache) the kernels of a configuration; with `health`, the
+   * variant that also writes quantization statistics (fake-quant output only; `./health_wgsl.ts`).
+   */
+  static async create(
+    gpu: Gpu,
+    config: KernelConfig,
+    opts: { readonly health?: boolean } = {},
+  ): Promise<QuantizeKernel> {
     const cache = pipelineCache(gpu.device);
     const g = geometry(config);
     const stats = g.needsStats
@@ -101,9 +117,20 @@ export class QuantizeKernel {
     const pipelines = await Promise.all([
       cache.getAsync(clearShader()),
       stats,
-      cache.getAsync(quantizeShader(config)),
+      cache.getAsync(quantizeShader(config, { health: opts.health })),
     ]);
-    return new QuantizeKernel(gpu, config, pipelines);
+    return new QuantizeKernel(gpu, config, pipelines, opts.health ?? false);
+  }
+
+  /** Workgroups the quantize pass of a `[rows, cols]` tensor runs: the health rows it writes. */
+  healthWorkgroups(rows: number, cols: number): number {
+    const [gx, gy] = this.#grid(rows * cols);
+    return gx * gy;
+  }
+
+  #grid(elements: number): [number, number] {
+    const nVec4 = paddedElements(elements) / 4;
+    return splitDispatch(this.#gpu, Math.ceil(nVec4 / (WORKGROUP * SLABS)));
   }
 
   /**
@@ -115,8 +142,7 @@ export class QuantizeKernel {
     const g = this.geometry;
     const tiled = g.tiled;
     const nVec4 = paddedElements(rows * cols) / 4;
-    const groups = Math.ceil(nVec4 / (WORKGROUP * SLABS));
-    const [gx, gy] = splitDispatch(this.#gpu, groups);
+    const [gx, gy] = this.#grid(rows * cols);
     const params = device.createBuffer({
       size: PARAMS_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -131,6 +157,7 @@ export class QuantizeKernel {
       ? [need(io.out, "out")]
       : [need(io.codes, "codes"), ...(g.scaled ? [need(io.scales, "scales")] : [])];
     const tiles = tiled ? [need(io.tileAmax, "tileAmax")] : [];
+    if (this.health && !io.health) throw new TypeError("io.health is required for this kernel");
     const dispatches: Dispatch[] = [
       [this.#clear, bindGroup(device, this.#clear, [io.stats]), 1, 1],
     ];
@@ -148,6 +175,7 @@ export class QuantizeKernel {
       params,
       ...outputs,
       ...tiles,
+      ...(this.health ? [io.health!] : []),
     ]);
     dispatches.push([this.#quantize, qGroup, gx, gy]);
     return new BoundQuantize(device, params, words, dispatches);

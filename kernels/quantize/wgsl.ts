@@ -29,6 +29,7 @@ import { MX_EMAX } from "../../src/formats/mx.ts";
 import { RECIP_6 } from "../../src/formats/nvfp4.ts";
 import { hadamardScale } from "../../src/formats/rht.ts";
 import { elementName, type Geometry, geometry, type KernelConfig } from "./reference.ts";
+import { HEALTH_HOOKS, HEALTH_REDUCE, healthLines } from "./health_wgsl.ts";
 
 /** Invocations per workgroup of the flat kernels; each owns one vec4 of a slab. */
 export const WORKGROUP = 256;
@@ -383,7 +384,12 @@ function indent(lines: string[], n: number): string {
  * of register-heavy quantizers), then `perSlab` for each slab, unrolled, then the optional amax
  * reduction. `perSlab` sees `gv` (the global vec4 index), `in_range` and `t` (the loaded vec4).
  */
-function flatKernel(pre: string[], perSlab: string[], reduce: boolean): string {
+function flatKernel(
+  pre: string[],
+  perSlab: string[],
+  reduce: boolean,
+  health?: { declare: string[]; post: string[] },
+): string {
   const slabs = Array.from({ length: SLABS }, (_, k) => k);
   const loads = slabs.flatMap((k) => [
     `let gv${k} = (wg * ${SLABS}u + ${k}u) * ${WORKGROUP}u + lid;`,
@@ -405,8 +411,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 ${indent(pre, 2)}
 ${indent(loads, 2)}
   var um = 0.0;
+${health ? indent(health.declare, 2) : ""}
 ${indent(bodies, 2)}
 ${reduce ? "  reduce_amax(lid, um);" : ""}
+${health ? indent(health.post, 2) : ""}
 }
 `;
 }
@@ -472,10 +480,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
  * The `quantize` kernel. Bindings: x, stats, params, then `out` (fake) or `codes`, `scales`
  * (packed), then `tile_amax` for 16×16 tiles.
  */
-export function quantizeShader(cfg: KernelConfig): string {
+export function quantizeShader(cfg: KernelConfig, opts: { health?: boolean } = {}): string {
   const g = geometry(cfg);
   const f = cfg.format;
   const elem = elementName(f);
+  if (opts.health && cfg.output !== "fake") {
+    throw new RangeError(`the health variant needs fake-quant output, got ${cfg.output}`);
+  }
   const body = [
     ...LOAD,
     ...(cfg.rht ? rhtLines(cfg.rht) : []),
@@ -483,6 +494,7 @@ export function quantizeShader(cfg: KernelConfig): string {
     ...(g.needsStats ? [] : [`um = max(um, pm);`]),
     ...quantizeLines(cfg),
     ...storeLines(cfg, g),
+    ...(opts.health ? healthLines(cfg, g) : []),
   ];
   const bindings = cfg.output === "fake"
     ? [`@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;`]
@@ -496,11 +508,16 @@ export function quantizeShader(cfg: KernelConfig): string {
     const b = bindings.length + 3;
     bindings.push(`@group(0) @binding(${b}) var<storage, read> tile_amax: array<f32>;`);
   }
+  if (opts.health) {
+    const b = bindings.length + 3;
+    bindings.push(`@group(0) @binding(${b}) var<storage, read_write> health: array<f32>;`);
+  }
   const numerics = elem === "fp32" ? [] : [elem, ...(f.kind === "nvfp4" ? ["e4m3" as const] : [])];
   const helpers = (f.kind === "mx" ? LDEXP_FTZ + mxByteFn(f) : "") +
     (cfg.output === "f16" ? F16_BITS : "");
   return `${wgslNumerics(numerics)}${helpers}${PARAMS}${BINDINGS}
 ${bindings.join("\n")}
 ${SHARED}${f.kind === "nvfp4" ? "var<workgroup> sm_rcp: array<f32, 127>;\n" : ""}
-${flatKernel(prologue(cfg), body, !g.needsStats)}`;
+${opts.health ? HEALTH_REDUCE : ""}
+${flatKernel(prologue(cfg), body, !g.needsStats, opts.health ? HEALTH_HOOKS : undefined)}`;
 }

@@ -129,6 +129,15 @@ export interface LinearBuffers {
 
 /** A linear layer's recorded operations. */
 export interface LinearOps {
+  /** The plan it was built from. */
+  readonly plan: LinearPlan;
+  /** The layer's buffers. */
+  readonly buffers: LinearBuffers;
+  /**
+   * The stochastic-rounding tensor id of each stochastically rounded operand copy (an `fprop`
+   * copy maps to the id of the Fprop copy it reuses).
+   */
+  readonly tensorIds: ReadonlyMap<OperandPlan, number>;
   /** Fprop: the operand copies, then the GEMM. */
   readonly forward: BoundOp[];
   /** Dgrad, then Wgrad, each its operand copies, then its GEMM. */
@@ -196,6 +205,8 @@ export interface GemmPlan {
 
 /** A linear layer's three GEMMs (no Dgrad where the input needs no gradient). */
 export interface LinearPlan {
+  /** The layer's name, e.g. `blocks.1.fc1` (its buffers' label prefix). */
+  readonly label: string;
   /** `Y = Q(X)·Q(W)ᵀ`. */
   readonly fprop: GemmPlan;
   /** `dX = Q(dY)·Q(W)`. */
@@ -366,7 +377,7 @@ export function planLinear(
       dims: wgradDims,
     };
   }
-  return dgrad ? { fprop, dgrad, wgrad } : { fprop, wgrad };
+  return dgrad ? { label, fprop, dgrad, wgrad } : { label, fprop, wgrad };
 }
 
 /** Every buffer a planned linear layer allocates, in allocation order. */
@@ -518,6 +529,8 @@ export async function buildLinear(
 ): Promise<LinearOps> {
   const sources = { x: bufs.x, w: bufs.w, dy: bufs.dy };
   const keyed: Keyed[] = [];
+  const tensorIds = new Map<OperandPlan, number>();
+  const fpropIds: Partial<Record<OperandPlan["source"], number>> = {};
   const fpropCopies: Partial<Record<OperandPlan["source"], Copy>> = {};
   const gemm = async (g: GemmPlan, c: GPUBuffer, fprop = false): Promise<BoundOp[]> => {
     const copies: Copy[] = [];
@@ -526,6 +539,9 @@ export async function buildLinear(
         ? { ...fpropCopies[o.source]!, ops: [], keyed: [] }
         : await copyOf(ctx, o, sources[o.source]);
       if (fprop) fpropCopies[o.source] = copy;
+      const id = o.copy === "fprop" ? fpropIds[o.source] : copy.keyed[0]?.tensorId;
+      if (id !== undefined) tensorIds.set(o, id);
+      if (fprop && id !== undefined) fpropIds[o.source] = id;
       keyed.push(...copy.keyed);
       copies.push(copy);
     }
@@ -561,6 +577,9 @@ export async function buildLinear(
   }
   backward.push(...await gemm(plan.wgrad, bufs.dw));
   return {
+    plan,
+    buffers: bufs,
+    tensorIds,
     forward,
     backward,
     setStep(seed, step) {

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { resolveFormat } from "../formats/spec.ts";
 import type { GpuImplementation } from "../gpu/implementation.ts";
 import type { LinearPaths } from "../model/plan.ts";
+import type { HealthResult } from "../health/types.ts";
 import { parseChecked } from "../io/json.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import type { CurvePoint } from "../train/loop.ts";
@@ -104,6 +105,11 @@ export interface RunResult {
   readonly gemms?: readonly (readonly LinearPaths[])[];
   /** The step at which the loss became NaN/Inf; training stopped there. */
   readonly divergedAt: number | null;
+  /**
+   * The numeric-health diagnostics (src/health/), where the recipe asked for them (`health:`);
+   * absent otherwise and in older records.
+   */
+  readonly health?: HealthResult;
 }
 
 /** A run record, the content of `<runsDir>/<id>.json`. */
@@ -273,6 +279,16 @@ const recordSchema = z.looseObject({
       wgrad: GEMM_PATH,
     }))).optional(),
     divergedAt: z.number().nullable(),
+    health: z.looseObject({
+      config: z.looseObject({ every: z.number(), draws: z.number(), alarms: z.looseObject({}) }),
+      points: z.array(z.looseObject({
+        step: z.number(),
+        layers: z.array(z.looseObject({ layer: str, gemms: z.array(z.looseObject({})) })),
+        gradNonFinite: z.record(str, z.number()),
+      })),
+      alarms: z.array(z.looseObject({ step: z.number(), layer: str, measure: str })),
+      stoppedAt: z.number().nullable(),
+    }).optional(),
   }),
   finishedAt: str,
   durationSeconds: metric,
