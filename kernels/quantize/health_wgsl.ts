@@ -14,7 +14,8 @@ import { ELEMENTS } from "../../src/formats/elements.ts";
 import type { Geometry, KernelConfig } from "./reference.ts";
 
 /**
- * The partial sums per workgroup, in order: Σ(Q−S)², ΣS², Σ(Q−S)·sign(S), Σ|S|, elements
+ * The partial sums per workgroup, in order: Σ(Q−S)², ΣS², Σ(Q−S)·sign(S) over the elements not
+ * clipped (the rounding's own bias, apart from clipping's), Σ|S|, elements
  * clipped, nonzero elements flushed to zero, non-finite source elements, blocks with a nonzero
  * amax, of those with a zero scale, with a subnormal (E4M3) scale, and the smallest and largest
  * ⌊log2⌋ of a decoded block scale (±3e38 where there is none). S is the kernel's input after the
@@ -149,9 +150,10 @@ export function healthLines(cfg: KernelConfig, g: Geometry): string[] {
     `  let he = hd - hv;`,
     `  h_err2 += dot(he, he);`,
     `  h_ref2 += dot(hv, hv);`,
-    `  h_bias += dot(he, sign(hv));`,
+    `  let hsat = ${expr} > vec4<f32>(${max});`,
+    `  h_bias += dot(select(he * sign(hv), vec4<f32>(0.0), hsat), ${ones});`,
     `  h_abs += dot(abs(hv), ${ones});`,
-    `  h_sat += ${count(`${expr} > vec4<f32>(${max})`)};`,
+    `  h_sat += ${count("hsat")};`,
     `  h_under += ${count(`(hv != vec4<f32>(0.0)) & (hd == vec4<f32>(0.0))`)};`,
     `  let tb = bitcast<vec4<u32>>(t) & vec4<u32>(0x7f800000u);`,
     `  h_nonfin += ${count(`tb == vec4<u32>(0x7f800000u)`)};`,

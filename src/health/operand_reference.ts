@@ -80,9 +80,10 @@ export function operandStatsReference(
     const e = d[i] - v[i];
     s.err2 += e * e;
     s.ref2 += v[i] * v[i];
-    s.bias += e * Math.sign(v[i]);
+    const clipped = scaled.magnitude(i) > scaled.max;
+    if (!clipped) s.bias += e * Math.sign(v[i]);
     s.abs += Math.abs(v[i]);
-    if (scaled.magnitude(i) > scaled.max) s.saturated++;
+    if (clipped) s.saturated++;
     if (v[i] !== 0 && d[i] === 0) s.underflow++;
   }
   if (spec.kind === "nvfp4" || spec.kind === "mx") {

@@ -23,7 +23,10 @@ export interface ScaleHealth {
 
 /** Stochastic-rounding bias measured over several draws of one tensor. */
 export interface BiasHealth {
-  /** Mean over draws of Σ (Q − S)·sign(S) / Σ |S|: the relative signed error, 0 when unbiased. */
+  /**
+   * Mean over draws of Σ (Q − S)·sign(S) / Σ |S|, the sum over the elements not clipped: the
+   * rounding's relative signed error, 0 when it is unbiased (clipping shows in `saturation`).
+   */
   readonly mean: number;
   /** Its standard error over the draws. */
   readonly stderr: number;
@@ -43,7 +46,7 @@ export interface OperandHealth {
   readonly relL2: number;
   /** Share of elements whose scaled magnitude exceeded the format's largest value (clipped). */
   readonly saturation: number;
-  /** Share of nonzero elements that became zero. */
+  /** Share of the elements that were nonzero and became zero. */
   readonly underflow: number;
   /** NaN or ±Inf elements of the source. */
   readonly nonFinite: number;

@@ -70,6 +70,8 @@ import {
   type MambaKernels,
   type MambaShared,
 } from "./blocks/mamba.ts";
+import { HealthProbe } from "../health/probe.ts";
+import type { HealthPoint } from "../health/types.ts";
 
 /** Training hyper-parameters the GPU step needs. */
 export interface StepConfig {
@@ -97,6 +99,11 @@ export interface StepConfig {
    * (see linear.ts).
    */
   readonly matrixUnits?: boolean;
+  /**
+   * Build the numeric-health probe (src/health/probe.ts) with this many stochastic-rounding draws
+   * per operand, for {@link DecoderModel.stepWithHealth}; absent, nothing of it is built.
+   */
+  readonly health?: { readonly draws: number };
 }
 
 /** A parameter with its gradient and AdamW moments. */
@@ -211,6 +218,9 @@ export class DecoderModel {
   #train: BoundOp[] = [];
   #eval: BoundOp[] = [];
   #linears: LinearOps[] = [];
+  /** The health probe of the current build and the training step with it (`step_.health`). */
+  #probe: HealthProbe | undefined;
+  #trainWithProbe: BoundOp[] = [];
 
   private constructor(
     gpu: Gpu,
@@ -417,11 +427,43 @@ export class DecoderModel {
       ),
     );
     this.#checkAllocated();
-    this.#train = [...forward, ...backward, ...this.#update()];
+    const update = this.#update();
+    this.#train = [...forward, ...backward, ...update];
     this.#eval = forward;
     this.#linears = linears;
     this.#phase = phase;
     this.#building = false;
+    await this.#buildProbe(forward, backward, update);
+  }
+
+  /**
+   * The health probe of this build, where the step configuration asks for one, and the training
+   * step with its operations: each linear layer's after its backward pass, the gradients' before
+   * the update.
+   */
+  async #buildProbe(forward: BoundOp[], backward: BoundOp[], update: BoundOp[]): Promise<void> {
+    if (this.#probe) {
+      this.#bytes -= this.#probe.bytes;
+      this.#probe.destroy();
+      this.#probe = undefined;
+    }
+    const health = this.step_.health;
+    if (!health) return;
+    const k = this.#k;
+    const probe = await HealthProbe.create(
+      { gpu: this.#gpu, gemm: k.gemm, elementwise: k.elementwise },
+      this.#linears,
+      this.params.map((p) => ({ name: p.spec.name, g: p.g, size: p.size })),
+      health.draws,
+    );
+    this.#probe = probe;
+    this.#bytes += probe.bytes;
+    this.#trainWithProbe = [
+      ...forward,
+      ...backward.flatMap((o) => [o, ...(probe.after.get(o) ?? [])]),
+      ...probe.beforeUpdate,
+      ...update,
+    ];
   }
 
   /** A parameter by name. */
@@ -608,6 +650,27 @@ export class DecoderModel {
   }
 
   /**
+   * Runs one training step like {@link step}, with the numeric-health probe's operations in it
+   * (the step's results are the same as without them), and returns the diagnostics. Needs the
+   * `health` step configuration.
+   *
+   * @throws {Error} when the model was created without `health`
+   */
+  async stepWithHealth(
+    batch: { inputs: Uint32Array; targets: Uint32Array },
+    step: number,
+    lr: number,
+    clock?: StepClock,
+  ): Promise<HealthPoint> {
+    await this.#prepareStep(batch, step, lr);
+    const probe = this.#probe;
+    if (!probe) throw new Error("stepWithHealth needs a model created with the health option");
+    probe.setStep(this.step_.seed, step);
+    this.#submit(this.#trainWithProbe, clock);
+    return await probe.read(step);
+  }
+
+  /**
    * Everything before a training step's operations are recorded: the policy phase's build, the
    * batch, AdamW's hyper-parameters and the stochastic-rounding keys.
    */
@@ -681,6 +744,7 @@ export class DecoderModel {
 
   /** Frees every GPU buffer the model owns. */
   destroy(): void {
+    this.#probe?.destroy();
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
     for (const b of [...this.#buffers, ...this.#buildBuffers]) b.destroy();
   }

@@ -215,8 +215,17 @@ export interface LinearPlan {
   readonly wgrad: GemmPlan;
 }
 
-/** The quantizer configuration of an operand copy with `cols` columns (blocks along cols). */
-function quantizerConfig(p: OperandPolicy, output: "fake" | "packed" | "f16", cols: number) {
+/**
+ * The quantizer configuration of an operand copy with `cols` columns (blocks along cols).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantizerConfig } from "./linear.ts";
+ * assert.equal(quantizerConfig({ format: "nvfp4" }, "fake", 64).format.kind, "nvfp4");
+ * ```
+ */
+export function quantizerConfig(p: OperandPolicy, output: "fake" | "packed" | "f16", cols: number) {
   const opts = { rounding: p.rounding ?? "rne", ...(p.rht ? { rht: p.rht } : {}) };
   return kernelConfig(resolveFormat(p.format), opts, output, cols);
 }

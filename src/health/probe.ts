@@ -1,0 +1,400 @@
+/**
+ * The numeric-health probe of a model's training step (issue 13): operations that, inserted into
+ * one training step right after each linear layer's backward pass, re-quantize every GEMM operand
+ * from its high-precision source with the health variant of the quantizer (the same format,
+ * orientation, RHT and stochastic-rounding key as training, so the same values), multiply the
+ * quantized operands and the sources with the f32 GEMM, and compare the two products; and, before
+ * the optimizer, count the non-finite values of every gradient. They write only the probe's own
+ * buffers, so a step with the probe trains exactly like one without it; a step without it runs
+ * none of this.
+ *
+ * Stochastically rounded operands are also quantized `draws − 1` more times with other keys, for
+ * the bias of the rounding. The GEMM product the probe checks is that of the fake-quant values
+ * (the numerics contract, NUMERICS.md §5.1): the packed and matrix-unit paths compute it up to
+ * f32 summation order, except that the matrix path's f16 operands of bf16 and MX round values far
+ * below a tensor's largest to f16's subnormal grid (src/formats/f16.ts), which the probe does not
+ * see.
+ *
+ * @module
+ */
+
+import type { Gpu } from "../gpu/device.ts";
+import type { BoundOp } from "../gpu/op.ts";
+import { readBuffer } from "../gpu/buffers.ts";
+import { streamKey } from "../formats/rng.ts";
+import { resolveFormat } from "../formats/spec.ts";
+import type { GemmKernel } from "../../kernels/gemm/mod.ts";
+import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
+import { COMPARE_FIELDS, CompareKernel, sumPartials } from "../../kernels/health/mod.ts";
+import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
+import { HEALTH_FIELDS } from "../../kernels/quantize/health_wgsl.ts";
+import { HEALTH_EXTREMES, operandStatsOf } from "../../kernels/quantize/health.ts";
+import { quantizeSizes } from "../../kernels/quantize/reference.ts";
+import {
+  type GemmPlan,
+  type LinearOps,
+  type OperandPlan,
+  quantizerConfig,
+} from "../model/linear.ts";
+import { isIdentity } from "../model/policy.ts";
+import type { OperandStats } from "./operand_reference.ts";
+import type { GemmHealth, HealthPoint, LayerHealth, OperandHealth } from "./types.ts";
+
+/** What the probe needs of a model: its device, its f32 GEMMs and transposes. */
+export interface ProbeKernels {
+  readonly gpu: Gpu;
+  readonly gemm: { readonly nt: GemmKernel; readonly nn: GemmKernel; readonly tn: GemmKernel };
+  readonly elementwise: ElementwiseKernels;
+}
+
+/** A parameter's name, gradient buffer and size, for the non-finite count. */
+export interface ProbedGradient {
+  readonly name: string;
+  readonly g: GPUBuffer;
+  readonly size: number;
+}
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Partials offsets are multiples of 64 f32 (256 bytes, the storage-offset alignment). */
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
+
+/**
+ * The key of draw `draw` of a stochastically rounded copy: draw 0 is training's own; the others
+ * use tensor ids with the top bit set, which training (ids counted from 0) never reaches.
+ */
+export function probeKey(seed: number, tensorId: number, step: number, draw: number): number {
+  if (draw === 0) return streamKey(seed, tensorId, step);
+  return streamKey(seed, (0x80000000 | ((draw & 0x7f) << 24) | (tensorId & 0xffffff)) >>> 0, step);
+}
+
+interface Slot {
+  readonly offset: number;
+  readonly rows: number;
+  readonly fields: number;
+}
+
+interface OperandProbe {
+  readonly plan: OperandPlan;
+  /** One slot per draw (the last one is training's draw); none for identity copies. */
+  readonly slots: Slot[];
+  readonly stochastic: boolean;
+}
+
+interface GemmProbe {
+  readonly gemm: GemmHealth["gemm"];
+  readonly plan: GemmPlan;
+  readonly a: OperandProbe;
+  readonly b: OperandProbe;
+  readonly slot: Slot;
+}
+
+/** See the module comment. */
+export class HealthProbe {
+  /** Operations to run right after each key, the last backward operation of a linear layer. */
+  readonly after: ReadonlyMap<BoundOp, readonly BoundOp[]>;
+  /** Operations to run after the backward pass, before the optimizer. */
+  readonly beforeUpdate: readonly BoundOp[];
+  /** GPU memory the probe allocated (bytes). */
+  readonly bytes: number;
+  readonly #gpu: Gpu;
+  readonly #layers: { layer: string; gemms: GemmProbe[] }[];
+  readonly #grads: { name: string; slot: Slot }[];
+  readonly #keyed: { bound: BoundQuantize; tensorId: number; draw: number }[];
+  readonly #partials: GPUBuffer;
+  readonly #buffers: GPUBuffer[];
+  readonly #ops: BoundOp[];
+  readonly #draws: number;
+
+  private constructor(init: {
+    gpu: Gpu;
+    after: Map<BoundOp, BoundOp[]>;
+    beforeUpdate: BoundOp[];
+    layers: { layer: string; gemms: GemmProbe[] }[];
+    grads: { name: string; slot: Slot }[];
+    keyed: { bound: BoundQuantize; tensorId: number; draw: number }[];
+    partials: GPUBuffer;
+    buffers: GPUBuffer[];
+    draws: number;
+  }) {
+    this.#gpu = init.gpu;
+    this.after = init.after;
+    this.beforeUpdate = init.beforeUpdate;
+    this.#layers = init.layers;
+    this.#grads = init.grads;
+    this.#keyed = init.keyed;
+    this.#partials = init.partials;
+    this.#buffers = init.buffers;
+    this.#ops = [...[...init.after.values()].flat(), ...init.beforeUpdate];
+    this.#draws = init.draws;
+    this.bytes = init.buffers.reduce((n, b) => n + b.size, 0);
+  }
+
+  /**
+   * Builds the probe of `linears` (as built for the current policy phase) and `gradients`; `draws`:
+   * quantizations of each stochastically rounded operand (at least 1).
+   */
+  static async create(
+    k: ProbeKernels,
+    linears: readonly LinearOps[],
+    gradients: readonly ProbedGradient[],
+    draws: number,
+  ): Promise<HealthProbe> {
+    if (!Number.isInteger(draws) || draws < 1) {
+      throw new RangeError(`draws must be a positive integer, got ${draws}`);
+    }
+    const { gpu } = k;
+    const device = gpu.device;
+    const compare = await CompareKernel.create(gpu);
+    let partialFloats = 0;
+    const slot = (rows: number, fields: number): Slot => {
+      const s = { offset: partialFloats, rows, fields };
+      partialFloats += align64(rows * fields);
+      return s;
+    };
+    // Sizes of the shared scratch buffers (bytes): transposed sources, fake-quant copies, quantizer
+    // stats and tile amaxes for operands a and b, and the two GEMM products.
+    const scratch = { t: 4, q: 4, stats: 16, tiles: 4, c: 4 };
+    const kernels = new Map<OperandPlan, QuantizeKernel>();
+    const layers: { layer: string; gemms: GemmProbe[]; ops: LinearOps }[] = [];
+    for (const ops of linears) {
+      const plan = ops.plan;
+      const gemms: GemmProbe[] = [];
+      const entries = [
+        ["fprop", plan.fprop],
+        ...(plan.dgrad ? [["dgrad", plan.dgrad] as const] : []),
+        ["wgrad", plan.wgrad],
+      ] as const;
+      for (const [gemm, g] of entries) {
+        const operand = async (o: OperandPlan): Promise<OperandProbe> => {
+          const [rows, cols] = o.transpose ? [o.cols, o.rows] : [o.rows, o.cols];
+          if (o.transpose) scratch.t = Math.max(scratch.t, rows * cols * 4);
+          if (isIdentity(o.policy)) return { plan: o, slots: [], stochastic: false };
+          const cfg = quantizerConfig(o.policy, "fake", cols);
+          const kernel = await QuantizeKernel.create(gpu, cfg, { health: true });
+          kernels.set(o, kernel);
+          const sizes = quantizeSizes(cfg, rows, cols);
+          scratch.q = Math.max(scratch.q, sizes.outBytes);
+          scratch.stats = Math.max(scratch.stats, sizes.statsBytes);
+          scratch.tiles = Math.max(scratch.tiles, sizes.tileBytes);
+          const n = cfg.stochastic ? draws : 1;
+          const wgs = kernel.healthWorkgroups(rows, cols);
+          const slots = Array.from({ length: n }, () => slot(wgs, HEALTH_FIELDS));
+          return { plan: o, slots, stochastic: cfg.stochastic };
+        };
+        const { m, n } = g.dims;
+        scratch.c = Math.max(scratch.c, m * n * 4);
+        gemms.push({
+          gemm,
+          plan: g,
+          a: await operand(g.a),
+          b: await operand(g.b),
+          slot: slot(compare.workgroups(m * n), COMPARE_FIELDS),
+        });
+      }
+      layers.push({ layer: plan.label, gemms, ops });
+    }
+    const gradSlots = gradients.map((g) => ({
+      ...g,
+      slot: slot(compare.workgroups(g.size), COMPARE_FIELDS),
+    }));
+
+    const buffers: GPUBuffer[] = [];
+    const make = (label: string, bytes: number) => {
+      const b = device.createBuffer({ label, size: align64(Math.max(bytes, 4)), usage: STORAGE });
+      buffers.push(b);
+      return b;
+    };
+    const partials = make("health partials", partialFloats * 4);
+    const buf = {
+      t: [make("health T.a", scratch.t), make("health T.b", scratch.t)],
+      q: [make("health Q.a", scratch.q), make("health Q.b", scratch.q)],
+      stats: [make("health stats.a", scratch.stats), make("health stats.b", scratch.stats)],
+      tiles: [make("health tiles.a", scratch.tiles), make("health tiles.b", scratch.tiles)],
+      cq: make("health C.q", scratch.c),
+      cref: make("health C.ref", scratch.c),
+    };
+
+    const after = new Map<BoundOp, BoundOp[]>();
+    const keyed: { bound: BoundQuantize; tensorId: number; draw: number }[] = [];
+    for (const { gemms, ops } of layers) {
+      const src = { x: ops.buffers.x, w: ops.buffers.w, dy: ops.buffers.dy };
+      const list: BoundOp[] = [];
+      for (const g of gemms) {
+        const copies = [g.a, g.b].map((p, side) => {
+          const o = p.plan;
+          let input = src[o.source];
+          let [rows, cols] = [o.rows, o.cols];
+          if (o.transpose) {
+            list.push(k.elementwise.transpose({ x: input, y: buf.t[side] }, { rows, cols }));
+            [input, rows, cols] = [buf.t[side], cols, rows];
+          }
+          const kernel = kernels.get(o);
+          if (!kernel) return input;
+          const tensorId = ops.tensorIds.get(o);
+          // Extra draws first, training's draw last, so that Q holds training's values.
+          p.slots.forEach((s, i) => {
+            const draw = p.slots.length - 1 - i;
+            const bound = kernel.bind(rows, cols, {
+              x: input,
+              stats: buf.stats[side],
+              out: buf.q[side],
+              ...(kernel.geometry.tiled ? { tileAmax: buf.tiles[side] } : {}),
+              health: { buffer: partials, offset: s.offset * 4, size: s.rows * s.fields * 4 },
+            });
+            if (p.stochastic) keyed.push({ bound, tensorId: tensorId ?? 0, draw });
+            list.push(bound);
+          });
+          return buf.q[side];
+        });
+        const layout = g.plan.kernel === "packed" ? "nt" : g.plan.kernel;
+        list.push(k.gemm[layout].bind({ a: copies[0], b: copies[1], c: buf.cq }, g.plan.dims));
+        const ref = REFERENCE[g.gemm];
+        list.push(
+          k.gemm[ref.layout].bind({ a: src[ref.a], b: src[ref.b], c: buf.cref }, g.plan.dims),
+        );
+        const { m, n } = g.plan.dims;
+        list.push(
+          compare.bind({ q: buf.cq, r: buf.cref }, m * n, {
+            buffer: partials,
+            offset: g.slot.offset,
+          }),
+        );
+      }
+      const last = ops.backward.at(-1);
+      if (!last) throw new Error(`linear ${ops.plan.label} has no backward operations`);
+      after.set(last, list);
+    }
+    const beforeUpdate = gradSlots.map(({ g, size, slot }) =>
+      compare.bind({ q: g, r: g }, size, { buffer: partials, offset: slot.offset })
+    );
+    return new HealthProbe({
+      gpu,
+      after,
+      beforeUpdate,
+      layers: layers.map(({ layer, gemms }) => ({ layer, gemms })),
+      grads: gradSlots.map(({ name, slot }) => ({ name, slot })),
+      keyed,
+      partials,
+      buffers,
+      draws,
+    });
+  }
+
+  /** Sets the stochastic-rounding keys of `step` (call before submitting the step). */
+  setStep(seed: number, step: number): void {
+    for (const { bound, tensorId, draw } of this.#keyed) {
+      bound.setParams(probeKey(seed, tensorId, step, draw));
+    }
+  }
+
+  /** Reads the statistics of the last submitted probed step as the diagnostics of `step`. */
+  async read(step: number): Promise<HealthPoint> {
+    const data = new Float32Array(await readBuffer(this.#gpu.device, this.#partials));
+    const sum = (s: Slot, extremes = {}) => sumPartials(data, s.offset, s.rows, s.fields, extremes);
+    const operand = (p: OperandProbe): OperandHealth => {
+      const o = p.plan;
+      const base = { source: o.source, format: operandFormat(o), elements: o.rows * o.cols };
+      if (p.slots.length === 0) {
+        return { ...base, relL2: 0, saturation: 0, underflow: 0, nonFinite: 0 };
+      }
+      const draws = p.slots.map((s) => operandStatsOf(sum(s, HEALTH_EXTREMES)));
+      return operandHealth(base, draws.at(-1)!, p.stochastic ? draws : undefined);
+    };
+    const layers: LayerHealth[] = this.#layers.map(({ layer, gemms }) => ({
+      layer,
+      gemms: gemms.map((g): GemmHealth => {
+        const [err2, ref2, q2, nonFinite] = sum(g.slot);
+        return {
+          gemm: g.gemm,
+          path: g.plan.path,
+          a: operand(g.a),
+          b: operand(g.b),
+          relL2: ratio(err2, ref2),
+          gain: ratio(q2, ref2),
+          nonFinite,
+        };
+      }),
+    }));
+    const gradNonFinite: Record<string, number> = {};
+    for (const { name, slot } of this.#grads) {
+      const n = sum(slot)[3];
+      if (n > 0) gradNonFinite[name] = n;
+    }
+    return { step, layers, gradNonFinite };
+  }
+
+  /** Stochastic-rounding draws per operand. */
+  get draws(): number {
+    return this.#draws;
+  }
+
+  /** Frees the probe's operations and buffers. */
+  destroy(): void {
+    for (const o of this.#ops) o.destroy();
+    for (const b of this.#buffers) b.destroy();
+  }
+}
+
+/** The FP32 GEMM each GEMM of a layer stands for, on the layer's own tensors. */
+const REFERENCE = {
+  fprop: { layout: "nt", a: "x", b: "w" },
+  dgrad: { layout: "nn", a: "dy", b: "w" },
+  wgrad: { layout: "tn", a: "dy", b: "x" },
+} as const;
+
+/** The copy's format as a short name: `nvfp4`, `nvfp4-2d`, `bf16`, with `+rht` and `+sr`. */
+export function operandFormat(o: Pick<OperandPlan, "policy">): string {
+  const p = o.policy;
+  let name: string;
+  if (typeof p.format === "string") {
+    name = p.format;
+  } else {
+    const f = resolveFormat(p.format);
+    name = f.kind === "nvfp4"
+      ? (f.tile === "16x16" ? "nvfp4-2d" : "nvfp4")
+      : f.kind === "float"
+      ? f.element
+      : `${f.kind === "mx" ? "mx" : "fp8-"}${f.element}`;
+  }
+  return name + (p.rht ? "+rht" : "") + (p.rounding === "stochastic" ? "+sr" : "");
+}
+
+/** √(a / b), 0 where b is 0. */
+function ratio(a: number, b: number): number {
+  return b > 0 ? Math.sqrt(a / b) : 0;
+}
+
+/** An operand's health from training's draw and, for stochastic rounding, every draw. */
+export function operandHealth(
+  base: Pick<OperandHealth, "source" | "format" | "elements">,
+  s: OperandStats,
+  draws?: readonly OperandStats[],
+): OperandHealth {
+  const scaled = s.blocks > 0 || s.zeroScales > 0;
+  const out: OperandHealth = {
+    ...base,
+    relL2: ratio(s.err2, s.ref2),
+    saturation: s.saturated / base.elements,
+    underflow: s.underflow / base.elements,
+    nonFinite: s.nonFinite,
+    ...(scaled
+      ? {
+        scales: {
+          blocks: s.blocks,
+          zero: s.zeroScales,
+          subnormal: s.subnormalScales,
+          minLog2: s.minLog2,
+          maxLog2: s.maxLog2,
+        },
+      }
+      : {}),
+  };
+  if (!draws) return out;
+  const rel = draws.map((d) => (d.abs > 0 ? d.bias / d.abs : 0));
+  const mean = rel.reduce((a, b) => a + b, 0) / rel.length;
+  const variance = rel.length > 1
+    ? rel.reduce((a, b) => a + (b - mean) ** 2, 0) / (rel.length - 1)
+    : 0;
+  return { ...out, bias: { mean, stderr: Math.sqrt(variance / rel.length), draws: rel.length } };
+}
