@@ -60,7 +60,9 @@ export class CompareKernel {
    * `slot` ({@link workgroups}`(n)` × {@link COMPARE_FIELDS} f32).
    */
   bind(io: { q: GPUBuffer; r: GPUBuffer }, n: number, slot: PartialsSlot): BoundOp {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`n must be a positive integer, got ${n}`);
+    }
     if (slot.offset % 64 !== 0) {
       throw new RangeError(`slot.offset must be a multiple of 64 f32, got ${slot.offset}`);
     }

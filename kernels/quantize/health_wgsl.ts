@@ -10,12 +10,13 @@
  */
 
 import { f32Literal } from "../_wgsl/numerics.ts";
-import { ELEMENTS } from "../../src/formats/elements.ts";
+import { clipThreshold, type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
 import type { Geometry, KernelConfig } from "./reference.ts";
 
 /**
  * The partial sums per workgroup, in order: Σ(Q−S)², ΣS², Σ(Q−S)·sign(S) over the elements not
- * clipped (the rounding's own bias, apart from clipping's), Σ|S|, elements
+ * clipped (the rounding's own bias, apart from clipping's), Σ|S|, elements saturated (past the
+ * format's largest value by more than rounding),
  * clipped, nonzero elements flushed to zero, non-finite source elements, blocks with a nonzero
  * amax, of those with a zero scale, with a subnormal (E4M3) scale, and the smallest and largest
  * ⌊log2⌋ of a decoded block scale (±3e38 where there is none). S is the kernel's input after the
@@ -91,21 +92,31 @@ export const HEALTH_HOOKS: { declare: string[]; post: string[] } = {
   ],
 };
 
-/** The magnitude each element had on the format's grid before clipping, as a vec4. */
-function scaledMagnitude(cfg: KernelConfig): { expr: string; max: string } {
+/**
+ * The magnitude each element had on the format's grid before clipping, as a vec4; the largest
+ * magnitude the format holds (above it the element was clipped, which the bias leaves out); and
+ * the magnitude from which it counts as saturated ({@link clipThreshold}: rounding would have gone
+ * past the largest value, so an NVFP4 block's largest element just above 6 after its E4M3 scale
+ * rounded down is rounding, not saturation).
+ */
+function scaledMagnitude(cfg: KernelConfig): { expr: string; max: string; limit: string } {
   const f = cfg.format;
+  const of = (e: ElementName) => ({
+    max: f32Literal(ELEMENTS[e].maxFinite),
+    limit: f32Literal(clipThreshold(ELEMENTS[e])),
+  });
   switch (f.kind) {
     case "nvfp4":
-      return { expr: "abs(hv * enc_b)", max: "6.0" };
+      return { expr: "abs(hv * enc_b)", ...of("e2m1") };
     case "mx":
-      return { expr: "abs(hv * inv)", max: f32Literal(ELEMENTS[f.element].maxFinite) };
+      return { expr: "abs(hv * inv)", ...of(f.element) };
     case "fp8":
-      return { expr: "abs(hv * scale)", max: f32Literal(ELEMENTS[f.element].maxFinite) };
+      return { expr: "abs(hv * scale)", ...of(f.element) };
     default:
-      return {
-        expr: "abs(hv)",
-        max: f.element === "fp32" ? "FLT_MAX" : f32Literal(ELEMENTS[f.element].maxFinite),
-      };
+      // FP32 copies are the tensor itself: nothing clips.
+      return f.element === "fp32"
+        ? { expr: "vec4<f32>(0.0)", max: "1.0", limit: "1.0" }
+        : { expr: "abs(hv)", ...of(f.element) };
   }
 }
 
@@ -140,7 +151,7 @@ function blockLines(cfg: KernelConfig, g: Geometry): string[] {
  * RHT), d0…d3 (the fake-quant values) and t (the loaded source) and accumulate the fields.
  */
 export function healthLines(cfg: KernelConfig, g: Geometry): string[] {
-  const { expr, max } = scaledMagnitude(cfg);
+  const { expr, max, limit } = scaledMagnitude(cfg);
   const ones = "vec4<f32>(1.0)";
   const count = (mask: string) => `dot(select(vec4<f32>(0.0), ${ones}, ${mask}), ${ones})`;
   return [
@@ -150,8 +161,9 @@ export function healthLines(cfg: KernelConfig, g: Geometry): string[] {
     `  let he = hd - hv;`,
     `  h_err2 += dot(he, he);`,
     `  h_ref2 += dot(hv, hv);`,
-    `  let hsat = ${expr} > vec4<f32>(${max});`,
-    `  h_bias += dot(select(he * sign(hv), vec4<f32>(0.0), hsat), ${ones});`,
+    `  let hmag = ${expr};`,
+    `  let hsat = hmag >= vec4<f32>(${limit});`,
+    `  h_bias += dot(select(he * sign(hv), vec4<f32>(0.0), hmag > vec4<f32>(${max})), ${ones});`,
     `  h_abs += dot(abs(hv), ${ones});`,
     `  h_sat += ${count("hsat")};`,
     `  h_under += ${count(`(hv != vec4<f32>(0.0)) & (hd == vec4<f32>(0.0))`)};`,

@@ -204,3 +204,20 @@ export function encodeStochastic(f: ElementFormat, x: number, r: number, saturat
   // Rounding up from below maxFinite lands at most on maxFinite, so no overflow check is needed.
   return sign | (e < emin ? q : ((e - emin + 1) << f.manBits) + q - (1 << f.manBits));
 }
+
+/**
+ * The magnitude from which rounding to `f` would go past its largest finite value: the largest
+ * value plus half the gap below it (for E2M1 7, for E4M3 464). A value at or above it is clipped by
+ * saturation (FP4, FP8) or becomes infinite (binary16, bfloat16) rather than merely rounded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clipThreshold, ELEMENTS } from "./elements.ts";
+ * assert.equal(clipThreshold(ELEMENTS.e2m1), 7);
+ * assert.equal(clipThreshold(ELEMENTS.e4m3), 464);
+ * ```
+ */
+export function clipThreshold(f: ElementFormat): number {
+  return f.maxFinite + (f.maxFinite - decodeElement(f, f.maxCode - 1)) / 2;
+}

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { decodeElement, ELEMENTS } from "../formats/elements.ts";
+import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "../formats/elements.ts";
 import { fp8Scale } from "../formats/fp8.ts";
 import { div32, f32Bits, f32FromBits, ftz, mul32 } from "../formats/fp32.ts";
 import { hadamard, quantize, type QuantizeOptions } from "../formats/quantize.ts";
@@ -80,10 +80,10 @@ export function operandStatsReference(
     const e = d[i] - v[i];
     s.err2 += e * e;
     s.ref2 += v[i] * v[i];
-    const clipped = scaled.magnitude(i) > scaled.max;
-    if (!clipped) s.bias += e * Math.sign(v[i]);
+    const magnitude = scaled.magnitude(i);
+    if (!(magnitude > scaled.max)) s.bias += e * Math.sign(v[i]);
     s.abs += Math.abs(v[i]);
-    if (clipped) s.saturated++;
+    if (magnitude >= scaled.limit) s.saturated++;
     if (v[i] !== 0 && d[i] === 0) s.underflow++;
   }
   if (spec.kind === "nvfp4" || spec.kind === "mx") {
@@ -116,7 +116,7 @@ export function operandStatsReference(
 function scaledMagnitude(
   q: ReturnType<typeof quantize>,
   v: Float32Array,
-): { magnitude: (i: number) => number; max: number } {
+): { magnitude: (i: number) => number; max: number; limit: number } {
   const spec = q.spec;
   switch (spec.kind) {
     case "nvfp4": {
@@ -124,27 +124,37 @@ function scaledMagnitude(
         const p = mul32(decodeElement(ELEMENTS.e4m3, byte), q.tensorScale);
         return p === 0 ? FLT_MAX : Math.min(div32(1, p), FLT_MAX);
       });
-      return { magnitude: (i) => Math.abs(Math.fround(v[i] * enc[i >> 4])), max: 6 };
+      return {
+        magnitude: (i) => Math.abs(Math.fround(v[i] * enc[i >> 4])),
+        ...limits(ELEMENTS.e2m1),
+      };
     }
     case "mx": {
       const inv = Array.from(q.scales, (byte) => f32FromBits(((254 - byte) << 23) >>> 0));
       return {
         magnitude: (i) => Math.abs(Math.fround(v[i] * inv[i >> 5])),
-        max: ELEMENTS[spec.element].maxFinite,
+        ...limits(ELEMENTS[spec.element]),
       };
     }
     case "fp8": {
       const f = ELEMENTS[spec.element];
       const delayed = spec.scaling && spec.scaling !== "current" ? spec.scaling : undefined;
       const scale = delayed ? delayed.scaleFor() : fp8Scale(q.amax, f);
-      return { magnitude: (i) => Math.abs(Math.fround(v[i] * scale)), max: f.maxFinite };
+      return { magnitude: (i) => Math.abs(Math.fround(v[i] * scale)), ...limits(f) };
     }
     default:
       return {
         magnitude: (i) => Math.abs(v[i]),
-        max: spec.element === "fp32" ? FLT_MAX : ELEMENTS[spec.element].maxFinite,
+        ...(spec.element === "fp32"
+          ? { max: Infinity, limit: Infinity }
+          : limits(ELEMENTS[spec.element])),
       };
   }
+}
+
+/** The largest value of `f` and the magnitude from which an element counts as saturated. */
+function limits(f: ElementFormat): { max: number; limit: number } {
+  return { max: f.maxFinite, limit: clipThreshold(f) };
 }
 
 /** The amax of each block along the rows, or of its 16×16 tile. */

@@ -311,7 +311,8 @@ export class HealthProbe {
           a: operand(g.a),
           b: operand(g.b),
           relL2: ratio(err2, ref2),
-          gain: ratio(q2, ref2),
+          // Two zero products agree: gain 1.
+          gain: ref2 > 0 || q2 > 0 ? ratio(q2, ref2) : 1,
           nonFinite,
         };
       }),

@@ -103,6 +103,7 @@ export function expandRuns(recipe: Recipe, options: ExpandOptions = {}): RunSpec
       policy,
       data: recipe.data,
       train,
+      ...(recipe.health ? { health: recipe.health } : {}),
     }))
   );
 }

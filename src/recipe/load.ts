@@ -8,6 +8,7 @@
  */
 
 import { dirname, resolve } from "node:path";
+import { DEFAULT_ALARMS, type HealthConfig } from "../health/types.ts";
 import { dataSpec } from "./data_section.ts";
 import { dataFitProblems } from "./data_fit.ts";
 import { loadDataset } from "../train/data/dataset.ts";
@@ -163,6 +164,23 @@ export async function loadRecipe(
     seeds: [...raw.seeds],
     baseline: raw.baseline,
     policies: policies.map((p) => p!),
+    ...(raw.health ? { health: healthConfig(raw.health, train.eval.every) } : {}),
   };
   return { path, description: raw.description ?? "", ...content, hash: recipeHash(content) };
+}
+
+/** A recipe's `health:` section with its defaults filled in. */
+function healthConfig(h: NonNullable<RecipeInput["health"]>, evalEvery: number): HealthConfig {
+  const a = h.alarms ?? {};
+  return {
+    every: h.every ?? evalEvery,
+    draws: h.draws ?? 4,
+    alarms: {
+      ...(a.rel_l2 !== undefined ? { relL2: a.rel_l2 } : {}),
+      saturation: a.saturation ?? DEFAULT_ALARMS.saturation,
+      underflow: a.underflow ?? DEFAULT_ALARMS.underflow,
+      gain: a.gain ?? DEFAULT_ALARMS.gain,
+      stop: a.stop ?? DEFAULT_ALARMS.stop,
+    },
+  };
 }

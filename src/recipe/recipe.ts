@@ -6,6 +6,7 @@
  */
 
 import type { ModelConfig } from "../model/config.ts";
+import type { HealthConfig } from "../health/types.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
 import type { DataSpec } from "../train/data/dataset.ts";
 import { canonicalJson, sha256Hex } from "./hash.ts";
@@ -27,6 +28,8 @@ export interface RecipeContent {
   readonly baseline: string;
   /** The resolved policies, in the recipe's order. */
   readonly policies: readonly PrecisionPolicy[];
+  /** The numeric-health diagnostics, where the recipe asks for them. */
+  readonly health?: HealthConfig;
 }
 
 /** A loaded recipe. */

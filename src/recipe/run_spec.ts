@@ -6,6 +6,7 @@
  */
 
 import type { ModelConfig } from "../model/config.ts";
+import type { HealthConfig } from "../health/types.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
 import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
 import type { DataSpec } from "../train/data/dataset.ts";
@@ -55,4 +56,6 @@ export interface RunSpec {
   readonly data: DataSpec;
   /** The training settings. */
   readonly train: RunTrain;
+  /** The numeric-health diagnostics (not part of the run's id: they do not change results). */
+  readonly health?: HealthConfig;
 }

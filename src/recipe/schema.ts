@@ -274,6 +274,28 @@ export const RecipeSchema = z.strictObject({
         "units where the device has them (default true); false forces the SIMT GEMMs.",
     ).optional(),
   }),
+  health: z.strictObject({
+    every: positiveInt("Take the diagnostics every this many steps (default train.eval.every).")
+      .optional(),
+    draws: positiveInt("Stochastic-rounding draws per operand for the bias (default 4).")
+      .optional(),
+    alarms: z.strictObject({
+      rel_l2: z.number().gt(0).describe("Largest GEMM-output relL2 (default: none).").optional(),
+      saturation: z.number().min(0).max(1).describe(
+        "Largest share of an operand's elements clipped (default 0.001).",
+      ).optional(),
+      underflow: z.number().min(0).max(1).describe(
+        "Largest share of an operand's elements flushed to zero (default 0.01).",
+      ).optional(),
+      gain: z.tuple([z.number().min(0), z.number().gt(0)]).describe(
+        "Allowed range of a GEMM's ‖C_Q‖/‖C_ref‖ (default [0.9, 1.1]).",
+      ).optional(),
+      stop: z.boolean().describe("Stop a run at its first alarm (default false).").optional(),
+    }).describe("Thresholds that mark a run in the report.").optional(),
+  }).describe(
+    "Numeric-health diagnostics per linear layer and GEMM (src/health/); off when absent. " +
+      "They do not change the run's results, nor its id.",
+  ).optional(),
   seeds: z.array(z.int().min(0).max(0xffffffff)).min(1).describe("One run per seed and policy."),
   baseline: name("The policy the others are compared against."),
   policies: z.record(name("Policy name."), PolicySchema).describe("The policies to compare."),

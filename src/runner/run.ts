@@ -37,6 +37,7 @@ export function trainConfigOf(spec: RunSpec): TrainConfig {
     eval: t.eval,
     warmupSteps: t.warmupSteps,
     ...(t.matrixUnits === false ? { matrixUnits: false } : {}),
+    ...(spec.health ? { health: spec.health } : {}),
   };
 }
 
@@ -274,6 +275,7 @@ export async function runSuite(
         gpuBytes: result.gpuBytes,
         gemms: result.gemms,
         divergedAt: result.divergedAt ?? null,
+        ...(result.health ? { health: result.health } : {}),
       },
       finishedAt: new Date().toISOString(),
       durationSeconds: (performance.now() - t0) / 1000,

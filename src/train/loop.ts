@@ -12,6 +12,8 @@
  */
 
 import type { Gpu } from "../gpu/device.ts";
+import { healthAlarms } from "../health/alarms.ts";
+import type { HealthAlarm, HealthConfig, HealthPoint, HealthResult } from "../health/types.ts";
 import { DecoderModel } from "../model/decoder.ts";
 import { StepClock } from "../gpu/step_clock.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -51,6 +53,11 @@ export interface TrainConfig {
    * SIMT GEMMs (`StepConfig.matrixUnits`).
    */
   readonly matrixUnits?: boolean;
+  /**
+   * Take numeric-health diagnostics (src/health/) every `every` steps and at the last; their
+   * steps carry the probe and are left out of the throughput figures. Absent: none.
+   */
+  readonly health?: HealthConfig;
 }
 
 /** A point of a loss curve. */
@@ -99,6 +106,8 @@ export interface TrainResult {
   readonly gemms: LinearPaths[][];
   /** The first step whose loss was NaN or infinite, if any; training stopped there. */
   readonly divergedAt?: number;
+  /** The diagnostics, where `config.health` asked for them. */
+  readonly health?: HealthResult;
 }
 
 /** Options of {@link train}. */
@@ -173,6 +182,7 @@ export async function train(
     clip: config.clip,
     adamw: config.adamw,
     ...(config.matrixUnits === false ? { matrixUnits: false } : {}),
+    ...(config.health ? { health: { draws: config.health.draws } } : {}),
   });
   const clock = gpu.features.has("timestamp-query")
     ? new StepClock(gpu, Math.min(logEvery, 2048))
@@ -205,7 +215,12 @@ export async function train(
     let divergedAt: number | undefined;
     let windowStart = performance.now();
     let windowSteps = 0;
+    let msPerStep = NaN;
     const last = options.stopAfter ?? config.steps;
+    const health = config.health;
+    const healthPoints: HealthPoint[] = [];
+    const alarms: HealthAlarm[] = [];
+    let stoppedAt: number | null = null;
     for (let step = start; step <= last; step++) {
       if (step === start + warmup) {
         await gpu.device.queue.onSubmittedWorkDone();
@@ -215,14 +230,27 @@ export async function train(
       const batch = data.batch("train", step - 1, sample);
       if (clock && clock.pending === clock.capacity) await readClock(step - 1);
       const lr = lrAt(config.schedule, step - 1, config.steps);
-      await model.step(batch, step, lr, clock);
-      windowSteps++;
-      if (step % logEvery === 0 || step === last) {
+      if (health && (step % health.every === 0 || step === last)) {
+        // A probed step is timed by nobody: the window restarts after it.
+        const point = await model.stepWithHealth(batch, step, lr);
+        healthPoints.push(point);
+        const found = healthAlarms(point, health.alarms);
+        alarms.push(...found);
+        if (found.length > 0 && health.alarms.stop) stoppedAt = step;
+        windowStart = performance.now();
+        windowSteps = 0;
+      } else {
+        await model.step(batch, step, lr, clock);
+        windowSteps++;
+      }
+      if (step % logEvery === 0 || step === last || stoppedAt !== null) {
         const m = await model.readMetrics();
         await readClock(step);
         const now = performance.now();
-        const msPerStep = (now - windowStart) / windowSteps;
-        if (step >= start + warmup) windows.push(msPerStep);
+        if (windowSteps > 0) {
+          msPerStep = (now - windowStart) / windowSteps;
+          if (step >= start + warmup) windows.push(msPerStep);
+        }
         windowStart = now;
         windowSteps = 0;
         trainCurve.push({ step, loss: m.loss, accuracy: m.accuracy, gradNorm: m.gradNorm, lr });
@@ -237,7 +265,8 @@ export async function train(
           break;
         }
       }
-      if (config.eval && (step % config.eval.every === 0 || step === last)) {
+      const final = step === last || stoppedAt !== null;
+      if (config.eval && (step % config.eval.every === 0 || final)) {
         let loss = 0;
         let accuracy = 0;
         let n = 0;
@@ -255,6 +284,7 @@ export async function train(
         await save(model, ck.path, step, config);
         windowStart = performance.now();
       }
+      if (stoppedAt !== null) break;
     }
     const msP50 = percentile(windows, 0.5);
     const stepMs: StepTimes = clock
@@ -269,6 +299,7 @@ export async function train(
       gpuBytes: model.bytes,
       gemms: model.gemmPaths,
       ...(divergedAt !== undefined ? { divergedAt } : {}),
+      ...(health ? { health: { config: health, points: healthPoints, alarms, stoppedAt } } : {}),
     };
   } finally {
     clock?.destroy();
