@@ -13,7 +13,7 @@
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
  *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
  *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto]
- *   [--matrix on|off|both] [--packed on|off|both] [--profile] [--out file.md]
+ *   [--matrix on|off|both] [--packed on|off|both] [--profile] [--health] [--out file.md]
  *
  * `--matrix` runs the GEMMs whose operands are exact in f16 on the matrix units (`on`, the default
  * where the device has subgroup matrices: Dawn on NVIDIA), on the SIMT GEMMs (`off`), or both, one
@@ -22,7 +22,9 @@
  * f32 operands (`off`), or both. The GEMMs column counts the GEMMs on each path (src/model/linear.ts);
  * a combination that gives the same paths as an earlier row is not run again. `--profile` also runs
  * one more step with every operation in its own timed pass (timestamp queries) and tabulates where
- * its GPU time goes, by kind of operation.
+ * its GPU time goes, by kind of operation. `--health` builds the numeric-health probe
+ * (src/model/health_probe.ts) and times two more steps with it: the GPU time of a probed step and the
+ * probe's memory (GiB, included in the GPU GiB column) are added to the row.
  *
  * @module
  */
@@ -50,7 +52,7 @@ const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-curre
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
   "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
   "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto] " +
-  "[--matrix on|off|both] [--packed on|off|both] [--profile] [--out file.md]";
+  "[--matrix on|off|both] [--packed on|off|both] [--profile] [--health] [--out file.md]";
 
 /** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
 export async function runTrainBenchmark(args: string[]): Promise<string> {
@@ -77,6 +79,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       matrix: { type: "string", default: "on" },
       gpu: { type: "string" },
       profile: { type: "boolean", default: false },
+      health: { type: "boolean", default: false },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -146,6 +149,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       adamw: { weightDecay: 0.1 },
       packedNvfp4,
       matrixUnits,
+      ...(values.health ? { health: { draws: 4 } } : {}),
     });
     const gemm = describeGemmPaths(model.gemmPaths);
     if (seen.has(`${name}: ${gemm}`)) {
@@ -177,6 +181,19 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       const kinds = await model.profileStep(batchAt(warmup + steps + 1), warmup + steps + 1, 1e-4);
       profiles.push(profileTable(`${name} (${gemm})`, kinds, ms));
     }
+    const probed: string[] = [];
+    if (values.health) {
+      const probeClock = clock ? new StepClock(gpu, 2) : undefined;
+      for (let s = warmup + steps + 2; s <= warmup + steps + 3; s++) {
+        await model.stepWithHealth(batchAt(s), s, 1e-4, probeClock);
+      }
+      const probeMs = probeClock ? await probeClock.read() : [];
+      probeClock?.destroy();
+      probed.push(
+        probeMs.length > 0 ? median(probeMs).toFixed(1) : "—",
+        (model.healthBytes / 2 ** 30).toFixed(2),
+      );
+    }
     rows.push([
       name,
       gemm,
@@ -186,6 +203,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       String(model.dispatchesPerStep),
       (model.bytes / 2 ** 30).toFixed(2),
       m.loss.toFixed(3),
+      ...probed,
     ]);
     console.error(`${name}: ${rows.at(-1)!.join(" | ")}`);
     model.destroy();
@@ -199,6 +217,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     "dispatches/step",
     "GPU GiB",
     "loss at end",
+    ...(values.health ? ["probed step GPU ms", "probe GiB"] : []),
   ];
   const text = [
     `## Training-step throughput on ${gpu.info.description || gpu.info.vendor}`,

@@ -2,7 +2,7 @@
  * The dependency-direction check of `deno task check`: a module may import modules of its own
  * layer and of the layers below it, never of a layer above, so data flows one way (DESIGN.md,
  * "Data flow"). Layers, bottom to top: `src/formats`, `src/gpu`, `src/io`, `src/usage.ts`,
- * `src/cli_help.ts` (the bottom: each imports none of the others) → `kernels` → `src/model` →
+ * `src/cli_help.ts`, `src/health` (the bottom: each imports none of the others) → `kernels` → `src/model` →
  * `src/train` → `src/recipe` → `src/runner` → `src/report` → `bench` → `cli.ts` → `mod.ts`
  * (re-exports anything) → `scripts`.
  *
@@ -46,6 +46,7 @@ export const LAYERS: readonly Layer[] = [
   { path: "src/io", rank: 0 },
   { path: "src/usage.ts", rank: 0 },
   { path: "src/cli_help.ts", rank: 0 },
+  { path: "src/health", rank: 0 },
   { path: "kernels", rank: 1 },
   { path: "src/model", rank: 2 },
   { path: "src/train", rank: 3 },

@@ -1,7 +1,7 @@
 /**
  * `operandStatsGpu`: the health variant of the fake-quant quantizer (`./health_wgsl.ts`) on a
  * host array, its partials added up in f64 — the array-in, array-out mirror of
- * `operandStatsReference` (src/health/operand_reference.ts), for tests and checks.
+ * `operandStatsReference` (src/formats/health_reference.ts), for tests and checks.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { getGpu } from "../../src/gpu/device.ts";
 import { checkQuantizeArgs, type QuantizeOptions } from "../../src/formats/quantize.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
 import type { FormatName, FormatSpec } from "../../src/formats/spec.ts";
-import type { OperandStats } from "../../src/health/operand_reference.ts";
+import type { OperandStats } from "../../src/formats/health_reference.ts";
 import { sumPartials } from "../health/mod.ts";
 import { QuantizeKernel } from "./mod.ts";
 import { kernelConfig, quantizeSizes } from "./reference.ts";

@@ -3,7 +3,9 @@
  * (Fprop, Dgrad, Wgrad), the quantization error and the clipping and flushing of each operand,
  * and the GEMM output against an FP32 shadow GEMM on the unquantized operands; per diagnostic step,
  * non-finite gradient values per parameter. Taken at the health cadence (`health.every` in a
- * recipe), off the training step's hot path.
+ * recipe), off the training step's hot path, by the probe in `src/model/health_probe.ts` with the
+ * health quantizer (`kernels/quantize/health_wgsl.ts`, CPU reference
+ * `src/formats/health_reference.ts`).
  *
  * @module
  */

@@ -70,7 +70,7 @@ import {
   type MambaKernels,
   type MambaShared,
 } from "./blocks/mamba.ts";
-import { HealthProbe } from "../health/probe.ts";
+import { HealthProbe } from "./health_probe.ts";
 import type { HealthPoint } from "../health/types.ts";
 
 /** Training hyper-parameters the GPU step needs. */
@@ -100,7 +100,7 @@ export interface StepConfig {
    */
   readonly matrixUnits?: boolean;
   /**
-   * Build the numeric-health probe (src/health/probe.ts) with this many stochastic-rounding draws
+   * Build the numeric-health probe (src/model/health_probe.ts) with this many stochastic-rounding draws
    * per operand, for {@link DecoderModel.stepWithHealth}; absent, nothing of it is built.
    */
   readonly health?: { readonly draws: number };
@@ -327,6 +327,11 @@ export class DecoderModel {
    */
   get gemmPaths(): LinearPaths[][] {
     return policyPhases(this.policy).map((phase) => gemmPaths(this.#plan(phase)));
+  }
+
+  /** GPU memory of the numeric-health probe (bytes, part of {@link bytes}); 0 without one. */
+  get healthBytes(): number {
+    return this.#probe?.bytes ?? 0;
   }
 
   /** Dispatches per training step. */

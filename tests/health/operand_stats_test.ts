@@ -1,6 +1,6 @@
 import { assertEquals, assertOk } from "../assert.ts";
 import { operandStatsGpu } from "../../kernels/quantize/health.ts";
-import { operandStatsReference } from "../../src/health/operand_reference.ts";
+import { operandStatsReference } from "../../src/formats/health_reference.ts";
 import { quantize, type QuantizeOptions } from "../../src/formats/quantize.ts";
 import type { FormatName } from "../../src/formats/spec.ts";
 

@@ -15,7 +15,7 @@ import type { LinearPolicy } from "../../src/model/policy.ts";
 import { DecoderModel } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
-import { HealthProbe } from "../../src/health/probe.ts";
+import { HealthProbe } from "../../src/model/health_probe.ts";
 import type { GemmHealth } from "../../src/health/types.ts";
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;

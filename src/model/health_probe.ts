@@ -30,15 +30,10 @@ import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.t
 import { HEALTH_FIELDS } from "../../kernels/quantize/health_wgsl.ts";
 import { HEALTH_EXTREMES, operandStatsOf } from "../../kernels/quantize/health.ts";
 import { quantizeSizes } from "../../kernels/quantize/reference.ts";
-import {
-  type GemmPlan,
-  type LinearOps,
-  type OperandPlan,
-  quantizerConfig,
-} from "../model/linear.ts";
-import { isIdentity } from "../model/policy.ts";
-import type { OperandStats } from "./operand_reference.ts";
-import type { GemmHealth, HealthPoint, LayerHealth, OperandHealth } from "./types.ts";
+import { type GemmPlan, type LinearOps, type OperandPlan, quantizerConfig } from "./linear.ts";
+import { isIdentity } from "./policy.ts";
+import type { OperandStats } from "../formats/health_reference.ts";
+import type { GemmHealth, HealthPoint, LayerHealth, OperandHealth } from "../health/types.ts";
 
 /** What the probe needs of a model: its device, its f32 GEMMs and transposes. */
 export interface ProbeKernels {

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "../formats/elements.ts";
-import { fp8Scale } from "../formats/fp8.ts";
-import { div32, f32Bits, f32FromBits, ftz, mul32 } from "../formats/fp32.ts";
-import { hadamard, quantize, type QuantizeOptions } from "../formats/quantize.ts";
-import type { FormatName, FormatSpec } from "../formats/spec.ts";
+import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "./elements.ts";
+import { fp8Scale } from "./fp8.ts";
+import { div32, f32Bits, f32FromBits, ftz, mul32 } from "./fp32.ts";
+import { hadamard, quantize, type QuantizeOptions } from "./quantize.ts";
+import type { FormatName, FormatSpec } from "./spec.ts";
 
 const FLT_MAX = f32FromBits(0x7f7fffff);
 
@@ -44,7 +44,7 @@ const exponentOf = (v: number) => ((f32Bits(v) >>> 23) & 0xff) - 127;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { operandStatsReference } from "./operand_reference.ts";
+ * import { operandStatsReference } from "./health_reference.ts";
  * const s = operandStatsReference(new Float32Array(16).fill(1), 1, 16, "nvfp4");
  * assert.equal(s.err2, 0);
  * assert.equal(s.blocks, 1);
