@@ -13,6 +13,7 @@ import type { SuiteSummary } from "./aggregate.ts";
 import { lrSpec } from "./chart_lr.ts";
 import { HEIGHT, policyColor, round, WIDTH } from "./chart_style.ts";
 import { throughputSpec } from "./chart_throughput.ts";
+import { HEALTH_CHART, healthHeatmapSpec } from "./health_section.ts";
 import { relativeCurve } from "./curves.ts";
 import { type SeedBand, seedBands, seedMeans } from "./seed_stats.ts";
 import { renderSvg } from "./svg.ts";
@@ -223,6 +224,14 @@ export async function suiteCharts(summary: SuiteSummary): Promise<Chart[]> {
       file: "lr.svg",
       title: "Learning rate over training",
       svg: await renderSvg(lr),
+    });
+  }
+  const health = healthHeatmapSpec(summary);
+  if (health) {
+    charts.push({
+      file: HEALTH_CHART,
+      title: "GEMM output relL2 vs FP32 per layer and GEMM",
+      svg: await renderSvg(health),
     });
   }
   const throughput = throughputSpec(summary);

@@ -20,6 +20,7 @@ import { environmentRows } from "./environment.ts";
 import { describeFlopShares } from "./gemm_flops.ts";
 import { bytes, cell, duration, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
 import { setupLines } from "./setup.ts";
+import { HEALTH_CHART, healthSection } from "./health_section.ts";
 
 /** Options of {@link renderReport}. */
 export interface ReportOptions {
@@ -314,8 +315,13 @@ export async function renderReport(
     policyTable(s),
     ...tableNotes(s).map(paragraph),
     "## Training curves",
-    ...charts.map((c) => `![${c.title}](${chartDir}/${c.file})`),
+    ...charts.filter((c) => c.file !== HEALTH_CHART).map((c) =>
+      `![${c.title}](${chartDir}/${c.file})`
+    ),
     paragraph(`Every run's curves, point by point: [curves.csv](${chartDir}/${CURVES_CSV}).`),
+    ...healthSection(s, chartDir, table).map((part) =>
+      part.startsWith("#") || part.startsWith("|") || part.startsWith("!") ? part : paragraph(part)
+    ),
     "## Environment",
     table([["field", "value"], ...env], ["l", "l"]),
     "## Reproduce",
