@@ -287,6 +287,57 @@ async function verify(args: string[]): Promise<number> {
 }
 
 /**
+ * `health <record.json | report.md> [--top N]`: prints the worst offenders of the diagnostics of a
+ * record or of a report's runs; exit 2 for a missing or invalid file or a bad `--top`.
+ */
+async function health(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { top: { type: "string", default: "10" } },
+  });
+  const top = Number(values.top);
+  if (!Number.isInteger(top) || top < 1) {
+    console.error(`error: health: --top must be a positive integer, got ${values.top}`);
+    return 2;
+  }
+  if (positionals.length !== 1) {
+    console.error(
+      "error: health takes one record or report, e.g. `deno task health reports/quick.md`",
+    );
+    return 2;
+  }
+  const path = positionals[0];
+  const { readRecord, RecordError } = await import("./src/runner/record.ts");
+  const { reportRecords } = await import("./src/report/verify.ts");
+  const { RunListError } = await import("./src/report/run_list.ts");
+  const { worstOffenders } = await import("./src/report/health_offenders.ts");
+  let records;
+  try {
+    if (path.endsWith(".json")) {
+      records = [await readRecord(path)];
+    } else {
+      const problem = await reportProblem(path);
+      if (problem) {
+        console.error(`error: health: ${problem}`);
+        return 2;
+      }
+      records = await reportRecords(path);
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      console.error(`error: health: ${path}: no such record`);
+      return 2;
+    }
+    if (!(e instanceof RunListError || e instanceof RecordError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
+  console.log(worstOffenders(records, top));
+  return 0;
+}
+
+/**
  * Why `path` is not a report that `verify` can take, or undefined: it must be a readable `.md` file
  * that begins with the heading `# <suite>` every report has (`reports/<suite>.md`).
  */
@@ -402,6 +453,7 @@ export async function main(argv: string[]): Promise<number> {
       case "kernels":
       case "report":
       case "verify":
+      case "health":
         if (rest.includes("-h") || rest.includes("--help")) {
           if (command === "kernels" && await kernelsSuiteHelp(rest)) return 0;
           console.log(TASK_HELP[command]);
@@ -411,7 +463,7 @@ export async function main(argv: string[]): Promise<number> {
           await kernels(rest);
           return 0;
         }
-        return await { bench, report, verify }[command](rest);
+        return await { bench, report, verify, health }[command](rest);
       default:
         console.error(`error: unknown command ${JSON.stringify(command)}; see --help`);
         return 2;

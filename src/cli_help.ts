@@ -8,7 +8,7 @@
  */
 
 /** The tasks that have a help text of their own. */
-export type Task = "bench" | "report" | "verify" | "kernels";
+export type Task = "bench" | "report" | "verify" | "kernels" | "health";
 
 const GPU = `WebGPU implementation:
   --gpu deno       Deno's built-in WebGPU (wgpu), the default
@@ -42,6 +42,7 @@ Tasks:
                           (default recipe: recipes/quick.yaml)
   report [suite…]         rewrite reports from the run records
   verify <report.md>      re-run a report's runs and say whether they reproduce
+  health <record|report>  the worst offenders of runs' numeric-health diagnostics
   kernels                 benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
   test                    the test suite
 
@@ -93,6 +94,19 @@ every suite that has records.
 
 Options:
   --out DIR        the folder of the reports; its records are in DIR/runs (default reports)
+${COMMON}
+
+${EXIT}
+`,
+  health: `Usage: deno task health <record.json | report.md> [--top N]
+
+Prints the worst offenders of the numeric-health diagnostics (a recipe's health: section) of one
+run record or of the runs a report aggregates: the alarms, then the GEMM outputs with the largest
+relL2 against FP32 and the gain furthest from 1, then the operands with the largest relL2,
+saturation and underflow, over every diagnostic step.
+
+Options:
+  --top N          rows per list (default 10)
 ${COMMON}
 
 ${EXIT}
