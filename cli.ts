@@ -316,6 +316,12 @@ async function health(args: string[]): Promise<number> {
   try {
     if (path.endsWith(".json")) {
       records = [await readRecord(path)];
+    } else if (!path.endsWith(".md")) {
+      console.error(
+        `error: health: ${path} is neither a run record (<records>/<id>.json) nor a report ` +
+          "(reports/<suite>.md)",
+      );
+      return 2;
     } else {
       const problem = await reportProblem(path);
       if (problem) {

@@ -101,9 +101,11 @@ ${EXIT}
   health: `Usage: deno task health <record.json | report.md> [--top N]
 
 Prints the worst offenders of the numeric-health diagnostics (a recipe's health: section) of one
-run record or of the runs a report aggregates: the alarms, then the GEMM outputs with the largest
-relL2 against FP32 and the gain furthest from 1, then the operands with the largest relL2,
-saturation and underflow, over every diagnostic step.
+run record (e.g. reports/runs/<id>.json) or of the runs a report aggregates: the alarms, worst
+first, the runs an alarm stopped and the parameters whose gradients held NaN or Inf; then the GEMM
+outputs with the largest relL2 against the FP32 GEMM and the gain furthest from 1, and the operands
+with the largest relL2, saturation (share clipped) and underflow (share flushed to zero), over
+every diagnostic step. Runs without diagnostics are counted; none at all is not an error.
 
 Options:
   --top N          rows per list (default 10)

@@ -2,8 +2,8 @@
  * The charts of a report, as SVG: loss curves per policy (validation thick, train thin; means
  * over seeds, shaded by the seeds' min–max), the relative loss difference from the baseline over
  * training in % (the NVFP4 paper's Fig. 4, shaded likewise), the gradient norm against the
- * clipping threshold, the learning rate (`chart_lr.ts`) and the throughput per policy
- * (`chart_throughput.ts`). Values are rounded before plotting so the SVG stays small and stable.
+ * clipping threshold, the learning rate (`chart_lr.ts`), the numeric-health heatmap
+ * (`chart_health.ts`) and the throughput per policy (`chart_throughput.ts`). Values are rounded before plotting so the SVG stays small and stable.
  *
  * @module
  */
@@ -13,7 +13,7 @@ import type { SuiteSummary } from "./aggregate.ts";
 import { lrSpec } from "./chart_lr.ts";
 import { HEIGHT, policyColor, round, WIDTH } from "./chart_style.ts";
 import { throughputSpec } from "./chart_throughput.ts";
-import { HEALTH_CHART, healthHeatmapSpec } from "./health_section.ts";
+import { HEALTH_CHART, healthHeatmapSpec } from "./chart_health.ts";
 import { relativeCurve } from "./curves.ts";
 import { type SeedBand, seedBands, seedMeans } from "./seed_stats.ts";
 import { renderSvg } from "./svg.ts";
@@ -181,8 +181,9 @@ function relativeSpec(summary: SuiteSummary): TopLevelSpec {
 
 /**
  * Renders a suite's charts: `loss.svg`, `relative-loss.svg` (when the baseline has runs),
- * `grad-norm.svg` and `lr.svg` (when the records hold gradient norms and learning rates) and
- * `throughput.svg` (when they hold tokens/s).
+ * `grad-norm.svg` and `lr.svg` (when the records hold gradient norms and learning rates),
+ * `health-rel-l2.svg` (when they hold numeric-health diagnostics) and `throughput.svg` (when they
+ * hold tokens/s).
  *
  * @example
  * ```ts

@@ -1,235 +1,190 @@
 /**
- * The "Numeric health" section of a suite report, from the records' diagnostics (src/health/):
- * per policy the GEMM-output relL2 of Fprop, Dgrad and Wgrad with their operands' (mean over
- * layers at the last diagnostic step, mean over seeds), a layer × GEMM heatmap of the output
- * relL2 per policy, the alarms (worst first, capped), the share of logged steps whose gradient
- * was clipped, and the runs an alarm stopped. Absent where no record has diagnostics.
+ * The "Numeric health" section of a suite report, from the runs' diagnostics (src/health/): per
+ * policy the GEMM-output relL2 of Fprop, Dgrad and Wgrad with their operands' (mean over layers at
+ * each run's last diagnostic step, mean over seeds) and how hard gradient clipping bit; the
+ * layer × GEMM heatmap (`chart_health.ts`); every alarm, worst first (the first
+ * {@link ALARM_ROWS}); parameters whose gradients held NaN or ±Inf; and the runs an alarm stopped.
+ * Absent where no run has diagnostics.
  *
  * @module
  */
 
-import type { TopLevelSpec } from "vega-lite";
+import { markdownTable } from "markdown-table";
 import type { SuiteSummary } from "./aggregate.ts";
-import { round } from "./chart_style.ts";
-import { fixed } from "./format.ts";
-import type { GemmHealth, HealthAlarm, HealthPoint } from "../health/types.ts";
+import { HEALTH_CHART } from "./chart_health.ts";
+import { cell, fixed, wrap } from "./format.ts";
+import {
+  GEMMS,
+  healthCells,
+  lastPoints,
+  layerMean,
+  measure,
+  minClipFactor,
+  nonFiniteGradients,
+  rankedAlarms,
+} from "./health_data.ts";
 import type { RunRecord } from "../runner/record.ts";
-
-/** The heatmap's file name in the report's chart folder. */
-export const HEALTH_CHART = "health-rel-l2.svg";
 
 /** Alarms listed in the report; the rest are counted. */
 export const ALARM_ROWS = 20;
 
-const GEMMS = ["fprop", "dgrad", "wgrad"] as const;
+/** Parameters with non-finite gradients listed in the report; the rest are counted. */
+const NON_FINITE_ROWS = 10;
 
-/** The records of `summary` with diagnostics, and each one's last point. */
-function lastPoints(summary: SuiteSummary): { record: RunRecord; point: HealthPoint }[] {
-  return summary.records.flatMap((record) => {
-    const point = record.result.health?.points.at(-1);
-    return point ? [{ record, point }] : [];
+const table = (rows: string[][], align: string[]) =>
+  markdownTable(rows.map((r) => r.map(cell)), { align });
+
+/** A measure with `digits` decimals; NaN and ±Inf (JSON `null` in a record) as `NaN`. */
+const value = (x: number | null, digits: number) =>
+  x !== null && !Number.isFinite(x) ? "NaN" : fixed(x, digits);
+
+const run = (r: RunRecord) => `${r.spec.policyName} seed ${r.spec.seed}`;
+
+/** The per-policy table: each GEMM's output relL2 with its operands', and clipping. */
+function policyTable(summary: SuiteSummary): string {
+  const out = healthCells(summary, (g) => g.relL2);
+  const a = healthCells(summary, (g) => g.a.relL2);
+  const b = healthCells(summary, (g) => g.b.relL2);
+  const rows = summary.policies.filter((p) => out.some((c) => c.policy === p.policy)).map((p) => {
+    const records = summary.records.filter((r) => r.spec.policyName === p.policy);
+    const clipped = records.every((r) => r.spec.train.clip == null)
+      ? "off"
+      : p.clipped === null
+      ? "—"
+      : `${fixed(100 * p.clipped, 0)} %`;
+    return [
+      p.policy,
+      ...GEMMS.map((gemm) => {
+        const c = layerMean(out, p.policy, gemm);
+        if (c === null) return "—";
+        return `${value(c, 4)} (${value(layerMean(a, p.policy, gemm), 3)} · ${
+          value(layerMean(b, p.policy, gemm), 3)
+        })`;
+      }),
+      clipped,
+      fixed(minClipFactor(records), 3),
+    ];
   });
-}
-
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** Per policy, layer and GEMM, the mean over seeds of a measure at the last diagnostic step. */
-function cells(
-  summary: SuiteSummary,
-  measure: (g: GemmHealth) => number,
-): { policy: string; layer: string; gemm: string; value: number }[] {
-  const acc = new Map<string, { policy: string; layer: string; gemm: string; xs: number[] }>();
-  for (const { record, point } of lastPoints(summary)) {
-    for (const { layer, gemms } of point.layers) {
-      for (const g of gemms) {
-        const key = JSON.stringify([record.spec.policyName, layer, g.gemm]);
-        const c = acc.get(key) ?? { policy: record.spec.policyName, layer, gemm: g.gemm, xs: [] };
-        c.xs.push(measure(g));
-        acc.set(key, c);
-      }
-    }
-  }
-  return [...acc.values()].map(({ xs, ...c }) => ({ ...c, value: mean(xs) }));
-}
-
-/**
- * The heatmap of GEMM-output relL2, layer × GEMM, one panel per policy; null without diagnostics.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { healthHeatmapSpec } from "./health_section.ts";
- * import type { SuiteSummary } from "./aggregate.ts";
- * assert.equal(healthHeatmapSpec({ records: [], policies: [] } as unknown as SuiteSummary), null);
- * ```
- */
-export function healthHeatmapSpec(summary: SuiteSummary): TopLevelSpec | null {
-  const values = cells(summary, (g) => g.relL2).map((c) => ({ ...c, value: round(c.value, 4) }));
-  if (values.length === 0) return null;
-  const layers = [...new Set(values.map((v) => v.layer))];
-  const policies = summary.policies.map((p) => p.policy).filter((p) =>
-    values.some((v) => v.policy === p)
-  );
-  return {
-    background: "white",
-    title: {
-      text: `${summary.suite}: GEMM output error vs FP32 (relL2)`,
-      subtitle: "‖C_Q − C_FP32‖ / ‖C_FP32‖ per layer and GEMM at the last diagnostic step, " +
-        "mean over seeds",
-    },
-    data: { values },
-    facet: { column: { field: "policy", type: "nominal", sort: policies, title: null } },
-    spec: {
-      width: 3 * 40,
-      height: layers.length * 16,
-      layer: [
-        {
-          mark: "rect",
-          encoding: {
-            x: { field: "gemm", type: "nominal", sort: [...GEMMS], title: null },
-            y: { field: "layer", type: "nominal", sort: layers, title: null },
-            color: {
-              field: "value",
-              type: "quantitative",
-              title: "relL2",
-              scale: { scheme: "orangered", domainMin: 0 },
-            },
-          },
-        },
-        {
-          mark: { type: "text", fontSize: 8 },
-          encoding: {
-            x: { field: "gemm", type: "nominal", sort: [...GEMMS] },
-            y: { field: "layer", type: "nominal", sort: layers },
-            text: { field: "value", type: "quantitative", format: ".3f" },
-          },
-        },
+  return table(
+    [
+      [
+        "policy",
+        "Fprop relL2 (A · B)",
+        "Dgrad relL2 (A · B)",
+        "Wgrad relL2 (A · B)",
+        "clipped steps",
+        "min clip factor",
       ],
-    },
-  } as TopLevelSpec;
-}
-
-/** Every alarm of the records with the run it belongs to, worst first within each measure. */
-function alarmRows(summary: SuiteSummary): { record: RunRecord; alarm: HealthAlarm }[] {
-  const order = ["nonFinite", "gain", "relL2", "saturation", "underflow"];
-  const severity = (a: HealthAlarm) => a.measure === "gain" ? Math.abs(Math.log(a.value)) : a.value;
-  return summary.records
-    .flatMap((record) => (record.result.health?.alarms ?? []).map((alarm) => ({ record, alarm })))
-    .sort((x, y) =>
-      order.indexOf(x.alarm.measure) - order.indexOf(y.alarm.measure) ||
-      severity(y.alarm) - severity(x.alarm) ||
-      x.record.spec.policyName.localeCompare(y.record.spec.policyName) ||
-      x.record.spec.seed - y.record.spec.seed || x.alarm.step - y.alarm.step
-    );
-}
-
-/** Share of a record's logged training steps whose gradient norm exceeded the clip limit. */
-function clippedShare(record: RunRecord): number | null {
-  const clip = record.spec.train.clip;
-  const norms = record.result.train.flatMap((p) =>
-    typeof p.gradNorm === "number" && Number.isFinite(p.gradNorm) ? [p.gradNorm] : []
+      ...rows,
+    ],
+    ["l", "r", "r", "r", "r", "r"],
   );
-  if (clip === null || norms.length === 0) return null;
-  return norms.filter((n) => n > clip).length / norms.length;
 }
 
-/**
- * The section's parts: headings, paragraphs and markdown tables (rendered by `table`), or none
- * where no record has diagnostics.
- */
-export function healthSection(
-  summary: SuiteSummary,
-  chartDir: string,
-  table: (rows: string[][], align: string[]) => string,
-): string[] {
-  const points = lastPoints(summary);
-  if (points.length === 0) return [];
-  const relL2 = cells(summary, (g) => g.relL2);
-  const opA = cells(summary, (g) => g.a.relL2);
-  const opB = cells(summary, (g) => g.b.relL2);
-  const at = (list: typeof relL2, policy: string, gemm: string) => {
-    const xs = list.filter((c) => c.policy === policy && c.gemm === gemm).map((c) => c.value);
-    return xs.length > 0 ? mean(xs) : null;
-  };
-  const policies = summary.policies.map((p) => p.policy).filter((p) =>
-    relL2.some((c) => c.policy === p)
-  );
-  const summaryRows = policies.map((policy) => [
-    policy,
-    ...GEMMS.map((gemm) => {
-      const c = at(relL2, policy, gemm);
-      if (c === null) return "—";
-      return `${fixed(c, 4)} (${fixed(at(opA, policy, gemm), 3)} · ${
-        fixed(at(opB, policy, gemm), 3)
-      })`;
-    }),
-    (() => {
-      const shares = summary.records.filter((r) => r.spec.policyName === policy)
-        .map(clippedShare).filter((s): s is number => s !== null);
-      return shares.length > 0 ? `${fixed(100 * mean(shares), 0)} %` : "—";
-    })(),
-  ]);
-  const steps = [...new Set(points.map((p) => p.point.step))].sort((a, b) => a - b);
-  const alarms = alarmRows(summary);
-  const shown = alarms.slice(0, ALARM_ROWS).map(({ record, alarm: a }) => [
+/** The alarms paragraph and table (the worst {@link ALARM_ROWS}), or the line saying none rang. */
+function alarmParts(summary: SuiteSummary): string[] {
+  const alarms = rankedAlarms(summary.records);
+  if (alarms.length === 0) {
+    return [
+      wrap(
+        "No alarm: no operand clipped or flushed more than its limit, no GEMM gain left its " +
+          "range, no GEMM error exceeded its limit and no operand or output was NaN or infinite.",
+      ),
+    ];
+  }
+  const rows = alarms.slice(0, ALARM_ROWS).map(({ record, alarm: a }) => [
     record.spec.policyName,
     String(record.spec.seed),
-    String(a.step),
+    a.step === record.result.health?.stoppedAt ? `${a.step} (stopped)` : String(a.step),
     a.layer,
     a.gemm,
     a.operand ?? "output",
     a.measure,
-    a.measure === "nonFinite" ? String(a.value) : fixed(a.value, 4),
+    a.measure === "nonFinite" ? value(measure(a.value), 0) : value(measure(a.value), 4),
     a.limit,
   ]);
+  const more = alarms.length - rows.length;
+  return [
+    wrap(
+      `Alarms, worst first (NaN or infinite values, then GEMM gain by its distance from 1, GEMM ` +
+        `relL2, saturation — the share of an operand's values clipped at the format's largest — ` +
+        `and underflow — the share of its nonzero values flushed to zero — each by value), with ` +
+        `the thresholds of each recipe's \`health.alarms\`:`,
+    ),
+    table(
+      [
+        ["policy", "seed", "step", "layer", "GEMM", "operand", "measure", "value", "limit"],
+        ...rows,
+      ],
+      ["l", "r", "r", "l", "l", "l", "l", "r", "l"],
+    ),
+    ...(more > 0 ? [wrap(`… and ${more} more alarms (\`deno task health\` lists them).`)] : []),
+  ];
+}
+
+/** The line naming parameters whose gradients held NaN or ±Inf, or none. */
+function nonFiniteParts(summary: SuiteSummary): string[] {
+  const found = nonFiniteGradients(summary.records);
+  if (found.length === 0) return [];
+  const shown = found.slice(0, NON_FINITE_ROWS).map((f) =>
+    `${run(f.record)} step ${f.step} \`${f.parameter}\` (${value(f.count, 0)})`
+  );
+  const more = found.length - shown.length;
+  return [
+    wrap(
+      `**Non-finite gradients** (NaN or ±Inf values of a parameter's gradient at a diagnostic ` +
+        `step): ${shown.join("; ")}${more > 0 ? `; and ${more} more` : ""}.`,
+    ),
+  ];
+}
+
+/**
+ * The section's markdown blocks (heading, paragraphs, tables, the heatmap's image linked from
+ * `chartDir`), or none where no run of `summary` has diagnostics.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { healthSection } from "./health_section.ts";
+ * import type { SuiteSummary } from "./aggregate.ts";
+ * assert.deepEqual(healthSection({ records: [], policies: [] } as unknown as SuiteSummary, "x"), []);
+ * ```
+ */
+export function healthSection(summary: SuiteSummary, chartDir: string): string[] {
+  const points = lastPoints(summary);
+  if (points.length === 0) return [];
+  const every = [...new Set(points.map((p) => p.record.result.health!.config.every))];
   const stopped = summary.records.filter((r) => r.result.health?.stoppedAt != null);
-  const perRun = summary.records.filter((r) => r.result.health).map((r) =>
-    r.result.health!.points.length
+  const without = summary.records.length - points.length;
+  const charted = summary.records.some((r) =>
+    r.result.train.some((p) => typeof p.gradNorm === "number" && p.gradNorm > 0)
   );
   return [
     "## Numeric health",
-    `Per-GEMM diagnostics (src/health/) at ${perRun.length} runs' diagnostic steps ` +
-    `(last: step ${steps.join(", ")}): each GEMM's operands re-quantized from their ` +
-    `high-precision sources exactly as training quantized them, and the product compared with ` +
-    `the FP32 GEMM of the sources. relL2 = ‖C_Q − C_FP32‖ / ‖C_FP32‖, mean over layers and seeds ` +
-    `at the last diagnostic step; in brackets the two operands' own relL2 (A · B: x · w for ` +
-    `Fprop, dy · w for Dgrad, dy · x for Wgrad). Clipped: the share of logged steps whose ` +
-    `gradient norm exceeded the clipping limit.`,
-    table(
-      [
-        ["policy", "Fprop relL2 (A · B)", "Dgrad relL2 (A · B)", "Wgrad relL2 (A · B)", "clipped"],
-        ...summaryRows,
-      ],
-      ["l", "r", "r", "r", "r"],
+    wrap(
+      `Diagnostics of ${points.length} runs${
+        without > 0 ? ` (${without} more have none)` : ""
+      }, taken every ${every.join(" or ")} steps and at the last: each GEMM's operands ` +
+        `re-quantized from their high-precision sources as training quantized them, and the ` +
+        `product compared with the FP32 GEMM of the sources. relL2 = ‖C_Q − C_FP32‖ / ‖C_FP32‖ ` +
+        `at each run's last diagnostic step, mean over layers and seeds; in brackets the two ` +
+        `operands' own relL2 (A · B: x · w for Fprop, dy · w for Dgrad, dy · x for Wgrad). ` +
+        `Clipped steps: the share of logged steps whose gradient norm exceeded the clipping ` +
+        `threshold; min clip factor: the smallest min(1, clip / ‖g‖) of those steps${
+          charted ? " (the gradient norm is charted under Training curves)" : ""
+        }.`,
     ),
-    `![GEMM output relL2 per layer and GEMM](${chartDir}/${HEALTH_CHART})`,
-    alarms.length === 0
-      ? "No alarm: no operand saturated or flushed beyond its limit, no gain left its range and " +
-        "no value was NaN or infinite."
-      : `Alarms (thresholds of each recipe's \`health.alarms\`; saturation: values past rounding ` +
-        `to the format's largest; underflow: nonzero values flushed to zero), ` +
-        `${
-          alarms.length > ALARM_ROWS
-            ? `the worst ${ALARM_ROWS} of ${alarms.length}`
-            : `all ${alarms.length}`
-        }:`,
-    ...(alarms.length > 0
-      ? [table(
-        [
-          ["policy", "seed", "step", "layer", "GEMM", "operand", "measure", "value", "limit"],
-          ...shown,
-        ],
-        ["l", "r", "r", "l", "l", "l", "l", "r", "l"],
-      )]
-      : []),
+    policyTable(summary),
+    `![GEMM output relL2 vs FP32 per layer and GEMM](${chartDir}/${HEALTH_CHART})`,
+    ...alarmParts(summary),
+    ...nonFiniteParts(summary),
     ...(stopped.length > 0
       ? [
-        `**Stopped by an alarm:** ${
-          stopped.map((r) =>
-            `${r.spec.policyName} seed ${r.spec.seed} at step ${r.result.health!.stoppedAt}`
-          )
-            .join("; ")
-        }.`,
+        wrap(
+          `**Stopped by an alarm** (\`health.alarms.stop\`): ${
+            stopped.map((r) => `${run(r)} at step ${r.result.health!.stoppedAt}`).join("; ")
+          }. A stopped run's last diagnostic point is that of its stopping step.`,
+        ),
       ]
       : []),
   ];

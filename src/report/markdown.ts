@@ -20,7 +20,8 @@ import { environmentRows } from "./environment.ts";
 import { describeFlopShares } from "./gemm_flops.ts";
 import { bytes, cell, duration, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
 import { setupLines } from "./setup.ts";
-import { HEALTH_CHART, healthSection } from "./health_section.ts";
+import { HEALTH_CHART } from "./chart_health.ts";
+import { healthSection } from "./health_section.ts";
 
 /** Options of {@link renderReport}. */
 export interface ReportOptions {
@@ -319,9 +320,7 @@ export async function renderReport(
       `![${c.title}](${chartDir}/${c.file})`
     ),
     paragraph(`Every run's curves, point by point: [curves.csv](${chartDir}/${CURVES_CSV}).`),
-    ...healthSection(s, chartDir, table).map((part) =>
-      part.startsWith("#") || part.startsWith("|") || part.startsWith("!") ? part : paragraph(part)
-    ),
+    ...healthSection(s, chartDir),
     "## Environment",
     table([["field", "value"], ...env], ["l", "l"]),
     "## Reproduce",
