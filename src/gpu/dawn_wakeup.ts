@@ -27,8 +27,24 @@ export const DAWN_WAKEUP_MS: number = (() => {
   return Number.isFinite(ms) && ms >= 0 ? ms : 1;
 })();
 
+/**
+ * How Dawn's polls are scheduled while a promise is pending: `immediate` (Dawn's own
+ * `setImmediate` chain, as fast as the loop turns) or `timer` (`setImmediate` replaced by a
+ * zero-delay `setTimeout` for that time, about one poll per millisecond):
+ * `LPBENCH_DAWN_POLL`, default `immediate`.
+ */
+export const DAWN_POLL: "immediate" | "timer" = (() => {
+  try {
+    return Deno.env.get("LPBENCH_DAWN_POLL") === "timer" ? "timer" : "immediate";
+  } catch {
+    return "immediate";
+  }
+})();
+
 let pending = 0;
 let timer: ReturnType<typeof setInterval> | undefined;
+type SetImmediate = (callback: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
+let immediate: SetImmediate | undefined;
 
 /**
  * `promise`, with the event loop woken every {@link DAWN_WAKEUP_MS} ms until it settles.
@@ -41,10 +57,20 @@ let timer: ReturnType<typeof setInterval> | undefined;
  * ```
  */
 export function whileAwake<T>(promise: Promise<T>): Promise<T> {
-  if (DAWN_WAKEUP_MS === 0) return promise;
-  if (pending++ === 0) timer = setInterval(() => {}, DAWN_WAKEUP_MS);
+  if (DAWN_WAKEUP_MS === 0 && DAWN_POLL === "immediate") return promise;
+  const g = globalThis as unknown as { setImmediate: SetImmediate };
+  if (pending++ === 0) {
+    if (DAWN_WAKEUP_MS > 0) timer = setInterval(() => {}, DAWN_WAKEUP_MS);
+    if (DAWN_POLL === "timer") {
+      immediate = g.setImmediate;
+      g.setImmediate = (callback, ...args) => setTimeout(callback, 0, ...args);
+    }
+  }
   return promise.finally(() => {
-    if (--pending === 0) clearInterval(timer);
+    if (--pending > 0) return;
+    clearInterval(timer);
+    if (immediate) g.setImmediate = immediate;
+    immediate = undefined;
   });
 }
 
@@ -73,7 +99,7 @@ function wrap(obj: object, name: string): void {
  * ```
  */
 export function keepAwakeWhileWaiting(device: GPUDevice): void {
-  if (DAWN_WAKEUP_MS === 0) return;
+  if (DAWN_WAKEUP_MS === 0 && DAWN_POLL === "immediate") return;
   wrap(device.queue, "onSubmittedWorkDone");
   wrap(device, "createComputePipelineAsync");
   const probe = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ });
