@@ -12,7 +12,6 @@
  */
 
 import { DAWN_BACKENDS, dawnAdapter } from "./dawn.ts";
-import { keepAwakeWhileWaiting } from "./dawn_wakeup.ts";
 import { denoAdapter } from "./deno_webgpu.ts";
 import {
   type AdapterSource,
@@ -215,8 +214,6 @@ async function acquire(source: AdapterSource): Promise<Gpu> {
   const device = unlisted.length > 0
     ? await request([...listed, ...unlisted]).catch(() => request(listed))
     : await request(listed);
-
-  if (source.implementation.name === "dawn") keepAwakeWhileWaiting(device);
 
   // Deno drops uncaptured errors silently (browsers log them), so log them here.
   device.addEventListener("uncapturederror", (event) => {
