@@ -149,7 +149,7 @@ export function worstOffenders(records: readonly RunRecord[], top: number): stri
     ),
     operandList("operands by relL2", (o) => o.relL2),
     operandList(
-      "operands by saturation (share clipped at the format's largest)",
+      "operands by saturation (share past rounding to the format's largest)",
       (o) => o.saturation,
     ),
     operandList(

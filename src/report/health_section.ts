@@ -107,7 +107,7 @@ function alarmParts(summary: SuiteSummary): string[] {
   return [
     wrap(
       `Alarms, worst first (NaN or infinite values, then GEMM gain by its distance from 1, GEMM ` +
-        `relL2, saturation — the share of an operand's values clipped at the format's largest — ` +
+        `relL2, saturation — the share of an operand's values past rounding to the format's largest — ` +
         `and underflow — the share of its nonzero values flushed to zero — each by value), with ` +
         `the thresholds of each recipe's \`health.alarms\`:`,
     ),
