@@ -15,6 +15,9 @@
  * - `each-1ms` and `end-1ms`: as `each` and `end`, with every `setImmediate` callback delayed to a
  *   1 ms timer, so that Dawn polls for finished work about a thousand times a second instead of as
  *   fast as the event loop turns;
+ * - `end-settle` and `each-settle`: as `end` and `each`, but before each wait a timer sleeps until
+ *   the GPU should be done by the step's GPU time (measured on one untimed step first), so that
+ *   Dawn's polls only start once the work is finished; the sleep counts in the wall clock;
  * - `end-sleep`: as `end`, then a 3 s sleep before the wait; a wait that still takes long after the
  *   sleep means the GPU had not run the work, not that its completion was reported late.
  *
@@ -24,7 +27,7 @@
  * scheduling to running, and the time spent inside them.
  *
  * Usage: deno run -A bench/completion.ts [--gpu deno|dawn|auto] [--policy bf16] [--steps 6]
- *   [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep] [--out file.md]
+ *   [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep,end-settle,each-settle] [--out file.md]
  *
  * @module
  */
@@ -43,9 +46,18 @@ import { environmentLine } from "./environment_line.ts";
 import { benchMain, publishTable } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/completion.ts [--gpu deno|dawn|auto] [--policy bf16] " +
-  "[--steps 6] [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep] [--out file.md]";
+  "[--steps 6] [--batch 8] [--layers 12] [--seq 1024] [--vocab 50304] [--modes end,each,each-timer,each-1ms,end-1ms,end-sleep,end-settle,each-settle] [--out file.md]";
 
-const MODES = ["end", "each", "each-timer", "each-1ms", "end-1ms", "end-sleep"] as const;
+const MODES = [
+  "end",
+  "each",
+  "each-timer",
+  "each-1ms",
+  "end-1ms",
+  "end-sleep",
+  "end-settle",
+  "each-settle",
+] as const;
 type Mode = typeof MODES[number];
 
 /** What the wrapped `setImmediate` saw during one mode. */
@@ -161,10 +173,17 @@ export async function runCompletionBenchmark(args: string[]): Promise<string> {
   let step = 1;
   for (; step <= 3; step++) await model.step(batchAt(step), step, 1e-4);
   await model.readMetrics();
+  // One more untimed step with a clock: the GPU time the settle modes sleep for.
+  const probe = new StepClock(gpu, 1);
+  await model.step(batchAt(step), step++, 1e-4, probe);
+  const gpuMs = median(await probe.read());
+  probe.destroy();
   const rows: string[][] = [];
   try {
     for (const mode of modes) {
-      rows.push(await timeMode(gpu, model, mode, steps, () => batchAt(step), () => step++));
+      rows.push(
+        await timeMode(gpu, model, mode, steps, () => batchAt(step), () => step++, gpuMs),
+      );
       console.error(`${mode}: ${rows.at(-1)!.join(" | ")}`);
     }
   } finally {
@@ -204,6 +223,11 @@ export async function runCompletionBenchmark(args: string[]): Promise<string> {
   return await publishTable(text, values.out);
 }
 
+/** Resolves after `ms` milliseconds (at once for ms ≤ 0). */
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
 /** Times `steps` steps in `mode`; returns the table row. */
 async function timeMode(
   gpu: Gpu,
@@ -212,6 +236,7 @@ async function timeMode(
   steps: number,
   nextBatch: () => { inputs: Uint32Array; targets: Uint32Array },
   advance: () => number,
+  settleMs: number,
 ): Promise<string[]> {
   const queue = gpu.device.queue;
   const clock = new StepClock(gpu, steps);
@@ -228,8 +253,10 @@ async function timeMode(
       const h = performance.now();
       await model.step(batch, advance(), 1e-4, clock);
       host += performance.now() - h;
+      if (mode === "each-settle") await sleep(settleMs - (performance.now() - h));
       if (mode.startsWith("each")) await queue.onSubmittedWorkDone();
     }
+    if (mode === "end-settle") await sleep(steps * settleMs - (performance.now() - t0));
     if (mode === "end-sleep") {
       const s = performance.now();
       await new Promise((r) => setTimeout(r, 3000));
