@@ -147,7 +147,16 @@ async function bench(args: string[]): Promise<number> {
   for (const { spec: r } of gpu ? toTrain : []) {
     try {
       const units = gemmUnits(gpu!, r.train.matrixUnits === false ? { matrixUnits: false } : {});
-      checkMemory(gpu!, r.model, r.policy, r.train.batch, r.train.steps, undefined, units);
+      checkMemory(
+        gpu!,
+        r.model,
+        r.policy,
+        r.train.batch,
+        r.train.steps,
+        undefined,
+        units,
+        r.health,
+      );
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
       problems.push(memoryProblem(r, e.message));

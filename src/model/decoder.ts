@@ -282,6 +282,7 @@ export class DecoderModel {
       step.totalSteps,
       step.memoryBudget ?? adapterMemoryBudget(gpu),
       units,
+      step.health,
     );
     // Which kernels some GEMM of some policy phase takes.
     const used = new Set(

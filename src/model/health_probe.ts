@@ -26,11 +26,24 @@ import { resolveFormat } from "../formats/spec.ts";
 import type { GemmKernel } from "../../kernels/gemm/mod.ts";
 import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import { COMPARE_FIELDS, CompareKernel, sumPartials } from "../../kernels/health/mod.ts";
+import { COMPARE_ELEMENTS_PER_WORKGROUP } from "../../kernels/health/wgsl.ts";
 import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
 import { HEALTH_FIELDS } from "../../kernels/quantize/health_wgsl.ts";
 import { HEALTH_EXTREMES, operandStatsOf } from "../../kernels/quantize/health.ts";
-import { quantizeSizes } from "../../kernels/quantize/reference.ts";
-import { type GemmPlan, type LinearOps, type OperandPlan, quantizerConfig } from "./linear.ts";
+import {
+  type KernelConfig,
+  paddedElements,
+  quantizeSizes,
+} from "../../kernels/quantize/reference.ts";
+import { SLABS, WORKGROUP } from "../../kernels/quantize/wgsl.ts";
+import { splitDispatch } from "../gpu/pipelines.ts";
+import {
+  type GemmPlan,
+  type LinearOps,
+  type LinearPlan,
+  type OperandPlan,
+  quantizerConfig,
+} from "./linear.ts";
 import { isIdentity } from "./policy.ts";
 import type { OperandStats } from "../formats/health_reference.ts";
 import type { GemmHealth, HealthPoint, LayerHealth, OperandHealth } from "../health/types.ts";
@@ -71,6 +84,8 @@ interface Slot {
 
 interface OperandProbe {
   readonly plan: OperandPlan;
+  /** The health quantizer's configuration; none for identity copies. */
+  readonly config?: KernelConfig;
   /** One slot per draw (the last one is training's draw); none for identity copies. */
   readonly slots: Slot[];
   readonly stochastic: boolean;
@@ -141,62 +156,24 @@ export class HealthProbe {
     const { gpu } = k;
     const device = gpu.device;
     const compare = await CompareKernel.create(gpu);
-    let partialFloats = 0;
-    const slot = (rows: number, fields: number): Slot => {
-      const s = { offset: partialFloats, rows, fields };
-      partialFloats += align64(rows * fields);
-      return s;
-    };
-    // Sizes of the shared scratch buffers (bytes): transposed sources, fake-quant copies, quantizer
-    // stats and tile amaxes for operands a and b, and the two GEMM products.
-    const scratch = { t: 4, q: 4, stats: 16, tiles: 4, c: 4 };
+    const layout = planProbe(linears.map((l) => l.plan), gradients.map((g) => g.size), draws, gpu);
+    const { scratch, partialFloats } = layout;
     const kernels = new Map<OperandPlan, QuantizeKernel>();
-    const layers: { layer: string; gemms: GemmProbe[]; ops: LinearOps }[] = [];
-    for (const ops of linears) {
-      const plan = ops.plan;
-      const gemms: GemmProbe[] = [];
-      const entries = [
-        ["fprop", plan.fprop],
-        ...(plan.dgrad ? [["dgrad", plan.dgrad] as const] : []),
-        ["wgrad", plan.wgrad],
-      ] as const;
-      for (const [gemm, g] of entries) {
-        const operand = async (o: OperandPlan): Promise<OperandProbe> => {
-          const [rows, cols] = o.transpose ? [o.cols, o.rows] : [o.rows, o.cols];
-          if (o.transpose) scratch.t = Math.max(scratch.t, rows * cols * 4);
-          if (isIdentity(o.policy)) return { plan: o, slots: [], stochastic: false };
-          const cfg = quantizerConfig(o.policy, "fake", cols);
-          const kernel = await QuantizeKernel.create(gpu, cfg, { health: true });
-          kernels.set(o, kernel);
-          const sizes = quantizeSizes(cfg, rows, cols);
-          scratch.q = Math.max(scratch.q, sizes.outBytes);
-          scratch.stats = Math.max(scratch.stats, sizes.statsBytes);
-          scratch.tiles = Math.max(scratch.tiles, sizes.tileBytes);
-          const n = cfg.stochastic ? draws : 1;
-          const wgs = kernel.healthWorkgroups(rows, cols);
-          const slots = Array.from({ length: n }, () => slot(wgs, HEALTH_FIELDS));
-          return { plan: o, slots, stochastic: cfg.stochastic };
-        };
-        const { m, n } = g.dims;
-        scratch.c = Math.max(scratch.c, m * n * 4);
-        gemms.push({
-          gemm,
-          plan: g,
-          a: await operand(g.a),
-          b: await operand(g.b),
-          slot: slot(compare.workgroups(m * n), COMPARE_FIELDS),
-        });
+    for (const { gemms } of layout.layers) {
+      for (const g of gemms) {
+        for (const p of [g.a, g.b]) {
+          if (p.config) {
+            kernels.set(p.plan, await QuantizeKernel.create(gpu, p.config, { health: true }));
+          }
+        }
       }
-      layers.push({ layer: plan.label, gemms, ops });
     }
-    const gradSlots = gradients.map((g) => ({
-      ...g,
-      slot: slot(compare.workgroups(g.size), COMPARE_FIELDS),
-    }));
+    const layers = layout.layers.map((l, i) => ({ ...l, ops: linears[i] }));
+    const gradSlots = gradients.map((g, i) => ({ ...g, slot: layout.grads[i] }));
 
     const buffers: GPUBuffer[] = [];
     const make = (label: string, bytes: number) => {
-      const b = device.createBuffer({ label, size: align64(Math.max(bytes, 4)), usage: STORAGE });
+      const b = device.createBuffer({ label, size: probeBufferBytes(bytes), usage: STORAGE });
       buffers.push(b);
       return b;
     };
@@ -330,6 +307,112 @@ export class HealthProbe {
     for (const o of this.#ops) o.destroy();
     for (const b of this.#buffers) b.destroy();
   }
+}
+
+/** The bytes a probe buffer of `bytes` takes (at least 4, a multiple of 64). */
+function probeBufferBytes(bytes: number): number {
+  return align64(Math.max(bytes, 4));
+}
+
+/** Where everything of a probe goes, before any GPU object exists (see {@link planProbe}). */
+export interface ProbeLayout {
+  /** Per linear layer, its GEMMs' operand and comparison slots. */
+  readonly layers: { readonly layer: string; readonly gemms: GemmProbe[] }[];
+  /** The comparison slot of each gradient. */
+  readonly grads: readonly Slot[];
+  /** f32 elements of the partials buffer. */
+  readonly partialFloats: number;
+  /** Bytes of each shared scratch buffer (two of each but the products). */
+  readonly scratch: {
+    readonly t: number;
+    readonly q: number;
+    readonly stats: number;
+    readonly tiles: number;
+    readonly c: number;
+  };
+}
+
+/**
+ * The layout of the probe of linear layers `plans` and gradients of `gradSizes` elements, with
+ * `draws` stochastic-rounding draws, on a device with `limits` (workgroups per dispatch
+ * dimension): what {@link HealthProbe.create} allocates and binds, and what the memory estimate
+ * counts.
+ */
+export function planProbe(
+  plans: readonly LinearPlan[],
+  gradSizes: readonly number[],
+  draws: number,
+  limits: { readonly limits: Readonly<Record<string, number>> },
+): ProbeLayout {
+  let partialFloats = 0;
+  const slot = (rows: number, fields: number): Slot => {
+    const s = { offset: partialFloats, rows, fields };
+    partialFloats += align64(rows * fields);
+    return s;
+  };
+  const groups = (n: number) => {
+    const [gx, gy] = splitDispatch(limits, n);
+    return gx * gy;
+  };
+  const scratch = { t: 4, q: 4, stats: 16, tiles: 4, c: 4 };
+  const layers = plans.map((plan) => {
+    const entries = [
+      ["fprop", plan.fprop],
+      ...(plan.dgrad ? [["dgrad", plan.dgrad] as const] : []),
+      ["wgrad", plan.wgrad],
+    ] as const;
+    const gemms = entries.map(([gemm, g]): GemmProbe => {
+      const operand = (o: OperandPlan): OperandProbe => {
+        const [rows, cols] = o.transpose ? [o.cols, o.rows] : [o.rows, o.cols];
+        if (o.transpose) scratch.t = Math.max(scratch.t, rows * cols * 4);
+        if (isIdentity(o.policy)) return { plan: o, slots: [], stochastic: false };
+        const config = quantizerConfig(o.policy, "fake", cols);
+        const sizes = quantizeSizes(config, rows, cols);
+        scratch.q = Math.max(scratch.q, sizes.outBytes);
+        scratch.stats = Math.max(scratch.stats, sizes.statsBytes);
+        scratch.tiles = Math.max(scratch.tiles, sizes.tileBytes);
+        const workgroups = groups(Math.ceil(paddedElements(rows * cols) / 4 / (WORKGROUP * SLABS)));
+        const n = config.stochastic ? draws : 1;
+        const slots = Array.from({ length: n }, () => slot(workgroups, HEALTH_FIELDS));
+        return { plan: o, slots, stochastic: config.stochastic, config };
+      };
+      const { m, n } = g.dims;
+      scratch.c = Math.max(scratch.c, m * n * 4);
+      const a = operand(g.a);
+      const b = operand(g.b);
+      const compareGroups = groups(
+        Math.max(1, Math.ceil((m * n) / COMPARE_ELEMENTS_PER_WORKGROUP)),
+      );
+      return { gemm, plan: g, a, b, slot: slot(compareGroups, COMPARE_FIELDS) };
+    });
+    return { layer: plan.label, gemms };
+  });
+  const grads = gradSizes.map((n) =>
+    slot(groups(Math.max(1, Math.ceil(n / COMPARE_ELEMENTS_PER_WORKGROUP))), COMPARE_FIELDS)
+  );
+  return { layers, grads, partialFloats, scratch };
+}
+
+/**
+ * The GPU memory (bytes) of the probe of `plans` and gradients of `gradSizes` elements: its
+ * partials and scratch buffers, as {@link HealthProbe.create} allocates them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { probeBytes } from "./health_probe.ts";
+ * assert.equal(probeBytes([], [], 4), 11 * 64); // empty partials and ten minimal scratch buffers
+ * ```
+ */
+export function probeBytes(
+  plans: readonly LinearPlan[],
+  gradSizes: readonly number[],
+  draws: number,
+  limits: { readonly limits: Readonly<Record<string, number>> } = { limits: {} },
+): number {
+  const { partialFloats, scratch: s } = planProbe(plans, gradSizes, draws, limits);
+  const each = [s.t, s.t, s.q, s.q, s.stats, s.stats, s.tiles, s.tiles, s.c, s.c];
+  return [partialFloats * 4, ...each].reduce((n, b) => n + probeBufferBytes(b), 0);
 }
 
 /** The FP32 GEMM each GEMM of a layer stands for, on the layer's own tensors. */

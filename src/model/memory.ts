@@ -12,8 +12,9 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
-import { F32_GEMM_ONLY, type GemmUnits } from "./linear.ts";
-import { bufferBytes, planModel, policyPhases } from "./plan.ts";
+import { F32_GEMM_ONLY, type GemmUnits, type LinearPlan } from "./linear.ts";
+import { bufferBytes, type ModelPlan, planModel, policyPhases } from "./plan.ts";
+import { probeBytes } from "./health_probe.ts";
 import type { PrecisionPolicy } from "./policy.ts";
 import { MATRIX_GEMM_TILINGS } from "../../kernels/gemm_matrix/mod.ts";
 import { matrixSplitKWorkspaceBound } from "../../kernels/gemm_matrix/reference.ts";
@@ -22,10 +23,27 @@ import { matrixSplitKWorkspaceBound } from "../../kernels/gemm_matrix/reference.
 const MATRIX_WORKSPACE_BYTES = 3 *
   Math.max(...MATRIX_GEMM_TILINGS.map(({ tile }) => matrixSplitKWorkspaceBound(tile)));
 
+/** The numeric-health probe a run builds: its draws, and the device whose dispatch limits it uses. */
+export interface HealthMemory {
+  /** Stochastic-rounding draws per operand. */
+  readonly draws: number;
+  /** The device (its `maxComputeWorkgroupsPerDimension`; WebGPU's default 65,535 without one). */
+  readonly device?: { readonly limits: Readonly<Record<string, number>> };
+}
+
+/** Every linear layer's plan of a model plan, blocks in order then the LM head. */
+function linearPlans(plan: ModelPlan): LinearPlan[] {
+  return [
+    ...plan.blocks.flatMap((b) => Object.values(b.block.linears as Record<string, LinearPlan>)),
+    plan.head.linear,
+  ];
+}
+
 /**
  * The GPU memory a run needs (bytes): the total and the largest single buffer, the larger of the
  * phases before and after the policy's late switch (the model rebuilds at the switch); `units`:
- * the GEMM kernels the model has besides the f32 GEMM (see linear.ts).
+ * the GEMM kernels the model has besides the f32 GEMM (see linear.ts); `health`: the run builds
+ * the numeric-health probe (its buffers are counted).
  *
  * @example
  * ```ts
@@ -44,11 +62,20 @@ export function estimateMemory(
   batch: number,
   totalSteps: number,
   units: GemmUnits = F32_GEMM_ONLY,
+  health?: HealthMemory,
 ): { bytes: number; largest: number } {
   const est = policyPhases(policy).map((phase) => {
     const plan = planModel(cfg, policy, { batch, totalSteps, phase, units });
     const sizes = [...plan.model, ...plan.step].map((b) => bufferBytes(b.elements));
-    return { bytes: sizes.reduce((a, b) => a + b, 0), largest: Math.max(...sizes) };
+    const probe = health
+      ? probeBytes(
+        linearPlans(plan),
+        plan.params.map((p) => p.p.elements),
+        health.draws,
+        health.device ?? { limits: {} },
+      )
+      : 0;
+    return { bytes: sizes.reduce((a, b) => a + b, 0) + probe, largest: Math.max(...sizes) };
   });
   return {
     bytes: Math.max(...est.map((e) => e.bytes)) + (units.matrix ? MATRIX_WORKSPACE_BYTES : 0),
@@ -123,8 +150,16 @@ export function checkMemory(
   totalSteps: number,
   budget = adapterMemoryBudget(gpu),
   units: GemmUnits = F32_GEMM_ONLY,
+  health?: { readonly draws: number },
 ): { bytes: number; largest: number } {
-  const est = estimateMemory(cfg, policy, batch, totalSteps, units);
+  const est = estimateMemory(
+    cfg,
+    policy,
+    batch,
+    totalSteps,
+    units,
+    health && { draws: health.draws, device: gpu },
+  );
   const where = `adapter "${gpu.info.description || gpu.info.vendor}"`;
   const limit = Math.min(
     gpu.limits.maxStorageBufferBindingSize ?? Infinity,

@@ -79,15 +79,16 @@ export function describeStatus(plan: readonly PlannedRun[], gpu?: Gpu): PlanStat
       lines.push(`  ${name}: record exists (${p.id.slice(0, 12)})`);
       continue;
     }
-    const { model, policy, train } = p.spec;
+    const { model, policy, train, health } = p.spec;
     const units = gpu
       ? gemmUnits(gpu, train.matrixUnits === false ? { matrixUnits: false } : {})
       : undefined;
     let bytes: number;
     try {
       bytes = gpu
-        ? checkMemory(gpu, model, policy, train.batch, train.steps, undefined, units).bytes
-        : estimateMemory(model, policy, train.batch, train.steps).bytes;
+        ? checkMemory(gpu, model, policy, train.batch, train.steps, undefined, units, health)
+          .bytes
+        : estimateMemory(model, policy, train.batch, train.steps, undefined, health).bytes;
     } catch (e) {
       if (!(e instanceof GpuMemoryError)) throw e;
       problems.push(memoryProblem(p.spec, e.message));

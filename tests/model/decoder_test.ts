@@ -56,6 +56,10 @@ Deno.test("estimateMemory equals what DecoderModel allocates, for every policy a
   }
 });
 
+Deno.test("estimateMemory counts the numeric-health probe's buffers exactly", async () => {
+  await assertEstimateIsAllocated({ ...TINY, pattern: "*-*-" }, { draws: 3 });
+});
+
 Deno.test("checkMemory refuses a run that does not fit, naming the need and the adapter", async () => {
   const gpu = await getGpu();
   const big = { ...TINY, vocab: 1 << 20, seqLen: 512 };

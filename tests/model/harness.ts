@@ -99,15 +99,26 @@ export async function assertStepMatchesReference(
  * Asserts that `estimateMemory` equals the bytes `DecoderModel` allocates for `cfg` (batch 2,
  * 10 steps) under every built-in policy.
  */
-export async function assertEstimateIsAllocated(cfg: ModelConfig): Promise<void> {
+export async function assertEstimateIsAllocated(
+  cfg: ModelConfig,
+  health?: { draws: number },
+): Promise<void> {
   const gpu = await getGpu();
   for (const name of Object.keys(POLICIES)) {
-    const step: StepConfig = { batch: 2, seed: 0, totalSteps: 10, clip: 1, adamw: {} };
+    const step: StepConfig = {
+      batch: 2,
+      seed: 0,
+      totalSteps: 10,
+      clip: 1,
+      adamw: {},
+      ...(health ? { health } : {}),
+    };
     const model = await DecoderModel.create(gpu, cfg, POLICIES[name], step);
+    const probe = health && { ...health, device: gpu };
     assertStrictEquals(
-      estimateMemory(cfg, POLICIES[name], 2, 10, gemmUnits(gpu)).bytes,
+      estimateMemory(cfg, POLICIES[name], 2, 10, gemmUnits(gpu), probe).bytes,
       model.bytes,
-      `${name} ${cfg.pattern} ${cfg.mlp}`,
+      `${name} ${cfg.pattern} ${cfg.mlp}${health ? " with the health probe" : ""}`,
     );
     model.destroy();
   }
