@@ -35,6 +35,7 @@ import {
   tileStatsShader,
   WORKGROUP,
 } from "./wgsl.ts";
+import { HEALTH_FIELDS } from "./health_wgsl.ts";
 
 /**
  * The buffers a bound kernel uses; `out` for fake-quant and f16 output, `codes`/`scales` for packed
@@ -240,24 +241,43 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsag
 
 /**
  * Runs one quantization of a host array (already checked) with a kernel configuration and
- * returns what it wrote: fake-quant values or packed codes in `out`, scale bytes, and the stats
- * words (amax bits, tensor decode scale bits).
+ * returns what it wrote: fake-quant values or packed codes in `out`, scale bytes, the stats words
+ * (amax bits, tensor decode scale bits) and, with `health` (fake-quant only), the health kernel's
+ * per-workgroup statistics (`./health_wgsl.ts`) and how many workgroups wrote them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runQuantizeKernel } from "./mod.ts";
+ * import { kernelConfig } from "./reference.ts";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * const cfg = kernelConfig(resolveFormat("bf16"), {}, "fake", 4);
+ * const { out } = await runQuantizeKernel(new Float32Array([1, 2, 3, 4]), 1, 4, cfg, 0);
+ * assert.deepEqual([...new Float32Array(out, 0, 4)], [1, 2, 3, 4]);
+ * ```
  */
-async function runQuantizeKernel(
+export async function runQuantizeKernel(
   x: Float32Array,
   rows: number,
   cols: number,
   cfg: KernelConfig,
   key: number,
   delayedScale = 1,
-): Promise<{ out: ArrayBuffer; scales: ArrayBuffer; stats: Uint32Array }> {
+  opts: { readonly health?: boolean } = {},
+): Promise<{
+  out: ArrayBuffer;
+  scales: ArrayBuffer;
+  stats: Uint32Array;
+  health?: { partials: Float32Array; workgroups: number };
+}> {
   const gpu = await getGpu();
   const device = gpu.device;
   const output = cfg.output;
-  const kernel = await QuantizeKernel.create(gpu, cfg);
+  const kernel = await QuantizeKernel.create(gpu, cfg, opts);
   const sizes = quantizeSizes(cfg, rows, cols);
   const padded = new Float32Array(sizes.elements);
   padded.set(x);
+  const workgroups = kernel.healthWorkgroups(rows, cols);
   const buffers: GPUBuffer[] = [];
   const make = (bytes: number) => {
     const b = createEmptyBuffer(device, Math.max(bytes, 4), STORAGE);
@@ -267,6 +287,7 @@ async function runQuantizeKernel(
   try {
     const xBuf = createBufferFrom(device, padded, STORAGE);
     buffers.push(xBuf);
+    const health = opts.health ? make(workgroups * HEALTH_FIELDS * 4) : undefined;
     const io: QuantizeIo = {
       x: xBuf,
       stats: make(sizes.statsBytes),
@@ -278,6 +299,7 @@ async function runQuantizeKernel(
       codes: output === "packed" ? make(sizes.codesBytes) : undefined,
       scales: output === "packed" && sizes.scalesBytes > 0 ? make(sizes.scalesBytes) : undefined,
       tileAmax: sizes.tileBytes > 0 ? make(sizes.tileBytes) : undefined,
+      ...(health ? { health: { buffer: health } } : {}),
     };
     const bound = kernel.bind(rows, cols, io);
     bound.setParams(key, delayedScale);
@@ -286,13 +308,19 @@ async function runQuantizeKernel(
     bound.encode(pass);
     pass.end();
     device.queue.submit([encoder.finish()]);
-    const [out, scales, stats] = await Promise.all([
+    const [out, scales, stats, partials] = await Promise.all([
       readBuffer(device, io.out ?? io.codes!),
       io.scales ? readBuffer(device, io.scales) : Promise.resolve(new ArrayBuffer(0)),
       readBuffer(device, io.stats),
+      health ? readBuffer(device, health) : Promise.resolve(undefined),
     ]);
     bound.destroy();
-    return { out, scales, stats: new Uint32Array(stats) };
+    return {
+      out,
+      scales,
+      stats: new Uint32Array(stats),
+      ...(partials ? { health: { partials: new Float32Array(partials), workgroups } } : {}),
+    };
   } finally {
     for (const b of buffers) b.destroy();
   }
