@@ -96,3 +96,30 @@ Deno.test("a recipe's health section resolves with its defaults; a bad key is re
     assertOk(/b\.yaml:14:11/.test(error.message) && /evry/.test(error.message), error.message);
   });
 });
+
+Deno.test("health diagnostics cover a hybrid's Mamba projections and leave its training unchanged", async () => {
+  const gpu = await getGpu();
+  const data = await loadDataset({ corpus: "moby-dick" });
+  const hybrid: TrainConfig = {
+    ...CONFIG,
+    model: {
+      pattern: "M-*-",
+      dModel: 128,
+      heads: 4,
+      dFf: 256,
+      seqLen: 16,
+      vocab: 256,
+      mlp: "relu2",
+      mamba: { dState: 64, headDim: 16, expand: 2, nGroups: 1 },
+    },
+    steps: 4,
+  };
+  const plain = await train(gpu, data, hybrid);
+  const probed = await train(gpu, data, { ...hybrid, health: HEALTH });
+  assertEquals(probed.train, plain.train);
+  const layers = probed.health!.points[0].layers.map((l) => l.layer);
+  assertEquals(layers.slice(0, 2), ["blocks.0.in_proj", "blocks.0.out_proj"]);
+  for (const g of probed.health!.points[0].layers[0].gemms) {
+    assertOk(g.relL2 > 0.05 && g.relL2 < 0.3, `in_proj ${g.gemm} relL2 ${g.relL2}`);
+  }
+});
