@@ -1,10 +1,12 @@
 /**
  * Number and text formatting for reports: fixed digits per kind of number, locale-independent
- * grouping, binary byte units, table-cell escaping, and paragraph wrapping at the formatter's
+ * grouping, binary byte units, table-cell escaping and tables, and paragraph wrapping at the formatter's
  * line width (so `deno fmt` leaves a written report unchanged).
  *
  * @module
  */
+
+import { markdownTable } from "markdown-table";
 
 const GROUPED = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
@@ -124,6 +126,21 @@ export function duration(seconds: number): string {
  */
 export function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * A markdown table of `rows` (the header first), each cell escaped with {@link cell}, columns
+ * aligned by `align` (`l`, `r`, `c`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { table } from "./format.ts";
+ * assert.equal(table([["a", "b"], ["1|2", "3"]], ["l", "r"]).split("\n")[2], "| 1\\|2 |  3 |");
+ * ```
+ */
+export function table(rows: readonly (readonly string[])[], align: readonly string[]): string {
+  return markdownTable(rows.map((r) => r.map(cell)), { align: [...align] });
 }
 
 /**

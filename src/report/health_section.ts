@@ -9,10 +9,9 @@
  * @module
  */
 
-import { markdownTable } from "markdown-table";
 import type { SuiteSummary } from "./aggregate.ts";
 import { HEALTH_CHART } from "./chart_health.ts";
-import { cell, fixed, wrap } from "./format.ts";
+import { fixed, table, wrap } from "./format.ts";
 import {
   GEMMS,
   healthCells,
@@ -30,9 +29,6 @@ export const ALARM_ROWS = 20;
 
 /** Parameters with non-finite gradients listed in the report; the rest are counted. */
 const NON_FINITE_ROWS = 10;
-
-const table = (rows: string[][], align: string[]) =>
-  markdownTable(rows.map((r) => r.map(cell)), { align });
 
 /** A measure with `digits` decimals; NaN and ±Inf (JSON `null` in a record) as `NaN`. */
 const value = (x: number | null, digits: number) =>

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { markdownTable } from "markdown-table";
 import type { RunRecord } from "../runner/record.ts";
 import { aggregate, type PolicySummary, type SuiteSummary } from "./aggregate.ts";
 import { normalize } from "node:path";
@@ -18,7 +17,7 @@ import { curvesCsv } from "./curves_csv.ts";
 import { type Chart, suiteCharts } from "./charts.ts";
 import { environmentRows } from "./environment.ts";
 import { describeFlopShares } from "./gemm_flops.ts";
-import { bytes, cell, duration, fixed, grouped, pValue, signedPercent, wrap } from "./format.ts";
+import { bytes, duration, fixed, grouped, pValue, signedPercent, table, wrap } from "./format.ts";
 import { setupLines } from "./setup.ts";
 import { HEALTH_CHART } from "./chart_health.ts";
 import { healthSection } from "./health_section.ts";
@@ -61,9 +60,6 @@ export interface RenderedReport {
   /** The summary the report shows. */
   readonly summary: SuiteSummary;
 }
-
-const table = (rows: string[][], align: string[]) =>
-  markdownTable(rows.map((r) => r.map(cell)), { align });
 
 const paragraph = (text: string) => wrap(text);
 const bullet = (text: string) => wrap(`- ${text}`, 100, "  ");
