@@ -21,6 +21,23 @@ export interface PartialsSlot {
 }
 
 /**
+ * The dispatch grid `[x, y]` of a comparison of `n` elements on a device with `limits`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compareGrid } from "./mod.ts";
+ * assert.deepEqual(compareGrid({ limits: {} }, 5000), [5, 1]);
+ * ```
+ */
+export function compareGrid(
+  device: { readonly limits: Readonly<Record<string, number>> },
+  n: number,
+): [number, number] {
+  return splitDispatch(device, Math.max(1, Math.ceil(n / COMPARE_ELEMENTS_PER_WORKGROUP)));
+}
+
+/**
  * Compiled comparison kernel.
  *
  * @example
@@ -47,12 +64,8 @@ export class CompareKernel {
 
   /** Workgroups (rows of partials) a comparison of `n` elements writes. */
   workgroups(n: number): number {
-    const [gx, gy] = this.#grid(n);
+    const [gx, gy] = compareGrid(this.#gpu, n);
     return gx * gy;
-  }
-
-  #grid(n: number): [number, number] {
-    return splitDispatch(this.#gpu, Math.max(1, Math.ceil(n / COMPARE_ELEMENTS_PER_WORKGROUP)));
   }
 
   /**
@@ -67,7 +80,7 @@ export class CompareKernel {
       throw new RangeError(`slot.offset must be a multiple of 64 f32, got ${slot.offset}`);
     }
     const device = this.#gpu.device;
-    const [gx, gy] = this.#grid(n);
+    const [gx, gy] = compareGrid(this.#gpu, n);
     const params = device.createBuffer({
       label: "health compare params",
       size: 16,

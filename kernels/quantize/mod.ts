@@ -62,6 +62,25 @@ export interface QuantizeIo {
 }
 
 /**
+ * The dispatch grid `[x, y]` of the flat quantize passes over `elements` values on a device with
+ * `limits` (each workgroup takes {@link SLABS} slabs of {@link WORKGROUP} vec4).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantizeGrid } from "./mod.ts";
+ * assert.deepEqual(quantizeGrid({ limits: {} }, 4096 * 3), [3, 1]);
+ * ```
+ */
+export function quantizeGrid(
+  device: { readonly limits: Readonly<Record<string, number>> },
+  elements: number,
+): [number, number] {
+  const nVec4 = paddedElements(elements) / 4;
+  return splitDispatch(device, Math.ceil(nVec4 / (WORKGROUP * SLABS)));
+}
+
+/**
  * A compiled quantizer for one configuration.
  *
  * @example
@@ -125,13 +144,8 @@ export class QuantizeKernel {
 
   /** Workgroups the quantize pass of a `[rows, cols]` tensor runs: the health rows it writes. */
   healthWorkgroups(rows: number, cols: number): number {
-    const [gx, gy] = this.#grid(rows * cols);
+    const [gx, gy] = quantizeGrid(this.#gpu, rows * cols);
     return gx * gy;
-  }
-
-  #grid(elements: number): [number, number] {
-    const nVec4 = paddedElements(elements) / 4;
-    return splitDispatch(this.#gpu, Math.ceil(nVec4 / (WORKGROUP * SLABS)));
   }
 
   /**
@@ -143,7 +157,7 @@ export class QuantizeKernel {
     const g = this.geometry;
     const tiled = g.tiled;
     const nVec4 = paddedElements(rows * cols) / 4;
-    const [gx, gy] = this.#grid(rows * cols);
+    const [gx, gy] = quantizeGrid(this.#gpu, rows * cols);
     const params = device.createBuffer({
       size: PARAMS_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,

@@ -25,18 +25,16 @@ import { streamKey } from "../formats/rng.ts";
 import { resolveFormat } from "../formats/spec.ts";
 import type { GemmKernel } from "../../kernels/gemm/mod.ts";
 import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
-import { COMPARE_FIELDS, CompareKernel, sumPartials } from "../../kernels/health/mod.ts";
-import { COMPARE_ELEMENTS_PER_WORKGROUP } from "../../kernels/health/wgsl.ts";
-import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
+import {
+  COMPARE_FIELDS,
+  compareGrid,
+  CompareKernel,
+  sumPartials,
+} from "../../kernels/health/mod.ts";
+import { type BoundQuantize, quantizeGrid, QuantizeKernel } from "../../kernels/quantize/mod.ts";
 import { HEALTH_FIELDS } from "../../kernels/quantize/health_wgsl.ts";
 import { HEALTH_EXTREMES, operandStatsOf } from "../../kernels/quantize/health.ts";
-import {
-  type KernelConfig,
-  paddedElements,
-  quantizeSizes,
-} from "../../kernels/quantize/reference.ts";
-import { SLABS, WORKGROUP } from "../../kernels/quantize/wgsl.ts";
-import { splitDispatch } from "../gpu/pipelines.ts";
+import { type KernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
 import {
   type GemmPlan,
   type LinearOps,
@@ -114,7 +112,6 @@ export class HealthProbe {
   readonly #partials: GPUBuffer;
   readonly #buffers: GPUBuffer[];
   readonly #ops: BoundOp[];
-  readonly #draws: number;
 
   private constructor(init: {
     gpu: Gpu;
@@ -125,7 +122,6 @@ export class HealthProbe {
     keyed: { bound: BoundQuantize; tensorId: number; draw: number }[];
     partials: GPUBuffer;
     buffers: GPUBuffer[];
-    draws: number;
   }) {
     this.#gpu = init.gpu;
     this.after = init.after;
@@ -136,7 +132,6 @@ export class HealthProbe {
     this.#partials = init.partials;
     this.#buffers = init.buffers;
     this.#ops = [...[...init.after.values()].flat(), ...init.beforeUpdate];
-    this.#draws = init.draws;
     this.bytes = init.buffers.reduce((n, b) => n + b.size, 0);
   }
 
@@ -249,7 +244,6 @@ export class HealthProbe {
       keyed,
       partials,
       buffers,
-      draws,
     });
   }
 
@@ -295,11 +289,6 @@ export class HealthProbe {
       if (n > 0) gradNonFinite[name] = n;
     }
     return { step, layers, gradNonFinite };
-  }
-
-  /** Stochastic-rounding draws per operand. */
-  get draws(): number {
-    return this.#draws;
   }
 
   /** Frees the probe's operations and buffers. */
@@ -350,10 +339,7 @@ export function planProbe(
     partialFloats += align64(rows * fields);
     return s;
   };
-  const groups = (n: number) => {
-    const [gx, gy] = splitDispatch(limits, n);
-    return gx * gy;
-  };
+  const count = ([gx, gy]: [number, number]) => gx * gy;
   const scratch = { t: 4, q: 4, stats: 16, tiles: 4, c: 4 };
   const layers = plans.map((plan) => {
     const entries = [
@@ -371,7 +357,7 @@ export function planProbe(
         scratch.q = Math.max(scratch.q, sizes.outBytes);
         scratch.stats = Math.max(scratch.stats, sizes.statsBytes);
         scratch.tiles = Math.max(scratch.tiles, sizes.tileBytes);
-        const workgroups = groups(Math.ceil(paddedElements(rows * cols) / 4 / (WORKGROUP * SLABS)));
+        const workgroups = count(quantizeGrid(limits, rows * cols));
         const n = config.stochastic ? draws : 1;
         const slots = Array.from({ length: n }, () => slot(workgroups, HEALTH_FIELDS));
         return { plan: o, slots, stochastic: config.stochastic, config };
@@ -380,16 +366,12 @@ export function planProbe(
       scratch.c = Math.max(scratch.c, m * n * 4);
       const a = operand(g.a);
       const b = operand(g.b);
-      const compareGroups = groups(
-        Math.max(1, Math.ceil((m * n) / COMPARE_ELEMENTS_PER_WORKGROUP)),
-      );
+      const compareGroups = count(compareGrid(limits, m * n));
       return { gemm, plan: g, a, b, slot: slot(compareGroups, COMPARE_FIELDS) };
     });
     return { layer: plan.label, gemms };
   });
-  const grads = gradSizes.map((n) =>
-    slot(groups(Math.max(1, Math.ceil(n / COMPARE_ELEMENTS_PER_WORKGROUP))), COMPARE_FIELDS)
-  );
+  const grads = gradSizes.map((n) => slot(count(compareGrid(limits, n)), COMPARE_FIELDS));
   return { layers, grads, partialFloats, scratch };
 }
 
