@@ -12,8 +12,8 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
-import { F32_GEMM_ONLY, type GemmUnits, type LinearPlan } from "./linear.ts";
-import { bufferBytes, type ModelPlan, planModel, policyPhases } from "./plan.ts";
+import { F32_GEMM_ONLY, type GemmUnits } from "./linear.ts";
+import { bufferBytes, namedLinears, planModel, policyPhases } from "./plan.ts";
 import { probeBytes } from "./health_probe.ts";
 import type { PrecisionPolicy } from "./policy.ts";
 import { MATRIX_GEMM_TILINGS } from "../../kernels/gemm_matrix/mod.ts";
@@ -29,14 +29,6 @@ export interface HealthMemory {
   readonly draws: number;
   /** The device (its `maxComputeWorkgroupsPerDimension`; WebGPU's default 65,535 without one). */
   readonly device?: { readonly limits: Readonly<Record<string, number>> };
-}
-
-/** Every linear layer's plan of a model plan, blocks in order then the LM head. */
-function linearPlans(plan: ModelPlan): LinearPlan[] {
-  return [
-    ...plan.blocks.flatMap((b) => Object.values(b.block.linears as Record<string, LinearPlan>)),
-    plan.head.linear,
-  ];
 }
 
 /**
@@ -69,7 +61,7 @@ export function estimateMemory(
     const sizes = [...plan.model, ...plan.step].map((b) => bufferBytes(b.elements));
     const probe = health
       ? probeBytes(
-        linearPlans(plan),
+        namedLinears(plan).map(([, p]) => p),
         plan.params.map((p) => p.p.elements),
         health.draws,
         health.device ?? { limits: {} },

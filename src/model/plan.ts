@@ -182,19 +182,37 @@ export interface LinearPaths {
  * ```
  */
 export function gemmPaths(plan: ModelPlan): LinearPaths[] {
-  const paths = (layer: string, p: LinearPlan): LinearPaths => ({
+  return namedLinears(plan).map(([layer, p]) => ({
     layer,
     fprop: p.fprop.path,
     ...(p.dgrad ? { dgrad: p.dgrad.path } : {}),
     wgrad: p.wgrad.path,
-  });
+  }));
+}
+
+/**
+ * Every linear layer of a model plan with its name (`blocks.<i>.<key>`, then `lm_head`), blocks in
+ * order, then the LM head.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { namedLinears, planModel } from "./plan.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
+ * const cfg = { pattern: "*", dModel: 64, heads: 2, dFf: 128, seqLen: 32, vocab: 256, mlp: "relu2" } as const;
+ * const plan = planModel(cfg, POLICIES.bf16, { batch: 2, totalSteps: 10 });
+ * assert.deepEqual(namedLinears(plan).map(([name]) => name), ["blocks.0.qkv", "blocks.0.proj", "lm_head"]);
+ * ```
+ */
+export function namedLinears(plan: ModelPlan): [string, LinearPlan][] {
   return [
     ...plan.blocks.flatMap((b, i) =>
-      Object.entries(b.block.linears as Record<string, LinearPlan>).map(([name, p]) =>
-        paths(`blocks.${i}.${name}`, p)
-      )
+      Object.entries(b.block.linears as Record<string, LinearPlan>).map(([name, p]): [
+        string,
+        LinearPlan,
+      ] => [`blocks.${i}.${name}`, p])
     ),
-    paths("lm_head", plan.head.linear),
+    ["lm_head", plan.head.linear],
   ];
 }
 
