@@ -13,13 +13,16 @@
  *   [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] [--seq 1024]
  *   [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64]
  *   [--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto]
- *   [--matrix on|off|both] [--packed on|off|both] [--profile] [--health] [--out file.md]
+ *   [--matrix on|off|both] [--packed on|off|both] [--pace on|off|both] [--profile] [--health]
+ *   [--out file.md]
  *
  * `--matrix` runs the GEMMs whose operands are exact in f16 on the matrix units (`on`, the default
  * where the device has subgroup matrices: Dawn on NVIDIA), on the SIMT GEMMs (`off`), or both, one
  * row each. `--packed` runs the NVFP4 policies' NVFP4 × NVFP4 GEMMs that the matrix units do not
  * take on packed codes (`on`, the default where the runtime has `dot4I8Packed`), on fake-quantized
- * f32 operands (`off`), or both. The GEMMs column counts the GEMMs on each path (src/model/linear.ts);
+ * f32 operands (`off`), or both. `--pace off` (or `both`) lets the model wait for results without
+ * first sleeping through the GPU time it expects (`StepConfig.pace`, src/gpu/pacer.ts), which on
+ * Dawn shows the stalls pacing avoids; on Deno's WebGPU pacing is off either way. The GEMMs column counts the GEMMs on each path (src/model/linear.ts);
  * a combination that gives the same paths as an earlier row is not run again. `--profile` also runs
  * one more step with every operation in its own timed pass (timestamp queries) and tabulates where
  * its GPU time goes, by kind of operation. `--health` builds the numeric-health probe
@@ -52,7 +55,7 @@ const USAGE = "Usage: deno run -A bench/train.ts [--policies fp32,bf16,fp8-curre
   "[--steps 10] [--warmup 3] [--batch 8] [--layers 12] [--d-model 768] [--heads 12] " +
   "[--seq 1024] [--vocab 50304] [--pattern P] [--mlp gelu] [--d-ff 4·d_model] [--d-state 64] " +
   "[--ssm-head-dim 32] [--expand 2] [--n-groups 1] [--gpu deno|dawn|auto] " +
-  "[--matrix on|off|both] [--packed on|off|both] [--profile] [--health] [--out file.md]";
+  "[--matrix on|off|both] [--packed on|off|both] [--pace on|off|both] [--profile] [--health] [--out file.md]";
 
 /** Runs the benchmark with command-line arguments; prints and returns the markdown table. */
 export async function runTrainBenchmark(args: string[]): Promise<string> {
@@ -77,6 +80,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       "n-groups": { type: "string", default: "1" },
       packed: { type: "string", default: "on" },
       matrix: { type: "string", default: "on" },
+      pace: { type: "string", default: "on" },
       gpu: { type: "string" },
       profile: { type: "boolean", default: false },
       health: { type: "boolean", default: false },
@@ -117,15 +121,17 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   for (const p of policies) {
     if (!POLICIES[p]) throw new RangeError(`--policies: unknown policy ${JSON.stringify(p)}`);
   }
-  const modes = (flag: "packed" | "matrix") => {
+  const modes = (flag: "packed" | "matrix" | "pace") => {
     const m = { on: [true], off: [false], both: [true, false] }[values[flag]!];
     if (!m) throw new RangeError(`--${flag} must be on, off or both, got ${values[flag]}`);
     return m;
   };
-  const [packedModes, matrixModes] = [modes("packed"), modes("matrix")];
+  const [packedModes, matrixModes, paceModes] = [modes("packed"), modes("matrix"), modes("pace")];
   const runs = policies.flatMap((name) =>
     matrixModes.flatMap((matrixUnits) =>
-      packedModes.map((packedNvfp4) => ({ name, matrixUnits, packedNvfp4 }))
+      packedModes.flatMap((packedNvfp4) =>
+        paceModes.map((pace) => ({ name, matrixUnits, packedNvfp4, pace }))
+      )
     )
   );
   if (values.gpu !== undefined) useGpuImplementation(parseGpuImplementation(values.gpu));
@@ -140,7 +146,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
   const profiles: string[] = [];
   const tokens = batch * cfg.seqLen;
   const rows: string[][] = [];
-  for (const { name, matrixUnits, packedNvfp4 } of runs) {
+  for (const { name, matrixUnits, packedNvfp4, pace } of runs) {
     const model = await DecoderModel.create(gpu, cfg, POLICIES[name], {
       batch,
       seed: 0,
@@ -149,14 +155,17 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       adamw: { weightDecay: 0.1 },
       packedNvfp4,
       matrixUnits,
+      // Off: waits as Dawn answers them, to show what pacing saves (src/gpu/pacer.ts).
+      ...(pace ? {} : { pace: false }),
       ...(values.health ? { health: { draws: 4 } } : {}),
     });
     const gemm = describeGemmPaths(model.gemmPaths);
-    if (seen.has(`${name}: ${gemm}`)) {
+    const label = pace ? name : `${name}, waits unpaced`;
+    if (seen.has(`${label}: ${gemm}`)) {
       model.destroy();
       continue;
     }
-    seen.add(`${name}: ${gemm}`);
+    seen.add(`${label}: ${gemm}`);
     const batchAt = (s: number) => {
       const key = streamKey(0, 0xbe7c, s);
       const inputs = Uint32Array.from({ length: tokens }, (_, i) => randomBits(key, i) % cfg.vocab);
@@ -168,22 +177,19 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     };
     for (let s = 1; s <= warmup; s++) await model.step(batchAt(s), s, 1e-4);
     await model.readMetrics();
-    const clock = gpu.features.has("timestamp-query") ? new StepClock(gpu, steps) : undefined;
+    await model.stepTimes(); // the warm-up steps', not reported
     const t0 = performance.now();
-    for (let s = warmup + 1; s <= warmup + steps; s++) {
-      await model.step(batchAt(s), s, 1e-4, clock);
-    }
+    for (let s = warmup + 1; s <= warmup + steps; s++) await model.step(batchAt(s), s, 1e-4);
     const m = await model.readMetrics();
     const ms = (performance.now() - t0) / steps;
-    const gpuMs = clock ? await clock.read() : [];
-    clock?.destroy();
+    const gpuMs = await model.stepTimes();
     if (values.profile) {
       const kinds = await model.profileStep(batchAt(warmup + steps + 1), warmup + steps + 1, 1e-4);
       profiles.push(profileTable(`${name} (${gemm})`, kinds, ms));
     }
     const probed: string[] = [];
     if (values.health) {
-      const probeClock = clock ? new StepClock(gpu, 2) : undefined;
+      const probeClock = gpu.features.has("timestamp-query") ? new StepClock(gpu, 2) : undefined;
       for (let s = warmup + steps + 2; s <= warmup + steps + 3; s++) {
         await model.stepWithHealth(batchAt(s), s, 1e-4, probeClock);
       }
@@ -195,7 +201,7 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
       );
     }
     rows.push([
-      name,
+      label,
       gemm,
       ms.toFixed(1),
       gpuMs.length > 0 ? `${median(gpuMs).toFixed(1)} / ${Math.max(...gpuMs).toFixed(1)}` : "—",

@@ -21,6 +21,7 @@ import type { BoundOp } from "../gpu/op.ts";
 import { readBuffer } from "../gpu/buffers.ts";
 import { timeOps } from "../gpu/timing.ts";
 import type { StepClock } from "../gpu/step_clock.ts";
+import { CompletionPacer } from "../gpu/pacer.ts";
 import { AdamwKernel } from "../../kernels/adamw/mod.ts";
 import { adamwHyper } from "../../kernels/adamw/reference.ts";
 import { ClipKernel } from "../../kernels/clip/mod.ts";
@@ -104,6 +105,12 @@ export interface StepConfig {
    * per operand, for {@link DecoderModel.stepWithHealth}; absent, nothing of it is built.
    */
   readonly health?: { readonly draws: number };
+  /**
+   * Before reading results back, sleep until the submitted work should be done (src/gpu/pacer.ts;
+   * needs `timestamp-query`). Default: on Dawn, where waiting on a busy GPU stalls, and not on
+   * Deno's WebGPU. It changes when the host waits, never what the GPU computes.
+   */
+  readonly pace?: boolean;
 }
 
 /** A parameter with its gradient and AdamW moments. */
@@ -221,6 +228,8 @@ export class DecoderModel {
   /** The health probe of the current build and the training step with it (`step_.health`). */
   #probe: HealthProbe | undefined;
   #trainWithProbe: BoundOp[] = [];
+  /** Times every submission (where the device has timestamps) and paces waits on Dawn. */
+  readonly #pacer: CompletionPacer | undefined;
 
   private constructor(
     gpu: Gpu,
@@ -258,6 +267,9 @@ export class DecoderModel {
       };
     });
     this.#checkAllocated();
+    this.#pacer = gpu.features.has("timestamp-query")
+      ? new CompletionPacer(gpu, { pace: step.pace ?? gpu.implementation.name === "dawn" })
+      : undefined;
   }
 
   /**
@@ -631,13 +643,53 @@ export class DecoderModel {
     }
   }
 
-  #submit(ops: BoundOp[], clock?: StepClock): void {
-    const enc = this.#gpu.device.createCommandEncoder({ label: "lpbench step" });
-    const pass = enc.beginComputePass(clock ? { timestampWrites: clock.nextWrites() } : {});
+  /**
+   * Records `ops` into one compute pass and submits it, timestamped by `clock` where given, else
+   * by the pacer as a submission of `kind`.
+   */
+  #submit(ops: BoundOp[], kind: string, clock?: StepClock): void {
+    const enc = this.#gpu.device.createCommandEncoder({ label: `lpbench ${kind}` });
+    const pacer = this.#pacer;
+    const writes = clock ? clock.nextWrites() : pacer?.writes(kind);
+    if (clock) pacer?.expect(kind);
+    const pass = enc.beginComputePass(writes ? { timestampWrites: writes } : {});
     for (const o of ops) o.encode(pass);
     pass.end();
-    clock?.resolve(enc);
+    if (clock) clock.resolve(enc);
+    else pacer?.resolve(enc);
     this.#gpu.device.queue.submit([enc.finish()]);
+  }
+
+  /**
+   * Reads results back: sleeps first until the submitted work should be done (where pacing), then
+   * `read`s, then collects the submissions' GPU times.
+   */
+  async #wait<T>(read: () => Promise<T>): Promise<T> {
+    const pacer = this.#pacer;
+    await pacer?.settle();
+    const result = await read();
+    await pacer?.collect();
+    return result;
+  }
+
+  /** Waits (paced) for everything submitted so far; call before timing from the host. */
+  async finish(): Promise<void> {
+    await this.#wait(() => this.#gpu.device.queue.onSubmittedWorkDone());
+  }
+
+  /**
+   * GPU milliseconds of each training step submitted without a `clock` since the last call (from
+   * timestamps around the step's compute pass; empty without `timestamp-query`). Waits (paced) for
+   * everything submitted to finish.
+   */
+  async stepTimes(): Promise<number[]> {
+    await this.finish();
+    return this.#pacer?.take("train") ?? [];
+  }
+
+  /** Collects the pacer's timestamps when it cannot time another submission. */
+  async #roomToSubmit(): Promise<void> {
+    if (this.#pacer?.full) await this.finish();
   }
 
   /**
@@ -652,7 +704,7 @@ export class DecoderModel {
     clock?: StepClock,
   ): Promise<void> {
     await this.#prepareStep(batch, step, lr);
-    this.#submit(this.#train, clock);
+    this.#submit(this.#train, "train", clock);
   }
 
   /**
@@ -672,8 +724,8 @@ export class DecoderModel {
     const probe = this.#probe;
     if (!probe) throw new Error("stepWithHealth needs a model created with the health option");
     probe.setStep(this.step_.seed, step);
-    this.#submit(this.#trainWithProbe, clock);
-    return await probe.read(step);
+    this.#submit(this.#trainWithProbe, "probe", clock);
+    return await this.#wait(() => probe.read(step));
   }
 
   /**
@@ -685,6 +737,7 @@ export class DecoderModel {
     step: number,
     lr: number,
   ): Promise<void> {
+    await this.#roomToSubmit();
     const phase = this.#phaseAt(step);
     if (phase !== this.#phase) await this.#build(phase);
     this.#upload(batch, true);
@@ -704,6 +757,7 @@ export class DecoderModel {
     lr: number,
   ): Promise<{ kind: string; ms: number; ops: number }[]> {
     await this.#prepareStep(batch, step, lr);
+    await this.finish();
     const ms = await timeOps(this.#gpu, this.#train);
     const kinds = new Map<string, { ms: number; ops: number }>();
     this.#train.forEach((op, i) => {
@@ -715,18 +769,21 @@ export class DecoderModel {
 
   /** Runs the forward pass and the loss on a batch without updating anything; returns metrics. */
   async evaluate(batch: { inputs: Uint32Array; targets: Uint32Array }): Promise<StepMetrics> {
+    await this.#roomToSubmit();
     this.#upload(batch, false);
-    this.#submit(this.#eval);
+    this.#submit(this.#eval, "eval");
     return await this.readMetrics();
   }
 
   /** Reads the loss and accuracy of the last step or evaluation and the last gradient norm. */
   async readMetrics(): Promise<StepMetrics> {
     const device = this.#gpu.device;
-    const [m, c] = await Promise.all([
-      readBuffer(device, this.#metrics, XENT_METRICS_BYTES),
-      readBuffer(device, this.#clipOut, CLIP_BYTES),
-    ]);
+    const [m, c] = await this.#wait(() =>
+      Promise.all([
+        readBuffer(device, this.#metrics, XENT_METRICS_BYTES),
+        readBuffer(device, this.#clipOut, CLIP_BYTES),
+      ])
+    );
     const metrics = new Float32Array(m);
     return { loss: metrics[0], accuracy: metrics[1], gradNorm: new Float32Array(c)[0] };
   }
@@ -735,7 +792,9 @@ export class DecoderModel {
   async read(name: string, which: "p" | "g" | "m" | "v" = "p"): Promise<Float32Array> {
     const p = this.params.find((q) => q.spec.name === name);
     if (!p) throw new RangeError(`unknown parameter ${JSON.stringify(name)}`);
-    return new Float32Array(await readBuffer(this.#gpu.device, p[which], p.size * 4));
+    return new Float32Array(
+      await this.#wait(() => readBuffer(this.#gpu.device, p[which], p.size * 4)),
+    );
   }
 
   /** Writes a parameter (or its moments), e.g. from a checkpoint. */
@@ -751,6 +810,7 @@ export class DecoderModel {
   /** Frees every GPU buffer the model owns. */
   destroy(): void {
     this.#probe?.destroy();
+    this.#pacer?.destroy();
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
     for (const b of [...this.#buffers, ...this.#buildBuffers]) b.destroy();
   }

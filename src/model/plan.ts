@@ -191,8 +191,8 @@ export function gemmPaths(plan: ModelPlan): LinearPaths[] {
 }
 
 /**
- * Every linear layer of a model plan with its name (`blocks.<i>.<key>`, then `lm_head`), blocks in
- * order, then the LM head.
+ * Every linear layer of a model plan with its name (its plan's label: `blocks.<i>.<name>` as the
+ * parameter is named, e.g. `blocks.1.in_proj`, then `lm_head`), blocks in order, then the LM head.
  *
  * @example
  * ```ts
@@ -206,14 +206,9 @@ export function gemmPaths(plan: ModelPlan): LinearPaths[] {
  */
 export function namedLinears(plan: ModelPlan): [string, LinearPlan][] {
   return [
-    ...plan.blocks.flatMap((b, i) =>
-      Object.entries(b.block.linears as Record<string, LinearPlan>).map(([name, p]): [
-        string,
-        LinearPlan,
-      ] => [`blocks.${i}.${name}`, p])
-    ),
-    ["lm_head", plan.head.linear],
-  ];
+    ...plan.blocks.flatMap((b) => Object.values(b.block.linears as Record<string, LinearPlan>)),
+    plan.head.linear,
+  ].map((p): [string, LinearPlan] => [p.label, p]);
 }
 
 /**

@@ -15,7 +15,6 @@ import type { Gpu } from "../gpu/device.ts";
 import { healthAlarms } from "../health/alarms.ts";
 import type { HealthAlarm, HealthConfig, HealthPoint, HealthResult } from "../health/types.ts";
 import { DecoderModel } from "../model/decoder.ts";
-import { StepClock } from "../gpu/step_clock.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { LinearPaths } from "../model/plan.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
@@ -184,9 +183,7 @@ export async function train(
     ...(config.matrixUnits === false ? { matrixUnits: false } : {}),
     ...(config.health ? { health: { draws: config.health.draws } } : {}),
   });
-  const clock = gpu.features.has("timestamp-query")
-    ? new StepClock(gpu, Math.min(logEvery, 2048))
-    : undefined;
+  const timed = gpu.features.has("timestamp-query");
   try {
     let start = 1;
     if (options.resumeFrom) {
@@ -206,12 +203,6 @@ export async function train(
     const evalCurve: CurvePoint[] = [];
     const windows: number[] = [];
     const gpuSteps: number[] = [];
-    /** Reads the GPU times of the steps up to `step`, keeping those after warm-up. */
-    const readClock = async (step: number) => {
-      if (!clock) return;
-      const ms = await clock.read();
-      gpuSteps.push(...ms.slice(Math.max(0, start + warmup - (step - ms.length + 1))));
-    };
     let divergedAt: number | undefined;
     let windowStart = performance.now();
     let windowSteps = 0;
@@ -223,12 +214,11 @@ export async function train(
     let stoppedAt: number | null = null;
     for (let step = start; step <= last; step++) {
       if (step === start + warmup) {
-        await gpu.device.queue.onSubmittedWorkDone();
+        await model.stepTimes(); // the warm-up steps' GPU times, not counted
         windowStart = performance.now();
         windowSteps = 0;
       }
       const batch = data.batch("train", step - 1, sample);
-      if (clock && clock.pending === clock.capacity) await readClock(step - 1);
       const lr = lrAt(config.schedule, step - 1, config.steps);
       if (health && (step % health.every === 0 || step === last)) {
         // A probed step is timed by nobody: the window restarts after it.
@@ -240,12 +230,12 @@ export async function train(
         windowStart = performance.now();
         windowSteps = 0;
       } else {
-        await model.step(batch, step, lr, clock);
+        await model.step(batch, step, lr);
         windowSteps++;
       }
       if (step % logEvery === 0 || step === last || stoppedAt !== null) {
         const m = await model.readMetrics();
-        await readClock(step);
+        if (step >= start + warmup) gpuSteps.push(...await model.stepTimes());
         const now = performance.now();
         if (windowSteps > 0) {
           msPerStep = (now - windowStart) / windowSteps;
@@ -287,7 +277,7 @@ export async function train(
       if (stoppedAt !== null) break;
     }
     const msP50 = percentile(windows, 0.5);
-    const stepMs: StepTimes = clock
+    const stepMs: StepTimes = timed
       ? { p50: percentile(gpuSteps, 0.5), p99: percentile(gpuSteps, 0.99), clock: "gpu" }
       : { p50: msP50, p99: percentile(windows, 0.99), clock: "window" };
     return {
@@ -302,7 +292,6 @@ export async function train(
       ...(health ? { health: { config: health, points: healthPoints, alarms, stoppedAt } } : {}),
     };
   } finally {
-    clock?.destroy();
     model.destroy();
   }
 }

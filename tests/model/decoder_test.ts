@@ -114,3 +114,35 @@ Deno.test("NVFP4 GEMMs on packed codes give the fake-quant path's step up to f32
     assertOk(err < 1e-2, `gradient of ${name}: relative error ${err}`);
   }
 });
+
+Deno.test("pacing the waits changes nothing the model computes, and stepTimes gives one GPU time per step", async () => {
+  const gpu = await getGpu();
+  const run = async (pace: boolean) => {
+    const model = await DecoderModel.create(gpu, SMALL, POLICIES.nvfp4, {
+      batch: 2,
+      seed: 5,
+      totalSteps: 6,
+      clip: 1,
+      adamw: {},
+      pace,
+    });
+    const losses: number[] = [];
+    const times: number[][] = [];
+    for (let s = 1; s <= 6; s++) {
+      await model.step(batchOf(2 * SMALL.seqLen, SMALL.vocab, s), s, 1e-3);
+      if (s % 3 === 0) {
+        losses.push((await model.readMetrics()).loss);
+        times.push(await model.stepTimes());
+      }
+      await model.evaluate(batchOf(2 * SMALL.seqLen, SMALL.vocab, 100 + s));
+    }
+    const weights = await model.read("blocks.1.fc1");
+    model.destroy();
+    return { losses, times, weights };
+  };
+  const [paced, unpaced] = [await run(true), await run(false)];
+  assertStrictEquals(JSON.stringify(paced.losses), JSON.stringify(unpaced.losses));
+  assertOk(paced.weights.every((w, i) => Object.is(w, unpaced.weights[i])), "weights differ");
+  const timed = gpu.features.has("timestamp-query");
+  for (const t of paced.times) assertStrictEquals(t.length, timed ? 3 : 0);
+});

@@ -1,7 +1,7 @@
 import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
 import { estimateMemory } from "../../src/model/memory.ts";
-import { bufferBytes, planModel } from "../../src/model/plan.ts";
+import { bufferBytes, gemmPaths, planModel } from "../../src/model/plan.ts";
+import { type ModelConfig, paramSpecs } from "../../src/model/config.ts";
 import { uniformLinear } from "../../src/model/policy.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 
@@ -74,4 +74,12 @@ Deno.test("the late switch changes only the phase buffers, and the estimate take
     [...p.model, ...p.step].reduce((n, b) => n + bufferBytes(b.elements), 0);
   assertOk(bytes(after) < bytes(before), `${bytes(after)} vs ${bytes(before)}`);
   assertStrictEquals(estimateMemory(HYBRID, policy, 2, 10, units).bytes, bytes(before));
+});
+
+Deno.test("GEMM paths name each linear layer as its weight parameter is named (Mamba's in_proj, out_proj)", () => {
+  const plan = planModel(HYBRID, POLICIES.nvfp4, { batch: 2, totalSteps: 10 });
+  const layers = gemmPaths(plan).map((p) => p.layer);
+  assertEquals(layers.slice(0, 2), ["blocks.0.in_proj", "blocks.0.out_proj"]);
+  const weights = new Set(paramSpecs(HYBRID).map((p) => p.name));
+  for (const layer of layers.filter((l) => l !== "lm_head")) assertOk(weights.has(layer), layer);
 });
