@@ -60,6 +60,40 @@ export const MATRIX_GEMM_TILINGS: readonly Tiling<MatrixGemmTile>[] = [
 ];
 
 /**
+ * Padding (f16 values after each staged row in workgroup memory) per layout. Without it, a
+ * column-major staged slice (`tn`'s A, rows of 128 f16 = 256 bytes) or `nn`'s row-major B slice
+ * (the same) puts the rows of a 16×16 matrix load in the same memory banks; 8 f16 spreads them. On
+ * an H100 at 8192³ (2026-12-06, `bench/gemm_matrix.ts --tiles …/p8`): `tn` 91 → 162 TFLOP/s, `nn`
+ * 115 → 133, while `nt` (both slices rows of 16 f16) fell 169 → 142, so it stays unpadded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MATRIX_GEMM_PAD } from "./mod.ts";
+ * assert.equal(MATRIX_GEMM_PAD.nt, 0);
+ * ```
+ */
+export const MATRIX_GEMM_PAD: Readonly<Record<GemmLayout, number>> = { nt: 0, nn: 8, tn: 8 };
+
+/**
+ * The tilings a kernel of `layout` chooses from: {@link MATRIX_GEMM_TILINGS} with the layout's
+ * {@link MATRIX_GEMM_PAD}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matrixGemmTilings } from "./mod.ts";
+ * assert.equal(matrixGemmTilings("tn")[0].tile.pad, 8);
+ * ```
+ */
+export function matrixGemmTilings(layout: GemmLayout): Tiling<MatrixGemmTile>[] {
+  return MATRIX_GEMM_TILINGS.map((t) => ({
+    ...t,
+    tile: { ...t.tile, pad: MATRIX_GEMM_PAD[layout] },
+  }));
+}
+
+/**
  * Whether a device can run the kernel: it granted subgroup matrices, f16 and subgroups, and its
  * adapter offers f16 → f32 16×16×16 matrices with 32-wide subgroups (Dawn's
  * `adapter.info.subgroupMatrixConfigs`, where reported).
@@ -118,7 +152,7 @@ export interface MatrixGemmConfig {
    * `accumulate`.
    */
   readonly scaled?: boolean;
-  /** A fixed tiling; by default each bind picks one of {@link MATRIX_GEMM_TILINGS}. */
+  /** A fixed tiling; by default each bind picks one of {@link matrixGemmTilings}. */
   readonly tile?: MatrixGemmTile;
 }
 
@@ -207,7 +241,7 @@ export class MatrixGemmKernel {
     if (config.tile) checkMatrixTile(config.tile);
     const tilings = fittingTilings(
       gpu,
-      MATRIX_GEMM_TILINGS,
+      matrixGemmTilings(layout),
       (tile) => ({
         bytes: matrixGemmWorkgroupBytes(tile),
         invocations: matrixGemmWorkgroupSize(tile),

@@ -18,6 +18,13 @@ import type { Gpu } from "./device.ts";
 import { median } from "./timing.ts";
 import { StepClock } from "./step_clock.ts";
 
+/**
+ * What {@link CompletionPacer.settle} sleeps beyond the expected GPU time: the timestamps count
+ * each submission's compute pass, not the gaps between submissions, and a wait that starts while
+ * the GPU is still busy can stall.
+ */
+export const SETTLE_MARGIN = { relative: 0.03, ms: 1 } as const;
+
 /** Resolves after `ms` milliseconds. */
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -109,11 +116,12 @@ export class CompletionPacer {
   }
 
   /**
-   * When pacing, sleeps {@link msUntilIdle} (not at all while it is NaN); otherwise returns at once.
+   * When pacing, sleeps {@link msUntilIdle} and a margin ({@link SETTLE_MARGIN}; not at all while
+   * it is NaN); otherwise returns at once.
    */
   async settle(): Promise<void> {
     const ms = this.msUntilIdle();
-    if (this.pace && ms > 0) await sleep(ms);
+    if (this.pace && ms > 0) await sleep(ms * (1 + SETTLE_MARGIN.relative) + SETTLE_MARGIN.ms);
   }
 
   /**

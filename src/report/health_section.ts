@@ -158,7 +158,7 @@ export function healthSection(summary: SuiteSummary, chartDir: string): string[]
   return [
     "## Numeric health",
     wrap(
-      `Diagnostics of ${points.length} runs${
+      `Diagnostics of ${points.length} ${points.length === 1 ? "run" : "runs"}${
         without > 0 ? ` (${without} more have none)` : ""
       }, taken every ${every.join(" or ")} steps and at the last: each GEMM's operands ` +
         `re-quantized from their high-precision sources as training quantized them, and the ` +

@@ -143,6 +143,11 @@ function policyTable(s: SuiteSummary): string {
   return table([head, ...rows], ["l", ...head.slice(1).map(() => "r")]);
 }
 
+/** How many policies of a summary are compared with its baseline (all but the baseline). */
+function compared(s: SuiteSummary): number {
+  return s.policies.filter((p) => p.policy !== s.baseline).length;
+}
+
 function tableNotes(s: SuiteSummary): string[] {
   const warmup = s.records[0].spec.train.warmupSteps;
   const notes = [
@@ -150,8 +155,8 @@ function tableNotes(s: SuiteSummary): string[] {
     `over seeds (number of runs). Δ: difference of the means from \`${s.baseline}\`, relative to ` +
     `\`${s.baseline}\`, with its 95 % Welch confidence interval. p: two-sided Welch's t-test of ` +
     `the final losses against \`${s.baseline}\` (n/a with fewer than two runs on either side), ` +
-    `in parentheses after Holm's adjustment for comparing ${s.policies.length - 1} ` +
-    `${s.policies.length - 1 === 1 ? "policy" : "policies"} with one baseline (call a ` +
+    `in parentheses after Holm's adjustment for comparing ${compared(s)} ` +
+    `${compared(s) === 1 ? "policy" : "policies"} with one baseline (call a ` +
     `difference significant at 5 % only where this is ≤ 0.05). Seeds for 80 % power: runs per ` +
     `policy that a 5 % two-sided test needs to detect the observed difference 4 times in 5, ` +
     `given the seeds' spread (normal approximation); with fewer seeds than that, a difference ` +
@@ -303,7 +308,10 @@ export async function renderReport(
     `# ${suite}`,
     ...(options.description ? [paragraph(options.description)] : []),
     paragraph(
-      `${s.policies.length} precision policies compared with the baseline \`${s.baseline}\` ` +
+      (s.policies.some((p) => p.policy === s.baseline)
+        ? `${s.policies.length} precision policies compared with the baseline \`${s.baseline}\` `
+        : `${s.policies.length} precision ${s.policies.length === 1 ? "policy" : "policies"} ` +
+          `without runs of the baseline \`${s.baseline}\` yet (so no differences from it), `) +
         `on the same model, data and seeds. ${when(s)}`,
     ),
     setupLines(s.records.map((r) => r.spec), s.records.find((r) => r.data)?.data).map(bullet)

@@ -92,6 +92,7 @@ const small = (i: number) => ((i * 2654435761) >>> 0) % 9 - 4;
 const TILES: MatrixGemmTile[] = MATRIX_GEMM_TILINGS.flatMap(({ tile }) => [
   { ...tile, stages: 1 },
   { ...tile, stages: 2 },
+  { ...tile, stages: 2, pad: 8 },
   { ...tile, bk: 32, stages: 2, pad: 8, words: 1 },
   { ...tile, bk: 32, stages: 1, pad: 16, words: 2 },
 ]);

@@ -123,6 +123,12 @@ Deno.test("a missing baseline and superseded records are said in the caveats", a
     makeRecord({ policy: "nvfp4", seed: 0, evalLoss: 2.3, finishedAt: "2026-11-21T10:00:00Z" }),
   ]);
   assertOk(md.includes("**The baseline `bf16` has no runs**"));
+  assertOk(
+    md.replace(/\s+/g, " ").includes(
+      "1 precision policy without runs of the baseline `bf16` yet (so no differences from it), on",
+    ),
+  );
+  assertOk(md.replace(/\s+/g, " ").includes("comparing 1 policy with one baseline"));
   assertOk(md.includes("**1 older record of this suite is left out**: it comes"));
   assertStrictEquals(row(md, "nvfp4")[1], "2.2000 (1)");
   assertOk(!md.includes("relative-loss.svg"));
