@@ -29,7 +29,7 @@ import {
   planLinear,
   type PlannedBuffer,
 } from "./linear.ts";
-import { linearPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
+import { layerPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
 import {
   type AttentionPlan,
   type AttentionShared,
@@ -290,7 +290,7 @@ export function planModel(
       h: buf(`${label}.h`, M * D),
       rstd: buf(`${label}.rstd`, M),
     };
-    const p = linearPolicyAt(policy, i, kinds.length, step, totalSteps);
+    const p = (layer: string) => layerPolicyAt(policy, layer, i, kinds.length, step, totalSteps);
     if (kind === "attention") {
       return { ...residual, kind, block: planAttention(cfg, p, batch, units, label) };
     }

@@ -7,6 +7,7 @@
 
 import type { HadamardOptions } from "../formats/rht.ts";
 import { type FormatName, type FormatSpec, resolveFormat } from "../formats/spec.ts";
+import { layerMatches } from "./layer_match.ts";
 
 /** How one GEMM operand is quantized before the f32 GEMM (quantize → dequantize). */
 export interface OperandPolicy {
@@ -40,6 +41,12 @@ export interface PrecisionPolicy {
     readonly last: number;
     readonly policy: LinearPolicy;
   };
+  /**
+   * Per-layer selectors, Megatron's `--te-precision-config-file` semantics: the first selector whose
+   * glob `match` (src/model/layer_match.ts) matches a linear layer's name (`blocks.3.qkv`,
+   * `blocks.5.out_proj`) gives that layer's policy, before `highPrecisionBlocks` and `linear`.
+   */
+  readonly layers?: readonly { readonly match: string; readonly policy: LinearPolicy }[];
   /** From this fraction of the training steps on, every linear layer uses `policy`. */
   readonly switchTo?: { readonly atFraction: number; readonly policy: LinearPolicy };
   /** The LM head's operands: `fp32`, or `bf16`-rounded. Embeddings, norms, attention stay f32. */
@@ -65,9 +72,27 @@ export function uniformLinear(
   };
 }
 
-/** The linear policy of block `index` of `blocks`, at `step` of `totalSteps`. */
-export function linearPolicyAt(
+/**
+ * The linear policy of layer `layer` (e.g. `blocks.3.qkv`) in block `index` of `blocks`, at `step`
+ * of `totalSteps`: the late switch's once it is due, else the first matching selector's, else the
+ * high-precision blocks' for the first and last blocks, else the policy's own.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layerPolicyAt, uniformLinear } from "./policy.ts";
+ * const bf16 = uniformLinear("bf16");
+ * const policy = {
+ *   name: "p", head: "bf16", linear: uniformLinear("nvfp4"),
+ *   layers: [{ match: "blocks.*.qkv", policy: bf16 }],
+ * } as const;
+ * assert.equal(layerPolicyAt(policy, "blocks.2.qkv", 2, 4, 0, 10), bf16);
+ * assert.equal(layerPolicyAt(policy, "blocks.2.proj", 2, 4, 0, 10), policy.linear);
+ * ```
+ */
+export function layerPolicyAt(
   policy: PrecisionPolicy,
+  layer: string,
   index: number,
   blocks: number,
   step: number,
@@ -76,9 +101,32 @@ export function linearPolicyAt(
   if (policy.switchTo && step >= policy.switchTo.atFraction * totalSteps) {
     return policy.switchTo.policy;
   }
+  const selected = policy.layers?.find((s) => layerMatches(s.match, layer));
+  if (selected) return selected.policy;
   const hp = policy.highPrecisionBlocks;
   if (hp && (index < hp.first || index >= blocks - hp.last)) return hp.policy;
   return policy.linear;
+}
+
+/**
+ * The linear policy of each layer of a block: one for all, or one per layer name (`blocks.3.qkv`).
+ */
+export type LayerPolicies = LinearPolicy | ((layer: string) => LinearPolicy);
+
+/**
+ * The policy {@link LayerPolicies} give layer `layer`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { policyOfLayer, uniformLinear } from "./policy.ts";
+ * const bf16 = uniformLinear("bf16");
+ * assert.equal(policyOfLayer(bf16, "blocks.0.fc1"), bf16);
+ * assert.equal(policyOfLayer(() => bf16, "blocks.0.fc1"), bf16);
+ * ```
+ */
+export function policyOfLayer(policies: LayerPolicies, layer: string): LinearPolicy {
+  return typeof policies === "function" ? policies(layer) : policies;
 }
 
 /** Whether an operand policy leaves values untouched. */

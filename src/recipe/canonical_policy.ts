@@ -135,6 +135,9 @@ export function canonicalPolicy(p: PrecisionPolicy): PrecisionPolicy {
   return {
     name: p.name,
     linear: canonicalLinear(p.linear),
+    ...(p.layers
+      ? { layers: p.layers.map((l) => ({ match: l.match, policy: canonicalLinear(l.policy) })) }
+      : {}),
     ...(hp && hp.first + hp.last > 0
       ? {
         highPrecisionBlocks: { first: hp.first, last: hp.last, policy: canonicalLinear(hp.policy) },

@@ -12,11 +12,13 @@
 import { blockShape, resolveFormat } from "../formats/spec.ts";
 import { type BlockKind, blockKinds, mambaDims, type ModelConfig } from "../model/config.ts";
 import {
+  layerPolicyAt,
   layoutFree,
   type LinearPolicy,
   type OperandPolicy,
   type PrecisionPolicy,
 } from "../model/policy.ts";
+import { layerMatches } from "../model/layer_match.ts";
 import type { KeyPath, Problem } from "./problems.ts";
 import type { SourceFile } from "./source.ts";
 
@@ -43,10 +45,10 @@ const DI: Dim = { key: "d_inner", factor: 1 };
 const IN: Dim = { key: "in_proj", factor: 1 };
 
 /** The linear layers of a block kind as [outputs n, inputs k]. */
-function layers(kind: BlockKind, model: ModelConfig): [Dim, Dim][] {
-  if (kind === "attention") return [[D(3), D()], [D(), D()]];
-  if (kind === "mamba") return [[IN, D()], [D(), DI]];
-  return [[F(model.mlp === "swiglu" ? 2 : 1), D()], [D(), F()]];
+function layers(kind: BlockKind, model: ModelConfig): [string, Dim, Dim][] {
+  if (kind === "attention") return [["qkv", D(3), D()], ["proj", D(), D()]];
+  if (kind === "mamba") return [["in_proj", IN, D()], ["out_proj", D(), DI]];
+  return [["fc1", F(model.mlp === "swiglu" ? 2 : 1), D()], ["fc2", D(), F()]];
 }
 
 /** The [rows, cols] each operand is quantized as (blocks along cols), as `linear.ts` does. */
@@ -82,10 +84,14 @@ function needs(p: LinearPolicy, n: Dim, k: Dim): Need[] {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-/** The linear policies that block `i` of `blocks` uses over a run. */
-function linearsOf(policy: PrecisionPolicy, i: number, blocks: number): LinearPolicy[] {
-  const hp = policy.highPrecisionBlocks;
-  const own = hp && (i < hp.first || i >= blocks - hp.last) ? hp.policy : policy.linear;
+/** The linear policies that layer `layer` of block `i` of `blocks` uses over a run. */
+function linearsOf(
+  policy: PrecisionPolicy,
+  layer: string,
+  i: number,
+  blocks: number,
+): LinearPolicy[] {
+  const own = layerPolicyAt(policy, layer, i, blocks, 0, 1);
   return policy.switchTo ? [own, policy.switchTo.policy] : [own];
 }
 
@@ -136,9 +142,19 @@ export function dimensionProblems(
     in_proj: mamba.inProj,
   };
   const worst = new Map<Dim["key"], { multiple: number; why: string }>();
+  const names = kinds.flatMap((kind, i) => layers(kind, model).map(([l]) => `blocks.${i}.${l}`));
+  policy.layers?.forEach((selector, j) => {
+    if (!names.some((name) => layerMatches(selector.match, name))) {
+      problems.push(src.problem(
+        [...policyAt, "layers", j, "match"],
+        `matches no linear layer of model.pattern "${model.pattern}" (its layers are named ` +
+          `${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""})`,
+      ));
+    }
+  });
   kinds.forEach((kind, i) => {
-    for (const linear of linearsOf(policy, i, kinds.length)) {
-      for (const [n, k] of layers(kind, model)) {
+    for (const [l, n, k] of layers(kind, model)) {
+      for (const linear of linearsOf(policy, `blocks.${i}.${l}`, i, kinds.length)) {
         for (const need of needs(linear, n, k)) {
           const multiple = need.multiple / gcd(need.multiple, need.dim.factor);
           const prev = worst.get(need.dim.key);

@@ -1,12 +1,19 @@
 /**
  * The expanded plan in words, for `--dry-run`: per recipe its model, data and training settings,
- * then one line per policy with its seeds and what it quantizes how.
+ * then one line per policy with its seeds and what it quantizes how, and under it the formats
+ * every linear layer resolves to (per-layer selectors and high-precision blocks applied).
  *
  * @module
  */
 
-import { blockKinds, describeBlocks, describeMamba } from "../model/config.ts";
-import type { LinearPolicy, OperandPolicy, PrecisionPolicy } from "../model/policy.ts";
+import { blockKinds, describeBlocks, describeMamba, type ModelConfig } from "../model/config.ts";
+import { namedLinears, planModel } from "../model/plan.ts";
+import {
+  layerPolicyAt,
+  type LinearPolicy,
+  type OperandPolicy,
+  type PrecisionPolicy,
+} from "../model/policy.ts";
 import type { Schedule } from "../train/schedule.ts";
 import { OPERANDS } from "./canonical_policy.ts";
 import type { RunSpec } from "./run_spec.ts";
@@ -34,8 +41,32 @@ function linearText(p: LinearPolicy): string {
   }`;
 }
 
+/**
+ * The resolved formats of every linear layer of `model` under `p` before any late switch, runs of
+ * layers with the same formats joined (`blocks.1.qkv … blocks.6.fc2 (12)`), the LM head last.
+ */
+function layerLines(p: PrecisionPolicy, model: ModelConfig): string[] {
+  const blocks = blockKinds(model.pattern).length;
+  const named = namedLinears(planModel(model, p, { batch: 1, totalSteps: 1 }));
+  const texts = named.map(([layer]): [string, string] => {
+    if (layer === "lm_head") return [layer, p.head];
+    const i = Number(layer.split(".")[1]);
+    return [layer, linearText(layerPolicyAt(p, layer, i, blocks, 0, 1))];
+  });
+  const lines: string[] = [];
+  for (let a = 0; a < texts.length;) {
+    let b = a;
+    while (b + 1 < texts.length && texts[b + 1][1] === texts[a][1]) b++;
+    const span = a === b ? texts[a][0] : `${texts[a][0]} … ${texts[b][0]} (${b - a + 1})`;
+    lines.push(`${span}: ${texts[a][1]}`);
+    a = b + 1;
+  }
+  return lines;
+}
+
 function policyText(p: PrecisionPolicy, blocks: number): string {
   const parts = [linearText(p.linear)];
+  for (const l of p.layers ?? []) parts.push(`layers ${l.match} ${linearText(l.policy)}`);
   const hp = p.highPrecisionBlocks;
   if (hp) {
     const first = hp.first > 0 ? `first ${hp.first}` : "";
@@ -104,6 +135,7 @@ function recipePlan(runs: readonly RunSpec[]): string[] {
     const mine = runs.filter((r) => r.policyName === name);
     const seeds = `seed${mine.length > 1 ? "s" : ""} ${mine.map((r) => r.seed).join(" ")}`;
     lines.push(`    ${name.padEnd(width)}  ${seeds}: ${policyText(mine[0].policy, kinds.length)}`);
+    for (const l of layerLines(mine[0].policy, m)) lines.push(`      ${l}`);
   }
   return lines;
 }

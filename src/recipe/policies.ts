@@ -2,12 +2,13 @@
  * Resolves policies as written into {@link PrecisionPolicy} objects: `extends` chains (a child
  * starts from its parent's resolved policy and changes what it names), the policies named by
  * `high_precision_blocks.policy` (default `bf16`) and `switch.to` (only their linear layers are
- * used), with cycles and unknown names reported where they are written.
+ * used) and by each `layers` selector's `policy`, with cycles and unknown names reported where
+ * they are written.
  *
  * Names are looked up where they are written: in a recipe, another policy of the recipe by that
  * name, else the preset (so `nvfp4: { extends: nvfp4 }` extends the preset); in a preset, only
- * presets. `high_precision_blocks` and `switch` replace the inherited ones whole (`none` removes
- * them); `head` is inherited unless given. A policy that extends nothing must give every
+ * presets. `high_precision_blocks`, `layers` and `switch` replace the inherited ones whole (`none`
+ * removes them); `head` is inherited unless given. A policy that extends nothing must give every
  * operand's format and the head.
  *
  * @module
@@ -98,6 +99,16 @@ export class PolicyResolver {
       const target = this.#linearOf(def, hpInput.policy ?? "bf16", at);
       hp = target && { first: hpInput.first, last: hpInput.last, policy: target };
     }
+    let layers = parent?.layers;
+    const layersInput = input.layers;
+    if (layersInput === "none") layers = undefined;
+    else if (layersInput !== undefined) {
+      const resolved = layersInput.map((l, j) => {
+        const policy = this.#linearOf(def, l.policy, [...path, "layers", j, "policy"]);
+        return policy && { match: l.match, policy };
+      });
+      layers = resolved.every((l) => l !== undefined) ? resolved : undefined;
+    }
     let switchTo = parent?.switchTo;
     const sw = input.switch;
     if (sw === "none") switchTo = undefined;
@@ -114,9 +125,11 @@ export class PolicyResolver {
     if (this.#problems.length > before || !linear || !head) return undefined;
     if (hpInput !== undefined && hpInput !== "none" && !hp) return undefined;
     if (sw !== undefined && sw !== "none" && !switchTo) return undefined;
+    if (layersInput !== undefined && layersInput !== "none" && !layers) return undefined;
     return canonicalPolicy({
       name: def.name,
       linear,
+      ...(layers ? { layers } : {}),
       ...(hp ? { highPrecisionBlocks: hp } : {}),
       ...(switchTo ? { switchTo } : {}),
       head,

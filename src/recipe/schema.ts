@@ -163,6 +163,21 @@ export const PolicySchema = z.strictObject({
     }),
   ], { error: 'expected { first, last, policy? } or "none"' })
     .describe("The first and last blocks kept in higher precision.").optional(),
+  layers: z.union([
+    z.literal("none"),
+    z.array(z.strictObject({
+      match: z.string().min(1).describe(
+        "Glob over linear-layer names such as blocks.3.qkv or blocks.5.out_proj: * matches any " +
+          "characters (dots too), ? one, [0-1] a class.",
+      ),
+      policy: name("Policy or preset whose linear layers the matching layers use."),
+    })).min(1),
+  ], { error: 'expected a list of { match, policy } or "none"' })
+    .describe(
+      "Per-layer selectors (Megatron's --te-precision-config-file): the first whose match fits " +
+        "a layer's name sets that layer's policy, before high_precision_blocks; a selector " +
+        "that matches no layer of the model is an error.",
+    ).optional(),
   switch: z.union([
     z.literal("none"),
     z.strictObject({

@@ -8,10 +8,8 @@
 
 import { bitsPerValue, resolveFormat } from "../formats/spec.ts";
 import { type ModelConfig, numel, paramSpecs } from "../model/config.ts";
-import { planModel } from "../model/plan.ts";
-import { linearPolicyAt, type PrecisionPolicy } from "../model/policy.ts";
-
-const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+import { namedLinears, planModel } from "../model/plan.ts";
+import type { PrecisionPolicy } from "../model/policy.ts";
 
 /**
  * Mean storage bits per linear weight of `policy` on `cfg` at the start of training.
@@ -37,16 +35,11 @@ export function weightBits(cfg: ModelConfig, policy: PrecisionPolicy): number {
   const plan = planModel(cfg, policy, { batch: 1, totalSteps: 1 });
   let bits = 0;
   let weights = 0;
-  plan.blocks.forEach((b, i) => {
-    const format = linearPolicyAt(policy, i, plan.blocks.length, 0, 1).fprop.w.format;
-    for (const name of Object.keys(b.block.linears)) {
-      const n = size(`blocks.${i}.${snake(name)}`);
-      bits += n * bitsPerValue(resolveFormat(format));
-      weights += n;
-    }
-  });
-  const head = size("lm_head");
-  bits += head * (policy.head === "bf16" ? 16 : 32);
-  weights += head;
+  // Each linear layer (the LM head too, in its fp32 or BF16) by its weight's Fprop format.
+  for (const [layer, p] of namedLinears(plan)) {
+    const n = size(layer);
+    bits += n * bitsPerValue(resolveFormat(p.fprop.b.policy.format));
+    weights += n;
+  }
   return bits / weights;
 }

@@ -83,7 +83,7 @@ Deno.test("filters and overrides the recipe cannot take are refused", () => {
   );
 });
 
-Deno.test("the plan names every run and what its policy does", () => {
+Deno.test("the plan names every run, what its policy does and what each layer resolves to", () => {
   const plan = describePlan(expandRuns(recipe, { seeds: [1, 2] }));
   assertEquals(plan.split("\n").slice(1), [
     '  model  "*-*-" (2 attention and 2 MLP blocks), d_model 64, 4 heads, d_ff 256 relu2, seq_len 32, vocab 256',
@@ -92,8 +92,14 @@ Deno.test("the plan names every run and what its policy does", () => {
     "         eval every 10 steps on 2 batches; loss logged every 10 steps; first 3 steps untimed",
     "  runs   6 (baseline bf16)",
     "    bf16   seeds 1 2: bf16; head bf16",
+    "      blocks.0.qkv … lm_head (9): bf16",
     "    nvfp4  seeds 1 2: fprop x nvfp4 w nvfp4-2d | dgrad dy nvfp4/sr w nvfp4-2d | wgrad dy nvfp4/sr+rht16 x nvfp4+rht16; first 1 + last 1 of 4 blocks bf16; head bf16",
+    "      blocks.0.qkv … blocks.0.proj (2): bf16",
+    "      blocks.1.fc1 … blocks.2.proj (4): fprop x nvfp4 w nvfp4-2d | dgrad dy nvfp4/sr w nvfp4-2d | wgrad dy nvfp4/sr+rht16 x nvfp4+rht16",
+    "      blocks.3.fc1 … lm_head (3): bf16",
     "    mxfp4  seeds 1 2: mxfp4; head bf16",
+    "      blocks.0.qkv … blocks.3.fc2 (8): mxfp4",
+    "      lm_head: bf16",
     "",
     "6 runs",
   ]);

@@ -20,7 +20,7 @@ import { AttentionKernel } from "../../../kernels/attention/mod.ts";
 import { RopeKernel } from "../../../kernels/rope/mod.ts";
 import type { ModelConfig } from "../config.ts";
 import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
-import type { LinearPolicy } from "../policy.ts";
+import { type LayerPolicies, policyOfLayer } from "../policy.ts";
 import {
   allocAll,
   type BlockIo,
@@ -73,7 +73,7 @@ export type AttentionPlan = BlockPlan<"qkv" | "att" | "lse", "qkv" | "proj">;
  */
 export function planAttention(
   cfg: ModelConfig,
-  policy: LinearPolicy,
+  policy: LayerPolicies,
   batch: number,
   units: GemmUnits,
   label: string,
@@ -87,8 +87,18 @@ export function planAttention(
       lse: { label: `${label}.lse`, elements: m * cfg.heads },
     },
     linears: {
-      qkv: planLinear(policy, { m, n: 3 * d, k: d }, units, `${label}.qkv`),
-      proj: planLinear(policy, { m, n: d, k: d }, units, `${label}.proj`),
+      qkv: planLinear(
+        policyOfLayer(policy, `${label}.qkv`),
+        { m, n: 3 * d, k: d },
+        units,
+        `${label}.qkv`,
+      ),
+      proj: planLinear(
+        policyOfLayer(policy, `${label}.proj`),
+        { m, n: d, k: d },
+        units,
+        `${label}.proj`,
+      ),
     },
   };
 }

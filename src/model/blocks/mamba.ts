@@ -26,7 +26,7 @@ import { SsdKernel } from "../../../kernels/ssd/mod.ts";
 import { ssdScratchElements } from "../../../kernels/ssd/reference.ts";
 import { mambaDims, type ModelConfig } from "../config.ts";
 import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
-import type { LinearPolicy } from "../policy.ts";
+import { type LayerPolicies, policyOfLayer } from "../policy.ts";
 import {
   allocAll,
   type BlockIo,
@@ -88,7 +88,7 @@ export type MambaPlan = BlockPlan<"inProj" | "xbc" | "y" | "o" | "rstd", "inProj
  */
 export function planMamba(
   cfg: ModelConfig,
-  policy: LinearPolicy,
+  policy: LayerPolicies,
   batch: number,
   units: GemmUnits,
   label: string,
@@ -109,13 +109,13 @@ export function planMamba(
     },
     linears: {
       inProj: planLinear(
-        policy,
+        policyOfLayer(policy, `${label}.in_proj`),
         { m: tokens, n: m.inProj, k: cfg.dModel },
         units,
         `${label}.in_proj`,
       ),
       outProj: planLinear(
-        policy,
+        policyOfLayer(policy, `${label}.out_proj`),
         { m: tokens, n: cfg.dModel, k: m.dInner },
         units,
         `${label}.out_proj`,

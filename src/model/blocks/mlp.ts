@@ -16,7 +16,7 @@ import type { Gpu } from "../../gpu/device.ts";
 import { ActivationKernel } from "../../../kernels/activation/mod.ts";
 import type { ModelConfig } from "../config.ts";
 import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
-import type { LinearPolicy } from "../policy.ts";
+import { type LayerPolicies, policyOfLayer } from "../policy.ts";
 import {
   allocAll,
   type BlockIo,
@@ -64,7 +64,7 @@ export type MlpPlan = BlockPlan<"u" | "a", "fc1" | "fc2">;
  */
 export function planMlp(
   cfg: ModelConfig,
-  policy: LinearPolicy,
+  policy: LayerPolicies,
   batch: number,
   units: GemmUnits,
   label: string,
@@ -78,8 +78,18 @@ export function planMlp(
       a: { label: `${label}.a`, elements: m * f },
     },
     linears: {
-      fc1: planLinear(policy, { m, n: upWidth(cfg), k: d }, units, `${label}.fc1`),
-      fc2: planLinear(policy, { m, n: d, k: f }, units, `${label}.fc2`),
+      fc1: planLinear(
+        policyOfLayer(policy, `${label}.fc1`),
+        { m, n: upWidth(cfg), k: d },
+        units,
+        `${label}.fc1`,
+      ),
+      fc2: planLinear(
+        policyOfLayer(policy, `${label}.fc2`),
+        { m, n: d, k: f },
+        units,
+        `${label}.fc2`,
+      ),
     },
   };
 }
