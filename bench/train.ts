@@ -233,7 +233,9 @@ export async function runTrainBenchmark(args: string[]): Promise<string> {
     `${describeMamba(cfg) ? `; ${describeMamba(cfg)}` : ""}; batch ${batch} × ${cfg.seqLen} = ` +
     `${tokens} tokens/step; AdamW; ${warmup} untimed steps, then ${steps} timed steps: ` +
     `ms/step and tokens/s by the wall clock until the GPU finished, GPU ms/step from timestamps ` +
-    `around each step's compute pass (src/gpu/step_clock.ts). GEMMs: how many GEMMs run on each path — \`f32\`: ` +
+    `around each step's compute pass (src/gpu/pacer.ts; on Dawn the model sleeps through the ` +
+    `expected GPU time before it waits, except in rows marked "waits unpaced"). GEMMs: how many ` +
+    `GEMMs run on each path — \`f32\`: ` +
     `fake-quantized operands (quantize → dequantize) on the f32 SIMT GEMM; \`packed\`: NVFP4 ` +
     `codes with dot4I8Packed; \`matrix\`: f16 operands on the matrix units with the tensor ` +
     `scales in the epilogue (src/model/linear.ts).`,
