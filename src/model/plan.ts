@@ -30,6 +30,7 @@ import {
   type PlannedBuffer,
 } from "./linear.ts";
 import { layerPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
+import { layerMatches } from "./layer_match.ts";
 import {
   type AttentionPlan,
   type AttentionShared,
@@ -240,6 +241,8 @@ const values = <T>(r: Readonly<Record<string, T>> | undefined): T[] => r ? Objec
 /**
  * Plans every buffer a model of `cfg` allocates under `policy` (see the module comment).
  *
+ * @throws {RangeError} for a per-layer selector of `policy` that matches no linear layer
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -297,6 +300,19 @@ export function planModel(
     if (kind === "mlp") return { ...residual, kind, block: planMlp(cfg, p, batch, units, label) };
     return { ...residual, kind, block: planMamba(cfg, p, batch, units, label) };
   });
+  const names = blocks.flatMap((b) =>
+    Object.values(b.block.linears as Record<string, LinearPlan>).map((l) => l.label)
+  );
+  for (const s of policy.layers ?? []) {
+    if (!names.some((name) => layerMatches(s.match, name))) {
+      throw new RangeError(
+        `policy "${policy.name}": layer selector "${s.match}" matches no linear layer of ` +
+          `pattern "${cfg.pattern}" (${names.slice(0, 4).join(", ")}${
+            names.length > 4 ? ", …" : ""
+          })`,
+      );
+    }
+  }
   const shared = {
     ...(kinds.includes("attention") ? { attention: planAttentionShared(cfg, batch) } : {}),
     ...(kinds.includes("mlp") ? { mlp: planMlpShared(cfg, batch) } : {}),

@@ -5,7 +5,7 @@
  * selector that matches no layer is an error where it is written.
  */
 
-import { assertEquals, assertOk } from "../assert.ts";
+import { assertEquals, assertOk, assertThrows } from "../assert.ts";
 import { namedLinears, planModel } from "../../src/model/plan.ts";
 import { describePlan } from "../../src/recipe/plan.ts";
 import { expandRuns } from "../../src/recipe/expand.ts";
@@ -78,4 +78,24 @@ Deno.test("a selector that matches no layer, or names an unknown policy, is repo
   assertEquals(unknown.map((l) => l.slice(0, l.indexOf(" ("))), [
     'recipe.yaml:28:42 policies.p.layers[0].policy: unknown policy or preset "bf17"',
   ]);
+});
+
+Deno.test("from code, planning a model whose selector matches no layer throws a RangeError naming it", () => {
+  const policy = {
+    ...POLICIES.nvfp4,
+    layers: [{ match: "*.out_proj", policy: POLICIES.bf16.linear }],
+  };
+  const cfg = {
+    pattern: "*-",
+    dModel: 32,
+    heads: 2,
+    dFf: 64,
+    seqLen: 8,
+    vocab: 64,
+    mlp: "relu2",
+  } as const;
+  assertThrows(() => planModel(cfg, policy, { batch: 2, totalSteps: 10 }), {
+    name: "RangeError",
+    message: /layer selector "\*\.out_proj" matches no linear layer of pattern "\*-"/,
+  });
 });
