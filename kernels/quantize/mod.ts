@@ -13,7 +13,12 @@ import { type BoundOp, type Dispatch, encodeDispatches } from "../../src/gpu/op.
 import { ELEMENTS } from "../../src/formats/elements.ts";
 import type { F16Operand } from "../../src/formats/f16.ts";
 import { f32FromBits } from "../../src/formats/fp32.ts";
-import { checkQuantizeArgs, Quantized, type QuantizeOptions } from "../../src/formats/quantize.ts";
+import {
+  checkQuantizeArgs,
+  Quantized,
+  type QuantizeOptions,
+  rhtSignKey,
+} from "../../src/formats/quantize.ts";
 import type { HadamardOptions } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
 import type { FormatName, FormatSpec, ResolvedFormat } from "../../src/formats/spec.ts";
@@ -224,10 +229,14 @@ export class BoundQuantize implements BoundOp {
     return this.#dispatches.length;
   }
 
-  /** Sets the stochastic-rounding stream key and the delayed FP8 scale for later submissions. */
-  setParams(key: number, scale = 1): void {
+  /**
+   * Sets the stochastic-rounding stream key, the delayed FP8 scale and the key random RHT signs
+   * are drawn from (default: `key`) for later submissions.
+   */
+  setParams(key: number, scale = 1, signKey = key): void {
     this.#words[1] = key >>> 0;
     new Float32Array(this.#words.buffer)[2] = scale;
+    this.#words[5] = signKey >>> 0;
     this.#device.queue.writeBuffer(this.#params, 0, this.#words);
   }
 
@@ -277,7 +286,7 @@ export async function runQuantizeKernel(
   cfg: KernelConfig,
   key: number,
   delayedScale = 1,
-  opts: { readonly health?: boolean } = {},
+  opts: { readonly health?: boolean; readonly signKey?: number } = {},
 ): Promise<{
   out: ArrayBuffer;
   scales: ArrayBuffer;
@@ -316,7 +325,7 @@ export async function runQuantizeKernel(
       ...(health ? { health: { buffer: health } } : {}),
     };
     const bound = kernel.bind(rows, cols, io);
-    bound.setParams(key, delayedScale);
+    bound.setParams(key, delayedScale, opts.signKey ?? key);
     const encoder = device.createCommandEncoder({ label: "quantizeGpu" });
     const pass = encoder.beginComputePass();
     bound.encode(pass);
@@ -350,7 +359,9 @@ function run(
 ) {
   const cfg = kernelConfig(spec, opts, output, cols);
   const scale = spec.kind === "fp8" && spec.scaling !== "current" ? spec.scaling!.scaleFor() : 1;
-  return runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, scale);
+  return runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, scale, {
+    signKey: rhtSignKey(opts),
+  });
 }
 
 /** Unpacks `n` codes of `bits` bits from little-endian u32 words. */

@@ -69,8 +69,13 @@ export interface KernelConfig {
   readonly format: KernelFormat;
   /** Stochastic rounding (else round to nearest even). */
   readonly stochastic: boolean;
-  /** A random Hadamard transform of `size` with these signs before quantizing. */
-  readonly rht?: { readonly size: number; readonly signs: readonly number[] };
+  /**
+   * A random Hadamard transform of `size` before quantizing, with these signs or with a vector
+   * drawn per submission from the stream key (`random`, src/formats/rht.ts randomSigns).
+   */
+  readonly rht?:
+    | { readonly size: number; readonly signs: readonly number[] }
+    | { readonly size: number; readonly random: true };
   /**
    * Fake-quant FP32 values, packed codes and scale bytes, or the f16 operand of the matrix-unit
    * GEMM (binary16 values whose tensor factor goes in stats[1]; `src/formats/f16.ts`).
@@ -184,7 +189,12 @@ export function kernelConfig(
   } else {
     format = spec;
   }
-  const rht = opts.rht ? resolveHadamard(cols, opts.rht) : undefined;
+  // Random signs are drawn in the kernel from the key of each submission (setParams).
+  const rht = !opts.rht
+    ? undefined
+    : opts.rht.signs === "random"
+    ? { size: resolveHadamard(cols, opts.rht, 0).size, random: true as const }
+    : resolveHadamard(cols, opts.rht);
   const stochastic = resolveRounding(opts).mode === "stochastic";
   return rht ? { format, stochastic, rht, output } : { format, stochastic, output };
 }
@@ -243,4 +253,27 @@ export function quantizeSizes(cfg: KernelConfig, rows: number, cols: number): Qu
     tileBytes: g.tiled ? (rows / 16) * (cols / 16) * 4 : 0,
     statsBytes: 8,
   };
+}
+
+/**
+ * Whether a quantizer needs a stream key per submission (`setParams`): stochastic rounding, or an
+ * RHT whose signs are drawn per step.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kernelConfig, needsKey } from "./reference.ts";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * const nvfp4 = resolveFormat("nvfp4");
+ * assert.equal(needsKey(kernelConfig(nvfp4, {}, "fake", 16)), false);
+ * assert.equal(needsKey(kernelConfig(nvfp4, { rht: { signs: "random" } }, "fake", 16)), true);
+ * ```
+ */
+export function needsKey(cfg: KernelConfig): boolean {
+  return cfg.stochastic || hasRandomSigns(cfg);
+}
+
+/** Whether a quantizer's RHT draws its signs per submission (from its signs key). */
+export function hasRandomSigns(cfg: KernelConfig): boolean {
+  return cfg.rht !== undefined && "random" in cfg.rht;
 }

@@ -24,6 +24,7 @@
  */
 
 import { f32Literal, wgslNumerics } from "../_wgsl/numerics.ts";
+import { RHT_SIGN_SALT } from "../../src/formats/rht.ts";
 import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
 import { MX_EMAX } from "../../src/formats/mx.ts";
 import { RECIP_6 } from "../../src/formats/nvfp4.ts";
@@ -44,7 +45,7 @@ struct Params {
   scale: f32,
   nb: u32,
   gx: u32,
-  _p0: u32,
+  sign_key: u32,
   _p1: u32,
   _p2: u32,
 }
@@ -88,13 +89,19 @@ const LOAD = V.map((i) => `var v${i} = ftz(t[${i}]);`);
 function rhtLines(rht: NonNullable<KernelConfig["rht"]>): string[] {
   const d = rht.size;
   const d4 = d / 4;
-  const words: number[] = [];
-  rht.signs.forEach((s, p) => {
-    if (s < 0) words[p >> 5] = ((words[p >> 5] ?? 0) | (1 << (p & 31))) >>> 0;
-  });
-  const word = (w: number) => `${(words[w] ?? 0) >>> 0}u`;
-  let pick = word(0);
-  for (let w = 1; w < d / 32; w++) pick = `select(${pick}, ${word(w)}, (q >> 3u) == ${w}u)`;
+  let pick: string;
+  if ("random" in rht) {
+    // This step's vector from the signs key (src/formats/rht.ts randomSigns): word q / 8.
+    pick = `rand_bits(mix32(params.sign_key ^ ${RHT_SIGN_SALT >>> 0}u), q >> 3u)`;
+  } else {
+    const words: number[] = [];
+    rht.signs.forEach((s, p) => {
+      if (s < 0) words[p >> 5] = ((words[p >> 5] ?? 0) | (1 << (p & 31))) >>> 0;
+    });
+    const word = (w: number) => `${(words[w] ?? 0) >>> 0}u`;
+    pick = word(0);
+    for (let w = 1; w < d / 32; w++) pick = `select(${pick}, ${word(w)}, (q >> 3u) == ${w}u)`;
+  }
   const lines = [
     `let q = lid % ${d4}u;`,
     `let sbits = ${pick} >> ((q * 4u) & 31u);`,

@@ -9,7 +9,7 @@
 import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "./elements.ts";
 import { fp8Scale } from "./fp8.ts";
 import { div32, f32Bits, f32FromBits, ftz, mul32 } from "./fp32.ts";
-import { hadamard, quantize, type QuantizeOptions } from "./quantize.ts";
+import { hadamard, quantize, type QuantizeOptions, rhtSignKey } from "./quantize.ts";
 import type { FormatName, FormatSpec } from "./spec.ts";
 
 const FLT_MAX = f32FromBits(0x7f7fffff);
@@ -59,7 +59,9 @@ export function operandStatsReference(
 ): OperandStats {
   const q = quantize(x, rows, cols, format, opts);
   const d = q.dequantize();
-  const v = opts.rht ? hadamard(x, rows, cols, opts.rht) : Float32Array.from(x, ftz);
+  const v = opts.rht
+    ? hadamard(x, rows, cols, opts.rht, rhtSignKey(opts))
+    : Float32Array.from(x, ftz);
   const s: OperandStats = {
     err2: 0,
     ref2: 0,

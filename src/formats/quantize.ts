@@ -25,6 +25,27 @@ import {
 export interface QuantizeOptions extends RoundingOptions {
   /** Apply the Random Hadamard Transform along each row before quantizing (amax taken after it). */
   rht?: HadamardOptions;
+  /**
+   * The tensor id whose stream at this seed and step random RHT signs come from (default
+   * `tensorId`): the two operands of a GEMM share it, so that both see the same transform.
+   */
+  rhtTensorId?: number;
+}
+
+/**
+ * The key random RHT signs are drawn from: `streamKey(seed, rhtTensorId ?? tensorId, step)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rhtSignKey } from "./quantize.ts";
+ * import { streamKey } from "./rng.ts";
+ * assert.equal(rhtSignKey({ seed: 1, tensorId: 2, step: 3 }), streamKey(1, 2, 3));
+ * assert.equal(rhtSignKey({ seed: 1, tensorId: 2, rhtTensorId: 9, step: 3 }), streamKey(1, 9, 3));
+ * ```
+ */
+export function rhtSignKey(opts: QuantizeOptions): number {
+  return resolveRounding({ ...opts, tensorId: opts.rhtTensorId ?? opts.tensorId }).key;
 }
 
 /** A quantized `[rows, cols]` tensor. */
@@ -171,7 +192,7 @@ export function checkQuantizeArgs(
     throw new RangeError(`rows (${r}) must be a multiple of the ${name} block height ${br}`);
   }
   if (opts.rht !== undefined) {
-    resolveHadamard(c, opts.rht);
+    resolveHadamard(c, opts.rht, rhtSignKey(opts));
     if (br > 1) {
       throw new RangeError(
         `rht cannot be combined with ${name}: 16×16 weight tiles get no RHT (NUMERICS.md §2.4)`,
@@ -195,7 +216,8 @@ function describe(v: unknown): string {
 
 /**
  * The RHT of each row of a row-major `[rows, cols]` tensor, in blocks of `size` (default 16) with
- * the fixed sign vector; inputs' subnormals are flushed first.
+ * the fixed sign vector (or the given one; random signs from the stream `key`); inputs' subnormals
+ * are flushed first.
  *
  * @example
  * ```ts
@@ -210,9 +232,10 @@ export function hadamard(
   rows: number,
   cols: number,
   opts: HadamardOptions = {},
+  key?: number,
 ): Float32Array {
   checkQuantizeArgs(x, rows, cols, "fp32");
-  const { signs } = resolveHadamard(cols, opts);
+  const { signs } = resolveHadamard(cols, opts, key);
   const out = Float32Array.from(x, ftz);
   for (let off = 0; off < out.length; off += signs.length) hadamardBlock(out, off, signs);
   return out;
@@ -246,7 +269,9 @@ export function quantize(
   opts: QuantizeOptions = {},
 ): Quantized {
   const spec = checkQuantizeArgs(x, rows, cols, format, opts);
-  const input = opts.rht ? hadamard(x, rows, cols, opts.rht) : Float32Array.from(x, ftz);
+  const input = opts.rht
+    ? hadamard(x, rows, cols, opts.rht, rhtSignKey(opts))
+    : Float32Array.from(x, ftz);
   const round = makeRounder(opts);
   let parts: QuantizedParts;
   switch (spec.kind) {

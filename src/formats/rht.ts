@@ -10,6 +10,7 @@
  */
 
 import { add32, mul32, sub32 } from "./fp32.ts";
+import { mix32, randomBits } from "./rng.ts";
 
 /**
  * TransformerEngine's fixed Wgrad sign vector (`get_wgrad_sign_vector`), also torchao's default;
@@ -46,12 +47,45 @@ export function defaultSigns(d: number): number[] {
 export interface HadamardOptions {
   /** Block size d: 16 (default), 32, 64 or 128. */
   size?: number;
-  /** d entries of ±1; defaults to {@link RHT_SIGNS_16} repeated. */
-  signs?: readonly number[];
+  /**
+   * d entries of ±1 (all +1: a deterministic Hadamard); defaults to {@link RHT_SIGNS_16} repeated.
+   * `"random"`: one vector per step, drawn ({@link randomSigns}) from the stream of
+   * `QuantizeOptions.rhtTensorId` (default the tensor's own id) at the seed and step, as Quartet II
+   * re-randomizes it; the two operands of a GEMM must share it.
+   */
+  signs?: readonly number[] | "random";
 }
 
-/** Checks hadamard arguments and returns the resolved size and signs. */
-export function resolveHadamard(cols: number, opts: HadamardOptions = {}): {
+/** Salt that separates the sign stream of a tensor's key from its rounding stream ("SIGN"). */
+export const RHT_SIGN_SALT = 0x5349474e;
+
+/**
+ * The random sign vector of size `d` for stream key `key` (a tensor at a step, src/formats/rng.ts):
+ * sign j is −1 where bit j % 32 of `randomBits(mix32(key ^ RHT_SIGN_SALT), ⌊j / 32⌋)` is set. The
+ * WGSL quantizer derives the same bits from the key it is given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { randomSigns } from "./rht.ts";
+ * assert.deepEqual(randomSigns(7, 16), randomSigns(7, 16));
+ * assert.notDeepEqual(randomSigns(7, 16), randomSigns(8, 16));
+ * assert.ok(randomSigns(7, 64).every((s) => s === 1 || s === -1));
+ * ```
+ */
+export function randomSigns(key: number, d: number): number[] {
+  const signKey = mix32((key ^ RHT_SIGN_SALT) >>> 0);
+  return Array.from(
+    { length: d },
+    (_, j) => ((randomBits(signKey, j >> 5) >>> (j & 31)) & 1) ? -1 : 1,
+  );
+}
+
+/**
+ * Checks hadamard arguments and returns the resolved size and signs; random signs come from `key`
+ * (the tensor's stream key at this step), which they then require.
+ */
+export function resolveHadamard(cols: number, opts: HadamardOptions = {}, key?: number): {
   size: number;
   signs: number[];
 } {
@@ -62,7 +96,14 @@ export function resolveHadamard(cols: number, opts: HadamardOptions = {}): {
   if (cols % size !== 0) {
     throw new RangeError(`cols (${cols}) must be a multiple of the Hadamard size ${size}`);
   }
-  const signs = opts.signs ? [...opts.signs] : defaultSigns(size);
+  if (opts.signs === "random" && key === undefined) {
+    throw new RangeError(`random RHT signs need the tensor's stream key`);
+  }
+  const signs = opts.signs === "random"
+    ? randomSigns(key!, size)
+    : opts.signs
+    ? [...opts.signs]
+    : defaultSigns(size);
   if (signs.length !== size || signs.some((s) => s !== 1 && s !== -1)) {
     throw new RangeError(
       `signs must hold ${size} entries of +1 or -1, got [${signs.join(", ")}]`,

@@ -34,7 +34,7 @@ import {
 import { type BoundQuantize, quantizeGrid, QuantizeKernel } from "../../kernels/quantize/mod.ts";
 import { HEALTH_FIELDS } from "../../kernels/quantize/health_wgsl.ts";
 import { HEALTH_EXTREMES, operandStatsOf } from "../../kernels/quantize/health.ts";
-import { type KernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
+import { type KernelConfig, needsKey, quantizeSizes } from "../../kernels/quantize/reference.ts";
 import {
   type GemmPlan,
   type LinearOps,
@@ -74,6 +74,14 @@ export function probeKey(seed: number, tensorId: number, step: number, draw: num
   return streamKey(seed, (0x80000000 | ((draw & 0x7f) << 24) | (tensorId & 0xffffff)) >>> 0, step);
 }
 
+/** A probe copy that takes keys: its training stream, its RHT signs stream and its draw. */
+interface Keyed {
+  readonly bound: BoundQuantize;
+  readonly tensorId: number;
+  readonly signId: number;
+  readonly draw: number;
+}
+
 interface Slot {
   readonly offset: number;
   readonly rows: number;
@@ -108,7 +116,7 @@ export class HealthProbe {
   readonly #gpu: Gpu;
   readonly #layers: { layer: string; gemms: GemmProbe[] }[];
   readonly #grads: { name: string; slot: Slot }[];
-  readonly #keyed: { bound: BoundQuantize; tensorId: number; draw: number }[];
+  readonly #keyed: Keyed[];
   readonly #partials: GPUBuffer;
   readonly #buffers: GPUBuffer[];
   readonly #ops: BoundOp[];
@@ -119,7 +127,7 @@ export class HealthProbe {
     beforeUpdate: BoundOp[];
     layers: { layer: string; gemms: GemmProbe[] }[];
     grads: { name: string; slot: Slot }[];
-    keyed: { bound: BoundQuantize; tensorId: number; draw: number }[];
+    keyed: Keyed[];
     partials: GPUBuffer;
     buffers: GPUBuffer[];
   }) {
@@ -183,7 +191,7 @@ export class HealthProbe {
     };
 
     const after = new Map<BoundOp, BoundOp[]>();
-    const keyed: { bound: BoundQuantize; tensorId: number; draw: number }[] = [];
+    const keyed: Keyed[] = [];
     for (const { gemms, ops } of layers) {
       const src = { x: ops.buffers.x, w: ops.buffers.w, dy: ops.buffers.dy };
       const list: BoundOp[] = [];
@@ -209,7 +217,10 @@ export class HealthProbe {
               ...(kernel.geometry.tiled ? { tileAmax: buf.tiles[side] } : {}),
               health: { buffer: partials, offset: s.offset * 4, size: s.rows * s.fields * 4 },
             });
-            if (p.stochastic) keyed.push({ bound, tensorId: tensorId ?? 0, draw });
+            if (needsKey(kernel.config)) {
+              const signId = ops.signIds.get(o) ?? tensorId ?? 0;
+              keyed.push({ bound, tensorId: tensorId ?? 0, signId, draw });
+            }
             list.push(bound);
           });
           return buf.q[side];
@@ -249,8 +260,9 @@ export class HealthProbe {
 
   /** Sets the stochastic-rounding keys of `step` (call before submitting the step). */
   setStep(seed: number, step: number): void {
-    for (const { bound, tensorId, draw } of this.#keyed) {
-      bound.setParams(probeKey(seed, tensorId, step, draw));
+    for (const { bound, tensorId, signId, draw } of this.#keyed) {
+      // Every draw transforms with training's signs; only the rounding stream differs.
+      bound.setParams(probeKey(seed, tensorId, step, draw), 1, streamKey(seed, signId, step));
     }
   }
 

@@ -27,8 +27,8 @@
  * A layer is planned first ({@link planLinear}: which path each GEMM takes and every buffer its
  * operand copies need, without a GPU), then built from that plan ({@link buildLinear}). The model's
  * buffer plan (`plan.ts`) lists the same buffers, so the memory estimate and the allocation agree
- * by construction. Stochastic-rounding tensor ids are drawn in the order Fprop A, B; Dgrad A, B;
- * Wgrad A, B, one per stochastically rounded copy.
+ * by construction. Stream tensor ids are drawn in the order Fprop A, B; Dgrad A, B; Wgrad A, B, one
+ * per copy that needs a key per step (stochastic rounding or random RHT signs).
  *
  * @module
  */
@@ -45,7 +45,12 @@ import type { GemmDims } from "../../kernels/gemm/reference.ts";
 import { hasF16Operand } from "../formats/f16.ts";
 import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
-import { kernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
+import {
+  hasRandomSigns,
+  kernelConfig,
+  needsKey,
+  quantizeSizes,
+} from "../../kernels/quantize/reference.ts";
 import type { PackedNvfp4GemmKernel } from "../../kernels/gemm_nvfp4/mod.ts";
 import { isIdentity, layoutFree, type LinearPolicy, type OperandPolicy } from "./policy.ts";
 
@@ -138,6 +143,11 @@ export interface LinearOps {
    * copy maps to the id of the Fprop copy it reuses).
    */
   readonly tensorIds: ReadonlyMap<OperandPlan, number>;
+  /**
+   * For operand copies with random RHT signs, the id of the stream their GEMM's shared sign vector
+   * is drawn from at each step.
+   */
+  readonly signIds: ReadonlyMap<OperandPlan, number>;
   /** Fprop: the operand copies, then the GEMM. */
   readonly forward: BoundOp[];
   /** Dgrad, then Wgrad, each its operand copies, then its GEMM. */
@@ -485,7 +495,11 @@ export function gemmUnits(
   };
 }
 
-type Keyed = { bound: BoundQuantize; tensorId: number };
+/**
+ * A copy whose quantizer takes a key per step: its stream's tensor id and, for random RHT signs,
+ * the id of the stream its GEMM's two operands draw their shared sign vector from.
+ */
+type Keyed = { bound: BoundQuantize; tensorId: number; random: boolean; signId?: number };
 
 /**
  * An operand copy on the GPU: the f32 copy or f16 operand (`out`) or the packed codes, its stats
@@ -523,7 +537,9 @@ async function copyOf(ctx: LayerContext, o: OperandPlan, src: GPUBuffer): Promis
     ...(tileAmax ? { tileAmax } : {}),
   });
   ops.push(bound);
-  const keyed = kernel.config.stochastic ? [{ bound, tensorId: ctx.nextTensorId() }] : [];
+  const keyed = needsKey(kernel.config)
+    ? [{ bound, tensorId: ctx.nextTensorId(), random: hasRandomSigns(kernel.config) }]
+    : [];
   return { out: out ?? src, codes, scales, stats, ops, keyed };
 }
 
@@ -539,6 +555,7 @@ export async function buildLinear(
   const sources = { x: bufs.x, w: bufs.w, dy: bufs.dy };
   const keyed: Keyed[] = [];
   const tensorIds = new Map<OperandPlan, number>();
+  const signIds = new Map<OperandPlan, number>();
   const fpropIds: Partial<Record<OperandPlan["source"], number>> = {};
   const fpropCopies: Partial<Record<OperandPlan["source"], Copy>> = {};
   const gemm = async (g: GemmPlan, c: GPUBuffer, fprop = false): Promise<BoundOp[]> => {
@@ -555,6 +572,13 @@ export async function buildLinear(
       copies.push(copy);
     }
     const [ca, cb] = copies;
+    // Random RHT signs: both operands of the GEMM transform with one vector per step.
+    const random = [ca, cb].flatMap((c) => c.keyed).filter((k) => k.random);
+    if (random.length > 0) {
+      const signId = ctx.nextTensorId();
+      for (const k of random) k.signId = signId;
+      for (const o of [g.a, g.b]) if (tensorIds.has(o)) signIds.set(o, signId);
+    }
     let op: BoundOp;
     if (g.kernel === "packed") {
       if (!ctx.packedGemm) throw new Error("the layer's plan needs a packed NVFP4 GEMM");
@@ -589,10 +613,17 @@ export async function buildLinear(
     plan,
     buffers: bufs,
     tensorIds,
+    signIds,
     forward,
     backward,
     setStep(seed, step) {
-      for (const { bound, tensorId } of keyed) bound.setParams(streamKey(seed, tensorId, step));
+      for (const { bound, tensorId, signId } of keyed) {
+        bound.setParams(
+          streamKey(seed, tensorId, step),
+          1,
+          streamKey(seed, signId ?? tensorId, step),
+        );
+      }
     },
     destroy() {
       for (const o of [...forward, ...backward]) o.destroy();

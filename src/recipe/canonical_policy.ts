@@ -62,10 +62,14 @@ export function canonicalFormat(format: FormatName | FormatSpec): FormatName | F
     (resolved as FormatSpec);
 }
 
-/** An RHT with its size spelled out and its signs only where they differ from the default. */
+/**
+ * An RHT with its size spelled out and its signs only where they differ from the default (a
+ * vector of d entries, or `"random"`).
+ */
 function canonicalRht(rht: HadamardOptions): HadamardOptions {
   const size = rht.size ?? 16;
   const signs = rht.signs;
+  if (signs === "random") return { size, signs };
   const isDefault = !signs || defaultSigns(size).every((s, i) => signs[i] === s);
   return isDefault ? { size } : { size, signs: [...signs] };
 }

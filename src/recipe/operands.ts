@@ -153,11 +153,21 @@ function settingsOf(patch: OperandPatchInput, at: Origin, problems: Problem[]): 
   if (patch.rht !== undefined) {
     const rht = patch.rht === "none"
       ? null
-      : { size: patch.rht.size, ...(patch.rht.signs ? { signs: patch.rht.signs } : {}) };
+      : { size: patch.rht.size, ...rhtSigns(patch.rht.size, patch.rht.signs) };
     out.rht = { value: rht, at: here("rht") };
   }
   if (patch.block !== undefined) out.block = { value: patch.block, at: here("block") };
   return out;
+}
+
+/** The `signs` of a recipe's `rht` as HadamardOptions: fixed is the default, none all +1. */
+function rhtSigns(
+  size: number,
+  signs: readonly number[] | "fixed" | "none" | "random" | undefined,
+): Pick<HadamardOptions, "signs"> {
+  if (signs === undefined || signs === "fixed") return {};
+  if (signs === "none") return { signs: Array(size).fill(1) };
+  return { signs };
 }
 
 /** A format as written, as a FormatName or FormatSpec; undefined (and a problem) for delayed. */
@@ -256,7 +266,7 @@ export function finishLinear(
     if (rht && spec.kind === "nvfp4" && spec.tile === "16x16") {
       flag(key, "an RHT cannot be combined with 16×16 NVFP4 tiles", op.rht, op.format);
     }
-    if (rht?.signs && rht.signs.length !== rht.size) {
+    if (rht?.signs && rht.signs !== "random" && rht.signs.length !== rht.size) {
       flag(key, `rht.signs must hold ${rht.size} entries, got ${rht.signs.length}`, op.rht);
     }
     ops.set(key, { format, rounding, ...(rht ? { rht } : {}) });

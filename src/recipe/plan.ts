@@ -18,7 +18,10 @@ import type { Schedule } from "../train/schedule.ts";
 import { OPERANDS } from "./canonical_policy.ts";
 import type { RunSpec } from "./run_spec.ts";
 
-/** An operand as `format`, plus `/sr` for stochastic rounding and `+rht16` for an RHT. */
+/**
+ * An operand as `format`, plus `/sr` for stochastic rounding and `+rht16` for an RHT (`/random`
+ * signs, `/nosign` for all +1, `/signs` for another fixed vector).
+ */
 function operandText(op: OperandPolicy): string {
   const f = op.format;
   const format = typeof f === "string"
@@ -29,7 +32,15 @@ function operandText(op: OperandPolicy): string {
     ? `nvfp4-${f.tile ?? "1x16"}`
     : `${f.kind}-${f.element}`;
   const sr = op.rounding === "stochastic" ? "/sr" : "";
-  return `${format}${sr}${op.rht ? `+rht${op.rht.size ?? 16}` : ""}`;
+  const signs = op.rht?.signs;
+  const signText = signs === undefined
+    ? ""
+    : signs === "random"
+    ? "/random"
+    : signs.every((s) => s === 1)
+    ? "/nosign"
+    : "/signs";
+  return `${format}${sr}${op.rht ? `+rht${op.rht.size ?? 16}${signText}` : ""}`;
 }
 
 /** A linear policy in one line: one format if all six operands agree, else per GEMM. */

@@ -80,10 +80,13 @@ const rht = z.union([
   z.literal("none"),
   z.strictObject({
     size: z.literal([16, 32, 64, 128]).describe("Transform size d (16, 32, 64 or 128)."),
-    signs: z.array(z.literal([1, -1])).describe(
-      "d signs; default TransformerEngine's fixed vector.",
-    )
-      .optional(),
+    signs: z.union([z.array(z.literal([1, -1])), z.enum(["fixed", "none", "random"])], {
+      error: 'expected a list of d signs (1 or -1), "fixed", "none" or "random"',
+    }).describe(
+      "fixed: TransformerEngine's fixed vector (default); none: all +1, a deterministic " +
+        "Hadamard; random: a vector per tensor and step from the tensor's random stream (as " +
+        "Quartet II); or a list of d signs.",
+    ).optional(),
   }),
 ], { error: 'expected { size, signs? } or "none"' })
   .describe("Random Hadamard Transform along the dot-product dimension, or none.");

@@ -1,7 +1,12 @@
-import { assertBitsEqual, assertStrictEquals } from "../assert.ts";
+import { assertBitsEqual, assertOk, assertStrictEquals } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
 import { fakeQuantizeGpu, hadamardGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
-import { hadamard, quantize, type QuantizeOptions } from "../../src/formats/quantize.ts";
+import {
+  hadamard,
+  quantize,
+  type QuantizeOptions,
+  rhtSignKey,
+} from "../../src/formats/quantize.ts";
 import { FORMAT_NAMES, type FormatName, type FormatSpec } from "../../src/formats/spec.ts";
 import { DelayedScaling } from "../../src/formats/fp8.ts";
 
@@ -53,6 +58,26 @@ Deno.test("quantizeGpu with the RHT (sizes 16–128) equals the CPU reference", 
     const signs = Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? -1 : 1));
     await assertMatches(x, 4, 256, "nvfp4", { rht: { signs } });
   });
+});
+
+Deno.test("random RHT signs: one vector per signs stream and step, equal on GPU and CPU", async (t) => {
+  const x = DISTRIBUTIONS.lognormal(4 * 256, 4);
+  for (const size of [16, 32, 64, 128]) {
+    for (const rounding of ["rne", "stochastic"] as const) {
+      await t.step(`nvfp4 rht ${size} random, ${rounding}`, async () => {
+        const opts = { rht: { size, signs: "random" as const }, rounding, seed: 2, tensorId: 3 };
+        await assertMatches(x, 4, 256, "nvfp4", { ...opts, step: 5, rhtTensorId: 8 });
+        await assertMatches(x, 4, 256, "mxfp4", { ...opts, step: 6 });
+      });
+    }
+  }
+  const y = (opts: QuantizeOptions) => hadamard(x, 4, 256, opts.rht, rhtSignKey(opts));
+  const at = { rht: { signs: "random" as const }, seed: 2, tensorId: 3, step: 5 };
+  const same = (a: Float32Array, b: Float32Array) => a.every((v, i) => Object.is(v, b[i]));
+  assertOk(same(y(at), y({ ...at, tensorId: 4, rhtTensorId: 3 })), "signs follow rhtTensorId");
+  assertOk(!same(y(at), y({ ...at, step: 6 })), "another step draws another vector");
+  assertOk(!same(y(at), y({ ...at, seed: 3 })), "another seed draws another vector");
+  assertOk(!same(y(at), y({ ...at, rht: {} })), "random signs are not the fixed vector");
 });
 
 Deno.test("hadamardGpu equals hadamard and the NUMERICS.md §9.2 vector", async () => {

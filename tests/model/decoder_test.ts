@@ -4,6 +4,7 @@ import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
+import { type LinearPolicy, uniformLinear } from "../../src/model/policy.ts";
 import { gemmUnits } from "../../src/model/linear.ts";
 import {
   assertEstimateIsAllocated,
@@ -145,4 +146,33 @@ Deno.test("pacing the waits changes nothing the model computes, and stepTimes gi
   assertOk(paced.weights.every((w, i) => Object.is(w, unpaced.weights[i])), "weights differ");
   const timed = gpu.features.has("timestamp-query");
   for (const t of paced.times) assertStrictEquals(t.length, timed ? 3 : 0);
+});
+
+Deno.test("random RHT signs: both Wgrad operands share one vector per step, so dW is the unrotated product", async () => {
+  const gpu = await getGpu();
+  const fp32 = uniformLinear("fp32");
+  const rht = { format: "fp32", rht: { size: 16, signs: "random" } } as const;
+  const rotated = { ...fp32, wgrad: { dy: rht, x: rht } };
+  const grads = async (linear: LinearPolicy) => {
+    const policy = { name: "p", linear, head: "fp32" } as const;
+    const model = await DecoderModel.create(gpu, SMALL, policy, {
+      batch: 2,
+      seed: 4,
+      totalSteps: 3,
+      clip: Infinity,
+      adamw: {},
+    });
+    const out: Float32Array[] = [];
+    for (let s = 1; s <= 2; s++) {
+      await model.step(batchOf(2 * SMALL.seqLen, SMALL.vocab, s), s, 0);
+      out.push(await model.read("blocks.1.fc1", "g"));
+    }
+    model.destroy();
+    return out;
+  };
+  const [plain, turned] = [await grads(fp32), await grads(rotated)];
+  for (const [i, g] of turned.entries()) {
+    const err = relativeError(g, plain[i]);
+    assertOk(err < 1e-5, `step ${i + 1}: relative error ${err}`);
+  }
 });

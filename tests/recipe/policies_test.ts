@@ -7,6 +7,8 @@
 import { assertEquals, assertOk } from "../assert.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { load, problems, withPolicies } from "./fixture.ts";
+import { describePlan } from "../../src/recipe/plan.ts";
+import { expandRuns } from "../../src/recipe/expand.ts";
 
 const policy = async (lines: string, name: string) => {
   const recipe = await load(withPolicies(`  bf16: { extends: bf16 }\n${lines}`));
@@ -200,4 +202,29 @@ Deno.test("fp8-delayed is reported in its preset file: delayed scaling cannot ru
     "delayed scaling cannot run yet: it needs an amax history per tensor, which neither a RunSpec " +
       "(plain JSON) nor the GPU linear layers keep; use scaling: current (preset fp8-current)",
   ));
+});
+
+Deno.test("rht signs: fixed is the default, none is all +1, random stays random, a list is kept", async () => {
+  const recipe = await load(withPolicies(
+    "  bf16: { extends: bf16 }\n" +
+      "  fixed: { extends: nvfp4, wgrad: { rht: { size: 16, signs: fixed } } }\n" +
+      "  nosign: { extends: nvfp4, wgrad: { rht: { size: 32, signs: none } } }\n" +
+      "  random: { extends: nvfp4, wgrad: { rht: { size: 16, signs: random } } }\n",
+  ));
+  const [, fixed, nosign, random] = recipe.policies;
+  assertEquals(fixed.linear, POLICIES.nvfp4.linear);
+  assertEquals(nosign.linear.wgrad.x.rht, { size: 32, signs: Array(32).fill(1) });
+  assertEquals(random.linear.wgrad.dy.rht, { size: 16, signs: "random" });
+  const text = describePlan(expandRuns(recipe).filter((r) => r.seed === 0));
+  assertOk(text.includes("wgrad dy nvfp4/sr+rht32/nosign x nvfp4+rht32/nosign"), text);
+  assertOk(text.includes("wgrad dy nvfp4/sr+rht16/random x nvfp4+rht16/random"), text);
+  const bad = await problems(withPolicies(
+    "  bf16: { extends: bf16 }\n  p: { extends: nvfp4, wgrad: { rht: { size: 16, signs: maybe } } }\n",
+  ));
+  assertEquals(bad.length, 1);
+  assertOk(
+    bad[0].startsWith("recipe.yaml:25:57 policies.p.wgrad.rht.signs: expected one of") &&
+      bad[0].includes('"random", got "maybe"'),
+    bad[0],
+  );
 });
