@@ -145,6 +145,13 @@ export function terminalWrite(): (line: string, transient: boolean) => void {
   };
 }
 
+/**
+ * Throughput for progress lines; "— tok/s" where no logging window was timed (every logged step a
+ * probed one, or fewer steps than the untimed warm-up).
+ */
+const tokensText = (tokensPerSecond: number) =>
+  `${Number.isFinite(tokensPerSecond) ? tokensPerSecond.toFixed(0) : "—"} tok/s`;
+
 const fmtTime = (s: number) =>
   s >= 3600
     ? `${(s / 3600).toFixed(1)}h`
@@ -249,7 +256,7 @@ export async function runSuite(
         const eta = (elapsed / p.step) * (steps - p.step);
         write(
           `${label} step ${p.step}/${steps} loss ${p.loss.toFixed(4)} ` +
-            `${p.tokensPerSecond.toFixed(0)} tok/s ETA ${fmtTime(eta)}`,
+            `${tokensText(p.tokensPerSecond)} ETA ${fmtTime(eta)}`,
           true,
         );
       },
@@ -290,7 +297,7 @@ export async function runSuite(
           ? `diverged at step ${result.divergedAt}`
           : `loss ${last?.loss.toFixed(4)}`
       }, ` +
-        `${result.tokensPerSecond.toFixed(0)} tok/s, ${fmtTime(record.durationSeconds)} → ${path}`,
+        `${tokensText(result.tokensPerSecond)}, ${fmtTime(record.durationSeconds)} → ${path}`,
       false,
     );
   }
