@@ -16,6 +16,7 @@ import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { describeGemmPaths } from "../../src/model/plan.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
+import type { OperandPolicy, PrecisionPolicy } from "../../src/model/policy.ts";
 import { randomBits, streamKey } from "../../src/formats/rng.ts";
 import { assertBitsEqual, assertOk, assertStrictEquals, relativeError } from "../assert.ts";
 
@@ -48,10 +49,22 @@ function batch() {
   };
 }
 
+/** The presets, and nvfp4 with Wgrad Hadamard signs drawn per GEMM and step. */
+function policyNamed(name: string): PrecisionPolicy {
+  if (name !== "nvfp4-rht-random") return POLICIES[name];
+  const { linear } = POLICIES.nvfp4;
+  const random = (o: OperandPolicy) => ({ ...o, rht: { size: 16, signs: "random" as const } });
+  return {
+    ...POLICIES.nvfp4,
+    name,
+    linear: { ...linear, wgrad: { dy: random(linear.wgrad.dy), x: random(linear.wgrad.x) } },
+  };
+}
+
 async function step(gpu: Gpu, policy: string, matrixUnits: boolean) {
   const cfg: StepConfig = { batch: BATCH, seed: 1, totalSteps: 1, clip: Infinity, adamw: {} };
   // Without the recipe's BF16 first and last blocks, so that every block runs the policy itself.
-  const p = { ...POLICIES[policy], highPrecisionBlocks: undefined };
+  const p = { ...policyNamed(policy), highPrecisionBlocks: undefined };
   const model = await DecoderModel.create(gpu, CFG, p, { ...cfg, matrixUnits });
   const paths = describeGemmPaths(model.gemmPaths);
   await model.step(batch(), 1, 0);
@@ -81,6 +94,7 @@ const GRAD_BOUND: Record<string, number> = {
   "fp8-current": 3e-2,
   mxfp4: 5e-2,
   nvfp4: 5e-2,
+  "nvfp4-rht-random": 5e-2,
 };
 
 for (const policy of Object.keys(GRAD_BOUND)) {

@@ -103,9 +103,11 @@ for (const format of F16_FORMATS) {
   });
 }
 
-Deno.test("the f16 operand of nvfp4 with the RHT equals the CPU replica", async () => {
+Deno.test("the f16 operand of nvfp4 with the RHT (fixed and random signs) equals the CPU replica", async () => {
   const x = DISTRIBUTIONS.lognormal(4 * 256, 8);
   await assertOperand(x, 4, 256, "nvfp4", { rht: { size: 16 }, rounding: "stochastic", seed: 1 });
+  const random = { rht: { size: 32, signs: "random" as const }, seed: 1, step: 4, rhtTensorId: 6 };
+  await assertOperand(x, 4, 256, "nvfp4", random);
 });
 
 Deno.test("the bf16 operand of a tensor spanning 60 binades rounds only its tiniest values", async () => {
