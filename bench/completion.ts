@@ -33,6 +33,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
 import { getGpu, type Gpu } from "../src/gpu/device.ts";
 import { parseGpuImplementation, useGpuImplementation } from "../src/gpu/implementation.ts";
 import { StepClock } from "../src/gpu/step_clock.ts";
@@ -223,9 +224,9 @@ export async function runCompletionBenchmark(args: string[]): Promise<string> {
   return await publishTable(text, values.out);
 }
 
-/** Resolves after `ms` milliseconds (at once for ms ≤ 0). */
-function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+/** Sleeps `ms` milliseconds; not at all (no timer) for ms ≤ 0, as a late timer can stall on Dawn. */
+async function settleFor(ms: number): Promise<void> {
+  if (ms > 0) await sleep(ms);
 }
 
 /** Times `steps` steps in `mode`; returns the table row. */
@@ -253,13 +254,15 @@ async function timeMode(
       const h = performance.now();
       await model.step(batch, advance(), 1e-4, clock);
       host += performance.now() - h;
-      if (mode === "each-settle") await sleep(settleMs - (performance.now() - h));
+      if (mode === "each-settle") await settleFor(settleMs - (performance.now() - h));
       if (mode.startsWith("each")) await queue.onSubmittedWorkDone();
     }
-    if (mode === "end-settle") await sleep(steps * settleMs - (performance.now() - t0));
+    if (mode === "end-settle") {
+      await sleep(Math.max(0, steps * settleMs - (performance.now() - t0)));
+    }
     if (mode === "end-sleep") {
       const s = performance.now();
-      await new Promise((r) => setTimeout(r, 3000));
+      await sleep(3000);
       slept = performance.now() - s;
     }
     const w = performance.now();

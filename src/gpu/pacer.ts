@@ -14,6 +14,7 @@
  * @module
  */
 
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Gpu } from "./device.ts";
 import { median } from "./timing.ts";
 import { StepClock } from "./step_clock.ts";
@@ -24,11 +25,6 @@ import { StepClock } from "./step_clock.ts";
  * the GPU is still busy can stall.
  */
 export const SETTLE_MARGIN = { relative: 0.03, ms: 1 } as const;
-
-/** Resolves after `ms` milliseconds. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Times submissions by kind and, when pacing, sleeps before waits until the GPU should be idle.

@@ -60,6 +60,45 @@ export function blockKinds(pattern: string): BlockKind[] {
   return [...pattern].map((c) => KIND_OF[c]);
 }
 
+/** The linear layers of each block kind, in the order a block runs them. */
+export const BLOCK_LINEARS = {
+  attention: ["qkv", "proj"],
+  mlp: ["fc1", "fc2"],
+  mamba: ["in_proj", "out_proj"],
+} as const satisfies Readonly<Record<BlockKind, readonly string[]>>;
+
+/** The role of a linear layer within its block (`qkv`, `fc2`, `out_proj`, …). */
+export type LinearRole = (typeof BLOCK_LINEARS)[BlockKind][number];
+
+/** One linear layer of the blocks of a pattern. */
+export interface LinearLayer {
+  /** Its name in records, plans and per-layer selectors: `blocks.<block>.<role>`. */
+  readonly name: string;
+  /** The index of its block in the pattern. */
+  readonly block: number;
+  /** Its block's kind. */
+  readonly kind: BlockKind;
+  readonly role: LinearRole;
+}
+
+/**
+ * Every linear layer of a pattern's blocks in model order (the LM head is not among them).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linearLayers } from "./config.ts";
+ * assert.deepEqual(linearLayers("*M").map((l) => l.name), [
+ *   "blocks.0.qkv", "blocks.0.proj", "blocks.1.in_proj", "blocks.1.out_proj",
+ * ]);
+ * ```
+ */
+export function linearLayers(pattern: string): LinearLayer[] {
+  return blockKinds(pattern).flatMap((kind, block) =>
+    BLOCK_LINEARS[kind].map((role) => ({ name: `blocks.${block}.${role}`, block, kind, role }))
+  );
+}
+
 /**
  * Block counts of a pattern in words, Mamba-2 first where there are any.
  *

@@ -19,7 +19,14 @@ import {
 import { normScratchElements } from "../../kernels/norm/reference.ts";
 import { CLIP_BYTES } from "../../kernels/clip/reference.ts";
 import { XENT_METRICS_BYTES } from "../../kernels/xent/reference.ts";
-import { blockKinds, type ModelConfig, numel, type ParamSpec, paramSpecs } from "./config.ts";
+import {
+  blockKinds,
+  linearLayers,
+  type ModelConfig,
+  numel,
+  type ParamSpec,
+  paramSpecs,
+} from "./config.ts";
 import {
   F32_GEMM_ONLY,
   type GemmPath,
@@ -29,8 +36,12 @@ import {
   planLinear,
   type PlannedBuffer,
 } from "./linear.ts";
-import { layerPolicyAt, type PrecisionPolicy, uniformLinear } from "./policy.ts";
-import { layerMatches } from "./layer_match.ts";
+import {
+  layerPolicyAt,
+  type PrecisionPolicy,
+  uniformLinear,
+  unmatchedSelectors,
+} from "./policy.ts";
 import {
   type AttentionPlan,
   type AttentionShared,
@@ -300,18 +311,15 @@ export function planModel(
     if (kind === "mlp") return { ...residual, kind, block: planMlp(cfg, p, batch, units, label) };
     return { ...residual, kind, block: planMamba(cfg, p, batch, units, label) };
   });
-  const names = blocks.flatMap((b) =>
-    Object.values(b.block.linears as Record<string, LinearPlan>).map((l) => l.label)
-  );
-  for (const s of policy.layers ?? []) {
-    if (!names.some((name) => layerMatches(s.match, name))) {
-      throw new RangeError(
-        `policy "${policy.name}": layer selector "${s.match}" matches no linear layer of ` +
-          `pattern "${cfg.pattern}" (${names.slice(0, 4).join(", ")}${
-            names.length > 4 ? ", …" : ""
-          })`,
-      );
-    }
+  const names = linearLayers(cfg.pattern).map((l) => l.name);
+  const [unmatched] = unmatchedSelectors(policy, names);
+  if (unmatched) {
+    throw new RangeError(
+      `policy "${policy.name}": layer selector "${unmatched.match}" matches no linear layer of ` +
+        `pattern "${cfg.pattern}" (${names.slice(0, 4).join(", ")}${
+          names.length > 4 ? ", …" : ""
+        })`,
+    );
   }
   const shared = {
     ...(kinds.includes("attention") ? { attention: planAttentionShared(cfg, batch) } : {}),

@@ -109,6 +109,30 @@ export function layerPolicyAt(
 }
 
 /**
+ * The per-layer selectors of `policy` that match none of the layer names `names`, with their
+ * index in `policy.layers` (an error: Megatron's semantics, issue 14 item 7).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uniformLinear, unmatchedSelectors } from "./policy.ts";
+ * const policy = {
+ *   name: "p", head: "bf16", linear: uniformLinear("nvfp4"),
+ *   layers: [{ match: "blocks.*.qkv", policy: uniformLinear("bf16") }, { match: "*.fc9", policy: uniformLinear("bf16") }],
+ * } as const;
+ * assert.deepEqual(unmatchedSelectors(policy, ["blocks.0.qkv", "blocks.0.proj"]), [{ index: 1, match: "*.fc9" }]);
+ * ```
+ */
+export function unmatchedSelectors(
+  policy: PrecisionPolicy,
+  names: readonly string[],
+): { index: number; match: string }[] {
+  return (policy.layers ?? []).flatMap((s, index) =>
+    names.some((name) => layerMatches(s.match, name)) ? [] : [{ index, match: s.match }]
+  );
+}
+
+/**
  * The linear policy of each layer of a block: one for all, or one per layer name (`blocks.3.qkv`).
  */
 export type LayerPolicies = LinearPolicy | ((layer: string) => LinearPolicy);

@@ -10,15 +10,21 @@
  */
 
 import { blockShape, resolveFormat } from "../formats/spec.ts";
-import { type BlockKind, blockKinds, mambaDims, type ModelConfig } from "../model/config.ts";
+import {
+  blockKinds,
+  linearLayers,
+  type LinearRole,
+  mambaDims,
+  type ModelConfig,
+} from "../model/config.ts";
 import {
   layerPolicyAt,
   layoutFree,
   type LinearPolicy,
   type OperandPolicy,
   type PrecisionPolicy,
+  unmatchedSelectors,
 } from "../model/policy.ts";
-import { layerMatches } from "../model/layer_match.ts";
 import type { KeyPath, Problem } from "./problems.ts";
 import type { SourceFile } from "./source.ts";
 
@@ -44,11 +50,17 @@ const M: Dim = { key: "tokens", factor: 1 };
 const DI: Dim = { key: "d_inner", factor: 1 };
 const IN: Dim = { key: "in_proj", factor: 1 };
 
-/** The linear layers of a block kind as [outputs n, inputs k]. */
-function layers(kind: BlockKind, model: ModelConfig): [string, Dim, Dim][] {
-  if (kind === "attention") return [["qkv", D(3), D()], ["proj", D(), D()]];
-  if (kind === "mamba") return [["in_proj", IN, D()], ["out_proj", D(), DI]];
-  return [["fc1", F(model.mlp === "swiglu" ? 2 : 1), D()], ["fc2", D(), F()]];
+/** A linear layer's [outputs n, inputs k]. */
+function layerDims(role: LinearRole, model: ModelConfig): [Dim, Dim] {
+  const dims: Record<LinearRole, [Dim, Dim]> = {
+    qkv: [D(3), D()],
+    proj: [D(), D()],
+    fc1: [F(model.mlp === "swiglu" ? 2 : 1), D()],
+    fc2: [D(), F()],
+    in_proj: [IN, D()],
+    out_proj: [D(), DI],
+  };
+  return dims[role];
 }
 
 /** The [rows, cols] each operand is quantized as (blocks along cols), as `linear.ts` does. */
@@ -142,29 +154,27 @@ export function dimensionProblems(
     in_proj: mamba.inProj,
   };
   const worst = new Map<Dim["key"], { multiple: number; why: string }>();
-  const names = kinds.flatMap((kind, i) => layers(kind, model).map(([l]) => `blocks.${i}.${l}`));
-  policy.layers?.forEach((selector, j) => {
-    if (!names.some((name) => layerMatches(selector.match, name))) {
-      problems.push(src.problem(
-        [...policyAt, "layers", j, "match"],
-        `matches no linear layer of model.pattern "${model.pattern}" (its layers are named ` +
-          `${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""})`,
-      ));
-    }
-  });
-  kinds.forEach((kind, i) => {
-    for (const [l, n, k] of layers(kind, model)) {
-      for (const linear of linearsOf(policy, `blocks.${i}.${l}`, i, kinds.length)) {
-        for (const need of needs(linear, n, k)) {
-          const multiple = need.multiple / gcd(need.multiple, need.dim.factor);
-          const prev = worst.get(need.dim.key);
-          if (value[need.dim.key] % multiple !== 0 && (!prev || multiple > prev.multiple)) {
-            worst.set(need.dim.key, { multiple, why: need.why });
-          }
+  const linears = linearLayers(model.pattern);
+  const names = linears.map((l) => l.name);
+  for (const { index } of unmatchedSelectors(policy, names)) {
+    problems.push(src.problem(
+      [...policyAt, "layers", index, "match"],
+      `matches no linear layer of model.pattern "${model.pattern}" (its layers are named ` +
+        `${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""})`,
+    ));
+  }
+  for (const layer of linears) {
+    const [n, k] = layerDims(layer.role, model);
+    for (const linear of linearsOf(policy, layer.name, layer.block, kinds.length)) {
+      for (const need of needs(linear, n, k)) {
+        const multiple = need.multiple / gcd(need.multiple, need.dim.factor);
+        const prev = worst.get(need.dim.key);
+        if (value[need.dim.key] % multiple !== 0 && (!prev || multiple > prev.multiple)) {
+          worst.set(need.dim.key, { multiple, why: need.why });
         }
       }
     }
-  });
+  }
   for (const [key, { multiple, why }] of worst) {
     const tail = `a multiple of ${multiple} for policy "${policy.name}" (${why})`;
     if (key === "tokens") {

@@ -6,8 +6,13 @@
  * @module
  */
 
-import { blockKinds, describeBlocks, describeMamba, type ModelConfig } from "../model/config.ts";
-import { namedLinears, planModel } from "../model/plan.ts";
+import {
+  blockKinds,
+  describeBlocks,
+  describeMamba,
+  linearLayers,
+  type ModelConfig,
+} from "../model/config.ts";
 import {
   layerPolicyAt,
   type LinearPolicy,
@@ -58,12 +63,13 @@ function linearText(p: LinearPolicy): string {
  */
 function layerLines(p: PrecisionPolicy, model: ModelConfig): string[] {
   const blocks = blockKinds(model.pattern).length;
-  const named = namedLinears(planModel(model, p, { batch: 1, totalSteps: 1 }));
-  const texts = named.map(([layer]): [string, string] => {
-    if (layer === "lm_head") return [layer, p.head];
-    const i = Number(layer.split(".")[1]);
-    return [layer, linearText(layerPolicyAt(p, layer, i, blocks, 0, 1))];
-  });
+  const texts: [string, string][] = [
+    ...linearLayers(model.pattern).map((l): [string, string] => [
+      l.name,
+      linearText(layerPolicyAt(p, l.name, l.block, blocks, 0, 1)),
+    ]),
+    ["lm_head", p.head],
+  ];
   const lines: string[] = [];
   for (let a = 0; a < texts.length;) {
     let b = a;

@@ -1,26 +1,14 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../../src/gpu/device.ts";
 import { CompletionPacer } from "../../src/gpu/pacer.ts";
-import { bindGroup, PipelineCache } from "../../src/gpu/pipelines.ts";
-import { BUSY_SHADER } from "./busy_shader.ts";
+import { busyPasses } from "./busy_shader.ts";
 
 /** A submitter of busy-shader passes, each timestamped by `pacer` under a kind. */
 async function busySubmitter(pacer: CompletionPacer) {
   const gpu = await getGpu();
-  const pipeline = await new PipelineCache(gpu.device).getAsync(BUSY_SHADER);
-  const buffer = gpu.device.createBuffer({ size: 4096 * 4, usage: GPUBufferUsage.STORAGE });
-  const group = bindGroup(gpu.device, pipeline, [buffer]);
-  const submit = (kind: string) => {
-    const encoder = gpu.device.createCommandEncoder();
-    const pass = encoder.beginComputePass({ timestampWrites: pacer.writes(kind) });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(64);
-    pass.end();
-    pacer.resolve(encoder);
-    gpu.device.queue.submit([encoder.finish()]);
-  };
-  return { gpu, submit, destroy: () => buffer.destroy() };
+  const busy = await busyPasses(gpu);
+  const submit = (kind: string) => busy.submit(pacer.writes(kind), (e) => pacer.resolve(e));
+  return { gpu, submit, destroy: busy.destroy };
 }
 
 Deno.test("a pacer times each submission under its kind and hands the times over once", async () => {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../../src/gpu/device.ts";
-import { bindGroup, PipelineCache } from "../../src/gpu/pipelines.ts";
 import { StepClock } from "../../src/gpu/step_clock.ts";
-import { BUSY_SHADER } from "./busy_shader.ts";
+import { busyPasses } from "./busy_shader.ts";
 
 Deno.test("a step clock gives one GPU time per timestamped pass, in order, and starts afresh after a read", async () => {
   const gpu = await getGpu();
@@ -10,20 +9,9 @@ Deno.test("a step clock gives one GPU time per timestamped pass, in order, and s
     assert.throws(() => new StepClock(gpu, 4), /lacks timestamp-query/);
     return;
   }
-  const pipeline = await new PipelineCache(gpu.device).getAsync(BUSY_SHADER);
-  const buffer = gpu.device.createBuffer({ size: 4096 * 4, usage: GPUBufferUsage.STORAGE });
-  const group = bindGroup(gpu.device, pipeline, [buffer]);
+  const busy = await busyPasses(gpu);
   const clock = new StepClock(gpu, 3);
-  const step = () => {
-    const encoder = gpu.device.createCommandEncoder();
-    const pass = encoder.beginComputePass({ timestampWrites: clock.nextWrites() });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(64);
-    pass.end();
-    clock.resolve(encoder);
-    gpu.device.queue.submit([encoder.finish()]);
-  };
+  const step = () => busy.submit(clock.nextWrites(), (e) => clock.resolve(e));
   gpu.device.pushErrorScope("validation");
   for (let i = 0; i < 3; i++) step();
   assert.equal(await gpu.device.popErrorScope(), null);
@@ -37,7 +25,7 @@ Deno.test("a step clock gives one GPU time per timestamped pass, in order, and s
   assert.equal((await clock.read()).length, 1);
   assert.deepEqual(await clock.read(), []);
   clock.destroy();
-  buffer.destroy();
+  busy.destroy();
 });
 
 Deno.test("a step clock refuses a capacity outside [1, 2048]", async () => {

@@ -80,22 +80,14 @@ Deno.test("a selector that matches no layer, or names an unknown policy, is repo
   ]);
 });
 
-Deno.test("from code, planning a model whose selector matches no layer throws a RangeError naming it", () => {
+Deno.test("from code, planning a model whose selector matches no layer throws a RangeError naming it", async () => {
+  const { model, train } = await load(withPolicies(SELECTED));
   const policy = {
     ...POLICIES.nvfp4,
     layers: [{ match: "*.out_proj", policy: POLICIES.bf16.linear }],
   };
-  const cfg = {
-    pattern: "*-",
-    dModel: 32,
-    heads: 2,
-    dFf: 64,
-    seqLen: 8,
-    vocab: 64,
-    mlp: "relu2",
-  } as const;
-  assertThrows(() => planModel(cfg, policy, { batch: 2, totalSteps: 10 }), {
+  assertThrows(() => planModel(model, policy, { batch: train.batch, totalSteps: 10 }), {
     name: "RangeError",
-    message: /layer selector "\*\.out_proj" matches no linear layer of pattern "\*-"/,
+    message: /layer selector "\*\.out_proj" matches no linear layer of pattern "\*-\*-"/,
   });
 });
