@@ -10,7 +10,7 @@
  *
  * Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] [--shapes MxNxK,...]
  *   [--layouts nt,nn,tn]
- *   [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] [--out file.md]
+ *   [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS|/r],...] [--iterations 10] [--out file.md]
  *
  * `--tiles` times the given tilings (e.g. `2x2/4x4/32/2`: 2×2 subgroups of 4×4 result matrices, K
  * slices of 32, two stages) instead of the kernel's own choice, one row each.
@@ -38,11 +38,11 @@ import { positiveList, uniformValues } from "./inputs.ts";
 import { benchMain, publishTable } from "./main.ts";
 
 const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8192] " +
-  "[--shapes MxNxK,...] [--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS],...] [--iterations 10] " +
+  "[--shapes MxNxK,...] [--layouts nt,nn,tn] [--tiles SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS|/r],...] [--iterations 10] " +
   "[--timing timestamp-query|wall-clock] [--out file.md]";
 
 /**
- * Parses `--tiles`: `SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS]`, comma-separated.
+ * Parses `--tiles`: `SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS|/r]`, comma-separated.
  *
  * @example
  * ```ts
@@ -51,15 +51,16 @@ const USAGE = "Usage: deno run -A bench/gemm_matrix.ts [--sizes 1024,2048,4096,8
  * assert.deepEqual(parseMatrixTiles("2x2/4x4/32/2/p8/w1"), [
  *   { sm: 2, sn: 2, tm: 4, tn: 4, bk: 32, stages: 2, pad: 8, words: 1 },
  * ]);
+ * assert.equal(parseMatrixTiles("2x2/4x4/16/2/r")[0].rotate, true);
  * ```
  */
 export function parseMatrixTiles(value: string): MatrixGemmTile[] {
   return value.split(",").map((text) => {
-    const m = /^(\d+)x(\d+)\/(\d+)x(\d+)\/(\d+)(?:\/([12]))?(?:\/p(\d+))?(?:\/w(\d))?$/
+    const m = /^(\d+)x(\d+)\/(\d+)x(\d+)\/(\d+)(?:\/([12]))?(?:\/p(\d+))?(?:\/(?:w(\d)|(r)))?$/
       .exec(text.trim());
     if (!m) {
       throw new RangeError(
-        `--tiles: expected SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS], got ${JSON.stringify(text)}`,
+        `--tiles: expected SMxSN/TMxTN/BK[/STAGES][/pPAD][/wWORDS|/r], got ${JSON.stringify(text)}`,
       );
     }
     const [sm, sn, tm, tn, bk] = m.slice(1, 6).map(Number);
@@ -72,6 +73,7 @@ export function parseMatrixTiles(value: string): MatrixGemmTile[] {
       ...(m[6] ? { stages: Number(m[6]) as 1 | 2 } : {}),
       ...(m[7] ? { pad: Number(m[7]) } : {}),
       ...(m[8] ? { words: Number(m[8]) as 1 | 2 | 4 } : {}),
+      ...(m[9] ? { rotate: true } : {}),
     };
     checkMatrixTile(tile);
     return tile;
@@ -211,6 +213,7 @@ export async function runMatrixGemmBenchmark(args: string[]): Promise<string> {
           "f16 matrix",
           `${tr}x${tc}x${tile.bk}/${tile.sm}x${tile.sn}${tile.stages === 2 ? "/2 stages" : ""}` +
           `${tile.pad ? `/pad ${tile.pad}` : ""}${tile.words ? `/${tile.words} words` : ""}` +
+          `${tile.rotate ? "/rotated" : ""}` +
           `${splits > 1 ? `/split-K ${splits}` : ""}`,
           size,
           matrixMs.toFixed(3),

@@ -62,6 +62,13 @@ export interface MatrixGemmTile {
    * unpacked into two f16 stores).
    */
   readonly words?: 1 | 2 | 4;
+  /**
+   * Rotate each invocation's f16 stores of a staged 4-word load (default false): at its j-th word
+   * store, invocation `lid` writes word (j + lid/8) mod 4 of its load instead of word j, so that the
+   * 32 invocations of a subgroup write 32 different memory banks rather than 8 (4-way conflicts);
+   * only with `words` 4.
+   */
+  readonly rotate?: boolean;
 }
 
 /** The side of the square result, left and right matrices (f16 → f32, M16N16K16). */
@@ -114,6 +121,9 @@ export function checkMatrixTile(tile: MatrixGemmTile): void {
   }
   if (tile.words !== undefined && ![1, 2, 4].includes(tile.words)) {
     throw new RangeError(`matrix GEMM tile: words must be 1, 2 or 4, got ${tile.words}`);
+  }
+  if (tile.rotate && (tile.words ?? 4) !== 4) {
+    throw new RangeError(`matrix GEMM tile: rotate needs words 4, got ${tile.words}`);
   }
 }
 

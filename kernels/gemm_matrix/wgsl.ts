@@ -6,7 +6,8 @@
  * Each workgroup owns one `(16·tm·sm) × (16·tn·sn)` tile of C (tile order of
  * kernels/_wgsl/tile_order.ts). Per K slice of `bk` values it copies A's and B's slices from storage
  * into workgroup memory, 2·`words` f16 per invocation and load (the operands are read as
- * arrays of u32 words, `vec4<u32>` by default), rows padded by `pad` f16, keeping each operand's storage orientation (row- or column-major as the layout
+ * arrays of u32 words, `vec4<u32>` by default; with `rotate`, each invocation stores the words of
+ * a load starting at word lid/8 mod 4, so a subgroup's f16 stores hit 32 banks), rows padded by `pad` f16, keeping each operand's storage orientation (row- or column-major as the layout
  * says), then every subgroup loads its `tm` left and `tn` right matrices from there and multiplies
  * them into its `tm × tn` f32 result matrices, which are stored to C (after adding C's old values
  * when accumulating) at the end. Two-stage tilings keep two buffers per operand: the next slice's
@@ -99,6 +100,7 @@ function stage(
   slice: Slice,
   words: number,
   stride: number,
+  rotate: boolean,
 ) {
   const halvesPerLoad = 2 * words;
   const vectors = (slice.rows * slice.cols) / halvesPerLoad;
@@ -115,10 +117,23 @@ function stage(
       `    var ${reg}${it} = ${wordsType(words)}();`,
       `    ${guard}{ ${rq} ${reg}${it} = ${src}[(${slice.at("r", "q")}) / ${halvesPerLoad}u]; }`,
     );
-    const unpack = parts.map((w, i) => `let h${i} = bitcast<vec2<f16>>(${w});`).join(" ");
+    // Rotated: the j-th word stored is word (j + rot) mod 4 of the load, at its own place.
+    // Word (i + rot) mod 4 by selects on constant components: indexing the loaded vector with
+    // `rot` itself put it in local memory on the H100 (3× slower GEMMs).
+    const rotated = (i: number) => {
+      const w = (d: number) => parts[(i + d) % 4];
+      return `select(select(select(${w(0)}, ${w(1)}, rot == 1u), ${w(2)}, rot == 2u), ${
+        w(3)
+      }, rot == 3u)`;
+    };
+    const unpack = parts.map((w, i) =>
+      `let h${i} = bitcast<vec2<f16>>(${rotate ? rotated(i) : w});`
+    ).join(" ");
+    const at = (t: number) =>
+      rotate ? `o + 2u * ((${t >> 1}u + rot) & 3u) + ${t & 1}u` : `o + ${t}u`;
     const halves = Array.from(
       { length: halvesPerLoad },
-      (_, t) => `${dst}[o + ${t}u] = h${t >> 1}.${"xy"[t & 1]};`,
+      (_, t) => `${dst}[${at(t)}] = h${t >> 1}.${"xy"[t & 1]};`,
     ).join(" ");
     stores.push(
       `    ${guard}{`,
@@ -197,9 +212,10 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     ),
     "    }",
   ];
+  const rotate = tile.rotate ?? false;
   const staged = (n: number) => ({
-    a: stage(`sa${n}`, "a_words", "ra", wg, aSlice, words, aStride),
-    b: stage(`sb${n}`, "b_words", "rb", wg, bSlice, words, bStride),
+    a: stage(`sa${n}`, "a_words", "ra", wg, aSlice, words, aStride, rotate),
+    b: stage(`sb${n}`, "b_words", "rb", wg, bSlice, words, bStride, rotate),
   });
   let loop: string[];
   if (stages === 1) {
@@ -273,6 +289,7 @@ export function matrixGemmShader(cfg: MatrixGemmShaderConfig): string {
     "fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,",
     "        @builtin(subgroup_id) sg: u32) {",
     tileOrigin({ bm, bn, tx: wg }),
+    ...(rotate ? ["  let rot = (lid / 8u) % 4u;"] : []),
     `  let mb = ${S * tm}u * (sg / ${tile.sn}u);`,
     `  let nb = ${S * tn}u * (sg % ${tile.sn}u);`,
     "  // K range wid.z of p.splits; split sums go unscaled to slab wid.z of the workspace bound as c.",

@@ -95,10 +95,15 @@ const TILES: MatrixGemmTile[] = MATRIX_GEMM_TILINGS.flatMap(({ tile }) => [
   { ...tile, stages: 2, pad: 8 },
   { ...tile, bk: 32, stages: 2, pad: 8, words: 1 },
   { ...tile, bk: 32, stages: 1, pad: 16, words: 2 },
+  { ...tile, stages: 1, rotate: true },
+  { ...tile, stages: 2, pad: 8, rotate: true },
+  { ...tile, bk: 32, stages: 2, rotate: true },
 ]);
 
 const tileName = (t: MatrixGemmTile) =>
-  `${t.sm}x${t.sn}/${t.tm}x${t.tn}/${t.bk}/${t.stages ?? 1}/p${t.pad ?? 0}/w${t.words ?? 4}`;
+  `${t.sm}x${t.sn}/${t.tm}x${t.tn}/${t.bk}/${t.stages ?? 1}/p${t.pad ?? 0}/${
+    t.rotate ? "r" : `w${t.words ?? 4}`
+  }`;
 
 for (const layout of GEMM_LAYOUTS) {
   for (const accumulate of [false, true]) {
