@@ -12,7 +12,9 @@
  * Kernels (bindings in order):
  * - `clear`: stats ← 0.
  * - `stats` (nvfp4, fp8 current scaling): stats[0] ← bits of the tensor amax (after the RHT); for
- *   16×16 tiles, `tileStats` also writes tile_amax[tileRow · nb + blockCol].
+ *   16×16 tiles, `tileStats` also writes tile_amax[tileRow · nb + blockCol]; row-scaled NVFP4
+ *   runs `rowStats` instead, and Four Over Six on 16×16 tiles adds `tileChoice` after `tileStats`
+ *   (both in `./nvfp4_wgsl.ts`).
  * - `quantize`: x → fake-quant FP32 `out`, packed `codes` + `scales`, or the f16 operand `out`
  *   (binary16 pairs in u32 words, src/formats/f16.ts); stats[1] ← tensor decode scale (the f16
  *   operand's factor); formats without a stats pass also reduce their amax into stats[0].
