@@ -23,8 +23,10 @@ import type { HadamardOptions } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
 import type { FormatName, FormatSpec, ResolvedFormat } from "../../src/formats/spec.ts";
 import {
+  choosesTiles,
   type Geometry,
   geometry,
+  isRowScaled,
   type KernelConfig,
   kernelConfig,
   paddedElements,
@@ -41,6 +43,7 @@ import {
   WORKGROUP,
 } from "./wgsl.ts";
 import { HEALTH_FIELDS } from "./health_wgsl.ts";
+import { rowStatsShader, tileChoiceShader } from "./nvfp4_wgsl.ts";
 
 /**
  * The buffers a bound kernel uses; `out` for fake-quant and f16 output, `codes`/`scales` for packed
@@ -49,7 +52,10 @@ import { HEALTH_FIELDS } from "./health_wgsl.ts";
 export interface QuantizeIo {
   /** Input `[rows, cols]` f32, zero-padded to `quantizeSizes(...).elements`. */
   x: GPUBuffer;
-  /** Stats words: amax bits, then the tensor decode scale bits. */
+  /**
+   * Stats words: amax bits, then the tensor decode scale bits (then, row-scaled NVFP4, each row's
+   * amax, S_enc and S_dec bits).
+   */
   stats: GPUBuffer;
   /** Fake-quant output (FP32) for `output: "fake"`, binary16 values for `output: "f16"`. */
   out?: GPUBuffer;
@@ -108,6 +114,7 @@ export class QuantizeKernel {
   readonly #gpu: Gpu;
   readonly #clear: GPUComputePipeline;
   readonly #stats: GPUComputePipeline | undefined;
+  readonly #choice: GPUComputePipeline | undefined;
   readonly #quantize: GPUComputePipeline;
   /** Whether this is the health variant (fake-quant output plus statistics). */
   readonly health: boolean;
@@ -115,13 +122,18 @@ export class QuantizeKernel {
   private constructor(
     gpu: Gpu,
     config: KernelConfig,
-    pipelines: [GPUComputePipeline, GPUComputePipeline | undefined, GPUComputePipeline],
+    pipelines: [
+      GPUComputePipeline,
+      GPUComputePipeline | undefined,
+      GPUComputePipeline | undefined,
+      GPUComputePipeline,
+    ],
     health: boolean,
   ) {
     this.#gpu = gpu;
     this.config = config;
     this.geometry = geometry(config);
-    [this.#clear, this.#stats, this.#quantize] = pipelines;
+    [this.#clear, this.#stats, this.#choice, this.#quantize] = pipelines;
     this.health = health;
   }
 
@@ -136,12 +148,15 @@ export class QuantizeKernel {
   ): Promise<QuantizeKernel> {
     const cache = pipelineCache(gpu.device);
     const g = geometry(config);
-    const stats = g.needsStats
-      ? cache.getAsync(g.tiled ? tileStatsShader() : statsShader(config))
-      : Promise.resolve(undefined);
+    const statsSource = isRowScaled(config)
+      ? rowStatsShader(config)
+      : g.tiled
+      ? tileStatsShader()
+      : statsShader(config);
     const pipelines = await Promise.all([
       cache.getAsync(clearShader()),
-      stats,
+      g.needsStats ? cache.getAsync(statsSource) : Promise.resolve(undefined),
+      choosesTiles(config) ? cache.getAsync(tileChoiceShader(config)) : Promise.resolve(undefined),
       cache.getAsync(quantizeShader(config, { health: opts.health })),
     ]);
     return new QuantizeKernel(gpu, config, pipelines, opts.health ?? false);
@@ -167,7 +182,8 @@ export class QuantizeKernel {
       size: PARAMS_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const words = new Uint32Array([nVec4, 0, 0, cols / 16, gx, 0, 0, 0]);
+    const [rowGx, rowGy] = splitDispatch(this.#gpu, rows);
+    const words = new Uint32Array([nVec4, 0, 0, cols / 16, gx, 0, rowGx, rows]);
     device.queue.writeBuffer(params, 0, words);
     const need = (b: GPUBuffer | undefined, name: string) => {
       if (!b) throw new TypeError(`io.${name} is required for this kernel`);
@@ -184,10 +200,16 @@ export class QuantizeKernel {
     if (this.#stats) {
       const statsGroup = bindGroup(device, this.#stats, [io.x, io.stats, params, ...tiles]);
       dispatches.push(
-        tiled
+        isRowScaled(this.config)
+          ? [this.#stats, statsGroup, rowGx, rowGy]
+          : tiled
           ? [this.#stats, statsGroup, Math.ceil(cols / 256), rows / 16]
           : [this.#stats, statsGroup, gx, gy],
       );
+    }
+    if (this.#choice) {
+      const group = bindGroup(device, this.#choice, [io.x, io.stats, params, ...tiles]);
+      dispatches.push([this.#choice, group, Math.ceil(cols / 256), rows / 16]);
     }
     const qGroup = bindGroup(device, this.#quantize, [
       io.x,
@@ -247,7 +269,8 @@ export class BoundQuantize implements BoundOp {
 
   /**
    * Records only the dispatches at `indices` (0 clears the stats, then the amax pass where there
-   * is one, then the quantize pass): for timing the passes apart. Alone, a quantize pass reads
+   * is one, the 16×16 Four Over Six choice where there is one, then the quantize pass): for timing
+   * the passes apart. Alone, a quantize pass reads
    * whatever stats the last full run left.
    */
   encodeOnly(pass: GPUComputePassEncoder, indices: readonly number[]): void {
@@ -403,11 +426,15 @@ export async function quantizeGpu(
   const element = spec.kind === "nvfp4" ? "e2m1" : spec.element;
   const bits = element === "fp32" ? 32 : ELEMENTS[element].bits;
   const blockCols = spec.kind === "nvfp4" ? 16 : spec.kind === "mx" ? 32 : 0;
+  const rowScales = spec.kind === "nvfp4" && spec.rowScaled
+    ? Float32Array.from({ length: rows }, (_, r) => f32FromBits(stats[4 + 3 * r]))
+    : undefined;
   return new Quantized(format, spec, rows, cols, {
     codes: unpackCodes(out, n, bits),
     scales: new Uint8Array(scales, 0, blockCols ? n / blockCols : 0).slice(),
     tensorScale: f32FromBits(stats[1]),
     amax: f32FromBits(stats[0]),
+    ...(rowScales ? { rowScales } : {}),
   });
 }
 

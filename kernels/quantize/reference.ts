@@ -15,7 +15,7 @@ import { hasF16Operand } from "../../src/formats/f16.ts";
 import type { QuantizeOptions } from "../../src/formats/quantize.ts";
 import { resolveHadamard } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
-import type { ResolvedFormat } from "../../src/formats/spec.ts";
+import type { ResolvedFormat, ResolvedNvfp4 } from "../../src/formats/spec.ts";
 
 /**
  * Every GPU tensor is zero-padded to a multiple of this many elements.
@@ -46,7 +46,7 @@ export type KernelFormat =
     readonly element: "e2m1" | "e4m3" | "e5m2";
     readonly scaleRule: "floor" | "ceil" | "rceil";
   }
-  | { readonly kind: "nvfp4"; readonly tile: "1x16" | "16x16" };
+  | ResolvedNvfp4;
 
 /** What a quantize kernel writes (see {@link KernelConfig.output}). */
 export type QuantizeOutput = "fake" | "packed" | "f16";
@@ -223,8 +223,11 @@ export interface QuantizeSizes {
   readonly scalesBytes: number;
   /** Tile amaxes of 16×16 tiles (0 otherwise). */
   readonly tileBytes: number;
-  /** stats[0] = amax bits, stats[1] = tensor decode scale bits. */
-  readonly statsBytes: 8;
+  /**
+   * stats[0] = amax bits, stats[1] = tensor decode scale bits; row-scaled NVFP4 then holds each
+   * row's amax, S_enc and S_dec bits (stats[2 + 3·row …]).
+   */
+  readonly statsBytes: number;
 }
 
 /**
@@ -251,8 +254,41 @@ export function quantizeSizes(cfg: KernelConfig, rows: number, cols: number): Qu
     codesBytes: (elements * g.codeBits) / 8,
     scalesBytes: g.scaled ? elements / g.block : 0,
     tileBytes: g.tiled ? (rows / 16) * (cols / 16) * 4 : 0,
-    statsBytes: 8,
+    statsBytes: 8 + (isRowScaled(cfg) ? 12 * rows : 0),
   };
+}
+
+/**
+ * Whether a configuration is row-scaled NVFP4 (a `rowStats` pass, per-row stats words).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isRowScaled, kernelConfig } from "./reference.ts";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * const f = resolveFormat({ kind: "nvfp4", rowScaled: true });
+ * assert.equal(isRowScaled(kernelConfig(f, {}, "fake", 16)), true);
+ * ```
+ */
+export function isRowScaled(cfg: KernelConfig): boolean {
+  return cfg.format.kind === "nvfp4" && cfg.format.rowScaled === true;
+}
+
+/**
+ * Whether a configuration is Four Over Six on 16×16 tiles (a `tileChoice` pass after the tile
+ * amaxes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { choosesTiles, kernelConfig } from "./reference.ts";
+ * import { resolveFormat } from "../../src/formats/spec.ts";
+ * const f = resolveFormat({ kind: "nvfp4", tile: "16x16", fourOverSix: {} });
+ * assert.equal(choosesTiles(kernelConfig(f, {}, "fake", 16)), true);
+ * ```
+ */
+export function choosesTiles(cfg: KernelConfig): boolean {
+  return cfg.format.kind === "nvfp4" && cfg.format.tile === "16x16" && !!cfg.format.fourOverSix;
 }
 
 /**

@@ -12,7 +12,9 @@
  * Kernels (bindings in order):
  * - `clear`: stats ← 0.
  * - `stats` (nvfp4, fp8 current scaling): stats[0] ← bits of the tensor amax (after the RHT); for
- *   16×16 tiles, `tileStats` also writes tile_amax[tileRow · nb + blockCol].
+ *   16×16 tiles, `tileStats` also writes tile_amax[tileRow · nb + blockCol]; row-scaled NVFP4
+ *   runs `rowStats` instead, and Four Over Six on 16×16 tiles adds `tileChoice` after `tileStats`
+ *   (both in `./nvfp4_wgsl.ts`).
  * - `quantize`: x → fake-quant FP32 `out`, packed `codes` + `scales`, or the f16 operand `out`
  *   (binary16 pairs in u32 words, src/formats/f16.ts); stats[1] ← tensor decode scale (the f16
  *   operand's factor); formats without a stats pass also reduce their amax into stats[0].
@@ -24,125 +26,27 @@
  */
 
 import { f32Literal, wgslNumerics } from "../_wgsl/numerics.ts";
-import { RHT_SIGN_SALT } from "../../src/formats/rht.ts";
 import { type ElementName, ELEMENTS } from "../../src/formats/elements.ts";
 import { MX_EMAX } from "../../src/formats/mx.ts";
-import { RECIP_6 } from "../../src/formats/nvfp4.ts";
-import { hadamardScale } from "../../src/formats/rht.ts";
 import { elementName, type Geometry, geometry, type KernelConfig } from "./reference.ts";
 import { HEALTH_HOOKS, HEALTH_REDUCE, healthLines } from "./health_wgsl.ts";
+import { nvfp4Functions, nvfp4Prologue, nvfp4ScaleLines, nvfp4Shared } from "./nvfp4_wgsl.ts";
+import {
+  BINDINGS,
+  blockMax,
+  indent,
+  LOAD,
+  PARAMS,
+  PARTIAL_MAX,
+  publish,
+  rhtLines,
+  SHARED,
+  SLABS,
+  V,
+  WORKGROUP,
+} from "./wgsl_parts.ts";
 
-/** Invocations per workgroup of the flat kernels; each owns one vec4 of a slab. */
-export const WORKGROUP = 256;
-
-/** Slabs of {@link WORKGROUP} vec4 each workgroup processes (fewer workgroups, fewer atomics). */
-export const SLABS = 4;
-
-const PARAMS = /* wgsl */ `
-struct Params {
-  n_vec4: u32,
-  key: u32,
-  scale: f32,
-  nb: u32,
-  gx: u32,
-  sign_key: u32,
-  _p1: u32,
-  _p2: u32,
-}
-`;
-
-/** Byte size of the params uniform. */
-export const PARAMS_BYTES = 32;
-
-const BINDINGS = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> stats: array<atomic<u32>>;
-@group(0) @binding(2) var<uniform> params: Params;
-`;
-
-const SHARED = /* wgsl */ `
-var<workgroup> sm_v: array<vec4<f32>, ${WORKGROUP}>;
-var<workgroup> sm_m: array<f32, ${WORKGROUP}>;
-var<workgroup> sm_u: array<u32, ${WORKGROUP}>;
-var<workgroup> sm_s: array<u32, ${WORKGROUP / 4}>;
-
-fn reduce_amax(lid: u32, m: f32) {
-  sm_u[lid] = bitcast<u32>(m);
-  workgroupBarrier();
-  for (var s = ${WORKGROUP / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { sm_u[lid] = max(sm_u[lid], sm_u[lid + s]); }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { atomicMax(&stats[0], sm_u[0]); }
-}
-`;
-
-const V = [0, 1, 2, 3];
-
-/** Flushes this slab's vec4 (loaded up front, see {@link flatKernel}) into v0…v3. */
-const LOAD = V.map((i) => `var v${i} = ftz(t[${i}]);`);
-
-/**
- * The RHT of the d-element group this invocation's four elements belong to: signs, the two
- * in-register butterfly stages, then one workgroup exchange per remaining stage, then the scale.
- */
-function rhtLines(rht: NonNullable<KernelConfig["rht"]>): string[] {
-  const d = rht.size;
-  const d4 = d / 4;
-  let pick: string;
-  if ("random" in rht) {
-    // This step's vector from the signs key (src/formats/rht.ts randomSigns): word q / 8.
-    pick = `rand_bits(mix32(params.sign_key ^ ${RHT_SIGN_SALT >>> 0}u), q >> 3u)`;
-  } else {
-    const words: number[] = [];
-    rht.signs.forEach((s, p) => {
-      if (s < 0) words[p >> 5] = ((words[p >> 5] ?? 0) | (1 << (p & 31))) >>> 0;
-    });
-    const word = (w: number) => `${(words[w] ?? 0) >>> 0}u`;
-    pick = word(0);
-    for (let w = 1; w < d / 32; w++) pick = `select(${pick}, ${word(w)}, (q >> 3u) == ${w}u)`;
-  }
-  const lines = [
-    `let q = lid % ${d4}u;`,
-    `let sbits = ${pick} >> ((q * 4u) & 31u);`,
-    ...V.map((i) =>
-      `v${i} = bitcast<f32>(bitcast<u32>(v${i}) ^ (((sbits >> ${i}u) & 1u) << 31u));`
-    ),
-  ];
-  const pair = (a: number, b: number) =>
-    `{ let a = v${a}; let b = v${b}; v${a} = ftz(a + b); v${b} = ftz(a - b); }`;
-  lines.push(pair(0, 1), pair(2, 3), pair(0, 2), pair(1, 3));
-  for (let hq = 1; hq < d4; hq *= 2) {
-    lines.push(
-      `sm_v[lid] = vec4<f32>(v0, v1, v2, v3);`,
-      `workgroupBarrier();`,
-      `{`,
-      `  let o = sm_v[lid ^ ${hq}u];`,
-      `  let upper = (q & ${hq}u) != 0u;`,
-      ...V.map((i) => `  v${i} = ftz(select(v${i} + o[${i}], o[${i}] - v${i}, upper));`),
-      `}`,
-      `workgroupBarrier();`,
-    );
-  }
-  const scale = f32Literal(hadamardScale(d));
-  lines.push(...V.map((i) => `v${i} = mul_ftz(v${i}, ${scale});`));
-  return lines;
-}
-
-const PARTIAL_MAX = `let pm = max(max(abs(v0), abs(v1)), max(abs(v2), abs(v3)));`;
-
-/** The amax of this invocation's block, from the partial maxes of its block / 4 invocations. */
-function blockMax(block: number): string[] {
-  const b4 = block / 4;
-  const terms = Array.from({ length: b4 - 1 }, (_, k) => `m = max(m, sm_m[b0 + ${k + 1}u]);`);
-  return [
-    `sm_m[lid] = pm;`,
-    `workgroupBarrier();`,
-    `let b0 = lid & ${(~(b4 - 1)) >>> 0}u;`,
-    `var m = sm_m[b0];`,
-    ...terms,
-  ];
-}
+export { PARAMS_BYTES, SLABS, WORKGROUP } from "./wgsl_parts.ts";
 
 /**
  * Per-tensor prologue: defines the tensor-level scales and publishes the decode scale (for the f16
@@ -150,25 +54,9 @@ function blockMax(block: number): string[] {
  */
 function prologue(cfg: KernelConfig): string[] {
   const f = cfg.format;
-  const publish = (v: string) =>
-    `if (wg == 0u && lid == 0u) { atomicStore(&stats[1], bitcast<u32>(${v})); }`;
   switch (f.kind) {
     case "nvfp4":
-      return [
-        `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
-        `var s_enc = 1.0;`,
-        `if (amax != 0.0) { s_enc = min(div_rn(2688.0, amax), FLT_MAX); }`,
-        `let s_dec = div_rn(1.0, s_enc);`,
-        `let mult = mul_ftz(s_enc, ${f32Literal(RECIP_6)});`,
-        publish("s_dec"),
-        // enc_b = fp32(1 / fp32(scale · S_dec)) for each of the 127 finite E4M3 scale bytes, once
-        // per workgroup: the correctly rounded division is the costliest step of an element.
-        `if (lid < 127u) {`,
-        `  let p = mul_ftz(dec_e4m3(lid), s_dec);`,
-        `  sm_rcp[lid] = select(FLT_MAX, min(div_rn(1.0, p), FLT_MAX), p != 0.0);`,
-        `}`,
-        `workgroupBarrier();`,
-      ];
+      return nvfp4Prologue(f);
     case "fp8": {
       const max = f32Literal(ELEMENTS[f.element].maxFinite);
       const scale = f.delayed ? [`let scale = params.scale;`] : [
@@ -222,23 +110,13 @@ function quantizeLines(cfg: KernelConfig): string[] {
     });
   const dec = (expr: (i: number) => string) => fake ? V.map((i) => `let d${i} = ${expr(i)};`) : [];
   switch (f.kind) {
-    case "nvfp4": {
-      const m = f.tile === "16x16"
-        ? [
-          `let fb = gv / 4u;`,
-          `let m = tile_amax[(fb / params.nb / 16u) * params.nb + fb % params.nb];`,
-        ]
-        : blockMax(16);
+    case "nvfp4":
       return [
-        ...m,
-        `let byte = enc_e4m3(0u, min(mul_ftz(m, mult), FLT_MAX));`,
-        `let sv = dec_e4m3(byte);`,
-        `let enc_b = sm_rcp[byte];`,
+        ...nvfp4ScaleLines(f),
         ...enc("e2m1", (i) => `min(abs(mul_ftz(v${i}, enc_b)), 6.0)`),
         ...dec((i) => `mul_ftz(dec_e2m1(c${i}) * sv, s_dec)`),
         ...half((i) => `f16_bits(dec_e2m1(c${i}) * sv, 0)`),
       ];
-    }
     case "mx":
       return [
         ...blockMax(32),
@@ -381,10 +259,6 @@ fn f16_bits(v: f32, shift: i32) -> u32 {
 }
 `;
 
-function indent(lines: string[], n: number): string {
-  return lines.map((l) => " ".repeat(n) + l).join("\n");
-}
-
 /**
  * A flat kernel: the prologue, then the invocation's vec4 of all {@link SLABS} slabs loaded at once
  * (several coalesced loads in flight per invocation hide memory latency even at the low occupancy
@@ -521,10 +395,10 @@ export function quantizeShader(cfg: KernelConfig, opts: { health?: boolean } = {
   }
   const numerics = elem === "fp32" ? [] : [elem, ...(f.kind === "nvfp4" ? ["e4m3" as const] : [])];
   const helpers = (f.kind === "mx" ? LDEXP_FTZ + mxByteFn(f) : "") +
-    (cfg.output === "f16" ? F16_BITS : "");
+    (f.kind === "nvfp4" ? nvfp4Functions(f) : "") + (cfg.output === "f16" ? F16_BITS : "");
   return `${wgslNumerics(numerics)}${helpers}${PARAMS}${BINDINGS}
 ${bindings.join("\n")}
-${SHARED}${f.kind === "nvfp4" ? "var<workgroup> sm_rcp: array<f32, 127>;\n" : ""}
+${SHARED}${f.kind === "nvfp4" ? nvfp4Shared(f) : ""}
 ${opts.health ? HEALTH_REDUCE : ""}
 ${flatKernel(prologue(cfg), body, !g.needsStats, opts.health ? HEALTH_HOOKS : undefined)}`;
 }

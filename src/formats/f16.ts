@@ -20,7 +20,9 @@
  *   blocks whose scale is far under `s_max`) fall into f16's subnormal range and round to nearest
  *   even on its grid where they have more significant bits than it keeps.
  *
- * fp32 has 24 significant bits: it has no f16 operand ({@link hasF16Operand}).
+ * fp32 has 24 significant bits, and row-scaled nvfp4 one factor per row rather than per tensor: they
+ * have no f16 operand ({@link hasF16Operand}). Four Over Six changes only which E4M3 scale a block
+ * keeps, so `e2m1 · scale` stays exact in f16.
  *
  * For nvfp4, fp8 and fp16, `fp32(v · factor)` equals the fake-quant value bit for bit; for bf16 and
  * MX wherever `v` is a normal f16 value.
@@ -47,9 +49,11 @@ type MxElement = keyof typeof MX_EMAX;
  * assert.equal(hasF16Operand(resolveFormat("nvfp4-2d")), true);
  * assert.equal(hasF16Operand(resolveFormat("mxfp4")), true);
  * assert.equal(hasF16Operand(resolveFormat("fp32")), false);
+ * assert.equal(hasF16Operand(resolveFormat({ kind: "nvfp4", rowScaled: true })), false);
  * ```
  */
 export function hasF16Operand(f: ResolvedFormat): boolean {
+  if (f.kind === "nvfp4") return !f.rowScaled;
   return f.kind !== "float" || f.element !== "fp32";
 }
 
@@ -150,7 +154,7 @@ export interface F16Operand {
 /**
  * The f16 operand of a quantized tensor (see the module comment).
  *
- * @throws {RangeError} for formats without one (MX, fp32)
+ * @throws {RangeError} for formats without one (fp32, row-scaled nvfp4)
  *
  * @example
  * ```ts
@@ -170,6 +174,7 @@ export function f16Operand(q: Quantized): F16Operand {
   const codes = q.codes;
   switch (s.kind) {
     case "nvfp4": {
+      if (s.rowScaled) break;
       const nb = q.cols / 16;
       for (let i = 0; i < n; i++) {
         const row = Math.floor(i / q.cols);

@@ -9,7 +9,13 @@
 import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "./elements.ts";
 import { fp8Scale } from "./fp8.ts";
 import { div32, f32Bits, f32FromBits, ftz, mul32 } from "./fp32.ts";
-import { hadamard, quantize, type QuantizeOptions, rhtSignKey } from "./quantize.ts";
+import {
+  hadamard,
+  quantize,
+  type Quantized,
+  type QuantizeOptions,
+  rhtSignKey,
+} from "./quantize.ts";
 import type { FormatName, FormatSpec } from "./spec.ts";
 
 const FLT_MAX = f32FromBits(0x7f7fffff);
@@ -36,6 +42,10 @@ export interface OperandStats {
 
 /** ⌊log2 |v|⌋ of a normal FP32 value from its exponent field (−127 for zero and subnormals). */
 const exponentOf = (v: number) => ((f32Bits(v) >>> 23) & 0xff) - 127;
+
+/** The S_dec of the block-scale row `row` (a fraction: block / blocks per row): its row's or the tensor's. */
+const decodeScaleOf = (q: Quantized, row: number) =>
+  q.rowScales?.[Math.floor(row)] ?? q.tensorScale;
 
 /**
  * The health statistics of quantizing a finite row-major `[rows, cols]` tensor to `format`
@@ -103,7 +113,7 @@ export function operandStatsReference(
           continue;
         }
         if (byte >> 3 === 0) s.subnormalScales++;
-        e = exponentOf(mul32(decodeElement(ELEMENTS.e4m3, byte), q.tensorScale));
+        e = exponentOf(mul32(decodeElement(ELEMENTS.e4m3, byte), decodeScaleOf(q, b / nb)));
       } else {
         e = byte - 127;
       }
@@ -122,8 +132,9 @@ function scaledMagnitude(
   const spec = q.spec;
   switch (spec.kind) {
     case "nvfp4": {
-      const enc = Array.from(q.scales, (byte) => {
-        const p = mul32(decodeElement(ELEMENTS.e4m3, byte), q.tensorScale);
+      const nb = q.cols / 16;
+      const enc = Array.from(q.scales, (byte, b) => {
+        const p = mul32(decodeElement(ELEMENTS.e4m3, byte), decodeScaleOf(q, b / nb));
         return p === 0 ? FLT_MAX : Math.min(div32(1, p), FLT_MAX);
       });
       return {

@@ -12,86 +12,66 @@
  * x̂_i  = fp32(fp32(e2m1(q_i) · scale) · S_dec)
  * ```
  *
+ * Two options of TransformerEngine's NVFP4 recipe change this chain (`ResolvedNvfp4`):
+ * `fourOverSix` picks each block's scale from two candidates (`./four_over_six.ts`) and puts the
+ * bound 256 or 448 in place of 448 in `S_enc = 6 · 448 / amax`; `rowScaled` takes `amax`, and so
+ * `S_enc` and `S_dec`, per row (TE `reference_nvfp4.py`, `row_scaled_nvfp4`: the global amax is
+ * `max(|x|, dim=1)`, and the same guarded division gives one encode scale per row).
+ *
  * @module
  */
 
-import { decodeElement, ELEMENTS, encodeElement } from "./elements.ts";
-import { div32, FLT_MAX, mul32 } from "./fp32.ts";
+import { decodeElement, ELEMENTS } from "./elements.ts";
+import { mul32 } from "./fp32.ts";
+import { fourOverSixBlock } from "./four_over_six.ts";
+import { nvfp4BlockScale, nvfp4TensorScales } from "./nvfp4_scales.ts";
 import { amaxOf, type QuantizedParts } from "./parts.ts";
 import type { Rounder } from "./rounding.ts";
+import type { ResolvedNvfp4 } from "./spec.ts";
+
+export {
+  nvfp4BlockScale,
+  nvfp4EncodeMultiplier,
+  type Nvfp4TensorScales,
+  nvfp4TensorScales,
+  RECIP_6,
+} from "./nvfp4_scales.ts";
 
 const E2M1 = ELEMENTS.e2m1;
 const E4M3 = ELEMENTS.e4m3;
 
-/** fp32(1/6), the FP4 reciprocal TE folds into the global scale. */
-export const RECIP_6 = Math.fround(1 / 6);
-
-/** The tensor-level scales of NVFP4. */
-export interface Nvfp4TensorScales {
-  /** Global encode scale S_enc. */
-  readonly sEnc: number;
-  /** Global decode scale S_dec = fp32(1/S_enc), stored with the tensor. */
-  readonly sDec: number;
-  /** fp32(S_enc · fp32(1/6)), which turns a block amax into its FP32 block scale. */
-  readonly mult: number;
+/** Largest |x| of each row of a row-major tensor. */
+function rowAmaxes(x: Float32Array, rows: number, cols: number): Float32Array {
+  return Float32Array.from(
+    { length: rows },
+    (_, r) => amaxOf(x.subarray(r * cols, (r + 1) * cols)),
+  );
 }
 
 /**
- * The tensor scales for a tensor amax.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { nvfp4TensorScales } from "./nvfp4.ts";
- * assert(nvfp4TensorScales(2688).sEnc === 1);
- * ```
- */
-export function nvfp4TensorScales(amax: number): Nvfp4TensorScales {
-  let sEnc = Math.fround(2688 / amax);
-  if (sEnc > FLT_MAX) sEnc = FLT_MAX;
-  if (amax === 0 || sEnc === 0) sEnc = 1;
-  return { sEnc, sDec: div32(1, sEnc), mult: mul32(sEnc, RECIP_6) };
-}
-
-/**
- * The E4M3 scale code of a block with amax `blockAmax`, and its element multiplier enc_b.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { nvfp4BlockScale, nvfp4TensorScales } from "./nvfp4.ts";
- * const { code } = nvfp4BlockScale(Math.fround(1.6), nvfp4TensorScales(10));
- * assert(code === 0x69); // NUMERICS.md §9.2 block B
- * ```
- */
-export function nvfp4BlockScale(
-  blockAmax: number,
-  t: Nvfp4TensorScales,
-): { code: number; encB: number } {
-  const sdb = Math.min(mul32(blockAmax, t.mult), FLT_MAX);
-  const code = encodeElement(E4M3, sdb, true);
-  const encB = Math.min(div32(1, mul32(decodeElement(E4M3, code), t.sDec)), FLT_MAX);
-  return { code, encB };
-}
-
-/**
- * Quantizes a row-major `[rows, cols]` tensor (finite, subnormals flushed) to NVFP4.
+ * Quantizes a row-major `[rows, cols]` tensor (finite, subnormals flushed) to NVFP4 with round
+ * `round` (round to nearest even under Four Over Six, whose candidates are RNE).
  * Scales are row-major `[rows, cols/16]`; with 16×16 tiles each tile's scale repeats on its rows.
+ * Row-scaled, `rowScales` holds each row's S_dec and `tensorScale` is 1.
  */
 export function quantizeNvfp4(
   x: Float32Array,
   rows: number,
   cols: number,
-  tile2d: boolean,
+  spec: ResolvedNvfp4,
   round: Rounder,
 ): QuantizedParts {
   const amax = amaxOf(x);
-  const t = nvfp4TensorScales(amax);
+  const bound = spec.fourOverSix?.scaleBound ?? 448;
+  const rowAmax = spec.rowScaled ? rowAmaxes(x, rows, cols) : undefined;
+  const tensor = nvfp4TensorScales(amax, bound);
+  const perRow = rowAmax && Array.from(rowAmax, (a) => nvfp4TensorScales(a, bound));
   const nb = cols / 16;
   const codes = new Uint8Array(rows * cols);
   const scales = new Uint8Array(rows * nb);
-  const tileRows = tile2d ? 16 : 1;
+  const tileRows = spec.tile === "16x16" ? 16 : 1;
   for (let r0 = 0; r0 < rows; r0 += tileRows) {
+    const t = perRow?.[r0] ?? tensor;
     for (let b = 0; b < nb; b++) {
       let bamax = 0;
       for (let r = r0; r < r0 + tileRows; r++) {
@@ -99,7 +79,10 @@ export function quantizeNvfp4(
           bamax = Math.max(bamax, Math.abs(x[r * cols + c]));
         }
       }
-      const { code, encB } = nvfp4BlockScale(bamax, t);
+      const tile = { x, cols, row: r0, rows: tileRows, block: b };
+      const { code, encB } = spec.fourOverSix
+        ? fourOverSixBlock(tile, bamax, t, rowAmax?.[r0] ?? amax, spec.fourOverSix)
+        : nvfp4BlockScale(bamax, t);
       for (let r = r0; r < r0 + tileRows; r++) {
         scales[r * nb + b] = code;
         for (let c = b * 16; c < b * 16 + 16; c++) {
@@ -110,14 +93,20 @@ export function quantizeNvfp4(
       }
     }
   }
-  return { codes, scales, tensorScale: t.sDec, amax };
+  const rowScales = perRow && Float32Array.from(perRow, (s) => s.sDec);
+  return rowScales
+    ? { codes, scales, tensorScale: 1, amax, rowScales }
+    : { codes, scales, tensorScale: tensor.sDec, amax };
 }
 
-/** Decodes NVFP4 codes: `fp32(fp32(e2m1 · scale) · S_dec)`. */
+/**
+ * Decodes NVFP4 codes: `fp32(fp32(e2m1 · scale) · S_dec)`, with one S_dec for the tensor or, for
+ * row-scaled NVFP4, one per row.
+ */
 export function dequantizeNvfp4(
   codes: Uint8Array,
   scales: Uint8Array,
-  sDec: number,
+  sDec: number | Float32Array,
   cols: number,
 ): Float32Array {
   const out = new Float32Array(codes.length);
@@ -125,7 +114,8 @@ export function dequantizeNvfp4(
   for (let i = 0; i < codes.length; i++) {
     const r = Math.floor(i / cols);
     const s = decodeElement(E4M3, scales[r * nb + Math.floor((i % cols) / 16)]);
-    out[i] = mul32(mul32(decodeElement(E2M1, codes[i]), s), sDec);
+    const dec = typeof sDec === "number" ? sDec : sDec[r];
+    out[i] = mul32(mul32(decodeElement(E2M1, codes[i]), s), dec);
   }
   return out;
 }

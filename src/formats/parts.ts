@@ -14,6 +14,8 @@ export interface QuantizedParts {
   tensorScale: number;
   /** Largest |x| of the quantized input (after the RHT where one is applied). */
   amax: number;
+  /** Row-scaled NVFP4: each row's FP32 decode scale (`tensorScale` is then 1). */
+  rowScales?: Float32Array;
 }
 
 /**

@@ -68,6 +68,8 @@ export class Quantized {
   readonly scales: Uint8Array;
   /** FP32 decode scale of the tensor: S_dec for nvfp4, fp32(1/scale) for fp8, else 1. */
   readonly tensorScale: number;
+  /** Row-scaled nvfp4: the S_dec of each row (`tensorScale` is then 1). */
+  readonly rowScales?: Float32Array;
   /** Largest |x| of the quantized input (after the RHT, if any). */
   readonly amax: number;
 
@@ -94,6 +96,7 @@ export class Quantized {
     this.codes = parts.codes;
     this.scales = parts.scales;
     this.tensorScale = parts.tensorScale;
+    if (parts.rowScales) this.rowScales = parts.rowScales;
     this.amax = parts.amax;
   }
 
@@ -121,7 +124,12 @@ export class Quantized {
       case "mx":
         return dequantizeMx(codes as Uint8Array, this.scales, ELEMENTS[s.element]);
       case "nvfp4":
-        return dequantizeNvfp4(codes as Uint8Array, this.scales, this.tensorScale, this.cols);
+        return dequantizeNvfp4(
+          codes as Uint8Array,
+          this.scales,
+          this.rowScales ?? this.tensorScale,
+          this.cols,
+        );
     }
   }
 
@@ -182,6 +190,12 @@ export function checkQuantizeArgs(
   const { mode } = resolveRounding(opts);
   if (mode === "stochastic" && spec.kind === "float" && spec.element === "fp32") {
     throw new RangeError(`rounding "stochastic" needs a format narrower than fp32, got fp32`);
+  }
+  if (mode === "stochastic" && spec.kind === "nvfp4" && spec.fourOverSix) {
+    throw new RangeError(
+      `rounding "stochastic" cannot be combined with fourOverSix, which compares two ` +
+        `round-to-nearest candidates (TransformerEngine refuses it too)`,
+    );
   }
   const [br, bc] = blockShape(spec);
   const name = typeof format === "string" ? format : spec.kind;
@@ -298,7 +312,7 @@ export function quantize(
       parts = quantizeMx(input, ELEMENTS[spec.element], spec.scaleRule, round);
       break;
     case "nvfp4":
-      parts = quantizeNvfp4(input, rows, cols, spec.tile === "16x16", round);
+      parts = quantizeNvfp4(input, rows, cols, spec, round);
       break;
   }
   return new Quantized(format, spec, rows, cols, parts);

@@ -55,12 +55,43 @@ export interface MxSpec {
   readonly scaleRule?: MxScaleRule;
 }
 
+/**
+ * "Four Over Six" (arXiv 2512.02010; TransformerEngine's `nvfp4_4over6`, src/formats/four_over_six.ts):
+ * each block keeps whichever of its map-to-6 and 1.5× expanded map-to-4 candidates has the smaller
+ * error.
+ */
+export interface FourOverSix {
+  /** How the candidates' errors are summed: absolute (`mae`, TE's default) or squared (`mse`). */
+  readonly error: "mae" | "mse";
+  /** The E4M3 bound of the tensor scale, `S_enc = 6 · bound / amax`: 256 (TE's default) or 448. */
+  readonly scaleBound: 256 | 448;
+}
+
 /** NVFP4: E2M1 elements, E4M3 block scales and an FP32 tensor scale (TE scale chain). */
 export interface Nvfp4Spec {
   /** Discriminates the format family. */
   readonly kind: "nvfp4";
   /** `1x16` blocks along rows (default) or `16x16` tiles (weights, NUMERICS.md §2.4). */
   readonly tile?: "1x16" | "16x16";
+  /** Four Over Six block scales; a missing field takes TE's default (`mae`, 256). */
+  readonly fourOverSix?: Partial<FourOverSix>;
+  /**
+   * One FP32 amax, hence one tensor scale, per row instead of per tensor (TE's
+   * `row_scaled_activation`); 1×16 blocks only.
+   */
+  readonly rowScaled?: boolean;
+}
+
+/** NVFP4 with every default filled in; the options appear only where they are on. */
+export interface ResolvedNvfp4 {
+  /** Discriminates the format family. */
+  readonly kind: "nvfp4";
+  /** Block shape. */
+  readonly tile: "1x16" | "16x16";
+  /** Four Over Six block scales. */
+  readonly fourOverSix?: FourOverSix;
+  /** One tensor scale per row. */
+  readonly rowScaled?: true;
 }
 
 /** A full format specification. */
@@ -75,7 +106,7 @@ export type ResolvedFormat =
     readonly scaling: Fp8Spec["scaling"];
   }
   | { readonly kind: "mx"; readonly element: MxSpec["element"]; readonly scaleRule: MxScaleRule }
-  | { readonly kind: "nvfp4"; readonly tile: "1x16" | "16x16" };
+  | ResolvedNvfp4;
 
 const NAMED: Readonly<Record<FormatName, ResolvedFormat>> = {
   "fp32": { kind: "float", element: "fp32" },
@@ -142,11 +173,59 @@ export function resolveFormat(format: FormatName | FormatSpec): ResolvedFormat {
         scaleRule: oneOf("format.scaleRule", f.scaleRule ?? "floor", ["floor", "ceil", "rceil"]),
       };
     }
-    case "nvfp4": {
-      const f = format as Nvfp4Spec;
-      return { kind, tile: oneOf("format.tile", f.tile ?? "1x16", ["1x16", "16x16"]) };
-    }
+    case "nvfp4":
+      return resolveNvfp4(format as Nvfp4Spec);
   }
+}
+
+function resolveNvfp4(f: Nvfp4Spec): ResolvedNvfp4 {
+  const tile = oneOf("format.tile", f.tile ?? "1x16", ["1x16", "16x16"] as const);
+  let fourOverSix: FourOverSix | undefined;
+  if (f.fourOverSix !== undefined) {
+    const o = f.fourOverSix;
+    if (typeof o !== "object" || o === null) {
+      throw new TypeError(`format.fourOverSix must be an object, got ${String(o)}`);
+    }
+    const bound = o.scaleBound ?? 256;
+    if (bound !== 256 && bound !== 448) {
+      throw new TypeError(`format.fourOverSix.scaleBound must be 256 or 448, got ${String(bound)}`);
+    }
+    const error = oneOf("format.fourOverSix.error", o.error ?? "mae", ["mae", "mse"] as const);
+    fourOverSix = { error, scaleBound: bound };
+  }
+  if (f.rowScaled !== undefined && typeof f.rowScaled !== "boolean") {
+    throw new TypeError(`format.rowScaled must be a boolean, got ${String(f.rowScaled)}`);
+  }
+  if (f.rowScaled && tile !== "1x16") {
+    throw new TypeError(
+      "format.rowScaled needs 1x16 blocks: a row amax cannot scale a 16×16 tile that spans 16 rows",
+    );
+  }
+  return {
+    kind: "nvfp4",
+    tile,
+    ...(fourOverSix ? { fourOverSix } : {}),
+    ...(f.rowScaled ? { rowScaled: true as const } : {}),
+  };
+}
+
+/**
+ * A short label of an NVFP4 spec's options for plans and reports: `+4over6/<error>/<bound>` and
+ * `/rows`, empty for plain NVFP4.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nvfp4OptionsLabel, resolveFormat } from "./spec.ts";
+ * const f = resolveFormat({ kind: "nvfp4", fourOverSix: {}, rowScaled: true });
+ * assert.equal(nvfp4OptionsLabel(f), "+4over6/mae/256/rows");
+ * assert.equal(nvfp4OptionsLabel(resolveFormat("nvfp4")), "");
+ * ```
+ */
+export function nvfp4OptionsLabel(f: ResolvedFormat): string {
+  if (f.kind !== "nvfp4") return "";
+  const fos = f.fourOverSix ? `+4over6/${f.fourOverSix.error}/${f.fourOverSix.scaleBound}` : "";
+  return `${fos}${f.rowScaled ? "/rows" : ""}`;
 }
 
 /** Block shape `[rows, cols]` of a format's scales; `[0, 0]` for per-tensor or unscaled formats. */

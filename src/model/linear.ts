@@ -262,7 +262,7 @@ function operand(
         ...transposed,
         codes: buf("codes", sizes.codesBytes / 4),
         scales: buf("scales", sizes.scalesBytes / 4),
-        stats: buf("stats", 2),
+        stats: buf("stats", sizes.statsBytes / 4),
         ...(sizes.tileBytes ? { tiles: buf("tiles", sizes.tileBytes / 4) } : {}),
       },
     };
@@ -277,7 +277,7 @@ function operand(
     buffers: {
       ...transposed,
       out: copy === "f16" ? q("h", Math.ceil((r * c) / 2)) : q("q", r * c),
-      stats: q("stats", 2),
+      stats: q("stats", sizes.statsBytes / 4),
       ...(sizes.tileBytes ? { tiles: q("tiles", sizes.tileBytes / 4) } : {}),
     },
   };
@@ -408,7 +408,8 @@ export function linearBuffers(plan: LinearPlan): PlannedBuffer[] {
 }
 
 /**
- * Whether a GEMM of operands `a`, `b` over `dims` runs on packed NVFP4 codes: both NVFP4, every
+ * Whether a GEMM of operands `a`, `b` over `dims` runs on packed NVFP4 codes: both NVFP4 with one
+ * tensor scale each (not row-scaled: the packed GEMM applies one factor per operand), every
  * dimension a multiple of 16, and a packed GEMM `available`.
  *
  * @example
@@ -419,6 +420,8 @@ export function linearBuffers(plan: LinearPlan): PlannedBuffer[] {
  * assert.equal(runsPackedGemm(true, x, { format: "nvfp4-2d" }, [64, 32, 16]), true);
  * assert.equal(runsPackedGemm(true, x, { format: "bf16" }, [64, 32, 16]), false);
  * assert.equal(runsPackedGemm(false, x, x, [64, 32, 16]), false);
+ * const rows = { format: { kind: "nvfp4", rowScaled: true } } as const;
+ * assert.equal(runsPackedGemm(true, rows, x, [64, 32, 16]), false);
  * ```
  */
 export function runsPackedGemm(
@@ -427,7 +430,10 @@ export function runsPackedGemm(
   b: OperandPolicy,
   dims: readonly number[],
 ): boolean {
-  const nvfp4 = (p: OperandPolicy) => resolveFormat(p.format).kind === "nvfp4";
+  const nvfp4 = (p: OperandPolicy) => {
+    const f = resolveFormat(p.format);
+    return f.kind === "nvfp4" && !f.rowScaled;
+  };
   return available && nvfp4(a) && nvfp4(b) && dims.every((d) => d % 16 === 0);
 }
 

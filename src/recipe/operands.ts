@@ -10,7 +10,7 @@
  */
 
 import type { HadamardOptions } from "../formats/rht.ts";
-import type { FormatName, FormatSpec } from "../formats/spec.ts";
+import type { FormatName, FormatSpec, ResolvedNvfp4 } from "../formats/spec.ts";
 import { resolveFormat } from "../formats/spec.ts";
 import type { LinearPolicy, OperandPolicy } from "../model/policy.ts";
 import {
@@ -193,8 +193,26 @@ function formatOf(
       return { kind: "fp8", element: input.element, scaling: "current" };
     case "mx":
       return { kind: "mx", element: input.element, scaleRule: input.scale_rule ?? "floor" };
-    case "nvfp4":
-      return { kind: "nvfp4", tile: input.tile ?? "1x16" };
+    case "nvfp4": {
+      const tile = input.tile ?? "1x16";
+      if (input.row_scaled && tile !== "1x16") {
+        problems.push(at.src.problem(
+          [...at.path, "row_scaled"],
+          "row_scaled needs 1x16 blocks: one amax per row cannot scale a 16×16 tile that spans " +
+            "16 rows",
+        ));
+        return undefined;
+      }
+      const fos = input.four_over_six;
+      return {
+        kind: "nvfp4",
+        tile,
+        ...(fos
+          ? { fourOverSix: { error: fos.error ?? "mae", scaleBound: fos.scale_bound ?? 256 } }
+          : {}),
+        ...(input.row_scaled ? { rowScaled: true } : {}),
+      };
+    }
   }
 }
 
@@ -253,7 +271,17 @@ export function finishLinear(
         continue;
       }
       const tile = op.block.value[0] === 16 ? "16x16" : "1x16";
-      format = canonicalFormat({ kind: "nvfp4", tile });
+      const { rowScaled, ...options } = resolveFormat(format) as ResolvedNvfp4;
+      if (rowScaled && tile === "16x16") {
+        flag(
+          key,
+          "[16,16] blocks cannot be combined with a row_scaled format",
+          op.block,
+          op.format,
+        );
+        continue;
+      }
+      format = canonicalFormat({ ...options, tile, ...(rowScaled ? { rowScaled } : {}) });
       op.format = { value: format, at: op.block.at };
       delete op.block;
     }
@@ -262,6 +290,15 @@ export function finishLinear(
     const rht = op.rht?.value ?? undefined;
     if (rounding === "stochastic" && spec.kind === "float" && spec.element === "fp32") {
       flag(key, "stochastic rounding needs a format narrower than fp32", op.rounding, op.format);
+    }
+    if (rounding === "stochastic" && spec.kind === "nvfp4" && spec.fourOverSix) {
+      flag(
+        key,
+        "four_over_six compares two round-to-nearest candidates; it cannot be combined with " +
+          "stochastic rounding (TransformerEngine refuses it too)",
+        op.rounding,
+        op.format,
+      );
     }
     if (rht && spec.kind === "nvfp4" && spec.tile === "16x16") {
       flag(key, "an RHT cannot be combined with 16×16 NVFP4 tiles", op.rht, op.format);

@@ -68,6 +68,22 @@ const formatSpec = z.discriminatedUnion("kind", [
     kind: z.literal("nvfp4"),
     tile: z.enum(["1x16", "16x16"]).describe("1×16 blocks along rows (default) or 16×16 tiles.")
       .optional(),
+    four_over_six: z.strictObject({
+      error: z.enum(["mae", "mse"]).describe(
+        "How the two candidates' errors are summed: absolute (mae, TE's default) or squared.",
+      ).optional(),
+      scale_bound: z.literal([256, 448]).describe(
+        "E4M3 bound of the tensor scale 6·bound/amax: 256 (TE's default) or 448.",
+      ).optional(),
+    }).describe(
+      "Four Over Six (TE nvfp4_4over6, arXiv 2512.02010): each block keeps the map-to-6 or the " +
+        "1.5× map-to-4 scale, whichever quantizes it with the smaller error (ties: map-to-6). " +
+        "Round to nearest only.",
+    ).optional(),
+    row_scaled: z.boolean().describe(
+      "One FP32 amax and tensor scale per row instead of per tensor (TE row_scaled_activation); " +
+        "1×16 blocks only.",
+    ).optional(),
   }).describe("NVFP4: E2M1 elements, E4M3 block scales, FP32 tensor scale."),
 ]).meta({ id: "FormatSpec" });
 

@@ -11,7 +11,13 @@
  * @module
  */
 
-import { bitsPerValue, type FormatName, type FormatSpec, resolveFormat } from "../formats/spec.ts";
+import {
+  bitsPerValue,
+  type FormatName,
+  type FormatSpec,
+  nvfp4OptionsLabel,
+  resolveFormat,
+} from "../formats/spec.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { GemmPlan, LinearPlan } from "../model/linear.ts";
 import { planModel, policyPhases } from "../model/plan.ts";
@@ -26,8 +32,9 @@ export interface FlopShare {
 }
 
 /**
- * The family a format belongs to, as a reader names it: NVFP4 whatever its tile, MXFP4 or MXFP8
- * whatever the element and scale rule, FP8 whatever the element and scaling, else the element.
+ * The family a format belongs to, as a reader names it: NVFP4 whatever its tile (with its Four Over
+ * Six and row-scaling options, `nvfp4+4over6/mae/256`, `nvfp4/rows`), MXFP4 or MXFP8 whatever the
+ * element and scale rule, FP8 whatever the element and scaling, else the element.
  *
  * @example
  * ```ts
@@ -37,13 +44,14 @@ export interface FlopShare {
  * assert.equal(formatFamily("fp8-e5m2"), "fp8");
  * assert.equal(formatFamily({ kind: "mx", element: "e4m3" }), "mxfp8");
  * assert.equal(formatFamily("bf16"), "bf16");
+ * assert.equal(formatFamily({ kind: "nvfp4", rowScaled: true }), "nvfp4/rows");
  * ```
  */
 export function formatFamily(format: FormatName | FormatSpec): string {
   const f = resolveFormat(format);
   switch (f.kind) {
     case "nvfp4":
-      return "nvfp4";
+      return `nvfp4${nvfp4OptionsLabel(f)}`;
     case "mx":
       return f.element === "e2m1" ? "mxfp4" : "mxfp8";
     case "fp8":

@@ -2,7 +2,7 @@ import { assertEquals, assertOk } from "../assert.ts";
 import { operandStatsGpu } from "../../kernels/quantize/health.ts";
 import { operandStatsReference } from "../../src/formats/health_reference.ts";
 import { quantize, type QuantizeOptions } from "../../src/formats/quantize.ts";
-import type { FormatName } from "../../src/formats/spec.ts";
+import type { FormatName, FormatSpec } from "../../src/formats/spec.ts";
 
 /** Gaussian-ish values with a few large outliers and tiny values, deterministic. */
 function tensor(n: number, seed: number): Float32Array {
@@ -16,11 +16,14 @@ function tensor(n: number, seed: number): Float32Array {
   });
 }
 
-const CASES: [FormatName, QuantizeOptions][] = [
+const CASES: [FormatName | FormatSpec, QuantizeOptions][] = [
   ["nvfp4", {}],
   ["nvfp4", { rht: {} }],
   ["nvfp4", { rounding: "stochastic", seed: 3, tensorId: 1, step: 2 }],
   ["nvfp4-2d", {}],
+  [{ kind: "nvfp4", fourOverSix: { error: "mse", scaleBound: 256 } }, {}],
+  [{ kind: "nvfp4", tile: "16x16", fourOverSix: { error: "mae", scaleBound: 448 } }, {}],
+  [{ kind: "nvfp4", rowScaled: true }, { rht: {} }],
   ["mxfp4", {}],
   ["mxfp8-e4m3", {}],
   ["fp8-e4m3", {}],
@@ -28,7 +31,7 @@ const CASES: [FormatName, QuantizeOptions][] = [
 ];
 
 for (const [format, opts] of CASES) {
-  Deno.test(`health quantizer: ${format} ${JSON.stringify(opts)} counts exactly what the CPU reference counts`, async () => {
+  Deno.test(`health quantizer: ${JSON.stringify(format)} ${JSON.stringify(opts)} counts exactly what the CPU reference counts`, async () => {
     const [rows, cols] = [48, 64];
     const x = tensor(rows * cols, 7);
     const { out, stats } = await operandStatsGpu(x, rows, cols, format, opts);

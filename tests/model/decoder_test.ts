@@ -47,6 +47,21 @@ for (const policy of ["fp32", "bf16", "fp8-current", "mxfp4", "nvfp4"]) {
   });
 }
 
+Deno.test("a tiny GPT trains with falling loss under Four Over Six and row-scaled activations", async () => {
+  const base = POLICIES["nvfp4-no-rht"];
+  const fos = (tile: "1x16" | "16x16") =>
+    ({
+      format: { kind: "nvfp4", tile, fourOverSix: { error: "mse", scaleBound: 256 } },
+    }) as const;
+  const rows = { format: { kind: "nvfp4", rowScaled: true } } as const;
+  const linear: LinearPolicy = {
+    fprop: { x: rows, w: fos("16x16") },
+    dgrad: base.linear.dgrad,
+    wgrad: { dy: base.linear.wgrad.dy, x: fos("1x16") },
+  };
+  assertFallingLoss(await lossCurve(SMALL, { ...base, name: "options", linear }, 30), SMALL.vocab);
+});
+
 Deno.test("same config and seed give a bit-identical loss curve; another seed does not", async () => {
   await assertSeedDeterminism(SMALL, 6);
 });

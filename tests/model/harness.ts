@@ -12,24 +12,26 @@ import { DecoderModel, type StepConfig, type StepMetrics } from "../../src/model
 import type { ModelConfig } from "../../src/model/config.ts";
 import { estimateMemory } from "../../src/model/memory.ts";
 import { gemmUnits } from "../../src/model/linear.ts";
+import type { PrecisionPolicy } from "../../src/model/policy.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { type ReferenceStep, referenceStep } from "../../src/model/reference.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
 
 /**
- * Trains `cfg` under a built-in policy for `steps` steps (batch 4, lr 1e-2, clip 1, weight decay
- * 0.1) and returns the loss after every step.
+ * Trains `cfg` under a built-in policy (by name) or a given one for `steps` steps (batch 4, lr
+ * 1e-2, clip 1, weight decay 0.1) and returns the loss after every step.
  */
 export async function lossCurve(
   cfg: ModelConfig,
-  policy: string,
+  policy: string | PrecisionPolicy,
   steps: number,
   seed = 0,
 ): Promise<number[]> {
   const gpu = await getGpu();
   const data = await loadDataset({ corpus: "moby-dick" });
   const batch = 4;
-  const model = await DecoderModel.create(gpu, cfg, POLICIES[policy], {
+  const p = typeof policy === "string" ? POLICIES[policy] : policy;
+  const model = await DecoderModel.create(gpu, cfg, p, {
     batch,
     seed,
     totalSteps: steps,

@@ -1,0 +1,88 @@
+// The WGSL quantizer under TransformerEngine's NVFP4 options — Four Over Six (1×16 and 16×16, MAE
+// and MSE, bounds 256 and 448) and row scaling — equals the CPU oracle bit for bit on random
+// tensors and on the hand-derived edge blocks of tests/formats/four_over_six_test.ts.
+import { assertBitsEqual, assertStrictEquals } from "../assert.ts";
+import { DISTRIBUTIONS } from "../tensors.ts";
+import { fakeQuantizeGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
+import { quantize, type QuantizeOptions } from "../../src/formats/quantize.ts";
+import type { Nvfp4Spec } from "../../src/formats/spec.ts";
+
+async function assertMatches(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  format: Nvfp4Spec,
+  opts: QuantizeOptions = {},
+): Promise<void> {
+  const cpu = quantize(x, rows, cols, format, opts);
+  const gpu = await quantizeGpu(x, rows, cols, format, opts);
+  assertBitsEqual(gpu.codes, cpu.codes, "codes");
+  assertBitsEqual(gpu.scales, cpu.scales, "scales");
+  assertStrictEquals(gpu.tensorScale, cpu.tensorScale, "tensorScale");
+  assertStrictEquals(gpu.amax, cpu.amax, "amax");
+  if (cpu.rowScales) assertBitsEqual(gpu.rowScales!, cpu.rowScales, "rowScales");
+  const fake = await fakeQuantizeGpu(x, rows, cols, format, opts);
+  assertBitsEqual(fake, cpu.dequantize(), "fake-quant values");
+}
+
+const FOUR_OVER_SIX: Nvfp4Spec[] = (["1x16", "16x16"] as const).flatMap((tile) =>
+  (["mae", "mse"] as const).flatMap((error) =>
+    ([256, 448] as const).map((scaleBound) => ({
+      kind: "nvfp4" as const,
+      tile,
+      fourOverSix: { error, scaleBound },
+    }))
+  )
+);
+
+for (const format of FOUR_OVER_SIX) {
+  const f = format.fourOverSix!;
+  Deno.test(`quantizeGpu(4over6 ${format.tile} ${f.error} ${f.scaleBound}) equals the CPU oracle`, async (t) => {
+    for (const [name, make] of Object.entries(DISTRIBUTIONS)) {
+      await t.step(name, () => assertMatches(make(32 * 80, 13), 32, 80, format));
+    }
+  });
+}
+
+Deno.test("quantizeGpu(4over6) equals the CPU oracle on the golden edge blocks", async (t) => {
+  // Row r holds one golden block (four_over_six_test.ts) and the tensor amax 1536 in its last
+  // block: a map-to-4 win, the MAE tie / MSE map-to-4 block, a subnormal map-to-4 scale, a zero
+  // block, and the 1536 block whose candidates tie.
+  const blocks = [[4, 3, 2, 1, 0.5], [6, 0, 0.5, 2.5], [6 * 2 ** -10], [], [1536]];
+  const x = new Float32Array(16 * 32);
+  blocks.forEach((b, r) => x.set(b, r * 32));
+  x[31] = 1536;
+  for (const format of FOUR_OVER_SIX) {
+    await t.step(JSON.stringify(format), () => assertMatches(x, 16, 32, format));
+  }
+});
+
+Deno.test("quantizeGpu(4over6) after an RHT equals the CPU oracle", async () => {
+  const format: Nvfp4Spec = { kind: "nvfp4", fourOverSix: { error: "mse", scaleBound: 256 } };
+  await assertMatches(DISTRIBUTIONS.lognormal(8 * 128, 5), 8, 128, format, { rht: { size: 32 } });
+});
+
+const ROW_SCALED: Nvfp4Spec[] = [
+  { kind: "nvfp4", rowScaled: true },
+  { kind: "nvfp4", rowScaled: true, fourOverSix: { error: "mae", scaleBound: 256 } },
+  { kind: "nvfp4", rowScaled: true, fourOverSix: { error: "mse", scaleBound: 448 } },
+];
+
+for (const format of ROW_SCALED) {
+  Deno.test(`quantizeGpu(row-scaled ${JSON.stringify(format.fourOverSix ?? {})}) equals the CPU oracle`, async (t) => {
+    for (const [name, make] of Object.entries(DISTRIBUTIONS)) {
+      // 1040 columns: 260 vec4 per row, more than one pass of the row-stats workgroup.
+      await t.step(name, () => assertMatches(make(5 * 1040, 17), 5, 1040, format));
+    }
+    await t.step("a zero row, and rows 2^-20 apart", async () => {
+      const x = DISTRIBUTIONS.normal(4 * 64, 3);
+      x.fill(0, 64, 128);
+      for (let i = 128; i < 192; i++) x[i] *= 2 ** -20;
+      await assertMatches(x, 4, 64, format);
+    });
+    await t.step("with a random-sign RHT", async () => {
+      const opts = { rht: { size: 16, signs: "random" as const }, seed: 2, tensorId: 4, step: 6 };
+      await assertMatches(DISTRIBUTIONS.outliers(6 * 64, 9), 6, 64, format, opts);
+    });
+  });
+}
