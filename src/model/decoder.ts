@@ -11,7 +11,9 @@
  * and a build fails unless it allocated the whole plan. Stochastic-rounding tensor ids are drawn
  * in build order (blocks in pattern order, their linear layers first to last, then the LM head)
  * and continue across the rebuild at the policy's late switch, so a run is deterministic from its
- * seed.
+ * seed. A policy with an evaluation policy rebuilds for each evaluation (that policy's forward
+ * pass) and back for the next training step; the training builds draw the same ids whatever the
+ * evaluations did, so the evaluation policy never changes training.
  *
  * @module
  */
@@ -54,6 +56,8 @@ import {
   type LinearPaths,
   type ModelPlan,
   planModel,
+  type PolicyBuild,
+  policyBuilds,
   policyPhases,
 } from "./plan.ts";
 import type { PrecisionPolicy } from "./policy.ts";
@@ -141,6 +145,12 @@ export interface StepMetrics {
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+/**
+ * The first tensor id of an evaluation build: far above any training build's (a few per linear
+ * layer), below the 2^24 the health probe's keys keep of an id (health_probe.ts).
+ */
+const EVAL_TENSOR_IDS = 1 << 23;
+
 /** The compiled kernels a model uses. */
 interface Kernels {
   elementwise: ElementwiseKernels;
@@ -221,7 +231,12 @@ export class DecoderModel {
   readonly #hyper: GPUBuffer;
   readonly #clipOut: GPUBuffer;
   readonly #metrics: GPUBuffer;
-  #phase = -1;
+  /** What the current operations were built for (undefined before the first build). */
+  #built: PolicyBuild | undefined;
+  /** Tensor ids a training build of phase 0 draws (phase 1's start after them). */
+  #phase0Ids = 0;
+  /** The last training step prepared (0 before the first); evaluations follow its phase. */
+  #lastStep = 0;
   #train: BoundOp[] = [];
   #eval: BoundOp[] = [];
   #linears: LinearOps[] = [];
@@ -245,7 +260,7 @@ export class DecoderModel {
     this.step_ = step;
     this.#k = k;
     this.#units = units;
-    const plan = this.#plan(0);
+    const plan = this.#plan({ policy, phase: 0 });
     this.#pending = new Set(plan.model);
     const i = plan.inputs;
     this.#tokens = this.#alloc(i.tokens);
@@ -296,9 +311,9 @@ export class DecoderModel {
       units,
       step.health,
     );
-    // Which kernels some GEMM of some policy phase takes.
+    // Which kernels some GEMM of some build takes.
     const used = new Set(
-      policyPhases(policy).flatMap((phase) => {
+      policyBuilds(policy).flatMap(({ policy, phase }) => {
         const opts = { batch: step.batch, totalSteps: step.totalSteps, phase, units };
         return gemmPaths(planModel(config, policy, opts)).flatMap((
           l,
@@ -325,7 +340,7 @@ export class DecoderModel {
       ...(used.has("matrix") ? { matrixGemm: await createMatrixGemms(gpu) } : {}),
     };
     const model = new DecoderModel(gpu, config, policy, step, k, units);
-    await model.#build(0);
+    await model.#build({ policy, phase: 0 });
     return model;
   }
 
@@ -339,7 +354,9 @@ export class DecoderModel {
    * switch, then after it where the policy has one.
    */
   get gemmPaths(): LinearPaths[][] {
-    return policyPhases(this.policy).map((phase) => gemmPaths(this.#plan(phase)));
+    return policyPhases(this.policy).map((phase) =>
+      gemmPaths(this.#plan({ policy: this.policy, phase }))
+    );
   }
 
   /** GPU memory of the numeric-health probe (bytes, part of {@link bytes}); 0 without one. */
@@ -352,10 +369,10 @@ export class DecoderModel {
     return this.#train.reduce((n, o) => n + o.dispatches, 0);
   }
 
-  /** The buffer plan of a policy phase. */
-  #plan(phase: 0 | 1): ModelPlan {
+  /** The buffer plan of a build. */
+  #plan({ policy, phase }: PolicyBuild): ModelPlan {
     const { batch, totalSteps } = this.step_;
-    return planModel(this.config, this.policy, { batch, totalSteps, phase, units: this.#units });
+    return planModel(this.config, policy, { batch, totalSteps, phase, units: this.#units });
   }
 
   /** Allocates a buffer of the plan being allocated; refuses any other. */
@@ -378,25 +395,34 @@ export class DecoderModel {
     }
   }
 
-  /** 0 before the policy's late switch, 1 after. */
-  #phaseAt(step: number): 0 | 1 {
-    const s = this.policy.switchTo;
-    return s && step >= s.atFraction * this.step_.totalSteps ? 1 : 0;
+  /** The build of `policy` at `step`: phase 0 before its late switch, 1 after. */
+  #buildAt(policy: PrecisionPolicy, step: number): PolicyBuild {
+    const s = policy.switchTo;
+    return { policy, phase: s && step >= s.atFraction * this.step_.totalSteps ? 1 : 0 };
+  }
+
+  /** Rebuilds the operations for `build` unless they are built for it already. */
+  async #ensureBuilt(build: PolicyBuild): Promise<void> {
+    const b = this.#built;
+    if (b?.policy !== build.policy || b.phase !== build.phase) await this.#build(build);
   }
 
   /**
    * Builds the step's operations for a policy phase from its plan: the embedding, every block in
    * its pre-norm and residual, the head and loss, the embedding's gradient, then clipping and
-   * AdamW. Each part's backward runs before the previous part's.
+   * AdamW. Each part's backward runs before the previous part's. An evaluation build's forward
+   * serves evaluations only; it draws its tensor ids from a range of its own and has no probe.
    */
-  async #build(phase: 0 | 1): Promise<void> {
+  async #build(build: PolicyBuild): Promise<void> {
+    const training = build.policy === this.policy;
     for (const o of [...this.#train, ...this.#eval]) o.destroy();
     for (const b of this.#buildBuffers) {
       this.#bytes -= b.size;
       b.destroy();
     }
     this.#buildBuffers = [];
-    const plan = this.#plan(phase);
+    this.#tensorIds = !training ? EVAL_TENSOR_IDS : build.phase === 0 ? 0 : this.#phase0Ids;
+    const plan = this.#plan(build);
     this.#building = true;
     this.#pending = new Set(plan.step);
     const k = this.#k;
@@ -449,9 +475,10 @@ export class DecoderModel {
     this.#train = [...forward, ...backward, ...update];
     this.#eval = forward;
     this.#linears = linears;
-    this.#phase = phase;
+    this.#built = build;
+    if (training && build.phase === 0) this.#phase0Ids = this.#tensorIds;
     this.#building = false;
-    await this.#buildProbe(forward, backward, update);
+    await this.#buildProbe(training ? { forward, backward, update } : undefined);
   }
 
   /**
@@ -459,14 +486,17 @@ export class DecoderModel {
    * step with its operations: each linear layer's after its backward pass, the gradients' before
    * the update.
    */
-  async #buildProbe(forward: BoundOp[], backward: BoundOp[], update: BoundOp[]): Promise<void> {
+  async #buildProbe(
+    ops: { forward: BoundOp[]; backward: BoundOp[]; update: BoundOp[] } | undefined,
+  ): Promise<void> {
     if (this.#probe) {
       this.#bytes -= this.#probe.bytes;
       this.#probe.destroy();
       this.#probe = undefined;
     }
     const health = this.step_.health;
-    if (!health) return;
+    if (!health || !ops) return;
+    const { forward, backward, update } = ops;
     const k = this.#k;
     const probe = await HealthProbe.create(
       { gpu: this.#gpu, gemm: k.gemm, elementwise: k.elementwise },
@@ -738,8 +768,8 @@ export class DecoderModel {
     lr: number,
   ): Promise<void> {
     await this.#roomToSubmit();
-    const phase = this.#phaseAt(step);
-    if (phase !== this.#phase) await this.#build(phase);
+    await this.#ensureBuilt(this.#buildAt(this.policy, step));
+    this.#lastStep = step;
     this.#upload(batch, true);
     this.#gpu.device.queue.writeBuffer(this.#hyper, 0, adamwHyper(lr, step));
     for (const l of this.#linears) l.setStep(this.step_.seed, step);
@@ -767,9 +797,26 @@ export class DecoderModel {
     return [...kinds].map(([kind, v]) => ({ kind, ...v })).sort((a, b) => b.ms - a.ms);
   }
 
-  /** Runs the forward pass and the loss on a batch without updating anything; returns metrics. */
+  /**
+   * Builds the training operations for `step` now if they are not built (after evaluations under
+   * an evaluation policy), so that the rebuild is not timed with the step.
+   */
+  async buildFor(step: number): Promise<void> {
+    await this.#ensureBuilt(this.#buildAt(this.policy, step));
+  }
+
+  /**
+   * Runs the forward pass and the loss on a batch without updating anything; returns metrics.
+   * Under the policy's evaluation policy where it has one (at the phase of the last step trained),
+   * else under the training build's forward.
+   */
   async evaluate(batch: { inputs: Uint32Array; targets: Uint32Array }): Promise<StepMetrics> {
     await this.#roomToSubmit();
+    const ev = this.policy.evalPolicy;
+    if (ev) {
+      await this.#ensureBuilt(this.#buildAt(ev, this.#lastStep));
+      for (const l of this.#linears) l.setStep(this.step_.seed, this.#lastStep);
+    }
     this.#upload(batch, false);
     this.#submit(this.#eval, "eval");
     return await this.readMetrics();

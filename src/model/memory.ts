@@ -13,7 +13,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
 import { F32_GEMM_ONLY, type GemmUnits } from "./linear.ts";
-import { bufferBytes, namedLinears, planModel, policyPhases } from "./plan.ts";
+import { bufferBytes, namedLinears, planModel, policyBuilds } from "./plan.ts";
 import { probeBytes } from "./health_probe.ts";
 import type { PrecisionPolicy } from "./policy.ts";
 import { MATRIX_GEMM_TILINGS } from "../../kernels/gemm_matrix/mod.ts";
@@ -32,8 +32,9 @@ export interface HealthMemory {
 }
 
 /**
- * The GPU memory a run needs (bytes): the total and the largest single buffer, the larger of the
- * phases before and after the policy's late switch (the model rebuilds at the switch); `units`:
+ * The GPU memory a run needs (bytes): the total and the largest single buffer, the largest over
+ * the model's builds (see `policyBuilds`: the phases before and after the policy's late switch and
+ * those of its evaluation policy; the model rebuilds between them); `units`:
  * the GEMM kernels the model has besides the f32 GEMM (see linear.ts); `health`: the run builds
  * the numeric-health probe (its buffers are counted).
  *
@@ -56,10 +57,11 @@ export function estimateMemory(
   units: GemmUnits = F32_GEMM_ONLY,
   health?: HealthMemory,
 ): { bytes: number; largest: number } {
-  const est = policyPhases(policy).map((phase) => {
-    const plan = planModel(cfg, policy, { batch, totalSteps, phase, units });
+  const est = policyBuilds(policy).map((build) => {
+    const plan = planModel(cfg, build.policy, { batch, totalSteps, phase: build.phase, units });
     const sizes = [...plan.model, ...plan.step].map((b) => bufferBytes(b.elements));
-    const probe = health
+    // Evaluation builds carry no health probe.
+    const probe = health && build.policy === policy
       ? probeBytes(
         namedLinears(plan).map(([, p]) => p),
         plan.params.map((p) => p.p.elements),

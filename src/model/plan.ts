@@ -166,6 +166,35 @@ export function policyPhases(policy: PrecisionPolicy): readonly (0 | 1)[] {
   return policy.switchTo ? [0, 1] : [0];
 }
 
+/** A build of a model's operations: a phase of its training policy or of its evaluation policy. */
+export interface PolicyBuild {
+  /** The policy the build's linear layers and head follow. */
+  readonly policy: PrecisionPolicy;
+  /** Its phase (see {@link policyPhases}). */
+  readonly phase: 0 | 1;
+}
+
+/**
+ * Every build a model trained under `policy` may make: each phase of the policy, then each phase of
+ * its evaluation policy where it has one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { policyBuilds } from "./plan.ts";
+ * import { POLICIES } from "../recipe/preset_policies.ts";
+ * const p = { ...POLICIES.nvfp4, evalPolicy: POLICIES.bf16 };
+ * assert.deepEqual(policyBuilds(p).map((b) => [b.policy.name, b.phase]), [["nvfp4", 0], ["bf16", 0]]);
+ * ```
+ */
+export function policyBuilds(policy: PrecisionPolicy): PolicyBuild[] {
+  const ev = policy.evalPolicy;
+  return [
+    ...policyPhases(policy).map((phase) => ({ policy, phase })),
+    ...(ev ? policyPhases(ev).map((phase) => ({ policy: ev, phase })) : []),
+  ];
+}
+
 /** The GEMM paths of one linear layer (see `GemmPath` in linear.ts). */
 export interface LinearPaths {
   /** The layer: `blocks.<i>.<name>` or `lm_head`. */

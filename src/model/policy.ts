@@ -29,6 +29,59 @@ export interface LinearPolicy {
   readonly wgrad: { readonly dy: OperandPolicy; readonly x: OperandPolicy };
 }
 
+/**
+ * How many blocks: a count, or a share of the model's blocks in percent (rounded to the nearest
+ * count, halves up), so a preset written for one depth applies to any (Megatron's
+ * `num_layers_at_end_in_bf16 = 14` of Nemotron 3 Super's 88 layers is `{ percent: 15.9 }`).
+ */
+export type BlockCount = number | { readonly percent: number };
+
+/**
+ * The number of blocks a {@link BlockCount} means in a model of `blocks` blocks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blockCount } from "./policy.ts";
+ * assert.equal(blockCount(2, 16), 2);
+ * assert.equal(blockCount({ percent: 12.5 }, 32), 4);
+ * assert.equal(blockCount({ percent: 15.9 }, 88), 14);
+ * assert.equal(blockCount({ percent: 15.9 }, 16), 3);
+ * ```
+ */
+export function blockCount(count: BlockCount, blocks: number): number {
+  return typeof count === "number" ? count : Math.round((count.percent / 100) * blocks);
+}
+
+/**
+ * `policy` with its high-precision blocks (and its evaluation policy's) as counts for a model of
+ * `blocks` blocks, so that a share and the count it means give the same policy; none where both
+ * are 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uniformLinear, withBlockCounts } from "./policy.ts";
+ * const bf16 = uniformLinear("bf16");
+ * const p = {
+ *   name: "p", head: "bf16", linear: uniformLinear("nvfp4"),
+ *   highPrecisionBlocks: { first: 0, last: { percent: 12.5 }, policy: bf16 },
+ * } as const;
+ * assert.deepEqual(withBlockCounts(p, 16).highPrecisionBlocks, { first: 0, last: 2, policy: bf16 });
+ * assert.equal(withBlockCounts(p, 2).highPrecisionBlocks, undefined);
+ * ```
+ */
+export function withBlockCounts(policy: PrecisionPolicy, blocks: number): PrecisionPolicy {
+  const { highPrecisionBlocks: hp, evalPolicy, ...rest } = policy;
+  const first = hp ? blockCount(hp.first, blocks) : 0;
+  const last = hp ? blockCount(hp.last, blocks) : 0;
+  return {
+    ...rest,
+    ...(hp && first + last > 0 ? { highPrecisionBlocks: { first, last, policy: hp.policy } } : {}),
+    ...(evalPolicy ? { evalPolicy: withBlockCounts(evalPolicy, blocks) } : {}),
+  };
+}
+
 /** A full precision policy for a model. */
 export interface PrecisionPolicy {
   /** The policy's name in records and reports. */
@@ -37,8 +90,8 @@ export interface PrecisionPolicy {
   readonly linear: LinearPolicy;
   /** Blocks (of the layer pattern) kept in the `edges` policy: the first and last few. */
   readonly highPrecisionBlocks?: {
-    readonly first: number;
-    readonly last: number;
+    readonly first: BlockCount;
+    readonly last: BlockCount;
     readonly policy: LinearPolicy;
   };
   /**
@@ -51,6 +104,12 @@ export interface PrecisionPolicy {
   readonly switchTo?: { readonly atFraction: number; readonly policy: LinearPolicy };
   /** The LM head's operands: `fp32`, or `bf16`-rounded. Embeddings, norms, attention stay f32. */
   readonly head: "fp32" | "bf16";
+  /**
+   * The policy evaluation runs under, where it differs from training's (issue 14 item 8: train
+   * NVFP4, evaluate BF16): its Fprop operands, head, selectors, high-precision blocks and late
+   * switch decide the validation pass; training never sees it. It has no `evalPolicy` of its own.
+   */
+  readonly evalPolicy?: PrecisionPolicy;
 }
 
 const op = (format: FormatName, rest: Omit<OperandPolicy, "format"> = {}): OperandPolicy => ({
@@ -104,7 +163,11 @@ export function layerPolicyAt(
   const selected = policy.layers?.find((s) => layerMatches(s.match, layer));
   if (selected) return selected.policy;
   const hp = policy.highPrecisionBlocks;
-  if (hp && (index < hp.first || index >= blocks - hp.last)) return hp.policy;
+  if (
+    hp && (index < blockCount(hp.first, blocks) || index >= blocks - blockCount(hp.last, blocks))
+  ) {
+    return hp.policy;
+  }
   return policy.linear;
 }
 

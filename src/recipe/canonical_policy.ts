@@ -142,7 +142,7 @@ export function canonicalPolicy(p: PrecisionPolicy): PrecisionPolicy {
     ...(p.layers
       ? { layers: p.layers.map((l) => ({ match: l.match, policy: canonicalLinear(l.policy) })) }
       : {}),
-    ...(hp && hp.first + hp.last > 0
+    ...(hp && [hp.first, hp.last].some((c) => (typeof c === "number" ? c : c.percent) > 0)
       ? {
         highPrecisionBlocks: { first: hp.first, last: hp.last, policy: canonicalLinear(hp.policy) },
       }
@@ -153,5 +153,6 @@ export function canonicalPolicy(p: PrecisionPolicy): PrecisionPolicy {
       }
       : {}),
     head: p.head,
+    ...(p.evalPolicy ? { evalPolicy: canonicalPolicy(p.evalPolicy) } : {}),
   };
 }

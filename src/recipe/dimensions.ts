@@ -18,6 +18,7 @@ import {
   type ModelConfig,
 } from "../model/config.ts";
 import {
+  blockCount,
   layerPolicyAt,
   layoutFree,
   type LinearPolicy,
@@ -96,7 +97,10 @@ function needs(p: LinearPolicy, n: Dim, k: Dim): Need[] {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-/** The linear policies that layer `layer` of block `i` of `blocks` uses over a run. */
+/**
+ * The linear policies that layer `layer` of block `i` of `blocks` uses over a run: in training,
+ * and in evaluation where the policy has an evaluation policy.
+ */
 function linearsOf(
   policy: PrecisionPolicy,
   layer: string,
@@ -104,7 +108,12 @@ function linearsOf(
   blocks: number,
 ): LinearPolicy[] {
   const own = layerPolicyAt(policy, layer, i, blocks, 0, 1);
-  return policy.switchTo ? [own, policy.switchTo.policy] : [own];
+  const ev = policy.evalPolicy;
+  return [
+    own,
+    ...(policy.switchTo ? [policy.switchTo.policy] : []),
+    ...(ev ? linearsOf(ev, layer, i, blocks) : []),
+  ];
 }
 
 /**
@@ -137,7 +146,9 @@ export function dimensionProblems(
   const problems: Problem[] = [];
   const kinds = blockKinds(model.pattern);
   const hp = policy.highPrecisionBlocks;
-  if (hp && hp.first + hp.last >= kinds.length) {
+  if (
+    hp && blockCount(hp.first, kinds.length) + blockCount(hp.last, kinds.length) >= kinds.length
+  ) {
     problems.push(src.problem(
       [...policyAt, "high_precision_blocks"],
       `first ${hp.first} + last ${hp.last} cover all ${kinds.length} blocks of model.pattern, ` +
@@ -156,11 +167,19 @@ export function dimensionProblems(
   const worst = new Map<Dim["key"], { multiple: number; why: string }>();
   const linears = linearLayers(model.pattern);
   const names = linears.map((l) => l.name);
-  for (const { index } of unmatchedSelectors(policy, names)) {
+  for (const { index, match } of unmatchedSelectors(policy, names)) {
     problems.push(src.problem(
       [...policyAt, "layers", index, "match"],
-      `matches no linear layer of model.pattern "${model.pattern}" (its layers are named ` +
+      `"${match}" matches no linear layer of model.pattern "${model.pattern}" (its layers are named ` +
         `${names.slice(0, 4).join(", ")}${names.length > 4 ? ", …" : ""})`,
+    ));
+  }
+  const ev = policy.evalPolicy;
+  for (const { match } of ev ? unmatchedSelectors(ev, names) : []) {
+    problems.push(src.problem(
+      [...policyAt, "eval_policy"],
+      `policy "${ev?.name}" has a layer selector "${match}" that matches no linear layer of ` +
+        `model.pattern "${model.pattern}"`,
     ));
   }
   for (const layer of linears) {

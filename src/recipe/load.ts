@@ -14,6 +14,8 @@ import { dataFitProblems } from "./data_fit.ts";
 import { loadDataset } from "../train/data/dataset.ts";
 import { DataError } from "../train/data/errors.ts";
 import { dimensionProblems } from "./dimensions.ts";
+import { blockKinds } from "../model/config.ts";
+import { withBlockCounts } from "../model/policy.ts";
 import { checkSchema } from "./issues.ts";
 import { modelConfig } from "./model_section.ts";
 import { PolicyResolver } from "./policies.ts";
@@ -163,7 +165,8 @@ export async function loadRecipe(
     train,
     seeds: [...raw.seeds],
     baseline: raw.baseline,
-    policies: policies.map((p) => p!),
+    // Shares of the blocks ("12.5%") become the counts they mean for this model.
+    policies: policies.map((p) => withBlockCounts(p!, blockKinds(model.pattern).length)),
     ...(raw.health ? { health: healthConfig(raw.health, train.eval.every) } : {}),
   };
   return { path, description: raw.description ?? "", ...content, hash: recipeHash(content) };

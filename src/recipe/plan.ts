@@ -14,6 +14,8 @@ import {
   type ModelConfig,
 } from "../model/config.ts";
 import {
+  type BlockCount,
+  blockCount,
   layerPolicyAt,
   type LinearPolicy,
   type OperandPolicy,
@@ -83,13 +85,31 @@ function layerLines(p: PrecisionPolicy, model: ModelConfig): string[] {
   return lines;
 }
 
-function policyText(p: PrecisionPolicy, blocks: number): string {
+/**
+ * A resolved policy in one line: its linear layers' formats, selectors, high-precision blocks, late
+ * switch, head and evaluation policy (the `--dry-run` plan and the report's policy table).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { policyText } from "./plan.ts";
+ * import { POLICIES } from "./preset_policies.ts";
+ * assert.equal(
+ *   policyText({ ...POLICIES["nvfp4-no-rht"], evalPolicy: POLICIES.bf16 }, 4),
+ *   "fprop x nvfp4 w nvfp4-2d | dgrad dy nvfp4/sr w nvfp4-2d | wgrad dy nvfp4/sr x nvfp4; " +
+ *     "first 1 + last 1 of 4 blocks bf16; head bf16; evaluated as bf16 (bf16; head bf16)",
+ * );
+ * ```
+ */
+export function policyText(p: PrecisionPolicy, blocks: number): string {
   const parts = [linearText(p.linear)];
   for (const l of p.layers ?? []) parts.push(`layers ${l.match} ${linearText(l.policy)}`);
   const hp = p.highPrecisionBlocks;
   if (hp) {
-    const first = hp.first > 0 ? `first ${hp.first}` : "";
-    const last = hp.last > 0 ? `last ${hp.last}` : "";
+    const count = (c: BlockCount) =>
+      typeof c === "number" ? `${c}` : `${c.percent}% (${blockCount(c, blocks)})`;
+    const first = blockCount(hp.first, blocks) > 0 ? `first ${count(hp.first)}` : "";
+    const last = blockCount(hp.last, blocks) > 0 ? `last ${count(hp.last)}` : "";
     parts.push(
       `${[first, last].filter(Boolean).join(" + ")} of ${blocks} blocks ${linearText(hp.policy)}`,
     );
@@ -100,6 +120,8 @@ function policyText(p: PrecisionPolicy, blocks: number): string {
     );
   }
   parts.push(`head ${p.head}`);
+  const ev = p.evalPolicy;
+  if (ev) parts.push(`evaluated as ${ev.name} (${policyText(ev, blocks)})`);
   return parts.join("; ");
 }
 

@@ -7,18 +7,24 @@
  *
  * Names are looked up where they are written: in a recipe, another policy of the recipe by that
  * name, else the preset (so `nvfp4: { extends: nvfp4 }` extends the preset); in a preset, only
- * presets. `high_precision_blocks`, `layers` and `switch` replace the inherited ones whole (`none`
- * removes them); `head` is inherited unless given. A policy that extends nothing must give every
+ * presets. `high_precision_blocks`, `layers`, `switch` and `eval_policy` replace the inherited ones
+ * whole (`none` removes them); `head` is inherited unless given. An `eval_policy` is used whole
+ * (its linear layers, selectors, high-precision blocks, switch and head) less its own
+ * `eval_policy`. A policy that extends nothing must give every
  * operand's format and the head.
  *
  * @module
  */
 
-import type { LinearPolicy, PrecisionPolicy } from "../model/policy.ts";
+import type { BlockCount, LinearPolicy, PrecisionPolicy } from "../model/policy.ts";
 import { canonicalPolicy } from "./canonical_policy.ts";
 import { applySettings, finishLinear, linearDraft } from "./operands.ts";
 import type { PolicyDef, Presets } from "./presets.ts";
 import type { KeyPath, Problem } from "./problems.ts";
+
+/** A block count as written (`2` or `"12.5%"`) as a {@link BlockCount}. */
+const blocksOf = (v: number | string): BlockCount =>
+  typeof v === "number" ? v : { percent: parseFloat(v) };
 
 /**
  * Resolves the policies of one recipe (or presets alone), memoising each.
@@ -97,7 +103,8 @@ export class PolicyResolver {
     else if (hpInput !== undefined) {
       const at = [...path, "high_precision_blocks", ...(hpInput.policy ? ["policy"] : [])];
       const target = this.#linearOf(def, hpInput.policy ?? "bf16", at);
-      hp = target && { first: hpInput.first, last: hpInput.last, policy: target };
+      hp = target &&
+        { first: blocksOf(hpInput.first), last: blocksOf(hpInput.last), policy: target };
     }
     let layers = parent?.layers;
     const layersInput = input.layers;
@@ -116,6 +123,16 @@ export class PolicyResolver {
       const target = this.#linearOf(def, sw.to, [...path, "switch", "to"]);
       switchTo = target && { atFraction: sw.at, policy: target };
     }
+    let evalPolicy = parent?.evalPolicy;
+    const evalInput = input.eval_policy;
+    if (evalInput === "none") evalPolicy = undefined;
+    else if (evalInput !== undefined) {
+      const target = this.#ref(def, evalInput, [...path, "eval_policy"]);
+      if (target) {
+        const { evalPolicy: _nested, ...forEval } = target;
+        evalPolicy = forEval;
+      } else evalPolicy = undefined;
+    }
     const head = input.head ?? parent?.head;
     if (head === undefined) {
       this.#problems.push(
@@ -126,6 +143,7 @@ export class PolicyResolver {
     if (hpInput !== undefined && hpInput !== "none" && !hp) return undefined;
     if (sw !== undefined && sw !== "none" && !switchTo) return undefined;
     if (layersInput !== undefined && layersInput !== "none" && !layers) return undefined;
+    if (evalInput !== undefined && evalInput !== "none" && !evalPolicy) return undefined;
     return canonicalPolicy({
       name: def.name,
       linear,
@@ -133,6 +151,7 @@ export class PolicyResolver {
       ...(hp ? { highPrecisionBlocks: hp } : {}),
       ...(switchTo ? { switchTo } : {}),
       head,
+      ...(evalPolicy ? { evalPolicy } : {}),
     });
   }
 

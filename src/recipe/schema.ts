@@ -32,6 +32,18 @@ const name = (what: string) =>
 
 const positiveInt = (what: string) => z.int().min(1).describe(what);
 
+/** A number of blocks, or a share of the model's blocks such as `12.5%` (see `BlockCount`). */
+const BLOCK_COUNT_ERROR =
+  'expected a number of blocks or a share of them from 0% to 100%, such as "12.5%"';
+const blockCount = (what: string) =>
+  z.union([
+    z.int().min(0),
+    z.string().refine((s) => /^\d+(\.\d+)?%$/.test(s) && parseFloat(s) <= 100, {
+      error: BLOCK_COUNT_ERROR,
+    }),
+  ], { error: BLOCK_COUNT_ERROR })
+    .describe(`${what}: a count, or a share of the model's blocks such as 12.5% (rounded).`);
+
 const formatSpec = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("float"),
@@ -175,8 +187,8 @@ export const PolicySchema = z.strictObject({
   high_precision_blocks: z.union([
     z.literal("none"),
     z.strictObject({
-      first: z.int().min(0).describe("Blocks at the start of the layer pattern."),
-      last: z.int().min(0).describe("Blocks at the end of the layer pattern."),
+      first: blockCount("Blocks at the start of the layer pattern"),
+      last: blockCount("Blocks at the end of the layer pattern"),
       policy: name("Policy or preset whose linear layers these blocks use (default bf16).")
         .optional(),
     }),
@@ -206,6 +218,11 @@ export const PolicySchema = z.strictObject({
   ], { error: 'expected { at, to } or "none"' })
     .describe("Late precision switch (e.g. to bf16 for the LR decay).").optional(),
   head: z.enum(["fp32", "bf16"]).describe("The LM head's precision.").optional(),
+  eval_policy: z.union([z.literal("none"), name("")], { error: 'expected a policy name or "none"' })
+    .describe(
+      "Policy or preset the validation passes run under (its forward GEMMs and head), e.g. " +
+        'train nvfp4 and evaluate bf16; "none" evaluates under the training policy (default).',
+    ).optional(),
 }).meta({ id: "Policy" });
 
 const stringOrList = (what: string) =>

@@ -1,7 +1,7 @@
 /**
  * The markdown report of a suite: title and setup, the per-policy table (final loss statistics,
  * difference from the baseline and its p-value, accuracy, throughput, memory, bits per weight,
- * the share of GEMM FLOPs per format, divergence), the charts (loss, relative loss, gradient
+ * the share of GEMM FLOPs per format, divergence), each policy's resolved formats, the charts (loss, relative loss, gradient
  * norm, learning rate, throughput), the environment block, the commands that reproduce it, caveats,
  * and every run with its record id in a collapsible section. Numbers come only from records; the
  * text is laid out as `deno fmt` would lay it out.
@@ -19,6 +19,8 @@ import { environmentRows } from "./environment.ts";
 import { describeFlopShares } from "./gemm_flops.ts";
 import { bytes, duration, fixed, grouped, pValue, signedPercent, table, wrap } from "./format.ts";
 import { setupLines } from "./setup.ts";
+import { blockKinds } from "../model/config.ts";
+import { policyText } from "../recipe/plan.ts";
 import { HEALTH_CHART } from "./chart_health.ts";
 import { healthSection } from "./health_section.ts";
 
@@ -206,6 +208,15 @@ function tableNotes(s: SuiteSummary): string[] {
   return notes;
 }
 
+/** Every policy as its runs resolved it, in the words of `--dry-run` (one row per policy). */
+function policiesTable(s: SuiteSummary): string {
+  const rows = s.policies.map((p) => {
+    const spec = s.records.find((r) => r.spec.policyName === p.policy)!.spec;
+    return [p.policy, policyText(spec.policy, blockKinds(spec.model.pattern).length)];
+  });
+  return table([["policy", "resolved precision"], ...rows], ["l", "l"]);
+}
+
 function runsSection(s: SuiteSummary, runsDir: string): string {
   const head = ["policy", "seed", "final loss", "top-1 acc", "tokens/s", "diverged at", "record"];
   const rows = s.policies.flatMap((p) =>
@@ -319,6 +330,15 @@ export async function renderReport(
     "## Results",
     policyTable(s),
     ...tableNotes(s).map(paragraph),
+    "## Policies",
+    policiesTable(s),
+    paragraph(
+      "Each policy's formats as its records resolved them: per GEMM operand (x, w, dy) of Fprop, " +
+        "Dgrad and Wgrad when they differ, `/sr` stochastic rounding, `+rht16` a 16-point random " +
+        "Hadamard transform (`/random` signs drawn per step, `/nosign` none), then per-layer " +
+        "selectors, the blocks kept in high precision, a late switch, the LM head and the " +
+        "policy validation runs under where it is not the training policy.",
+    ),
     "## Training curves",
     ...charts.filter((c) => c.file !== HEALTH_CHART).map((c) =>
       `![${c.title}](${chartDir}/${c.file})`

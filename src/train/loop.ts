@@ -267,6 +267,7 @@ export async function train(
           n++;
         }
         if (n > 0) evalCurve.push({ step, loss: loss / n, accuracy: accuracy / n });
+        if (!final) await model.buildFor(step + 1);
         windowStart = performance.now();
       }
       const ck = options.checkpoint;

@@ -71,7 +71,7 @@ Deno.test("a selector that matches no layer, or names an unknown policy, is repo
       '      - { match: "*.mamba.out_proj", policy: bf16 }\n',
   ));
   assertEquals(unmatched, [
-    "recipe.yaml:29:18 policies.p.layers[1].match: matches no linear layer of model.pattern " +
+    'recipe.yaml:29:18 policies.p.layers[1].match: "*.mamba.out_proj" matches no linear layer of model.pattern ' +
     '"*-*-" (its layers are named blocks.0.qkv, blocks.0.proj, blocks.1.fc1, blocks.1.fc2, …)',
   ]);
   const unknown = await problems(recipe('      - { match: "blocks.0.fc1", policy: bf17 }\n'));

@@ -125,8 +125,8 @@ Deno.test("an unknown preset is reported where it is named", async () => {
   );
   assertEquals(lines, [
     'recipe.yaml:25:17 policies.x.extends: unknown policy or preset "nvfp5" (presets: bf16, fp32, ' +
-    "fp8-current, fp8-delayed, mxfp4, mxfp8, nvfp4, nvfp4-all-layers, nvfp4-no-2d, nvfp4-no-rht, " +
-    "nvfp4-no-sr, nvfp4-rtn; policies: bf16, x)",
+    "fp8-current, fp8-delayed, mxfp4, mxfp8, nemotron-h, nvfp4, nvfp4-all-layers, nvfp4-llama, " +
+    "nvfp4-no-2d, nvfp4-no-rht, nvfp4-no-sr, nvfp4-rtn; policies: bf16, x)",
   ]);
   const hp = await problems(withPolicies(
     "  bf16: { extends: bf16, high_precision_blocks: { first: 1, last: 0, policy: bf17 } }\n",
