@@ -23,6 +23,7 @@ import { writeAtomic } from "./src/io/atomic.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
 import { gemmUnits } from "./src/model/linear.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
+import type { Claim } from "./src/recipe/claims.ts";
 import { UsageError } from "./src/usage.ts";
 import { HELP, suiteHelpHeader, type Task, TASK_HELP } from "./src/cli_help.ts";
 
@@ -97,6 +98,8 @@ async function bench(args: string[]): Promise<number> {
   const runs: RunSpec[] = [];
   // Every run of each recipe at these settings, whatever the filters: what its report shows.
   const reportRuns: RunSpec[] = [];
+  // The claims each suite's report tests (a --steps suite tests none: they are the recipe's).
+  const claims = new Map<string, readonly Claim[]>();
   const problems: string[] = [];
   for (const path of paths) {
     try {
@@ -107,6 +110,7 @@ async function bench(args: string[]): Promise<number> {
         ...(steps ? { steps } : {}),
       }));
       reportRuns.push(...expandRuns(recipe, steps ? { steps } : {}));
+      if (!steps && recipe.claims.length > 0) claims.set(recipe.name, recipe.claims);
     } catch (e) {
       if (e instanceof RecipeError || e instanceof RangeError) problems.push(e.message);
       else throw e;
@@ -175,7 +179,12 @@ async function bench(args: string[]): Promise<number> {
   const reportPlan = await planRuns(reportRuns, runsDir, implementation);
   for (const suite of new Set(reportRuns.map((r) => r.suite))) {
     const suitePlan = reportPlan.filter((p) => p.spec.suite === suite);
-    const { path } = await writeReport(suite, { runsDir, outDir: out, plan: suitePlan });
+    const { path } = await writeReport(suite, {
+      runsDir,
+      outDir: out,
+      plan: suitePlan,
+      ...(claims.has(suite) ? { claims: claims.get(suite) } : {}),
+    });
     console.error(`report: ${path}`);
   }
   return 0;

@@ -14,6 +14,7 @@ import { dataFitProblems } from "./data_fit.ts";
 import { loadDataset } from "../train/data/dataset.ts";
 import { DataError } from "../train/data/errors.ts";
 import { dimensionProblems } from "./dimensions.ts";
+import { recipeClaims } from "./claims.ts";
 import { blockKinds } from "../model/config.ts";
 import { withBlockCounts } from "../model/policy.ts";
 import { checkSchema } from "./issues.ts";
@@ -137,6 +138,18 @@ export async function loadRecipe(
       `${JSON.stringify(raw.baseline)} is not a policy of this recipe (${names.join(", ")})`,
     ));
   }
+  // Claims whose own keys are well formed are checked against the recipe.
+  const cleanClaims = Object.fromEntries(
+    Object.entries(raw.claims ?? {}).filter(([name]) => clean("claims", name)),
+  );
+  const claims = clean("train") && names.length > 0
+    ? recipeClaims(src, cleanClaims, {
+      policies: names,
+      baseline: raw.baseline,
+      steps: raw.train.steps,
+      evalEvery: raw.train.eval.every,
+    }, problems)
+    : [];
   if (model && clean("train")) {
     policies.forEach((policy, i) => {
       if (policy) {
@@ -169,7 +182,13 @@ export async function loadRecipe(
     policies: policies.map((p) => withBlockCounts(p!, blockKinds(model.pattern).length)),
     ...(raw.health ? { health: healthConfig(raw.health, train.eval.every) } : {}),
   };
-  return { path, description: raw.description ?? "", ...content, hash: recipeHash(content) };
+  return {
+    path,
+    description: raw.description ?? "",
+    claims,
+    ...content,
+    hash: recipeHash(content),
+  };
 }
 
 /** A recipe's `health:` section with its defaults filled in. */

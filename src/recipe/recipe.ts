@@ -11,6 +11,7 @@ import type { PrecisionPolicy } from "../model/policy.ts";
 import type { DataSpec } from "../train/data/dataset.ts";
 import { canonicalJson, sha256Hex } from "./hash.ts";
 import type { RunTrain } from "./run_spec.ts";
+import type { Claim } from "./claims.ts";
 
 /** What a recipe specifies: everything that can change a result. */
 export interface RecipeContent {
@@ -38,13 +39,15 @@ export interface Recipe extends RecipeContent {
   readonly path: string;
   /** The recipe's description ("" when it has none). */
   readonly description: string;
+  /** The claims its report tests (src/recipe/claims.ts); not part of the hash. */
+  readonly claims: readonly Claim[];
   /** {@link recipeHash} of the content. */
   readonly hash: string;
 }
 
 /**
- * SHA-256 of the canonical JSON of a recipe's content. The file's path and the descriptions
- * are not part of it, so moving a recipe or rewording it keeps its hash; key order never
+ * SHA-256 of the canonical JSON of a recipe's content. The file's path, the descriptions and the
+ * claims are not part of it, so moving a recipe or rewording it keeps its hash; key order never
  * matters.
  *
  * @example

@@ -225,6 +225,49 @@ export const PolicySchema = z.strictObject({
     ).optional(),
 }).meta({ id: "Policy" });
 
+const percent = (what: string) =>
+  z.string().refine((s) => /^-?\d+(\.\d+)?%$/.test(s), {
+    error: 'expected a percentage such as "1.5%"',
+  }).describe(what);
+
+/** One declared claim: a cited statement comparing two policies (three for `closes`) on a metric. */
+export const ClaimSchema = z.strictObject({
+  source: z.string().min(1).describe("Where the claim is published (paper, section, figure)."),
+  statement: z.string().describe("The claim in words (default: generated).").optional(),
+  policy: name("The policy the claim is about."),
+  versus: name("The policy it is compared with (default: the baseline).").optional(),
+  metric: z.union([
+    z.literal("final"),
+    z.strictObject({ at_step: positiveInt("A step with a validation point.") }),
+    z.strictObject({
+      tokens_to_loss: z.number().gt(0).describe(
+        "Training tokens until the validation loss first reaches this value (interpolated " +
+          "between validation points).",
+      ),
+    }),
+  ], { error: 'expected "final", { at_step: N } or { tokens_to_loss: L }' })
+    .describe(
+      "What is compared per run: the final validation loss (default), the validation " +
+        "loss at a step, or the tokens needed to reach a loss.",
+    ).optional(),
+  expect: z.union([
+    z.enum(["worse", "better"]),
+    z.strictObject({ within: percent("|Δ| ≤ this share of versus's mean (equivalence, TOST).") }),
+    z.strictObject({ at_most: percent("Δ ≤ this share of versus's mean (non-inferiority).") }),
+    z.strictObject({
+      closes: percent("At least this share of the gap from `of` to versus is closed."),
+      of: name("The policy whose gap to versus `policy` closes."),
+    }),
+  ], {
+    error: 'expected "worse", "better", { within: "p%" }, { at_most: "p%" } or ' +
+      '{ closes: "p%", of: policy }',
+  }).describe(
+    "What the claim says of policy − versus: worse (a higher metric) or better, within or " +
+      "at most a margin, or that policy closes a share of the gap from `of` to versus.",
+  ),
+  alpha: z.number().gt(0).lt(0.5).describe("The test's level (default 0.05).").optional(),
+}).meta({ id: "Claim" });
+
 const stringOrList = (what: string) =>
   z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
     error: "expected a string or a non-empty list of strings",
@@ -350,6 +393,10 @@ export const RecipeSchema = z.strictObject({
   seeds: z.array(z.int().min(0).max(0xffffffff)).min(1).describe("One run per seed and policy."),
   baseline: name("The policy the others are compared against."),
   policies: z.record(name("Policy name."), PolicySchema).describe("The policies to compare."),
+  claims: z.record(name("Claim name."), ClaimSchema).describe(
+    "Published claims the report tests with the runs' seeds, each with a verdict (src/report/" +
+      "claims.ts). They change no run and not the recipe's hash.",
+  ).optional(),
 });
 
 /** A recipe file as parsed (snake_case keys, nothing resolved). */

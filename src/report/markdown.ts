@@ -21,6 +21,9 @@ import { bytes, duration, fixed, grouped, pValue, signedPercent, table, wrap } f
 import { setupLines } from "./setup.ts";
 import { blockKinds } from "../model/config.ts";
 import { policyText } from "../recipe/plan.ts";
+import type { Claim } from "../recipe/claims.ts";
+import { claimsSection } from "./claims_section.ts";
+import { testClaims } from "./claims.ts";
 import { HEALTH_CHART } from "./chart_health.ts";
 import { healthSection } from "./health_section.ts";
 
@@ -46,6 +49,8 @@ export interface ReportOptions {
    * records are the plan's, and the reproduce command names only the recipes (and steps).
    */
   readonly missing?: readonly { readonly policy: string; readonly seed: number }[];
+  /** The recipe's claims, tested in a "Claims" section (none: no section). */
+  readonly claims?: readonly Claim[];
 }
 
 /** The file name of the curves' CSV in the chart folder. */
@@ -330,6 +335,7 @@ export async function renderReport(
     "## Results",
     policyTable(s),
     ...tableNotes(s).map(paragraph),
+    ...claimsSection(testClaims(options.claims ?? [], s.records)),
     "## Policies",
     policiesTable(s),
     paragraph(

@@ -25,6 +25,7 @@ import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import { z } from "zod";
 import { writeAtomic } from "../io/atomic.ts";
 import { parseChecked } from "../io/json.ts";
+import type { Claim } from "../recipe/claims.ts";
 
 /** Identifier of the run list format. */
 export const RUN_LIST_FORMAT = "lpbench.report-runs/v1";
@@ -59,6 +60,8 @@ export interface ReportPlan {
   readonly baseline: string;
   /** Each planned run: its record id, policy name and seed, in the recipe's order. */
   readonly runs: readonly { readonly id: string; readonly policy: string; readonly seed: number }[];
+  /** The claims the report tests (the recipe's `claims`); absent where it has none. */
+  readonly claims?: readonly Claim[];
 }
 
 /**
@@ -101,6 +104,8 @@ const schema = z.object({
     baseline: z.string().min(1),
     runs: z.array(z.object({ id: RECORD_ID, policy: z.string().min(1), seed: z.number().int() }))
       .min(1),
+    // Written by this module from checked recipes; read back as they were written.
+    claims: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
   }).optional(),
 });
 

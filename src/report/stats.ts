@@ -1,7 +1,8 @@
 /**
  * Statistics of a report: mean, sample standard deviation, median, Welch's two-sample t-test
  * (two-sided) and its confidence interval, Holm's adjustment for comparing several policies with
- * one baseline, and the seeds a difference needs to be detected; distributions from jStat.
+ * one baseline, the seeds a difference needs to be detected, and Welch linear contrasts with
+ * one-sided tests for the claims; distributions from jStat.
  *
  * @module
  */
@@ -194,4 +195,130 @@ export function seedsForPower(
   if (!(Math.abs(difference) > 0) || !(std >= 0) || !Number.isFinite(std)) return null;
   const z = normal.inv(1 - alpha / 2, 0, 1) + normal.inv(power, 0, 1);
   return Math.max(2, Math.ceil(2 * (z * std / difference) ** 2));
+}
+
+/** A linear contrast Σ wᵢ · mean(groupᵢ) of independent samples, with its Welch standard error. */
+export interface Contrast {
+  /** Σ wᵢ · mean(groupᵢ). */
+  readonly estimate: number;
+  /** √(Σ wᵢ² · sᵢ² / nᵢ). */
+  readonly se: number;
+  /** Welch–Satterthwaite degrees of freedom. */
+  readonly df: number;
+  /** √(Σ wᵢ² · sᵢ²): the standard error times √n were every group of n runs. */
+  readonly unitSe: number;
+}
+
+/**
+ * The linear contrast Σ wᵢ · mean(valuesᵢ) of independent samples with Welch's standard error
+ * and Welch–Satterthwaite degrees of freedom (two groups with weights 1 and −1 are Welch's
+ * two-sample test). Null where a group has fewer than two values or every variance is zero.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contrast, welchTTest } from "./stats.ts";
+ * const a = [1, 2, 3, 4], b = [3, 4, 5, 6, 7];
+ * const c = contrast([{ values: a, weight: 1 }, { values: b, weight: -1 }])!;
+ * const w = welchTTest(a, b)!;
+ * assert.ok(Math.abs(c.estimate / c.se - w.t) < 1e-12 && Math.abs(c.df - w.df) < 1e-9);
+ * ```
+ */
+export function contrast(
+  terms: readonly { readonly values: readonly number[]; readonly weight: number }[],
+): Contrast | null {
+  if (terms.some((t) => t.values.length < 2)) return null;
+  const parts = terms.map((t) => ({
+    v: t.weight ** 2 * sampleVariance(t.values) / t.values.length,
+    n: t.values.length,
+    unit: t.weight ** 2 * sampleVariance(t.values),
+  }));
+  const se2 = parts.reduce((s, p) => s + p.v, 0);
+  if (!(se2 > 0)) return null;
+  return {
+    estimate: terms.reduce((s, t) => s + t.weight * mean(t.values), 0),
+    se: Math.sqrt(se2),
+    df: se2 ** 2 / parts.reduce((s, p) => s + p.v ** 2 / (p.n - 1), 0),
+    unitSe: Math.sqrt(parts.reduce((s, p) => s + p.unit, 0)),
+  };
+}
+
+/**
+ * The one-sided p-value of a contrast against a bound: `"above"` tests H₀ estimate ≤ bound against
+ * H₁ estimate > bound (small p: the contrast is above the bound), `"below"` the reverse.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { oneSidedP } from "./stats.ts";
+ * const c = { estimate: 2, se: 1, df: 1e6, unitSe: 1 };
+ * assert.ok(Math.abs(oneSidedP(c, 0, "above") - 0.02275) < 1e-4); // z = 2
+ * assert.ok(Math.abs(oneSidedP(c, 0, "below") - 0.97725) < 1e-4);
+ * ```
+ */
+export function oneSidedP(c: Contrast, bound: number, side: "above" | "below"): number {
+  const t = (c.estimate - bound) / c.se;
+  return side === "above" ? 1 - studentt.cdf(t, c.df) : studentt.cdf(t, c.df);
+}
+
+/**
+ * Runs per group that a one-sided test at level `alpha` needs to find a contrast `distance` away
+ * from its bound with probability `power` (0.8), given {@link Contrast.unitSe} and the number of
+ * groups: the least n ≥ 2 with (t₁₋α + t_power) · unitSe / √n ≤ distance, the t quantiles at the
+ * groups · (n − 1) degrees of freedom of equal groups (the usual approximation of a t-test's
+ * power; with few runs it asks for more than the normal approximation). Null where the distance
+ * is not positive (the observed contrast is on the wrong side) or beyond 100,000 runs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runsForOneSidedPower } from "./stats.ts";
+ * // Normal approximation: 2 · (1.645 + 0.842)² = 12.4; the t quantiles at 2n − 2 df ask for 14.
+ * assert.equal(runsForOneSidedPower(0.01, Math.SQRT2 * 0.01, 2), 14);
+ * assert.equal(runsForOneSidedPower(-0.01, 0.01, 2), null);
+ * ```
+ */
+export function runsForOneSidedPower(
+  distance: number,
+  unitSe: number,
+  groups: number,
+  alpha = 0.05,
+  power = 0.8,
+): number | null {
+  if (!(distance > 0) || !Number.isFinite(unitSe)) return null;
+  const enough = (n: number) => {
+    const df = groups * (n - 1);
+    return (studentt.inv(1 - alpha, df) + studentt.inv(power, df)) * unitSe / Math.sqrt(n) <=
+      distance;
+  };
+  let hi = 2;
+  while (!enough(hi)) {
+    if (hi > 100_000) return null;
+    hi *= 2;
+  }
+  let lo = Math.max(2, hi / 2);
+  if (enough(lo)) return lo;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (enough(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/**
+ * The two-sided `level` (95 %) confidence interval of a contrast.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { contrastInterval } from "./stats.ts";
+ * // scipy.stats.t.ppf(0.975, 10) = 2.2281388519649385
+ * const [lo, hi] = contrastInterval({ estimate: 0, se: 1, df: 10, unitSe: 1 });
+ * assert.ok(Math.abs(hi - 2.2281388519649385) < 1e-6 && lo === -hi);
+ * ```
+ */
+export function contrastInterval(c: Contrast, level = 0.95): [number, number] {
+  const half = studentt.inv(1 - (1 - level) / 2, c.df) * c.se;
+  return [c.estimate - half, c.estimate + half];
 }

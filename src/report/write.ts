@@ -13,6 +13,7 @@ import { NAME_PATTERN } from "../recipe/schema.ts";
 import { writeAtomic } from "../io/atomic.ts";
 import { readRecords, type RecordError, type RunRecord } from "../runner/record.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
+import type { Claim } from "../recipe/claims.ts";
 import type { SuiteSummary } from "./aggregate.ts";
 import { renderReport } from "./markdown.ts";
 import { readRunList, type ReportPlan, RunListError, writeRunList } from "./run_list.ts";
@@ -32,6 +33,11 @@ export interface WriteReportOptions {
    * record of the suite (the newest per policy and seed of the newest recipe version).
    */
   readonly plan?: readonly { readonly id: string; readonly spec: RunSpec }[];
+  /**
+   * The claims the report tests (the recipe's `claims`), kept in the run list's plan with `plan`;
+   * without `plan`, those of the listed plan.
+   */
+  readonly claims?: readonly Claim[];
 }
 
 /** What {@link writeReport} wrote. */
@@ -78,7 +84,7 @@ export async function writeReport(
   const outDir = options.outDir ?? "reports";
   const path = join(outDir, `${suite}.md`);
   const { records, errors } = await readRecords(runsDir);
-  const plan = options.plan ? planOf(options.plan) : await listedPlan(path);
+  const plan = options.plan ? planOf(options.plan, options.claims) : await listedPlan(path);
   const { shown, missing } = plan
     ? plannedRecords(suite, plan, records)
     : { shown: records.filter((r) => r.spec.suite === suite), missing: [] };
@@ -95,6 +101,7 @@ export async function writeReport(
     benchOut: outDir,
     description: options.description,
     missing,
+    claims: plan?.claims ?? options.claims ?? [],
   });
   const charts = report.charts.map((c) => join(outDir, suite, c.file));
   for (const [i, c] of report.charts.entries()) await writeAtomic(charts[i], c.svg);
@@ -110,7 +117,10 @@ export async function writeReport(
 }
 
 /** The run-list form of a plan of runs (names and ids only). */
-function planOf(runs: readonly { readonly id: string; readonly spec: RunSpec }[]): ReportPlan {
+function planOf(
+  runs: readonly { readonly id: string; readonly spec: RunSpec }[],
+  claims: readonly Claim[] = [],
+): ReportPlan {
   if (runs.length === 0) throw new RangeError("writeReport: the plan has no runs");
   const first = runs[0].spec;
   return {
@@ -118,6 +128,7 @@ function planOf(runs: readonly { readonly id: string; readonly spec: RunSpec }[]
     recipeHash: first.recipeHash,
     baseline: first.baseline,
     runs: runs.map((r) => ({ id: r.id, policy: r.spec.policyName, seed: r.spec.seed })),
+    ...(claims.length > 0 ? { claims } : {}),
   };
 }
 
