@@ -140,7 +140,7 @@ export async function loadRecipe(
   }
   // Claims whose own keys are well formed are checked against the recipe.
   const cleanClaims = Object.fromEntries(
-    Object.entries(raw.claims ?? {}).filter(([name]) => clean("claims", name)),
+    Object.entries(raw?.claims ?? {}).filter(([name]) => clean("claims", name)),
   );
   const claims = clean("train") && names.length > 0
     ? recipeClaims(src, cleanClaims, {
