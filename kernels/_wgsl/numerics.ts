@@ -7,7 +7,9 @@
  *   division, because WGSL allows 2.5 ulp for `/` (subnormal quotients flush, overflow gives +Inf);
  * - `mix32`, `rand_bits`: the counter-based hash of `src/formats/rng.ts`;
  * - `enc_<fmt>(sign, a)` / `enc_sr_<fmt>(sign, a, r)`: element encoders on the FP32 bit pattern
- *   (round-to-nearest-even or stochastic), `dec_<fmt>(code)`: decoders.
+ *   (round-to-nearest-even or stochastic), `dec_<fmt>(code)`: decoders. INT4 is rounded as its
+ *   sign and magnitude like the float layouts (src/formats/elements.ts) and stored in two's
+ *   complement.
  *
  * Only multiplications, comparisons and integer operations appear where exactness matters, so the
  * driver cannot change results by fusing a multiply and an add.
@@ -123,15 +125,31 @@ fn ${name}(sign: u32, a: f32${rParam}) -> u32 {
   var mag = select(normal, rq, e < ${emin(f)});
   mag = select(mag, 0u, ab == 0u);
   mag = select(mag, ${overflow}, ab >= ${hex(maxBits)});
-  return (sign << ${f.expBits + m}u) | mag;
+  return ${store(f)};
 }
 `;
+}
+
+/** The stored code of `sign` and `mag`: sign and magnitude, or two's complement (INT4; −0 is 0). */
+function store(f: ElementFormat): string {
+  const signShift = f.expBits + f.manBits;
+  if (!f.twosComplement) return `(sign << ${signShift}u) | mag`;
+  return `select(mag, (${hex(2 << signShift)} - mag) & ${hex((2 << signShift) - 1)}, sign == 1u)`;
 }
 
 /** Decoder of codes to FP32 (exact: every element value is a normal FP32 number or 0). */
 function decoder(f: ElementFormat): string {
   const m = f.manBits;
   const signShift = f.expBits + m;
+  if (f.twosComplement) {
+    // Sign-extend the code from its top bit.
+    const up = 31 - signShift;
+    return /* wgsl */ `
+fn dec_${f.name}(code: u32) -> f32 {
+  return f32(bitcast<i32>(code << ${up}u) >> ${up}u);
+}
+`;
+  }
   const magMask = (1 << signShift) - 1;
   // BF16 subnormals lie below 2^-126 and are flushed; the other formats' subnormals are FP32
   // normals, exact as man · 2^(1−bias−m).

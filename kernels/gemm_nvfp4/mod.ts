@@ -6,6 +6,10 @@
  * is the compiled op; `packedNvfp4GemmReferenceAt` (kernels/gemm_nvfp4/reference.ts) the same
  * arithmetic on the CPU, which the kernel matches bit for bit.
  *
+ * The same kernel multiplies two operands of a uniform 4-bit grid (both INT4 or both E1M2,
+ * `nvint4` / `ufp4`): {@link PackedNvfp4GemmOptions.elements} names the grids to compile for and
+ * {@link PackedNvfp4GemmIo.element} the grid of a bound GEMM.
+ *
  * The f32 GEMM on fake-quantized operands (kernels/gemm/mod.ts) gives the same values up to f32
  * summation order.
  *
@@ -17,6 +21,7 @@ import { fittingTilings, pickTiling, type Tiling } from "../../src/gpu/fit.ts";
 import { type BoundOp, dispatchOp, uniformBuffer } from "../../src/gpu/op.ts";
 import { bindGroup, pipelineCache, splitDispatch } from "../../src/gpu/pipelines.ts";
 import type { GemmDims } from "../gemm/reference.ts";
+import type { Nvfp4Element } from "../../src/formats/spec.ts";
 import { checkNvfp4GemmDims } from "./reference.ts";
 import {
   checkNvfp4GemmTile,
@@ -61,6 +66,8 @@ export interface PackedNvfp4GemmOptions {
   readonly tile?: Nvfp4GemmTile;
   /** How block dot products are computed (default `dot4I8Packed`); see {@link Nvfp4Dot}. */
   readonly dot?: Nvfp4Dot;
+  /** The element grids binds may name (default `["e2m1"]`); each compiles its own pipelines. */
+  readonly elements?: readonly Nvfp4Element[];
 }
 
 /**
@@ -91,7 +98,12 @@ export interface PackedNvfp4GemmIo {
   readonly bStats: GPUBuffer;
   /** Output C `[m, n]` f32 (written). */
   readonly c: GPUBuffer;
+  /** The element grid of both operands' codes (default `e2m1`). */
+  readonly element?: Nvfp4Element;
 }
+
+/** A candidate tiling with its compiled pipeline. */
+type TiledPipeline = Tiling<Nvfp4GemmTile> & { pipeline: GPUComputePipeline };
 
 /**
  * A compiled packed NVFP4 × NVFP4 → f32 GEMM. Needs the WGSL language feature
@@ -128,20 +140,17 @@ export interface PackedNvfp4GemmIo {
  */
 export class PackedNvfp4GemmKernel {
   readonly #gpu: Gpu;
-  /** Candidate tilings in order of preference, with their pipelines. */
-  readonly #tiles: readonly (Tiling<Nvfp4GemmTile> & { pipeline: GPUComputePipeline })[];
+  /** Per element grid, the candidate tilings in order of preference, with their pipelines. */
+  readonly #tiles: ReadonlyMap<Nvfp4Element, readonly TiledPipeline[]>;
 
-  private constructor(
-    gpu: Gpu,
-    tiles: readonly (Tiling<Nvfp4GemmTile> & { pipeline: GPUComputePipeline })[],
-  ) {
+  private constructor(gpu: Gpu, tiles: ReadonlyMap<Nvfp4Element, readonly TiledPipeline[]>) {
     this.#gpu = gpu;
     this.#tiles = tiles;
   }
 
   /**
-   * Compiles (or fetches from the cache) the pipelines of every candidate tiling. Throws a
-   * RangeError for an invalid tile or a given tile the device cannot run.
+   * Compiles (or fetches from the cache) the pipelines of every candidate tiling for each element
+   * grid. Throws a RangeError for an invalid tile or a given tile the device cannot run.
    */
   static async create(
     gpu: Gpu,
@@ -161,11 +170,17 @@ export class PackedNvfp4GemmKernel {
       opts.tile,
     );
     const cache = pipelineCache(gpu.device);
-    const tiles = await Promise.all(tilings.map(async (t) => ({
-      ...t,
-      pipeline: await cache.getAsync(nvfp4GemmShader({ tile: t.tile, dot })),
-    })));
-    return new PackedNvfp4GemmKernel(gpu, tiles);
+    const elements = [...new Set<Nvfp4Element>(opts.elements ?? ["e2m1"])];
+    const tiles = await Promise.all(elements.map(async (element) =>
+      [
+        element,
+        await Promise.all(tilings.map(async (t) => ({
+          ...t,
+          pipeline: await cache.getAsync(nvfp4GemmShader({ tile: t.tile, dot, element })),
+        }))),
+      ] as const
+    ));
+    return new PackedNvfp4GemmKernel(gpu, new Map(tiles));
   }
 
   /**
@@ -181,15 +196,24 @@ export class PackedNvfp4GemmKernel {
    * ```
    */
   tileFor({ m, n }: GemmDims): Nvfp4GemmTile {
-    return pickTiling(this.#tiles, m, n).tile;
+    return pickTiling([...this.#tiles.values()][0], m, n).tile;
   }
 
   /**
    * Binds the kernel to buffers and dimensions (C is [m, n], the sum runs over k). Throws a
-   * RangeError naming a dimension that is not a positive multiple of 16, or a buffer too small.
+   * RangeError naming a dimension that is not a positive multiple of 16, a buffer too small, or an
+   * element grid the kernel was not created for.
    */
   bind(io: PackedNvfp4GemmIo, dims: GemmDims): BoundOp {
     checkNvfp4GemmDims(dims);
+    const element = io.element ?? "e2m1";
+    const tiles = this.#tiles.get(element);
+    if (!tiles) {
+      throw new RangeError(
+        `NVFP4 GEMM: element ${JSON.stringify(element)} was not compiled; create the kernel ` +
+          `with elements including it (has ${[...this.#tiles.keys()].join(", ")})`,
+      );
+    }
     const { m, n, k } = dims;
     const need: [string, GPUBuffer, number][] = [
       ["aCodes", io.aCodes, (m * k) / 2],
@@ -207,7 +231,7 @@ export class PackedNvfp4GemmKernel {
         );
       }
     }
-    const { tile, pipeline } = pickTiling(this.#tiles, m, n);
+    const { tile, pipeline } = pickTiling(tiles, m, n);
     const tilesM = Math.ceil(m / tile.bm);
     const tilesN = Math.ceil(n / tile.bn);
     const [gx, gy] = splitDispatch(this.#gpu, tilesM * tilesN);

@@ -5,13 +5,15 @@
  * `PackedNvfp4GemmKernel` (kernels/gemm_nvfp4/mod.ts) matches bit for bit.
  *
  * Arithmetic (NUMERICS.md §2.1 item 5): per 16-block the exact integer dot product d of the
- * doubled E2M1 values, the exact block term d·(sa/2)·(sb/2), terms summed in f32 in block order
- * from +0, then C = fp32(fp32(acc · S_dec,a) · S_dec,b).
+ * element values times g (2 for E2M1, 1 for INT4, 4 for E1M2: {@link integerFactor}), the exact
+ * block term d·(sa/g)·(sb/g), terms summed in f32 in block order from +0, then
+ * C = fp32(fp32(acc · S_dec,a) · S_dec,b).
  *
  * @module
  */
 
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
+import type { Nvfp4Element } from "../../src/formats/spec.ts";
 import type { GemmDims } from "../gemm/reference.ts";
 
 /**
@@ -35,6 +37,21 @@ export function checkNvfp4GemmDims(dims: GemmDims): void {
 }
 
 /**
+ * The power of two `g` that makes every value of an element grid an integer: 1/(its smallest
+ * positive value): 2 for E2M1 (0.5), 1 for INT4, 4 for E1M2 (0.25).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { integerFactor } from "./reference.ts";
+ * assert.deepEqual(["e2m1", "int4", "e1m2"].map((e) => integerFactor(e as "e2m1")), [2, 1, 4]);
+ * ```
+ */
+export function integerFactor(element: Nvfp4Element): number {
+  return 1 / decodeElement(ELEMENTS[element], 1);
+}
+
+/**
  * One packed NVFP4 operand on the host: `codes` two per byte (element 2i in the low nibble),
  * `scales` one E4M3 byte per 16-block, row-major; `sDec` the FP32 decode scale.
  *
@@ -45,7 +62,7 @@ export function checkNvfp4GemmDims(dims: GemmDims): void {
  * ```
  */
 export interface PackedNvfp4Host {
-  /** E2M1 codes, two per byte (element 2i in the low nibble), row-major. */
+  /** 4-bit codes, two per byte (element 2i in the low nibble), row-major. */
   readonly codes: Uint8Array;
   /** E4M3 scale bytes, one per 16-block, row-major `[rows, k/16]`. */
   readonly scales: Uint8Array;
@@ -55,8 +72,9 @@ export interface PackedNvfp4Host {
 
 /**
  * C[i, j] as the packed NVFP4 GEMM kernel computes it, bit for bit (barring subnormal results,
- * which a GPU may flush): the exact block terms d·(sa/2)·(sb/2) summed in f32 in block order from
- * +0, then fp32(fp32(acc · S_dec,a) · S_dec,b).
+ * which a GPU may flush): the exact block terms d·(sa/g)·(sb/g) summed in f32 in block order from
+ * +0, then fp32(fp32(acc · S_dec,a) · S_dec,b); both operands' codes are of `element` (default
+ * E2M1).
  *
  * @example
  * ```ts
@@ -73,18 +91,20 @@ export function packedNvfp4GemmReferenceAt(
   k: number,
   i: number,
   j: number,
+  element: Nvfp4Element = "e2m1",
 ): number {
   const blocks = k / 16;
+  const g = integerFactor(element);
   const code = (x: Uint8Array, e: number) => (x[e >> 1] >> ((e & 1) * 4)) & 0xf;
-  const e2m1 = (x: Uint8Array, e: number) => decodeElement(ELEMENTS.e2m1, code(x, e));
+  const int = (x: Uint8Array, e: number) => g * decodeElement(ELEMENTS[element], code(x, e));
   const e4m3 = (x: Uint8Array, blk: number) => decodeElement(ELEMENTS.e4m3, x[blk]);
   let acc = 0;
   for (let q = 0; q < blocks; q++) {
     let d = 0;
     for (let e = 0; e < 16; e++) {
-      d += 4 * e2m1(a.codes, i * k + q * 16 + e) * e2m1(b.codes, j * k + q * 16 + e);
+      d += int(a.codes, i * k + q * 16 + e) * int(b.codes, j * k + q * 16 + e);
     }
-    const term = d * (e4m3(a.scales, i * blocks + q) / 2) * (e4m3(b.scales, j * blocks + q) / 2);
+    const term = d * (e4m3(a.scales, i * blocks + q) / g) * (e4m3(b.scales, j * blocks + q) / g);
     acc = Math.fround(acc + term);
   }
   return Math.fround(Math.fround(acc * a.sDec) * b.sDec);

@@ -9,8 +9,10 @@
  * accumulation across blocks, tensor scales applied after the sum):
  * - 2·e2m1 is an integer in [−12, 12], so each code becomes an int8 (a 16-entry table built here
  *   from the E2M1 codec), four per u32, and `dot4I8Packed` four times gives the exact integer dot
- *   product d of a 16-block (|d| ≤ 16·144).
- * - Scale bytes decode to e4m3/2 (exact) with bit arithmetic; the block term d·(sa/2)·(sb/2) has at
+ *   product d of a 16-block (|d| ≤ 16·144). The uniform grids (both operands INT4, or both E1M2;
+ *   src/formats/elements.ts) take the same path with the factor `g` = 1 (INT4: −7…7) or 4 (E1M2:
+ *   4·e1m2 in −7…7) in place of 2 (`integerFactor` in ./reference.ts; |d| ≤ 16·49).
+ * - Scale bytes decode to e4m3/g (exact) with bit arithmetic; the block term d·(sa/g)·(sb/g) has at
  *   most 20 significant bits and is exact in f32, whether `fma` fuses or not. d reaches f32 as
  *   bitcast(d + 0x4B400000) − 1.5·2²³ (exact for |d| < 2²²): an integer add that starts the chain
  *   of dot products and one f32 subtraction, instead of an i32→f32 conversion, which NVIDIA GPUs
@@ -46,6 +48,8 @@
  */
 
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
+import type { Nvfp4Element } from "../../src/formats/spec.ts";
+import { integerFactor } from "./reference.ts";
 import { tileOrigin } from "../_wgsl/tile_order.ts";
 
 /**
@@ -100,23 +104,31 @@ export interface Nvfp4GemmShaderConfig {
   readonly tile: Nvfp4GemmTile;
   /** How block dot products are computed. */
   readonly dot: Nvfp4Dot;
+  /** The element grid of both operands (default `e2m1`). */
+  readonly element?: Nvfp4Element;
 }
 
 /**
- * 2·e2m1(code) as an int8 byte (two's complement) for each of the 16 E2M1 codes.
+ * g·value(code) as an int8 byte (two's complement) for each of the 16 codes of an element grid
+ * (`integerFactor` in ./reference.ts).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { E2M1_DOUBLED_BYTES } from "./wgsl.ts";
- * assert.equal(E2M1_DOUBLED_BYTES[0x7], 12); // 2·6
- * assert.equal(E2M1_DOUBLED_BYTES[0xf], 0xf4); // −12
+ * import { integerBytes } from "./wgsl.ts";
+ * assert.equal(integerBytes("e2m1")[0x7], 12); // 2·6
+ * assert.equal(integerBytes("e2m1")[0xf], 0xf4); // −12
+ * assert.equal(integerBytes("int4")[0x9], 0xf9); // −7
+ * assert.equal(integerBytes("e1m2")[0x7], 7); // 4·1.75
  * ```
  */
-export const E2M1_DOUBLED_BYTES: readonly number[] = Array.from(
-  { length: 16 },
-  (_, code) => (2 * decodeElement(ELEMENTS.e2m1, code)) & 0xff,
-);
+export function integerBytes(element: Nvfp4Element): number[] {
+  const g = integerFactor(element);
+  return Array.from(
+    { length: 16 },
+    (_, code) => (g * decodeElement(ELEMENTS[element], code)) & 0xff,
+  );
+}
 
 /** 1.5·2²³: bitcast<f32>(MAGIC_BITS + d) = MAGIC + d for every integer |d| < 2²². */
 const MAGIC = 12582912;
@@ -218,7 +230,7 @@ function operand(x: "a" | "b", tile: Nvfp4GemmTile) {
     );
     const body = [
       `s${x}[${x}_q][${r}] = vec4<u32>(widen(${x}_c${l}.x), widen(${x}_c${l}.y));`,
-      `f${x}[${x}_q][${r}] = half_e4m3(${x}_s${l});`,
+      `f${x}[${x}_q][${r}] = scale_e4m3(${x}_s${l});`,
     ];
     store.push(...(guard ? [`if (${guard}) {`, ...body.map((s) => "  " + s), `}`] : body));
   }
@@ -262,6 +274,8 @@ fn dot4_unpacked(x: u32, y: u32) -> i32 {
  */
 export function nvfp4GemmShader(cfg: Nvfp4GemmShaderConfig): string {
   const { tile, dot } = cfg;
+  const element = cfg.element ?? "e2m1";
+  const shift = Math.log2(integerFactor(element));
   checkNvfp4GemmTile(tile);
   const { bm, bn, bk, tm, tn } = tile;
   const blocks = bk / 16;
@@ -271,7 +285,7 @@ export function nvfp4GemmShader(cfg: Nvfp4GemmShaderConfig): string {
   const lines: string[] = [];
   const emit = (...ss: string[]) => lines.push(...ss);
   const indent = (n: number, ss: string[]) => ss.map((s) => " ".repeat(n) + s);
-  const nib = E2M1_DOUBLED_BYTES.map((b) => `${b}u`).join(", ");
+  const nib = integerBytes(element).map((b) => `${b}u`).join(", ");
 
   emit(
     `requires packed_4x8_integer_dot_product;
@@ -284,16 +298,16 @@ struct Params { m: u32, n: u32, kb: u32, tiles_m: u32, tiles_n: u32, gx: u32, k_
 @group(0) @binding(5) var<storage, read> b_stats: array<u32>;
 @group(0) @binding(6) var<storage, read_write> c: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
-// 2·e2m1(code) as an int8 byte, by E2M1 code.
+// ${2 ** shift}·${element}(code) as an int8 byte, by code.
 const NIB = array<u32, 16>(${nib});
-// byte (two E2M1 codes) → its two int8 in the low 16 bits, the low nibble's first.
+// byte (two codes) → its two int8 in the low 16 bits, the low nibble's first.
 var<workgroup> lut: array<u32, 256>;
 var<workgroup> sa: array<array<vec4<u32>, ${bm}>, ${blocks}>;
 var<workgroup> sb: array<array<vec4<u32>, ${bn}>, ${blocks}>;
 var<workgroup> fa: array<array<f32, ${bm + SCALE_PAD}>, ${blocks}>;
 var<workgroup> fb: array<array<f32, ${bn + SCALE_PAD}>, ${blocks}>;
 
-// Eight E2M1 codes (element 2i in the low nibble of byte i) → eight int8 2·e2m1, in order.
+// Eight codes (element 2i in the low nibble of byte i) → their eight int8, in order.
 fn widen(w: u32) -> vec2<u32> {
   return vec2<u32>(
     lut[w & 0xffu] | (lut[(w >> 8u) & 0xffu] << 16u),
@@ -301,11 +315,15 @@ fn widen(w: u32) -> vec2<u32> {
   );
 }
 
-// e4m3(byte)/2 for a non-negative finite E4M3 byte: exponent field e = byte >> 3, bias 7.
-fn half_e4m3(byte: u32) -> f32 {
-  // Normal: (1 + m/8)·2^(e−8) has f32 exponent field e + 119, i.e. bits (byte + 119·8) << 20.
-  // Subnormal: m·2^−9 / 2.
-  return select(f32(byte & 7u) * ${2 ** -10}, bitcast<f32>((byte + 952u) << 20u), byte >= 8u);
+// e4m3(byte)/${
+      2 ** shift
+    } for a non-negative finite E4M3 byte: exponent field e = byte >> 3, bias 7.
+fn scale_e4m3(byte: u32) -> f32 {
+  // Normal: (1 + m/8)·2^(e−7−${shift}) has f32 exponent field e + ${120 - shift}, i.e. bits
+  // (byte + ${120 - shift}·8) << 20. Subnormal: m·2^−9 / ${2 ** shift}.
+  return select(f32(byte & 7u) * ${2 ** (-9 - shift)}, bitcast<f32>((byte + ${
+      (120 - shift) * 8
+    }u) << 20u), byte >= 8u);
 }
 ${dot === "unpacked" ? DOT4_UNPACKED : ""}
 @compute @workgroup_size(${wg})

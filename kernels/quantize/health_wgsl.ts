@@ -107,7 +107,7 @@ function scaledMagnitude(cfg: KernelConfig): { expr: string; max: string; limit:
   });
   switch (f.kind) {
     case "nvfp4":
-      return { expr: "abs(hv * enc_b)", ...of("e2m1") };
+      return { expr: "abs(hv * enc_b)", ...of(f.element ?? "e2m1") };
     case "mx":
       return { expr: "abs(hv * inv)", ...of(f.element) };
     case "fp8":

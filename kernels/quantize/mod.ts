@@ -21,7 +21,12 @@ import {
 } from "../../src/formats/quantize.ts";
 import type { HadamardOptions } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
-import type { FormatName, FormatSpec, ResolvedFormat } from "../../src/formats/spec.ts";
+import {
+  elementOf,
+  type FormatName,
+  type FormatSpec,
+  type ResolvedFormat,
+} from "../../src/formats/spec.ts";
 import {
   choosesTiles,
   type Geometry,
@@ -401,7 +406,7 @@ function unpackCodes(
 }
 
 /**
- * Quantizes on the default WebGPU adapter with the packed kernels (two E2M1 codes per byte, scale
+ * Quantizes on the default WebGPU adapter with the packed kernels (two 4-bit codes per byte, scale
  * bytes); same arguments and result as the CPU `quantize`, to which it is bit-identical.
  *
  * @example
@@ -423,7 +428,7 @@ export async function quantizeGpu(
   const spec = checkQuantizeArgs(x, rows, cols, format, opts);
   const { out, scales, stats } = await run(x, rows, cols, spec, opts, "packed");
   const n = rows * cols;
-  const element = spec.kind === "nvfp4" ? "e2m1" : spec.element;
+  const element = elementOf(spec);
   const bits = element === "fp32" ? 32 : ELEMENTS[element].bits;
   const blockCols = spec.kind === "nvfp4" ? 16 : spec.kind === "mx" ? 32 : 0;
   const rowScales = spec.kind === "nvfp4" && spec.rowScaled

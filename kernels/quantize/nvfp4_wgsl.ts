@@ -1,7 +1,8 @@
 /**
  * WGSL of the NVFP4 quantizer's scale chain, with TransformerEngine's two options
  * (src/formats/spec.ts `ResolvedNvfp4`), bit for bit equal to `src/formats/nvfp4.ts` and
- * `src/formats/four_over_six.ts`:
+ * `src/formats/four_over_six.ts`; a uniform element grid (INT4, E1M2) puts its largest value in
+ * place of E2M1's 6 in `S_enc` and `mult`:
  *
  * - plain: the tensor scales from stats[0] in the prologue, and a table of the element
  *   multipliers of all 127 finite E4M3 scales per workgroup (`sm_rcp`);
@@ -18,7 +19,7 @@
  */
 
 import { f32Literal, wgslNumerics } from "../_wgsl/numerics.ts";
-import { RECIP_6 } from "../../src/formats/nvfp4.ts";
+import { nvfp4ElementFormat } from "../../src/formats/nvfp4.ts";
 import type { ResolvedNvfp4 } from "../../src/formats/spec.ts";
 import type { KernelConfig } from "./reference.ts";
 import {
@@ -35,17 +36,25 @@ import {
   WORKGROUP,
 } from "./wgsl_parts.ts";
 
-/** The E4M3 bound of `S_enc = 6 · bound / amax`. */
+/** The E4M3 bound of `S_enc = emax · bound / amax`. */
 const boundOf = (f: ResolvedNvfp4) => f.fourOverSix?.scaleBound ?? 448;
+
+/** The element grid's largest value `emax`: 6 (E2M1), 7 (INT4) or 1.75 (E1M2). */
+const emaxOf = (f: ResolvedNvfp4) => nvfp4ElementFormat(f).maxFinite;
 
 /** `s_enc` and `s_dec` from the amax expression `amax` (S_enc = 1 for a zero amax). */
 function tensorScaleLines(f: ResolvedNvfp4, amax: string): string[] {
+  const num = f32Literal(emaxOf(f) * boundOf(f));
   return [
     `var s_enc = 1.0;`,
-    `if (${amax} != 0.0) { s_enc = min(div_rn(${f32Literal(6 * boundOf(f))}, ${amax}), FLT_MAX); }`,
+    `if (${amax} != 0.0) { s_enc = min(div_rn(${num}, ${amax}), FLT_MAX); }`,
     `let s_dec = div_rn(1.0, s_enc);`,
   ];
 }
+
+/** `mult = fp32(S_enc · fp32(1/emax))`, which turns a block amax into its FP32 block scale. */
+const multLine = (f: ResolvedNvfp4) =>
+  `let mult = mul_ftz(s_enc, ${f32Literal(Math.fround(1 / emaxOf(f)))});`;
 
 /**
  * WGSL functions of the chain: `enc_mult` (the element multiplier of a scale byte) and, under Four
@@ -86,7 +95,7 @@ export function nvfp4Prologue(f: ResolvedNvfp4): string[] {
   return [
     `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
     ...tensorScaleLines(f, "amax"),
-    `let mult = mul_ftz(s_enc, ${f32Literal(RECIP_6)});`,
+    multLine(f),
     publish("s_dec"),
     // enc_b for each of the 127 finite E4M3 scale bytes, once per workgroup: the correctly
     // rounded division is the costliest step of an element.
@@ -116,7 +125,7 @@ export function nvfp4ScaleLines(f: ResolvedNvfp4): string[] {
       `let amax = bitcast<f32>(atomicLoad(&stats[rw]));`,
       `let s_enc = bitcast<f32>(atomicLoad(&stats[rw + 1u]));`,
       `let s_dec = bitcast<f32>(atomicLoad(&stats[rw + 2u]));`,
-      `let mult = mul_ftz(s_enc, ${f32Literal(RECIP_6)});`,
+      multLine(f),
     ]
     : [];
   const rcp = (byte: string) => f.rowScaled ? `enc_mult(${byte}, s_dec)` : `sm_rcp[${byte}]`;

@@ -115,10 +115,11 @@ export interface Geometry {
  * import assert from "node:assert/strict";
  * import { elementName } from "./reference.ts";
  * assert.equal(elementName({ kind: "nvfp4", tile: "16x16" }), "e2m1");
+ * assert.equal(elementName({ kind: "nvfp4", element: "e1m2", tile: "1x16" }), "e1m2");
  * ```
  */
 export function elementName(f: KernelFormat): ElementName | "fp32" {
-  return f.kind === "nvfp4" ? "e2m1" : f.element;
+  return f.kind === "nvfp4" ? f.element ?? "e2m1" : f.element;
 }
 
 /**

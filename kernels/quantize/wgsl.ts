@@ -110,13 +110,16 @@ function quantizeLines(cfg: KernelConfig): string[] {
     });
   const dec = (expr: (i: number) => string) => fake ? V.map((i) => `let d${i} = ${expr(i)};`) : [];
   switch (f.kind) {
-    case "nvfp4":
+    case "nvfp4": {
+      const el = f.element ?? "e2m1";
+      const emax = f32Literal(ELEMENTS[el].maxFinite);
       return [
         ...nvfp4ScaleLines(f),
-        ...enc("e2m1", (i) => `min(abs(mul_ftz(v${i}, enc_b)), 6.0)`),
-        ...dec((i) => `mul_ftz(dec_e2m1(c${i}) * sv, s_dec)`),
-        ...half((i) => `f16_bits(dec_e2m1(c${i}) * sv, 0)`),
+        ...enc(el, (i) => `min(abs(mul_ftz(v${i}, enc_b)), ${emax})`),
+        ...dec((i) => `mul_ftz(dec_${el}(c${i}) * sv, s_dec)`),
+        ...half((i) => `f16_bits(dec_${el}(c${i}) * sv, 0)`),
       ];
+    }
     case "mx":
       return [
         ...blockMax(32),

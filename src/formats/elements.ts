@@ -1,12 +1,29 @@
 /**
- * Element codecs: E2M1 (FP4), E4M3 and E5M2 (FP8), FP16 and BF16.
+ * Element codecs: E2M1 (FP4), the uniform 4-bit grids INT4 and E1M2, E4M3 and E5M2 (FP8), FP16
+ * and BF16.
  *
  * Encoding with round-to-nearest-even is done by searching the table of every finite value of the
  * format (ties go to the even code), the plainest definition there is; it serves as the oracle for
  * the bit-manipulating WGSL encoder. Stochastic rounding is defined here on the FP32 bit pattern
  * (see {@link encodeStochastic}); the WGSL kernels run the same integer algorithm.
  *
- * Saturation (NUMERICS.md §1): E2M1 has no Inf/NaN and always saturates to ±6. E4M3 and E5M2 saturate
+ * The uniform grids (UFP4, arXiv 2606.20381: "uniform grids (E1M2/INT4)"; the paper's text beyond
+ * its abstract could not be read, so their layouts are defined here from first principles):
+ *
+ * - E1M2: 1 sign, 1 exponent bit with bias 1 (so the one normal binade is [1, 2)), 2 mantissa bits,
+ *   no Inf/NaN: magnitudes 0, 0.25, 0.5, 0.75 (subnormals) and 1, 1.25, 1.5, 1.75, a grid of step
+ *   0.25 up to 1.75. Sign-magnitude codes like E2M1 (0x8 is −0).
+ * - INT4: the integers −7…7 in two's complement nibbles (0x9 = −7 … 0xF = −1). The symmetric range
+ *   follows the NVINT4 of "INT v.s. FP" (arXiv 2510.25602), whose symmetric clipping removes the
+ *   bias an unused −8 brings; the code 0x8 (−8) decodes but no quantizer writes it. Its magnitudes
+ *   are those of a 1-exponent-bit, 2-mantissa-bit layout with bias −1 (0…3 subnormal, 4…7 the normal
+ *   binade), so the float machinery here rounds it; only its sign is stored differently.
+ *
+ * Both grids are 0…7 steps of one size, so RNE ties go to the even step, and E1M2 is INT4 scaled by
+ * 1/4 exactly.
+ *
+ * Saturation (NUMERICS.md §1): E2M1 has no Inf/NaN and always saturates to ±6 (INT4 to ±7, E1M2 to
+ * ±1.75). E4M3 and E5M2 saturate
  * in every quantizer (TE's `satfinite` casts); without saturation E4M3 overflows to NaN (0x7F) and
  * E5M2, FP16 and BF16 overflow to ±Inf, as IEEE RNE does.
  *
@@ -16,7 +33,7 @@
 import { f32Bits, signBit } from "./fp32.ts";
 
 /** Names of the element formats. */
-export type ElementName = "e2m1" | "e4m3" | "e5m2" | "fp16" | "bf16";
+export type ElementName = "e2m1" | "int4" | "e1m2" | "e4m3" | "e5m2" | "fp16" | "bf16";
 
 /** Bit layout and range of an element format. */
 export interface ElementFormat {
@@ -34,10 +51,12 @@ export interface ElementFormat {
   readonly maxFinite: number;
   /** The sign bit of a code. */
   readonly signMask: number;
-  /** Code of +Inf, or of NaN where the format has no Inf (E4M3); undefined for E2M1. */
+  /** Code of +Inf, or of NaN where the format has no Inf (E4M3); undefined for 4-bit formats. */
   readonly overflowCode: number | undefined;
   /** Bits per code. */
   readonly bits: 4 | 8 | 16;
+  /** Negative values are stored in two's complement (INT4) rather than as sign and magnitude. */
+  readonly twosComplement: boolean;
 }
 
 function layout(
@@ -47,6 +66,7 @@ function layout(
   bias: number,
   maxCode: number,
   overflowCode: number | undefined,
+  twosComplement = false,
 ): ElementFormat {
   const bits = (1 + expBits + manBits) as 4 | 8 | 16;
   const f: ElementFormat = {
@@ -59,6 +79,7 @@ function layout(
     signMask: 1 << (expBits + manBits),
     overflowCode,
     bits,
+    twosComplement,
   };
   return { ...f, maxFinite: decodeMagnitude(f, maxCode) };
 }
@@ -66,6 +87,8 @@ function layout(
 /** The element formats by name. */
 export const ELEMENTS: Readonly<Record<ElementName, ElementFormat>> = {
   e2m1: layout("e2m1", 2, 1, 1, 0x7, undefined),
+  int4: layout("int4", 1, 2, -1, 0x7, undefined, true),
+  e1m2: layout("e1m2", 1, 2, 1, 0x7, undefined),
   e4m3: layout("e4m3", 4, 3, 7, 0x7e, 0x7f),
   e5m2: layout("e5m2", 5, 2, 15, 0x7b, 0x7c),
   fp16: layout("fp16", 5, 10, 15, 0x7bff, 0x7c00),
@@ -88,9 +111,12 @@ function decodeMagnitude(f: ElementFormat, code: number): number {
  * import { decodeElement, ELEMENTS } from "./elements.ts";
  * assert(decodeElement(ELEMENTS.e2m1, 0xf) === -6);
  * assert(decodeElement(ELEMENTS.e4m3, 0x38) === 1);
+ * assert(decodeElement(ELEMENTS.int4, 0x9) === -7); // two's complement
+ * assert(decodeElement(ELEMENTS.e1m2, 0xf) === -1.75);
  * ```
  */
 export function decodeElement(f: ElementFormat, code: number): number {
+  if (f.twosComplement) return (code & f.signMask) !== 0 ? code - 2 * f.signMask : code;
   const negative = (code & f.signMask) !== 0;
   const mag = code & (f.signMask - 1);
   let v: number;
@@ -122,6 +148,7 @@ function valueTable(f: ElementFormat): Float64Array {
  * @param x an FP32 value (not NaN)
  * @param saturate clamp to ±max instead of overflowing; always true for E2M1
  * @returns the code; its sign bit follows the sign of `x`, so −0 encodes as the negative zero code
+ *   (INT4, in two's complement, has no −0: it encodes as 0)
  *
  * @example
  * ```ts
@@ -130,9 +157,23 @@ function valueTable(f: ElementFormat): Float64Array {
  * assert(encodeElement(ELEMENTS.e2m1, 2.5) === 0x4); // tie → even code (2.0)
  * assert(encodeElement(ELEMENTS.e4m3, 272) === 0x78); // tie → 256
  * assert(encodeElement(ELEMENTS.e4m3, 1e9) === 0x7e); // saturates at 448
+ * assert(encodeElement(ELEMENTS.int4, -2.5) === 0xe); // tie → −2, two's complement
+ * assert(encodeElement(ELEMENTS.e1m2, 0.375) === 0x2); // tie → 0.5 (code 2 is even)
  * ```
  */
 export function encodeElement(f: ElementFormat, x: number, saturate = true): number {
+  return stored(f, encodeSignMagnitude(f, x, saturate));
+}
+
+/**
+ * A sign-and-magnitude code as `f` stores it: as it is, or in two's complement (where −0 is 0).
+ */
+function stored(f: ElementFormat, code: number): number {
+  if (!f.twosComplement || (code & f.signMask) === 0) return code;
+  return (2 * f.signMask - (code & (f.signMask - 1))) & (2 * f.signMask - 1);
+}
+
+function encodeSignMagnitude(f: ElementFormat, x: number, saturate: boolean): number {
   const sign = signBit(x) ? f.signMask : 0;
   const a = Math.abs(x);
   const t = valueTable(f);
@@ -184,6 +225,10 @@ export function encodeElement(f: ElementFormat, x: number, saturate = true): num
 export function encodeStochastic(f: ElementFormat, x: number, r: number, saturate = true): number {
   const a = Math.abs(x);
   if (a >= f.maxFinite) return encodeElement(f, x, saturate);
+  return stored(f, stochasticSignMagnitude(f, x, a, r));
+}
+
+function stochasticSignMagnitude(f: ElementFormat, x: number, a: number, r: number): number {
   const sign = signBit(x) ? f.signMask : 0;
   if (a === 0) return sign;
   const bits = f32Bits(a);
@@ -207,8 +252,9 @@ export function encodeStochastic(f: ElementFormat, x: number, r: number, saturat
 
 /**
  * The magnitude from which rounding to `f` would go past its largest finite value: the largest
- * value plus half the gap below it (for E2M1 7, for E4M3 464). A value at or above it is clipped by
- * saturation (FP4, FP8) or becomes infinite (binary16, bfloat16) rather than merely rounded.
+ * value plus half the gap below it (for E2M1 7, INT4 7.5, E1M2 1.875, E4M3 464). A value at or
+ * above it is clipped by saturation (4-bit formats, FP8) or becomes infinite (binary16, bfloat16)
+ * rather than merely rounded.
  *
  * @example
  * ```ts
@@ -219,5 +265,5 @@ export function encodeStochastic(f: ElementFormat, x: number, r: number, saturat
  * ```
  */
 export function clipThreshold(f: ElementFormat): number {
-  return f.maxFinite + (f.maxFinite - decodeElement(f, f.maxCode - 1)) / 2;
+  return f.maxFinite + (f.maxFinite - decodeMagnitude(f, f.maxCode - 1)) / 2;
 }

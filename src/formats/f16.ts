@@ -5,7 +5,10 @@
  * and applies `factorA · factorB` once in its epilogue:
  *
  * - nvfp4: `v = e2m1 · scale` (E2M1 × E4M3 has at most 5 significant bits and lies in
- *   [2^-10, 2688]: exact in f16), factor `S_dec`;
+ *   [2^-10, 2688]: exact in f16), factor `S_dec`; the uniform grids likewise: INT4 (integers up to
+ *   7, 3 significant bits) × E4M3 (4) has at most 7 significant bits and non-zero magnitudes in
+ *   [2^-9, 3136], E1M2 (k/4, k ≤ 7) × E4M3 at most 7 bits in [2^-11, 784]: all normal f16 values
+ *   (f16 keeps 11 significant bits from 2^-14 to 65504), so exact;
  * - fp8 (current or delayed scaling): `v` = the E4M3 or E5M2 element (both are subsets of f16),
  *   factor the tensor's decode scale;
  * - fp16: `v` = the element, factor 1;
@@ -32,6 +35,7 @@
 
 import { decodeElement, ELEMENTS } from "./elements.ts";
 import { FLT_MIN_NORMAL } from "./fp32.ts";
+import { nvfp4ElementFormat } from "./nvfp4.ts";
 import type { Quantized } from "./quantize.ts";
 import { MX_BLOCK, MX_EMAX, mxScaleByte } from "./mx.ts";
 import type { MxScaleRule, ResolvedFormat } from "./spec.ts";
@@ -175,6 +179,7 @@ export function f16Operand(q: Quantized): F16Operand {
   switch (s.kind) {
     case "nvfp4": {
       if (s.rowScaled) break;
+      const el = nvfp4ElementFormat(s);
       const nb = q.cols / 16;
       for (let i = 0; i < n; i++) {
         const row = Math.floor(i / q.cols);
@@ -182,7 +187,7 @@ export function f16Operand(q: Quantized): F16Operand {
           ELEMENTS.e4m3,
           q.scales[row * nb + Math.floor((i % q.cols) / 16)],
         );
-        bits[i] = f16Bits(decodeElement(ELEMENTS.e2m1, codes[i]) * scale);
+        bits[i] = f16Bits(decodeElement(el, codes[i]) * scale);
       }
       return { bits, factor: q.tensorScale };
     }

@@ -8,6 +8,7 @@
 
 import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "./elements.ts";
 import { fp8Scale } from "./fp8.ts";
+import { nvfp4ElementFormat } from "./nvfp4.ts";
 import { div32, f32Bits, f32FromBits, ftz, mul32 } from "./fp32.ts";
 import {
   hadamard,
@@ -139,7 +140,7 @@ function scaledMagnitude(
       });
       return {
         magnitude: (i) => Math.abs(Math.fround(v[i] * enc[i >> 4])),
-        ...limits(ELEMENTS.e2m1),
+        ...limits(nvfp4ElementFormat(spec)),
       };
     }
     case "mx": {

@@ -12,6 +12,10 @@
  * x̂_i  = fp32(fp32(e2m1(q_i) · scale) · S_dec)
  * ```
  *
+ * A uniform element grid (`element`: INT4 or E1M2, `./spec.ts` Nvfp4Element) takes the place of
+ * E2M1, and its largest value `emax` (7 or 1.75) the place of 6: `S_enc = fp32(emax · 448 / amax)`,
+ * `mult = fp32(S_enc · fp32(1/emax))`, elements clamped to ±emax (`./nvfp4_scales.ts`).
+ *
  * Two options of TransformerEngine's NVFP4 recipe change this chain (`ResolvedNvfp4`):
  * `fourOverSix` picks each block's scale from two candidates (`./four_over_six.ts`) and puts the
  * bound 256 or 448 in place of 448 in `S_enc = 6 · 448 / amax`; `rowScaled` takes `amax`, and so
@@ -21,13 +25,28 @@
  * @module
  */
 
-import { decodeElement, ELEMENTS } from "./elements.ts";
+import { decodeElement, type ElementFormat, ELEMENTS } from "./elements.ts";
 import { mul32 } from "./fp32.ts";
 import { fourOverSixBlock } from "./four_over_six.ts";
 import { nvfp4BlockScale, nvfp4TensorScales } from "./nvfp4_scales.ts";
 import { amaxOf, type QuantizedParts } from "./parts.ts";
 import type { Rounder } from "./rounding.ts";
 import type { ResolvedNvfp4 } from "./spec.ts";
+
+/**
+ * The element codec of an NVFP4-style format: E2M1, or its uniform grid.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nvfp4ElementFormat } from "./nvfp4.ts";
+ * assert.equal(nvfp4ElementFormat({ kind: "nvfp4", tile: "1x16" }).maxFinite, 6);
+ * assert.equal(nvfp4ElementFormat({ kind: "nvfp4", element: "int4", tile: "1x16" }).maxFinite, 7);
+ * ```
+ */
+export function nvfp4ElementFormat(spec: ResolvedNvfp4): ElementFormat {
+  return ELEMENTS[spec.element ?? "e2m1"];
+}
 
 export {
   nvfp4BlockScale,
@@ -37,7 +56,6 @@ export {
   RECIP_6,
 } from "./nvfp4_scales.ts";
 
-const E2M1 = ELEMENTS.e2m1;
 const E4M3 = ELEMENTS.e4m3;
 
 /** Largest |x| of each row of a row-major tensor. */
@@ -49,8 +67,8 @@ function rowAmaxes(x: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 /**
- * Quantizes a row-major `[rows, cols]` tensor (finite, subnormals flushed) to NVFP4 with round
- * `round` (round to nearest even under Four Over Six, whose candidates are RNE).
+ * Quantizes a row-major `[rows, cols]` tensor (finite, subnormals flushed) to NVFP4 (or its uniform
+ * grid) with round `round` (round to nearest even under Four Over Six, whose candidates are RNE).
  * Scales are row-major `[rows, cols/16]`; with 16×16 tiles each tile's scale repeats on its rows.
  * Row-scaled, `rowScales` holds each row's S_dec and `tensorScale` is 1.
  */
@@ -63,9 +81,11 @@ export function quantizeNvfp4(
 ): QuantizedParts {
   const amax = amaxOf(x);
   const bound = spec.fourOverSix?.scaleBound ?? 448;
+  const elem = nvfp4ElementFormat(spec);
+  const emax = elem.maxFinite;
   const rowAmax = spec.rowScaled ? rowAmaxes(x, rows, cols) : undefined;
-  const tensor = nvfp4TensorScales(amax, bound);
-  const perRow = rowAmax && Array.from(rowAmax, (a) => nvfp4TensorScales(a, bound));
+  const tensor = nvfp4TensorScales(amax, bound, emax);
+  const perRow = rowAmax && Array.from(rowAmax, (a) => nvfp4TensorScales(a, bound, emax));
   const nb = cols / 16;
   const codes = new Uint8Array(rows * cols);
   const scales = new Uint8Array(rows * nb);
@@ -87,8 +107,8 @@ export function quantizeNvfp4(
         scales[r * nb + b] = code;
         for (let c = b * 16; c < b * 16 + 16; c++) {
           const i = r * cols + c;
-          const y = Math.min(Math.max(mul32(x[i], encB), -6), 6);
-          codes[i] = round(E2M1, y, i);
+          const y = Math.min(Math.max(mul32(x[i], encB), -emax), emax);
+          codes[i] = round(elem, y, i);
         }
       }
     }
@@ -100,14 +120,15 @@ export function quantizeNvfp4(
 }
 
 /**
- * Decodes NVFP4 codes: `fp32(fp32(e2m1 · scale) · S_dec)`, with one S_dec for the tensor or, for
- * row-scaled NVFP4, one per row.
+ * Decodes NVFP4 codes of element `elem` (E2M1 or a uniform grid): `fp32(fp32(elem · scale) ·
+ * S_dec)`, with one S_dec for the tensor or, for row-scaled NVFP4, one per row.
  */
 export function dequantizeNvfp4(
   codes: Uint8Array,
   scales: Uint8Array,
   sDec: number | Float32Array,
   cols: number,
+  elem: ElementFormat = ELEMENTS.e2m1,
 ): Float32Array {
   const out = new Float32Array(codes.length);
   const nb = cols / 16;
@@ -115,7 +136,7 @@ export function dequantizeNvfp4(
     const r = Math.floor(i / cols);
     const s = decodeElement(E4M3, scales[r * nb + Math.floor((i % cols) / 16)]);
     const dec = typeof sDec === "number" ? sDec : sDec[r];
-    out[i] = mul32(mul32(decodeElement(E2M1, codes[i]), s), dec);
+    out[i] = mul32(mul32(decodeElement(elem, codes[i]), s), dec);
   }
   return out;
 }

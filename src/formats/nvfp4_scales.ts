@@ -3,6 +3,12 @@
  * and the element multiplier of a scale, shared by plain NVFP4 (`./nvfp4.ts`) and Four Over Six
  * (`./four_over_six.ts`).
  *
+ * The uniform 4-bit grids (INT4, E1M2; `./spec.ts` Nvfp4Element) use the same chain with their
+ * largest value `emax` (7, 1.75) in place of E2M1's 6: `S_enc = fp32(emax · 448 / amax)` (3136 and
+ * 784, exact like 2688) and `mult = fp32(S_enc · fp32(1/emax))`, so a block's amax maps to its
+ * grid's largest value times an E4M3 scale, as TE maps it to 6 (the brief of issue 14 item 5 and
+ * the NVINT4 of arXiv 2510.25602, which scales INT4 blocks by amax/7 in E4M3).
+ *
  * @module
  */
 
@@ -20,13 +26,14 @@ export interface Nvfp4TensorScales {
   readonly sEnc: number;
   /** Global decode scale S_dec = fp32(1/S_enc), stored with the tensor. */
   readonly sDec: number;
-  /** fp32(S_enc · fp32(1/6)), which turns a block amax into its FP32 block scale. */
+  /** fp32(S_enc · fp32(1/emax)), which turns a block amax into its FP32 block scale. */
   readonly mult: number;
 }
 
 /**
  * The tensor scales for a tensor (or, row-scaled, a row) amax; `bound` is the E4M3 bound of
- * `S_enc = fp32(6 · bound / amax)`: 448, or 256 under Four Over Six.
+ * `S_enc = fp32(emax · bound / amax)`: 448, or 256 under Four Over Six; `emax` the element grid's
+ * largest value: 6 (E2M1), 7 (INT4) or 1.75 (E1M2).
  *
  * @example
  * ```ts
@@ -34,13 +41,18 @@ export interface Nvfp4TensorScales {
  * import { nvfp4TensorScales } from "./nvfp4_scales.ts";
  * assert(nvfp4TensorScales(2688).sEnc === 1);
  * assert(nvfp4TensorScales(1536, 256).sEnc === 1);
+ * assert(nvfp4TensorScales(3136, 448, 7).sEnc === 1);
  * ```
  */
-export function nvfp4TensorScales(amax: number, bound: 256 | 448 = 448): Nvfp4TensorScales {
-  let sEnc = Math.fround((6 * bound) / amax);
+export function nvfp4TensorScales(
+  amax: number,
+  bound: 256 | 448 = 448,
+  emax = 6,
+): Nvfp4TensorScales {
+  let sEnc = Math.fround((emax * bound) / amax);
   if (sEnc > FLT_MAX) sEnc = FLT_MAX;
   if (amax === 0 || sEnc === 0) sEnc = 1;
-  return { sEnc, sDec: div32(1, sEnc), mult: mul32(sEnc, RECIP_6) };
+  return { sEnc, sDec: div32(1, sEnc), mult: mul32(sEnc, Math.fround(1 / emax)) };
 }
 
 /**

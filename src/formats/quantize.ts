@@ -9,7 +9,7 @@ import { decodeElement, ELEMENTS } from "./elements.ts";
 import { dequantizeFp8, fp8Scale, quantizeFp8 } from "./fp8.ts";
 import { f32FromBits, ftz } from "./fp32.ts";
 import { dequantizeMx, quantizeMx } from "./mx.ts";
-import { dequantizeNvfp4, quantizeNvfp4 } from "./nvfp4.ts";
+import { dequantizeNvfp4, nvfp4ElementFormat, quantizeNvfp4 } from "./nvfp4.ts";
 import { amaxOf, type QuantizedParts } from "./parts.ts";
 import { hadamardBlock, type HadamardOptions, resolveHadamard } from "./rht.ts";
 import { makeRounder, resolveRounding, type RoundingOptions } from "./rounding.ts";
@@ -61,7 +61,7 @@ export class Quantized {
   /** One element code per value: FP32 bits (fp32), 16-bit codes (bf16, fp16) or 8-bit codes. */
   readonly codes: Uint8Array | Uint16Array | Uint32Array;
   /**
-   * Block-scale codes, row-major `[rows, cols / blockCols]`: E4M3 bytes for nvfp4 (a 16×16 tile's
+   * Block-scale codes, row-major `[rows, cols / blockCols]`: E4M3 bytes for nvfp4, nvint4 and ufp4 (a 16×16 tile's
    * scale repeated on its 16 rows for nvfp4-2d), E8M0 bytes (exponent + 127) for MX formats,
    * empty for per-tensor formats.
    */
@@ -129,6 +129,7 @@ export class Quantized {
           this.scales,
           this.rowScales ?? this.tensorScale,
           this.cols,
+          nvfp4ElementFormat(s),
         );
     }
   }

@@ -19,6 +19,10 @@ export const FORMAT_NAMES = [
   "mxfp4",
   "nvfp4",
   "nvfp4-2d",
+  "nvint4",
+  "nvint4-2d",
+  "ufp4",
+  "ufp4-2d",
 ] as const;
 
 /** A named format. */
@@ -67,13 +71,26 @@ export interface FourOverSix {
   readonly scaleBound: 256 | 448;
 }
 
-/** NVFP4: E2M1 elements, E4M3 block scales and an FP32 tensor scale (TE scale chain). */
+/**
+ * The element grid of an NVFP4-style format: E2M1 (NVFP4 itself), or a uniform 4-bit grid (UFP4,
+ * arXiv 2606.20381): `int4` (−7…7, the NVINT4 of arXiv 2510.25602) or `e1m2` (0…1.75 in steps of
+ * 0.25; src/formats/elements.ts). The scale chain is NVFP4's with the grid's largest value in place
+ * of E2M1's 6 (src/formats/nvfp4_scales.ts).
+ */
+export type Nvfp4Element = "e2m1" | "int4" | "e1m2";
+
+/**
+ * NVFP4: E2M1 elements (or a uniform 4-bit grid), E4M3 block scales and an FP32 tensor scale (TE
+ * scale chain).
+ */
 export interface Nvfp4Spec {
   /** Discriminates the format family. */
   readonly kind: "nvfp4";
+  /** The element grid (default `e2m1`); see {@link Nvfp4Element}. */
+  readonly element?: Nvfp4Element;
   /** `1x16` blocks along rows (default) or `16x16` tiles (weights, NUMERICS.md §2.4). */
   readonly tile?: "1x16" | "16x16";
-  /** Four Over Six block scales; a missing field takes TE's default (`mae`, 256). */
+  /** Four Over Six block scales (E2M1 only); a missing field takes TE's default (`mae`, 256). */
   readonly fourOverSix?: Partial<FourOverSix>;
   /**
    * One FP32 amax, hence one tensor scale, per row instead of per tensor (TE's
@@ -82,10 +99,15 @@ export interface Nvfp4Spec {
   readonly rowScaled?: boolean;
 }
 
-/** NVFP4 with every default filled in; the options appear only where they are on. */
+/**
+ * NVFP4 with every default filled in; the options appear only where they are on, and the element
+ * only where it is not E2M1 (so NVFP4's canonical form, and its run ids, stay as they were).
+ */
 export interface ResolvedNvfp4 {
   /** Discriminates the format family. */
   readonly kind: "nvfp4";
+  /** A uniform element grid; absent for E2M1. */
+  readonly element?: "int4" | "e1m2";
   /** Block shape. */
   readonly tile: "1x16" | "16x16";
   /** Four Over Six block scales. */
@@ -119,6 +141,10 @@ const NAMED: Readonly<Record<FormatName, ResolvedFormat>> = {
   "mxfp4": { kind: "mx", element: "e2m1", scaleRule: "floor" },
   "nvfp4": { kind: "nvfp4", tile: "1x16" },
   "nvfp4-2d": { kind: "nvfp4", tile: "16x16" },
+  "nvint4": { kind: "nvfp4", element: "int4", tile: "1x16" },
+  "nvint4-2d": { kind: "nvfp4", element: "int4", tile: "16x16" },
+  "ufp4": { kind: "nvfp4", element: "e1m2", tile: "1x16" },
+  "ufp4-2d": { kind: "nvfp4", element: "e1m2", tile: "16x16" },
 };
 
 function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
@@ -180,7 +206,14 @@ export function resolveFormat(format: FormatName | FormatSpec): ResolvedFormat {
 
 function resolveNvfp4(f: Nvfp4Spec): ResolvedNvfp4 {
   const tile = oneOf("format.tile", f.tile ?? "1x16", ["1x16", "16x16"] as const);
+  const element = oneOf("format.element", f.element ?? "e2m1", ["e2m1", "int4", "e1m2"] as const);
   let fourOverSix: FourOverSix | undefined;
+  if (f.fourOverSix !== undefined && element !== "e2m1") {
+    throw new TypeError(
+      `format.fourOverSix needs E2M1 elements (it chooses between scaling a block to E2M1's 4 or ` +
+        `6), got element ${JSON.stringify(element)}`,
+    );
+  }
   if (f.fourOverSix !== undefined) {
     const o = f.fourOverSix;
     if (typeof o !== "object" || o === null) {
@@ -203,6 +236,7 @@ function resolveNvfp4(f: Nvfp4Spec): ResolvedNvfp4 {
   }
   return {
     kind: "nvfp4",
+    ...(element !== "e2m1" ? { element } : {}),
     tile,
     ...(fourOverSix ? { fourOverSix } : {}),
     ...(f.rowScaled ? { rowScaled: true as const } : {}),
@@ -228,6 +262,23 @@ export function nvfp4OptionsLabel(f: ResolvedFormat): string {
   return `${fos}${f.rowScaled ? "/rows" : ""}`;
 }
 
+/**
+ * The family name of an NVFP4-style format by its element grid: `nvfp4` (E2M1), `nvint4` (INT4) or
+ * `ufp4` (E1M2).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nvfp4Family } from "./spec.ts";
+ * assert.equal(nvfp4Family({ kind: "nvfp4", tile: "16x16" }), "nvfp4");
+ * assert.equal(nvfp4Family({ kind: "nvfp4", element: "int4", tile: "1x16" }), "nvint4");
+ * assert.equal(nvfp4Family({ kind: "nvfp4", element: "e1m2", tile: "16x16" }), "ufp4");
+ * ```
+ */
+export function nvfp4Family(f: ResolvedNvfp4): "nvfp4" | "nvint4" | "ufp4" {
+  return f.element === "int4" ? "nvint4" : f.element === "e1m2" ? "ufp4" : "nvfp4";
+}
+
 /** Block shape `[rows, cols]` of a format's scales; `[0, 0]` for per-tensor or unscaled formats. */
 export function blockShape(f: ResolvedFormat): readonly [number, number] {
   switch (f.kind) {
@@ -242,12 +293,14 @@ export function blockShape(f: ResolvedFormat): readonly [number, number] {
 
 /** The element codec a format stores its values in. */
 export function elementOf(f: ResolvedFormat): ElementName | "fp32" {
-  return f.kind === "nvfp4" ? "e2m1" : f.element;
+  return f.kind === "nvfp4" ? f.element ?? "e2m1" : f.element;
 }
 
-/** Storage bits per value, scales included (e.g. 4.5 for NVFP4, 4.25 for MXFP4). */
+/** Storage bits per value, scales included (e.g. 4.5 for NVFP4, NVINT4 and UFP4, 4.25 for MXFP4). */
 export function bitsPerValue(f: ResolvedFormat): number {
-  const elem = { fp32: 32, bf16: 16, fp16: 16, e4m3: 8, e5m2: 8, e2m1: 4 }[elementOf(f)];
+  const elem = { fp32: 32, bf16: 16, fp16: 16, e4m3: 8, e5m2: 8, e2m1: 4, int4: 4, e1m2: 4 }[
+    elementOf(f)
+  ];
   const [br, bc] = blockShape(f);
   return br === 0 ? elem : elem + 8 / (br * bc);
 }

@@ -47,6 +47,7 @@ import {
   gemmUnits,
   type LayerContext,
   type LinearOps,
+  packedElement,
   type PlannedBuffer,
 } from "./linear.ts";
 import {
@@ -55,6 +56,7 @@ import {
   type LayerPlan,
   type LinearPaths,
   type ModelPlan,
+  namedLinears,
   planModel,
   type PolicyBuild,
   policyBuilds,
@@ -311,15 +313,17 @@ export class DecoderModel {
       units,
       step.health,
     );
-    // Which kernels some GEMM of some build takes.
-    const used = new Set(
-      policyBuilds(policy).flatMap(({ policy, phase }) => {
-        const opts = { batch: step.batch, totalSteps: step.totalSteps, phase, units };
-        return gemmPaths(planModel(config, policy, opts)).flatMap((
-          l,
-        ) => [l.fprop, l.dgrad, l.wgrad]);
-      }),
-    );
+    // Which kernels some GEMM of some build takes, and the element grids of packed GEMMs.
+    const gemms = policyBuilds(policy).flatMap(({ policy, phase }) => {
+      const opts = { batch: step.batch, totalSteps: step.totalSteps, phase, units };
+      return namedLinears(planModel(config, policy, opts)).flatMap(([, l]) =>
+        l.dgrad ? [l.fprop, l.dgrad, l.wgrad] : [l.fprop, l.wgrad]
+      );
+    });
+    const used = new Set(gemms.map((g) => g.path));
+    const elements = [
+      ...new Set(gemms.filter((g) => g.path === "packed").map((g) => packedElement(g.a.policy))),
+    ];
     const d = config.dModel;
     const has = (c: string) => config.pattern.includes(c);
     const [nt, nn, tn] = await Promise.all(
@@ -336,7 +340,9 @@ export class DecoderModel {
       ...(has("*") ? { attention: await createAttentionKernels(gpu, config) } : {}),
       ...(has("-") ? { mlp: await createMlpKernels(gpu, config) } : {}),
       ...(has("M") ? { mamba: await createMambaKernels(gpu, config) } : {}),
-      ...(used.has("packed") ? { packedGemm: await PackedNvfp4GemmKernel.create(gpu) } : {}),
+      ...(used.has("packed")
+        ? { packedGemm: await PackedNvfp4GemmKernel.create(gpu, { elements }) }
+        : {}),
       ...(used.has("matrix") ? { matrixGemm: await createMatrixGemms(gpu) } : {}),
     };
     const model = new DecoderModel(gpu, config, policy, step, k, units);

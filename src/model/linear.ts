@@ -18,10 +18,10 @@
  * the fake-quant GEMM's values up to f32 rounding order (for bf16 and MX, values far below the
  * tensor's largest round to f16's subnormal grid; see `src/formats/f16.ts`).
  *
- * Otherwise, where both operands of a GEMM are NVFP4 and the context has a packed NVFP4 GEMM
- * (`kernels/gemm_nvfp4/mod.ts`), that GEMM runs on the packed codes and scales instead: integer block
- * dot products with `dot4I8Packed`, f32 accumulation across blocks — the same values up to f32
- * rounding order. Its B operand is always a [n, k] copy with blocks along k, so Dgrad quantizes a
+ * Otherwise, where both operands of a GEMM are NVFP4 of one element grid (E2M1, or both INT4 or
+ * both E1M2) and the context has a packed NVFP4 GEMM (`kernels/gemm_nvfp4/mod.ts`), that GEMM runs
+ * on the packed codes and scales instead: integer block dot products with `dot4I8Packed`, f32
+ * accumulation across blocks — the same values up to f32 rounding order. Its B operand is always a [n, k] copy with blocks along k, so Dgrad quantizes a
  * transposed weight even for 16×16 tiles.
  *
  * A layer is planned first ({@link planLinear}: which path each GEMM takes and every buffer its
@@ -36,7 +36,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/op.ts";
 import { streamKey } from "../formats/rng.ts";
-import { resolveFormat } from "../formats/spec.ts";
+import { elementOf, type Nvfp4Element, resolveFormat } from "../formats/spec.ts";
 import type { GemmKernel } from "../../kernels/gemm/mod.ts";
 import type { MatrixGemmKernel } from "../../kernels/gemm_matrix/mod.ts";
 import { MATRIX_GEMM_TILINGS, matrixGemmAvailable } from "../../kernels/gemm_matrix/mod.ts";
@@ -408,9 +408,26 @@ export function linearBuffers(plan: LinearPlan): PlannedBuffer[] {
 }
 
 /**
+ * The element grid of a packed GEMM's operands (E2M1, INT4 or E1M2; {@link runsPackedGemm} makes
+ * sure both share it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { packedElement } from "./linear.ts";
+ * assert.equal(packedElement({ format: "nvfp4-2d" }), "e2m1");
+ * assert.equal(packedElement({ format: "ufp4" }), "e1m2");
+ * ```
+ */
+export function packedElement(p: OperandPolicy): Nvfp4Element {
+  return elementOf(resolveFormat(p.format)) as Nvfp4Element;
+}
+
+/**
  * Whether a GEMM of operands `a`, `b` over `dims` runs on packed NVFP4 codes: both NVFP4 with one
- * tensor scale each (not row-scaled: the packed GEMM applies one factor per operand), every
- * dimension a multiple of 16, and a packed GEMM `available`.
+ * tensor scale each (not row-scaled: the packed GEMM applies one factor per operand) and of one
+ * element grid (the kernel widens both operands' codes through one table), every dimension a
+ * multiple of 16, and a packed GEMM `available`.
  *
  * @example
  * ```ts
@@ -422,6 +439,8 @@ export function linearBuffers(plan: LinearPlan): PlannedBuffer[] {
  * assert.equal(runsPackedGemm(false, x, x, [64, 32, 16]), false);
  * const rows = { format: { kind: "nvfp4", rowScaled: true } } as const;
  * assert.equal(runsPackedGemm(true, rows, x, [64, 32, 16]), false);
+ * assert.equal(runsPackedGemm(true, { format: "nvint4" }, { format: "nvint4-2d" }, [64, 32, 16]), true);
+ * assert.equal(runsPackedGemm(true, { format: "nvint4" }, { format: "ufp4" }, [64, 32, 16]), false);
  * ```
  */
 export function runsPackedGemm(
@@ -434,7 +453,8 @@ export function runsPackedGemm(
     const f = resolveFormat(p.format);
     return f.kind === "nvfp4" && !f.rowScaled;
   };
-  return available && nvfp4(a) && nvfp4(b) && dims.every((d) => d % 16 === 0);
+  return available && nvfp4(a) && nvfp4(b) && packedElement(a) === packedElement(b) &&
+    dims.every((d) => d % 16 === 0);
 }
 
 /**
@@ -596,6 +616,7 @@ export async function buildLinear(
         bScales: cb.scales!,
         bStats: cb.stats!,
         c,
+        element: packedElement(g.a.policy),
       }, g.dims);
     } else if (g.path === "matrix") {
       if (!ctx.matrixGemm) throw new Error("the layer's plan needs matrix-unit GEMMs");

@@ -204,8 +204,18 @@ function formatOf(
         return undefined;
       }
       const fos = input.four_over_six;
+      const element = input.element ?? "e2m1";
+      if (fos && element !== "e2m1") {
+        problems.push(at.src.problem(
+          [...at.path, "four_over_six"],
+          `four_over_six needs E2M1 elements (it scales each block to E2M1's 4 or 6), not ` +
+            `element ${element}`,
+        ));
+        return undefined;
+      }
       return {
         kind: "nvfp4",
+        ...(element !== "e2m1" ? { element } : {}),
         tile,
         ...(fos
           ? { fourOverSix: { error: fos.error ?? "mae", scaleBound: fos.scale_bound ?? 256 } }

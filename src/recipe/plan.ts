@@ -21,13 +21,19 @@ import {
   type OperandPolicy,
   type PrecisionPolicy,
 } from "../model/policy.ts";
-import { nvfp4OptionsLabel, resolveFormat } from "../formats/spec.ts";
+import {
+  nvfp4Family,
+  nvfp4OptionsLabel,
+  type ResolvedNvfp4,
+  resolveFormat,
+} from "../formats/spec.ts";
 import type { Schedule } from "../train/schedule.ts";
 import { OPERANDS } from "./canonical_policy.ts";
 import type { RunSpec } from "./run_spec.ts";
 
 /**
- * An operand as `format` (NVFP4 with its `+4over6/<error>/<bound>` and `/rows` options), plus `/sr`
+ * An operand as `format` (NVFP4, NVINT4 or UFP4 with its tile and its `+4over6/<error>/<bound>`
+ * and `/rows` options, e.g. `nvfp4-1x16/rows`, `ufp4-16x16`), plus `/sr`
  * for stochastic rounding and `+rht16` for an RHT (`/random` signs, `/nosign` for all +1, `/signs`
  * for another fixed vector).
  */
@@ -38,7 +44,7 @@ function operandText(op: OperandPolicy): string {
     : f.kind === "mx"
     ? `mx-${f.element}/${f.scaleRule ?? "floor"}`
     : f.kind === "nvfp4"
-    ? `nvfp4-${f.tile ?? "1x16"}${nvfp4OptionsLabel(resolveFormat(f))}`
+    ? nvfp4Text(resolveFormat(f) as ResolvedNvfp4)
     : `${f.kind}-${f.element}`;
   const sr = op.rounding === "stochastic" ? "/sr" : "";
   const signs = op.rht?.signs;
@@ -50,6 +56,11 @@ function operandText(op: OperandPolicy): string {
     ? "/nosign"
     : "/signs";
   return `${format}${sr}${op.rht ? `+rht${op.rht.size ?? 16}${signText}` : ""}`;
+}
+
+/** An NVFP4-style spec as `<family>-<tile><options>`. */
+function nvfp4Text(f: ResolvedNvfp4): string {
+  return `${nvfp4Family(f)}-${f.tile}${nvfp4OptionsLabel(f)}`;
 }
 
 /** A linear policy in one line: one format if all six operands agree, else per GEMM. */

@@ -78,6 +78,11 @@ const formatSpec = z.discriminatedUnion("kind", [
   }).describe("OCP MX: 1×32 blocks with one E8M0 scale each."),
   z.strictObject({
     kind: z.literal("nvfp4"),
+    element: z.enum(["e2m1", "int4", "e1m2"]).describe(
+      "Element grid: e2m1 (NVFP4, default), or a uniform 4-bit grid (UFP4, arXiv 2606.20381): " +
+        "int4 (−7…7, NVINT4 of arXiv 2510.25602) or e1m2 (0…1.75 in steps of 0.25), with the " +
+        "grid's largest value in place of E2M1's 6 in the scale chain.",
+    ).optional(),
     tile: z.enum(["1x16", "16x16"]).describe("1×16 blocks along rows (default) or 16×16 tiles.")
       .optional(),
     four_over_six: z.strictObject({
@@ -90,13 +95,15 @@ const formatSpec = z.discriminatedUnion("kind", [
     }).describe(
       "Four Over Six (TE nvfp4_4over6, arXiv 2512.02010): each block keeps the map-to-6 or the " +
         "1.5× map-to-4 scale, whichever quantizes it with the smaller error (ties: map-to-6). " +
-        "Round to nearest only.",
+        "Round to nearest and E2M1 elements only.",
     ).optional(),
     row_scaled: z.boolean().describe(
       "One FP32 amax and tensor scale per row instead of per tensor (TE row_scaled_activation); " +
         "1×16 blocks only.",
     ).optional(),
-  }).describe("NVFP4: E2M1 elements, E4M3 block scales, FP32 tensor scale."),
+  }).describe(
+    "NVFP4: E2M1 (or uniform INT4/E1M2) elements, E4M3 block scales, FP32 tensor scale.",
+  ),
 ]).meta({ id: "FormatSpec" });
 
 /** A format: a name (`nvfp4`, `mxfp4`, …) or a full specification. */

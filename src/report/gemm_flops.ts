@@ -15,6 +15,7 @@ import {
   bitsPerValue,
   type FormatName,
   type FormatSpec,
+  nvfp4Family,
   nvfp4OptionsLabel,
   resolveFormat,
 } from "../formats/spec.ts";
@@ -33,7 +34,8 @@ export interface FlopShare {
 
 /**
  * The family a format belongs to, as a reader names it: NVFP4 whatever its tile (with its Four Over
- * Six and row-scaling options, `nvfp4+4over6/mae/256`, `nvfp4/rows`), MXFP4 or MXFP8 whatever the
+ * Six and row-scaling options, `nvfp4+4over6/mae/256`, `nvfp4/rows`; NVINT4 and UFP4 for the
+ * uniform INT4 and E1M2 grids), MXFP4 or MXFP8 whatever the
  * element and scale rule, FP8 whatever the element and scaling, else the element.
  *
  * @example
@@ -45,13 +47,15 @@ export interface FlopShare {
  * assert.equal(formatFamily({ kind: "mx", element: "e4m3" }), "mxfp8");
  * assert.equal(formatFamily("bf16"), "bf16");
  * assert.equal(formatFamily({ kind: "nvfp4", rowScaled: true }), "nvfp4/rows");
+ * assert.equal(formatFamily("ufp4-2d"), "ufp4");
+ * assert.equal(formatFamily({ kind: "nvfp4", element: "int4" }), "nvint4");
  * ```
  */
 export function formatFamily(format: FormatName | FormatSpec): string {
   const f = resolveFormat(format);
   switch (f.kind) {
     case "nvfp4":
-      return `nvfp4${nvfp4OptionsLabel(f)}`;
+      return `${nvfp4Family(f)}${nvfp4OptionsLabel(f)}`;
     case "mx":
       return f.element === "e2m1" ? "mxfp4" : "mxfp8";
     case "fp8":

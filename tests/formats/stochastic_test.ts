@@ -3,7 +3,15 @@ import { decodeElement, ELEMENTS, encodeStochastic } from "../../src/formats/ele
 import { randomBits, streamKey } from "../../src/formats/rng.ts";
 import { quantize } from "../../src/formats/quantize.ts";
 
-const formats = [ELEMENTS.e2m1, ELEMENTS.e4m3, ELEMENTS.e5m2, ELEMENTS.fp16, ELEMENTS.bf16];
+const formats = [
+  ELEMENTS.e2m1,
+  ELEMENTS.int4,
+  ELEMENTS.e1m2,
+  ELEMENTS.e4m3,
+  ELEMENTS.e5m2,
+  ELEMENTS.fp16,
+  ELEMENTS.bf16,
+];
 
 /** The grid neighbours of |x| in format f. */
 function neighbours(f: typeof ELEMENTS.e2m1, x: number): [number, number] {

@@ -12,12 +12,12 @@ import { fakeQuantizeGpu, QuantizeKernel } from "../../kernels/quantize/mod.ts";
 import { kernelConfig, quantizeSizes } from "../../kernels/quantize/reference.ts";
 import { decodeElement, ELEMENTS } from "../../src/formats/elements.ts";
 import { f32FromBits } from "../../src/formats/fp32.ts";
-import { resolveFormat } from "../../src/formats/spec.ts";
+import { type Nvfp4Element, resolveFormat } from "../../src/formats/spec.ts";
 import { readBuffer } from "../../src/gpu/buffers.ts";
 import { getGpu, type Gpu } from "../../src/gpu/device.ts";
 import type { GemmDims } from "../../kernels/gemm/reference.ts";
 
-type Nvfp4Format = "nvfp4" | "nvfp4-2d";
+type Nvfp4Format = "nvfp4" | "nvfp4-2d" | "nvint4" | "nvint4-2d" | "ufp4" | "ufp4-2d";
 
 /** An operand packed on the GPU: its buffers, their bytes on the host, and its fake-quant values. */
 interface Operand {
@@ -92,6 +92,7 @@ async function packedGemm(
   a: Operand,
   b: Operand,
   dims: GemmDims,
+  element: Nvfp4Element = "e2m1",
 ): Promise<Float32Array> {
   const gpu = await getGpu();
   const c = zeros(gpu, dims.m * dims.n);
@@ -103,6 +104,7 @@ async function packedGemm(
     bScales: b.buffers.scales,
     bStats: b.buffers.stats,
     c,
+    element,
   }, dims);
   runOps(gpu, [op]);
   const out = await download(gpu, c, dims.m * dims.n);
@@ -111,11 +113,16 @@ async function packedGemm(
   return out;
 }
 
-function reference(a: Operand, b: Operand, { m, n, k }: GemmDims): Float32Array {
+function reference(
+  a: Operand,
+  b: Operand,
+  { m, n, k }: GemmDims,
+  element: Nvfp4Element = "e2m1",
+): Float32Array {
   const out = new Float32Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      out[i * n + j] = packedNvfp4GemmReferenceAt(a.host, b.host, k, i, j);
+      out[i * n + j] = packedNvfp4GemmReferenceAt(a.host, b.host, k, i, j, element);
     }
   }
   return out;
@@ -284,4 +291,61 @@ Deno.test("bind rejects dimensions that are not positive multiples of 16, naming
     /buffer bScales holds 4 bytes, needs 64/,
   );
   big.destroy();
+});
+
+Deno.test("uniform grids (INT4, E1M2): C equals the kernel's arithmetic on the CPU and the fake-quant product", async (t) => {
+  const gpu = await getGpu();
+  const dims = { m: 48, n: 32, k: 96 };
+  const u = 2 ** -24;
+  for (
+    const [element, a1, b2] of [["int4", "nvint4", "nvint4-2d"], [
+      "e1m2",
+      "ufp4",
+      "ufp4-2d",
+    ]] as const
+  ) {
+    await t.step(element, async () => {
+      const kernel = await PackedNvfp4GemmKernel.create(gpu, {
+        tile: TILES[2],
+        elements: [element],
+      });
+      const { m, n, k } = dims;
+      const a = await quantizeOperand(gpu, sample("lognormal", m * k, 3), m, k, a1);
+      const b = await quantizeOperand(gpu, sample("outliers", n * k, 4), n, k, b2);
+      const got = await packedGemm(kernel, a, b, dims, element);
+      assertBitsEqual(got, reference(a, b, dims, element), "C");
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          let abs = 0;
+          for (let q = 0; q < k; q++) {
+            const p = a.fake[i * k + q] * b.fake[j * k + q];
+            sum += p;
+            abs += Math.abs(p);
+          }
+          const c = got[i * n + j];
+          assertOk(
+            Math.abs(c - sum) <= (k / 16 + 4) * u * abs,
+            `C[${i}, ${j}] = ${c}, float64 ${sum}`,
+          );
+        }
+      }
+      // A kernel compiled for one grid refuses another: its byte table would misread the codes.
+      assertThrows(
+        () =>
+          kernel.bind({
+            aCodes: a.buffers.codes,
+            aScales: a.buffers.scales,
+            aStats: a.buffers.stats,
+            bCodes: b.buffers.codes,
+            bScales: b.buffers.scales,
+            bStats: b.buffers.stats,
+            c: a.buffers.codes,
+          }, dims),
+        RangeError,
+        `element "e2m1" was not compiled`,
+      );
+      destroy(a, b);
+    });
+  }
 });

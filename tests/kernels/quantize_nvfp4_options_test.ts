@@ -1,6 +1,7 @@
 // The WGSL quantizer under TransformerEngine's NVFP4 options — Four Over Six (1×16 and 16×16, MAE
-// and MSE, bounds 256 and 448) and row scaling — equals the CPU oracle bit for bit on random
-// tensors and on the hand-derived edge blocks of tests/formats/four_over_six_test.ts.
+// and MSE, bounds 256 and 448) and row scaling — and on the uniform element grids (INT4, E1M2) equals
+// the CPU oracle bit for bit on random tensors and on the hand-derived edge blocks of
+// tests/formats/four_over_six_test.ts.
 import { assertBitsEqual, assertStrictEquals } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
 import { fakeQuantizeGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
@@ -86,3 +87,22 @@ for (const format of ROW_SCALED) {
     });
   });
 }
+
+Deno.test("quantizeGpu on the uniform grids (INT4, E1M2) with RHTs, row scaling and SR equals the CPU oracle", async (t) => {
+  const x = DISTRIBUTIONS.lognormal(4 * 256, 6);
+  const sr = { rounding: "stochastic", seed: 2, tensorId: 3, step: 4 } as const;
+  for (const element of ["int4", "e1m2"] as const) {
+    const cases: [Nvfp4Spec, QuantizeOptions][] = [
+      [{ kind: "nvfp4", element }, { rht: { size: 64 }, ...sr }],
+      [{ kind: "nvfp4", element }, { rht: { size: 16, signs: "random" }, ...sr }],
+      [{ kind: "nvfp4", element, rowScaled: true }, { rht: { size: 16 } }],
+      [{ kind: "nvfp4", element, rowScaled: true }, sr],
+      [{ kind: "nvfp4", element, tile: "16x16" }, sr],
+    ];
+    for (const [format, opts] of cases) {
+      await t.step(`${JSON.stringify(format)} ${JSON.stringify(opts)}`, async () => {
+        await assertMatches(x, 16, 64, format, opts);
+      });
+    }
+  }
+});

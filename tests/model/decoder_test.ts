@@ -62,6 +62,24 @@ Deno.test("a tiny GPT trains with falling loss under Four Over Six and row-scale
   assertFallingLoss(await lossCurve(SMALL, { ...base, name: "options", linear }, 30), SMALL.vocab);
 });
 
+Deno.test("a tiny GPT trains with falling loss on the uniform 4-bit grids (UFP4, NVINT4)", async () => {
+  // UFP4's recipe shape: E1M2 everywhere with 1×16 weights, an RHT on every GEMM, SR on dY only;
+  // NVINT4 weights in 16×16 tiles on Fprop.
+  const base = POLICIES.nvfp4;
+  const rht = { size: 16 } as const;
+  const ufp4 = { format: "ufp4", rounding: "rne", rht } as const;
+  const dy = { format: "ufp4", rounding: "stochastic", rht } as const;
+  const linear: LinearPolicy = {
+    fprop: {
+      x: { format: "nvint4", rounding: "rne" },
+      w: { format: "nvint4-2d", rounding: "rne" },
+    },
+    dgrad: { dy, w: ufp4 },
+    wgrad: { dy, x: ufp4 },
+  };
+  assertFallingLoss(await lossCurve(SMALL, { ...base, name: "uniform", linear }, 30), SMALL.vocab);
+});
+
 Deno.test("same config and seed give a bit-identical loss curve; another seed does not", async () => {
   await assertSeedDeterminism(SMALL, 6);
 });

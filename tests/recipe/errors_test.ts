@@ -86,7 +86,7 @@ Deno.test("invalid values of unions and enums say what would do", async () => {
   assertEquals(await problems(text), [
     "recipe.yaml:25:46 policies.nvfp4.weights.block: expected [1,16] or [16,16], got [8,8]",
     'recipe.yaml:25:68 policies.nvfp4.fprop.x: expected one of "fp32", "bf16", "fp16", "fp8-e4m3", ' +
-    '"fp8-e5m2", "mxfp8-e4m3", "mxfp8-e5m2", "mxfp4", "nvfp4", "nvfp4-2d", got "nvfp5"',
+    '"fp8-e5m2", "mxfp8-e4m3", "mxfp8-e5m2", "mxfp4", "nvfp4", "nvfp4-2d", "nvint4", "nvint4-2d", "ufp4", "ufp4-2d", got "nvfp5"',
     'recipe.yaml:25:83 policies.nvfp4.head: expected one of "fp32", "bf16", got "fp16"',
   ]);
 });
