@@ -1,15 +1,8 @@
 import { match as assertMatch } from "node:assert/strict";
+import { cli as run } from "./cli_run.ts";
 import { assertEquals, assertOk, assertStrictEquals } from "./assert.ts";
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: new URL("..", import.meta.url),
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const cli = (...args: string[]) => run(args);
 
 Deno.test("bench --dry-run prints the expanded plan of the default recipe", async () => {
   const r = await cli("bench", "--dry-run");
