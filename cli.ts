@@ -1,8 +1,13 @@
 /**
- * The `lpbench` command behind the deno tasks: `bench`, `report`, `verify`.
+ * The `lpbench` command behind the deno tasks: `bench`, `report`, `verify`, `health`, `kernels`,
+ * `sweep`.
  *
- * Exit codes: 0 success, 1 a run failed, 2 invalid input. Errors print one line, no stack trace
- * unless `--debug` is given.
+ * Exit codes, for people and schedulers: 0 success; 1 a run failed in a way a retry may fix
+ * (device lost, out of memory on the device, any other error while training); 2 invalid input
+ * (usage, recipe, data, a run that cannot fit the adapter, no adapter: never retry); 130
+ * interrupted (Ctrl-C, or SIGTERM/SIGUSR2 from a scheduler preempting the job: the run in progress
+ * stops after its current step, writing a checkpoint where `--checkpoint-every` is on; a retry
+ * resumes it). Errors print one line, no stack trace unless `--debug` is given.
  *
  * @module
  */
@@ -20,6 +25,7 @@ import {
   useGpuImplementation,
 } from "./src/gpu/implementation.ts";
 import { writeAtomic } from "./src/io/atomic.ts";
+import { parseAdapter, useAdapter } from "./src/gpu/adapter_choice.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
 import { gemmUnits } from "./src/model/linear.ts";
 import type { RunSpec } from "./src/recipe/run_spec.ts";
@@ -63,7 +69,58 @@ function useGpuFlag(value: unknown): GpuImplementationChoice | undefined {
   }
 }
 
-/** `bench [recipe…] [--policy a,b] [--seeds 0,1] [--steps N] [--out DIR] [--gpu I] [--dry-run]`. */
+/**
+ * Makes `--adapter`'s value the adapter `getGpu()` asks for; prints a one-line error and throws
+ * {@link UsageError} for an empty value.
+ */
+function useAdapterFlag(value: unknown): void {
+  if (value === undefined) return;
+  try {
+    useAdapter(parseAdapter(String(value)));
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    console.error(`error: --adapter: ${e.message}`);
+    throw new UsageError();
+  }
+}
+
+/** A positive integer option, or undefined; prints a one-line error and throws for a bad value. */
+function positiveInt(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`error: --${name} must be a positive integer, got ${value}`);
+    throw new UsageError();
+  }
+  return n;
+}
+
+/** The signals that interrupt `bench`: Ctrl-C, and a scheduler's preemption notices. */
+const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGUSR2"] as const;
+
+/**
+ * An abort signal that the first of {@link INTERRUPTS} aborts (with the signal's name as reason);
+ * a second one exits at once with 130.
+ */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  for (const name of INTERRUPTS) {
+    Deno.addSignalListener(name, () => {
+      if (controller.signal.aborted) {
+        console.error(`\n${name} again: exiting now; the run in progress left no record`);
+        Deno.exit(130);
+      }
+      console.error(`\n${name}: stopping after the current step`);
+      controller.abort(name);
+    });
+  }
+  return controller.signal;
+}
+
+/**
+ * `bench [recipe…] [--policy a,b] [--seeds 0,1] [--steps N] [--out DIR] [--gpu I] [--adapter A]
+ * [--shard K/N] [--checkpoint-every N] [--dry-run]`.
+ */
 async function bench(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -74,10 +131,28 @@ async function bench(args: string[]): Promise<number> {
       steps: { type: "string" },
       out: { type: "string", default: "reports" },
       gpu: { type: "string" },
+      adapter: { type: "string" },
+      shard: { type: "string" },
+      "checkpoint-every": { type: "string" },
       "dry-run": { type: "boolean" },
     },
   });
   const chosen = useGpuFlag(values.gpu);
+  useAdapterFlag(values.adapter);
+  const checkpointEvery = positiveInt("checkpoint-every", values["checkpoint-every"]);
+  const { parseShard, shardFromEnv, shardRuns, ShardError } = await import(
+    "./src/runner/shard.ts"
+  );
+  let shard;
+  try {
+    shard = values.shard !== undefined
+      ? parseShard(values.shard)
+      : shardFromEnv((name) => Deno.env.get(name));
+  } catch (e) {
+    if (!(e instanceof ShardError)) throw e;
+    console.error(`error: ${e.message}`);
+    return 2;
+  }
   const seeds = list(values.seeds)?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) {
@@ -86,11 +161,7 @@ async function bench(args: string[]): Promise<number> {
     }
     return n;
   });
-  const steps = values.steps === undefined ? undefined : Number(values.steps);
-  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
-    console.error(`error: --steps must be a positive integer, got ${values.steps}`);
-    throw new UsageError();
-  }
+  const steps = positiveInt("steps", values.steps);
   const { describePlan, expandRuns, loadRecipe, RecipeError } = await recipes();
   const { writeReport } = await reports();
   const { planRuns, runSuite } = await import("./src/runner/run.ts");
@@ -119,6 +190,13 @@ async function bench(args: string[]): Promise<number> {
   if (problems.length > 0) {
     console.error(problems.join("\n"));
     return 2;
+  }
+  if (shard) {
+    const all = runs.length;
+    runs.splice(0, runs.length, ...shardRuns(runs, shard));
+    console.error(
+      `shard ${shard.index}/${shard.count} from ${shard.source}: ${runs.length} of ${all} runs`,
+    );
   }
   // The implementation is part of a run's id; an adapter is needed only for runs to train (and
   // to resolve --gpu auto).
@@ -170,24 +248,58 @@ async function bench(args: string[]): Promise<number> {
     console.error([...new Set(problems)].join("\n"));
     return 2;
   }
-  Deno.addSignalListener("SIGINT", () => {
-    console.error("\ninterrupted: finished runs keep their records; the run in progress left none");
-    Deno.exit(130);
-  });
-  if (gpu) await runSuite(gpu, plan, { outputDirs: [out] });
-  else console.error(`every run has a record in ${runsDir}: nothing to train`);
+  const signal = interruptSignal();
+  const { TrainingInterrupted } = await import("./src/train/loop.ts");
+  let busy = 0;
+  try {
+    if (gpu) {
+      ({ busy } = await runSuite(gpu, plan, {
+        outputDirs: [out],
+        signal,
+        ...(checkpointEvery ? { checkpointEvery, checkpointDir: `${out}/checkpoints` } : {}),
+      }));
+    } else console.error(`every run has a record in ${runsDir}: nothing to train`);
+  } catch (e) {
+    if (!(e instanceof TrainingInterrupted)) throw e;
+    const left = e.checkpoint
+      ? `left a checkpoint at step ${e.step} (${e.checkpoint}): a retry resumes it`
+      : "left none";
+    console.error(
+      `interrupted (${signal.reason}): finished runs keep their records; the run in progress ` +
+        left,
+    );
+    return 130;
+  }
   const reportPlan = await planRuns(reportRuns, runsDir, implementation);
   for (const suite of new Set(reportRuns.map((r) => r.suite))) {
     const suitePlan = reportPlan.filter((p) => p.spec.suite === suite);
-    const { path } = await writeReport(suite, {
+    // A shard may finish before any run of a suite has a record: `deno task report` writes it later.
+    if (!suitePlan.some((p) => p.existing)) {
+      console.error(`report: ${suite} has no record yet; \`deno task report\` writes it later`);
+      continue;
+    }
+    const { path, missing } = await writeReport(suite, {
       runsDir,
       outDir: out,
       plan: suitePlan,
       ...(claims.has(suite) ? { claims: claims.get(suite) } : {}),
     });
-    console.error(`report: ${path}`);
+    console.error(`report: ${path}${missingText(missing)}`);
+  }
+  if (busy > 0) {
+    console.error(
+      `${busy} run${busy === 1 ? "" : "s"} left to the other processes training them; ` +
+        "`deno task report` merges their records when they finish",
+    );
   }
   return 0;
+}
+
+/** `; N runs missing: policy seed s, …` for a report's missing runs, empty when none. */
+function missingText(missing: readonly { policy: string; seed: number }[]): string {
+  if (missing.length === 0) return "";
+  const runs = missing.map((m) => `${m.policy} seed ${m.seed}`).join(", ");
+  return ` (${missing.length} run${missing.length === 1 ? "" : "s"} missing: ${runs})`;
 }
 
 /**
@@ -245,9 +357,9 @@ async function report(args: string[]): Promise<number> {
     return 2;
   }
   for (const suite of suites) {
-    const { path, skipped } = await writeReport(suite, { runsDir, outDir: out });
+    const { path, skipped, missing } = await writeReport(suite, { runsDir, outDir: out });
     for (const s of skipped) console.error(`skipped: ${s.message}`);
-    console.error(`report: ${path}`);
+    console.error(`report: ${path}${missingText(missing)}`);
   }
   return 0;
 }
@@ -358,6 +470,136 @@ async function health(args: string[]): Promise<number> {
     return 2;
   }
   console.log(worstOffenders(records, top));
+  return 0;
+}
+
+/** `bench`'s options that `sweep` passes on to every shard. */
+const BENCH_PASSED = ["policy", "seeds", "steps", "gpu"] as const;
+
+/**
+ * `sweep slurm|k8s|local <recipe> [options]`: writes a Slurm job-array script or a Kubernetes
+ * Indexed Job manifest for the recipe's sweep (`src/runner/launch.ts`), or runs it here as `--gpus
+ * N` shard processes (`src/runner/supervise.ts`) and then writes its report. Exit codes: those of
+ * `bench`; for `local`, the worst of its shards' (2, then 1, then 130).
+ */
+async function sweep(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      shards: { type: "string", default: "4" },
+      gpus: { type: "string", default: "1" },
+      adapters: { type: "string" },
+      out: { type: "string", default: "reports" },
+      "checkpoint-every": { type: "string", default: "100" },
+      bundle: { type: "string" },
+      image: { type: "string" },
+      file: { type: "string" },
+      policy: { type: "string" },
+      seeds: { type: "string" },
+      steps: { type: "string" },
+      gpu: { type: "string" },
+    },
+  });
+  const [engine, recipe, ...extra] = positionals;
+  if (!["slurm", "k8s", "local"].includes(engine) || recipe === undefined || extra.length > 0) {
+    console.error(
+      "error: sweep takes an engine and one recipe: `deno task sweep slurm|k8s|local <recipe>`",
+    );
+    return 2;
+  }
+  const checkpointEvery = positiveInt("checkpoint-every", values["checkpoint-every"])!;
+  const steps = positiveInt("steps", values.steps);
+  if (values.gpu !== undefined) useGpuFlag(values.gpu);
+  const { expandRuns, loadRecipe, RecipeError } = await recipes();
+  let suites: string[];
+  try {
+    const loaded = await loadRecipe(recipe, { checkData: true });
+    suites = [...new Set(expandRuns(loaded, steps ? { steps } : {}).map((r) => r.suite))];
+  } catch (e) {
+    if (e instanceof RecipeError || e instanceof RangeError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const benchArgs = BENCH_PASSED.flatMap((o) =>
+    values[o] === undefined ? [] : [`--${o}`, String(values[o])]
+  );
+  const out = String(values.out);
+  if (engine === "local") {
+    const gpus = positiveInt("gpus", values.gpus)!;
+    const adapters = list(values.adapters);
+    if (adapters && adapters.length !== gpus) {
+      console.error(
+        `error: --adapters: ${adapters.length} adapters for --gpus ${gpus}; give one per process`,
+      );
+      return 2;
+    }
+    const { superviseShards, sweepExitCode } = await import("./src/runner/supervise.ts");
+    const commands = Array.from({ length: gpus }, (_, i) => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      new URL("cli.ts", import.meta.url).pathname,
+      "bench",
+      recipe,
+      "--shard",
+      `${i}/${gpus}`,
+      "--out",
+      out,
+      "--checkpoint-every",
+      String(checkpointEvery),
+      ...benchArgs,
+      ...(adapters ? ["--adapter", adapters[i]] : []),
+    ]);
+    console.error(`sweep: ${gpus} shard processes of ${recipe}`);
+    const codes = await superviseShards(
+      commands,
+      commands.map((_, i) => `[shard ${i}/${gpus}] `),
+    );
+    const code = sweepExitCode(codes);
+    console.error(`sweep: shards exited ${codes.join(", ")}`);
+    if (code !== 0) return code;
+    return await report([...suites, "--out", out]);
+  }
+  const { k8sJob, slurmScript } = await import("./src/runner/launch.ts");
+  if (values.bundle !== undefined && values.image !== undefined && engine === "slurm") {
+    console.error("error: sweep slurm: give --bundle DIR or --image IMAGE, not both");
+    return 2;
+  }
+  if (engine === "k8s" && values.image === undefined) {
+    console.error(
+      "error: sweep k8s needs --image IMAGE (a container image with lpbench, e.g. built from " +
+        "the offline bundle); --bundle DIR says where lpbench is inside it (default /lpbench)",
+    );
+    return 2;
+  }
+  const shards = positiveInt("shards", values.shards)!;
+  const deno = values.bundle !== undefined || values.image !== undefined
+    ? "./deno"
+    : Deno.execPath();
+  const dir = values.bundle ?? (values.image !== undefined ? "/lpbench" : Deno.cwd());
+  const spec = {
+    suite: suites[0],
+    recipe,
+    shards,
+    out,
+    benchArgs,
+    checkpointEvery,
+    runtime: values.image !== undefined
+      ? { kind: "image" as const, image: values.image, dir, deno }
+      : { kind: "dir" as const, dir, deno },
+  };
+  const text = engine === "slurm" ? slurmScript(spec) : k8sJob(spec);
+  const file = values.file ?? `${suites[0]}${engine === "slurm" ? ".sbatch" : "-job.yaml"}`;
+  await writeAtomic(file, text);
+  console.error(
+    `wrote ${file}: ${shards} shards of ${recipe}; ` +
+      (engine === "slurm"
+        ? `submit with \`sbatch ${file}\``
+        : `start with \`kubectl apply -f ${file}\``),
+  );
   return 0;
 }
 
@@ -478,6 +720,7 @@ export async function main(argv: string[]): Promise<number> {
       case "report":
       case "verify":
       case "health":
+      case "sweep":
         if (rest.includes("-h") || rest.includes("--help")) {
           if (command === "kernels" && await kernelsSuiteHelp(rest)) return 0;
           console.log(TASK_HELP[command]);
@@ -487,7 +730,7 @@ export async function main(argv: string[]): Promise<number> {
           await kernels(rest);
           return 0;
         }
-        return await { bench, report, verify, health }[command](rest);
+        return await { bench, report, verify, health, sweep }[command](rest);
       default:
         console.error(`error: unknown command ${JSON.stringify(command)}; see --help`);
         return 2;

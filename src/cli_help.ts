@@ -8,7 +8,7 @@
  */
 
 /** The tasks that have a help text of their own. */
-export type Task = "bench" | "report" | "verify" | "kernels" | "health";
+export type Task = "bench" | "report" | "verify" | "kernels" | "health" | "sweep";
 
 const GPU = `WebGPU implementation:
   --gpu deno       Deno's built-in WebGPU (wgpu), the default
@@ -19,8 +19,11 @@ const GPU = `WebGPU implementation:
 const COMMON = `  --debug          print stack traces
   -h, --help       this help`;
 
-const EXIT = "Exit codes: 0 success, 1 a run failed, 2 invalid input (usage, recipe, data, no " +
-  "WebGPU adapter).";
+const EXIT =
+  `Exit codes: 0 success; 1 a run failed (a retry may fix it: device lost, out of memory);
+2 invalid input (usage, recipe, data, no WebGPU adapter: never retry); 130 interrupted (Ctrl-C,
+SIGTERM or SIGUSR2: the run in progress stops after its step, checkpointed with
+--checkpoint-every; a retry resumes it).`;
 
 /**
  * The text of `--help` without a task: what lpbench is, its tasks, and how to get a task's options.
@@ -40,7 +43,9 @@ Tasks:
   bench [recipe.yaml…]    train every (recipe × policy × seed) whose record is missing, write
                           reports/runs/<id>.json and reports/<suite>.md
                           (default recipe: recipes/quick.yaml)
-  report [suite…]         rewrite reports from the run records
+  report [suite…]         rewrite reports from the run records (merging those of every shard)
+  sweep slurm|k8s|local   a sweep on a cluster: a Slurm array script, a Kubernetes Indexed Job,
+                          or N shard processes on this host
   verify <report.md>      re-run a report's runs and say whether they reproduce
   health <record|report>  the worst offenders of runs' numeric-health diagnostics
   kernels                 benchmarks: quantizer bandwidth, GEMM TFLOP/s, training tokens/s
@@ -80,9 +85,43 @@ Options:
                    run's GPU memory (checked against the adapter where there is one) and the
                    expected time; train nothing
   --gpu I          the WebGPU implementation (below)
+  --adapter A      the adapter, by index or (part of) its name, on a host with several GPUs
+                   (Dawn only: Deno's WebGPU cannot choose one)
+  --shard K/N      only the K-th (from 0) of N parts of the runs, balanced by estimated cost;
+                   without it, K and N come from a scheduler's environment where there is one
+                   (Slurm array, Kubernetes Indexed Job, SkyPilot, AWS Batch array)
+  --checkpoint-every N
+                   checkpoint every N steps in <out>/checkpoints and when interrupted; a run
+                   trained again resumes from its checkpoint
 ${COMMON}
 
 ${GPU}
+
+${EXIT}
+`,
+  sweep: `Usage: deno task sweep slurm|k8s|local <recipe.yaml> [options]
+
+Runs a recipe's sweep as shards of its plan, each a bench process with --shard, checkpoints on,
+records in one shared <out>/runs; deno task report merges them.
+  slurm            writes <suite>.sbatch: a job array of --shards tasks (submit with sbatch)
+  k8s              writes <suite>-job.yaml: an Indexed Job of --shards completions, an index
+                   retried up to 3 times and failed at once on exit code 2 (kubectl apply -f)
+  local            runs --gpus N shard processes here, then writes the report
+
+Options:
+  --shards N       array tasks or Job completions (default 4)
+  --gpus N         local: shard processes (default 1)
+  --adapters a,b   local: each process's --adapter, one per process
+  --out DIR        the shared folder of records and reports (default reports)
+  --checkpoint-every N
+                   checkpoint interval in steps (default 100)
+  --bundle DIR     slurm: an unpacked offline bundle (scripts/offline-bundle.sh) to run from;
+                   with --image, where lpbench is inside the image (default /lpbench)
+  --image IMAGE    a container image with lpbench (k8s: required; slurm: run with apptainer)
+  --file FILE      where to write the launch file
+  --policy, --seeds, --steps, --gpu
+                   passed on to every shard's bench
+${COMMON}
 
 ${EXIT}
 `,

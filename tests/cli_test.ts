@@ -1,15 +1,8 @@
 import { match as assertMatch } from "node:assert/strict";
+import { cli as run } from "./cli_run.ts";
 import { assertEquals, assertOk, assertStrictEquals } from "./assert.ts";
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: new URL("..", import.meta.url),
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const cli = (...args: string[]) => run(args);
 
 Deno.test("bench --dry-run prints the expanded plan of the default recipe", async () => {
   const r = await cli("bench", "--dry-run");
@@ -86,11 +79,53 @@ Deno.test("Ctrl-C during a run exits 130 and leaves no partial record", async ()
     assertStrictEquals(code, 130, err);
     assertMatch(
       err,
-      /interrupted: finished runs keep their records; the run in progress left none/,
+      /interrupted \(SIGINT\): finished runs keep their records; the run in progress left none/,
     );
     const runs = `${dir}/out/runs`;
     const left = await Array.fromAsync(Deno.readDir(runs)).catch(() => []);
-    assertEquals(left, [], "no record or temporary file is left behind");
+    assertEquals(left, [], "no record, lock or temporary file is left behind");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGUSR2 (a scheduler's preemption notice) exits 130 with a checkpoint to resume from", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "cli.ts",
+        "bench",
+        "recipes/quick.yaml",
+        "--policy",
+        "fp32",
+        "--seeds",
+        "0",
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "1000",
+        "--out",
+        `${dir}/out`,
+      ],
+      cwd: new URL("..", import.meta.url),
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 10_000));
+    child.kill("SIGUSR2");
+    const { code, stderr } = await child.output();
+    const err = new TextDecoder().decode(stderr);
+    assertStrictEquals(code, 130, err);
+    assertMatch(
+      err,
+      /interrupted \(SIGUSR2\): .* left a checkpoint at step \d+ \(.*\/out\/checkpoints\/[0-9a-f]{64}\.safetensors\): a retry resumes it/,
+    );
+    assertEquals(await Array.fromAsync(Deno.readDir(`${dir}/out/runs`)), [], "no record or lock");
+    assertStrictEquals((await Array.fromAsync(Deno.readDir(`${dir}/out/checkpoints`))).length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

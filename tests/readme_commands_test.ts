@@ -123,7 +123,36 @@ async function exists(path: string, kind?: "file" | "dir"): Promise<boolean> {
 
 /** Options of the lpbench tasks: those that take a value, and boolean ones. */
 const TASK_OPTIONS: Record<string, { value: string[]; flag: string[] }> = {
-  bench: { value: ["--policy", "--seeds", "--steps", "--out", "--gpu"], flag: ["--dry-run"] },
+  bench: {
+    value: [
+      "--policy",
+      "--seeds",
+      "--steps",
+      "--out",
+      "--gpu",
+      "--adapter",
+      "--shard",
+      "--checkpoint-every",
+    ],
+    flag: ["--dry-run"],
+  },
+  sweep: {
+    value: [
+      "--shards",
+      "--gpus",
+      "--adapters",
+      "--out",
+      "--checkpoint-every",
+      "--bundle",
+      "--image",
+      "--file",
+      "--policy",
+      "--seeds",
+      "--steps",
+      "--gpu",
+    ],
+    flag: [],
+  },
   report: { value: ["--out"], flag: [] },
   verify: { value: ["--gpu"], flag: [] },
   kernels: { value: ["--suite", "--out", "--gpu"], flag: [] },

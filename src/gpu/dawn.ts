@@ -12,9 +12,14 @@
  * no display then) and turns Mesa's GL worker threads off (`GL_ENV`) in this process's environment,
  * each unless it is set already.
  *
+ * An adapter of a multi-GPU host is chosen with Dawn's `adapter=<name>` flag (the first adapter
+ * whose name contains it); an index is turned into that adapter's name through the list of
+ * adapters Dawn gives when a name matches none, and is refused where several adapters share it.
+ *
  * @module
  */
 
+import { type AdapterSelector, adapterText } from "./adapter_choice.ts";
 import type { AdapterSource } from "./implementation.ts";
 import { GpuUnavailableError } from "./unavailable.ts";
 
@@ -112,10 +117,58 @@ function loadDawn(): Promise<DawnModule> {
   return loaded;
 }
 
+/** A flag value no adapter's name contains: Dawn then lists its adapters in the rejection. */
+const LIST_ADAPTERS = "adapter=lpbench:list-adapters";
+
+/** The adapters' names in Dawn's rejection message (` * backend: 'vulkan', name: '…'`). */
+function listedAdapters(message: string): string[] {
+  return [...message.matchAll(/^ \* backend: '[^']*', name: '(.*)'$/gm)].map((m) => m[1]);
+}
+
 /**
- * The first adapter Dawn gives on `backends` (default {@link DAWN_BACKENDS}).
+ * The `adapter=` flag that picks `selector` on `backend`, or undefined where the backend has no
+ * adapter; throws where it has adapters but none fits.
+ */
+async function adapterFlag(
+  create: DawnModule["create"],
+  backend: DawnBackend,
+  selector: AdapterSelector,
+): Promise<string | undefined> {
+  if ("name" in selector) return `adapter=${selector.name}`;
+  const gpu = create([...backend.toggles, LIST_ADAPTERS]);
+  instances.push(gpu);
+  const found = await gpu.requestAdapter(
+    { featureLevel: backend.featureLevel } as GPURequestAdapterOptions,
+  )
+    .then(() => [], (e: Error) => listedAdapters(e.message));
+  if (found.length === 0) return undefined;
+  const list = found.map((n, i) => `${i} "${n}"`).join(", ");
+  const name = found[selector.index];
+  if (name === undefined) {
+    throw new GpuUnavailableError(
+      `--adapter ${selector.index}: Dawn's ${backend.toggles[0]} has ${found.length} ` +
+        `adapter${found.length === 1 ? "" : "s"}: ${list}`,
+      "Give an index below the count, or a name.",
+    );
+  }
+  if (found.filter((n) => n.includes(name)).length > 1) {
+    throw new GpuUnavailableError(
+      `--adapter ${selector.index}: Dawn chooses adapters by name only, and "${name}" names ` +
+        `more than one of its adapters (${list})`,
+      "Bind each process to its GPU outside lpbench instead: the scheduler's GPU binding " +
+        "(Slurm --gres=gpu:1 with ConstrainDevices, a Kubernetes nvidia.com/gpu limit, " +
+        "docker --gpus device=N), which leaves the process one adapter.",
+    );
+  }
+  return `adapter=${name}`;
+}
+
+/**
+ * The first adapter Dawn gives on `backends` (default {@link DAWN_BACKENDS}); with `selector`, the
+ * adapter it names (by index or name) on the first backend that has adapters.
  *
- * @throws {GpuUnavailableError} when npm:webgpu cannot be loaded or no backend gives an adapter
+ * @throws {GpuUnavailableError} when npm:webgpu cannot be loaded, no backend gives an adapter, or
+ * no adapter fits `selector` (the message lists the adapters)
  * @example
  * ```ts
  * import { dawnAdapter } from "./dawn.ts";
@@ -125,20 +178,30 @@ function loadDawn(): Promise<DawnModule> {
  */
 export async function dawnAdapter(
   backends: readonly DawnBackend[] = DAWN_BACKENDS,
+  selector?: AdapterSelector,
 ): Promise<AdapterSource> {
   const { create, version } = await loadDawn();
+  const unmatched: string[] = [];
   for (const backend of backends) {
     for (const [name, value] of Object.entries(backend.env ?? {})) {
       if (Deno.env.get(name) === undefined) Deno.env.set(name, value);
     }
-    const gpu = create([...backend.toggles]);
+    const flag = selector ? await adapterFlag(create, backend, selector) : undefined;
+    if (selector && flag === undefined) continue;
+    const toggles = [...backend.toggles, ...(flag ? [flag] : [])];
+    const gpu = create(toggles);
     // The instance must outlive its adapters and devices: once collected, Dawn's asynchronous work
     // (pipeline compilation, buffer mapping) crashed the process on the H200.
     instances.push(gpu);
     const adapter = await gpu.requestAdapter({
       powerPreference: "high-performance",
       featureLevel: backend.featureLevel,
-    } as GPURequestAdapterOptions);
+    } as GPURequestAdapterOptions).catch((e: Error) => {
+      // A name that matches none of the backend's adapters: the message lists them.
+      if (!selector) throw e;
+      unmatched.push(`${backend.toggles[0]}: ${listedAdapters(e.message).join(", ")}`);
+      return null;
+    });
     if (!adapter) continue;
     const { wgslLanguageFeatures } = gpu as unknown as {
       wgslLanguageFeatures: ReadonlySet<string>;
@@ -148,12 +211,19 @@ export async function dawnAdapter(
       implementation: Object.freeze({
         name: "dawn",
         version,
-        toggles: Object.freeze([...backend.toggles]),
+        toggles: Object.freeze(toggles),
         featureLevel: backend.featureLevel,
       }),
       wgslLanguageFeatures: new Set(wgslLanguageFeatures),
       unlistedFeatures: [],
     };
+  }
+  if (selector && unmatched.length > 0) {
+    throw new GpuUnavailableError(
+      `--adapter ${JSON.stringify(adapterText(selector))}: no Dawn adapter's name contains it ` +
+        `(${unmatched.join("; ")})`,
+      "Give (part of) one of these names, or an index.",
+    );
   }
   throw new GpuUnavailableError(
     `Dawn gave no adapter with ${backends.map((b) => b.toggles.join(" ")).join(", nor with ")}`,

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { chosenAdapter } from "./adapter_choice.ts";
 import { DAWN_BACKENDS, dawnAdapter } from "./dawn.ts";
 import { denoAdapter } from "./deno_webgpu.ts";
 import {
@@ -137,7 +138,11 @@ export async function getGpu(options: GetGpuOptions = {}): Promise<Gpu> {
   ensureRuntimeDir();
   const choice = options.implementation ?? defaultGpuImplementation();
   const name = choice === "auto" ? await pickAuto() : choice;
-  return gpuOf(name, () => name === "dawn" ? dawnAdapter() : denoAdapter());
+  const selector = chosenAdapter();
+  return gpuOf(
+    name,
+    () => name === "dawn" ? dawnAdapter(DAWN_BACKENDS, selector) : denoAdapter(selector),
+  );
 }
 
 function gpuOf(name: GpuImplementationName, source: () => Promise<AdapterSource>): Promise<Gpu> {
@@ -161,7 +166,8 @@ function pickAuto(): Promise<GpuImplementationName> {
       return (await dawn.catch(() => undefined))?.features.has(SUBGROUP_MATRIX) ? "dawn" : "deno";
     }
     // Subgroup matrices need a core-level backend, so the OpenGL fallback is not tried.
-    const source = await dawnAdapter(DAWN_BACKENDS.filter((b) => b.featureLevel === "core"))
+    const core = DAWN_BACKENDS.filter((b) => b.featureLevel === "core");
+    const source = await dawnAdapter(core, chosenAdapter())
       .catch((e) => {
         if (e instanceof GpuUnavailableError) return undefined;
         throw e;

@@ -5,6 +5,11 @@
  * target. Readers see the old file or the new one, never a part; on any error the temporary file
  * is removed and the target is left as it was.
  *
+ * {@link writeAtomicNew} publishes a file only where none exists (first writer wins): the data is
+ * hard-linked to the target, which fails where the target exists, so of processes that write the
+ * same file at once — on one machine or on a shared filesystem such as NFS, where link is atomic —
+ * exactly one succeeds and the others leave it as it is.
+ *
  * @module
  */
 
@@ -27,6 +32,50 @@ import { basename, dirname, join } from "node:path";
  * ```
  */
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await withTemp(path, data, (temp) => Deno.rename(temp, path));
+}
+
+/**
+ * Writes `data` to `path` only if no file is there: temporary file, fsync, hard link to `path`
+ * (atomic, and refused where `path` exists), then the temporary file is removed. Returns true if
+ * this call created `path`, false if a file was there already (it is left untouched). Creates the
+ * folder if it is missing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeAtomicNew } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await writeAtomicNew(`${dir}/a.json`, "first\n"), true);
+ * assert.equal(await writeAtomicNew(`${dir}/a.json`, "second\n"), false);
+ * assert.equal(await Deno.readTextFile(`${dir}/a.json`), "first\n");
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.json"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeAtomicNew(path: string, data: string | Uint8Array): Promise<boolean> {
+  let created = true;
+  await withTemp(path, data, async (temp) => {
+    try {
+      await Deno.link(temp, path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      created = false;
+    }
+    await Deno.remove(temp);
+  });
+  return created;
+}
+
+/**
+ * Writes `data` to a new temporary file beside `path` (creating the folder), flushes it, and
+ * calls `publish` with its name; on any error the temporary file is removed.
+ */
+async function withTemp(
+  path: string,
+  data: string | Uint8Array,
+  publish: (temp: string) => Promise<void>,
+): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const dir = dirname(path);
   await Deno.mkdir(dir, { recursive: true });
@@ -39,7 +88,7 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
     } finally {
       file.close();
     }
-    await Deno.rename(temp, path);
+    await publish(temp);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
     throw error;

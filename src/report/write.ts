@@ -52,6 +52,8 @@ export interface WrittenReport {
   readonly skipped: readonly RecordError[];
   /** The summary the report shows. */
   readonly summary: SuiteSummary;
+  /** The planned runs without a record (the report lists them), in plan order. */
+  readonly missing: readonly { readonly policy: string; readonly seed: number }[];
 }
 
 /**
@@ -113,7 +115,7 @@ export async function writeReport(
     ...(plan ? { plan } : {}),
   });
   await writeAtomic(path, report.markdown);
-  return { path, charts, runList, skipped: errors, summary: report.summary };
+  return { path, charts, runList, skipped: errors, summary: report.summary, missing };
 }
 
 /** The run-list form of a plan of runs (names and ids only). */

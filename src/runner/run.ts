@@ -6,16 +6,26 @@
  * (corrupt, another format, another run's id) is reported and the run trained again, its new
  * record replacing the file.
  *
+ * The records folder may be shared by many processes (shards of a sweep, on one machine or many):
+ * a run is claimed with a lock file `<runsDir>/.<id>.lock` (`src/io/lock.ts`; a run another live
+ * process holds is skipped, a stale lock taken over), and its record is published first-writer-
+ * wins (`writeAtomicNew`): where two processes trained the same run, the first record stays and
+ * the second process keeps it. With `checkpointEvery`, a run writes a checkpoint
+ * `<checkpointDir>/<id>.safetensors` every so many steps and when it is interrupted (the `signal`
+ * aborted: SIGTERM, SIGUSR2, Ctrl-C), resumes from it when trained again, and removes it once its
+ * record is written; the resumed run's record equals an uninterrupted one's (timings aside).
+ *
  * @module
  */
 
 import { dirname, join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import type { GpuImplementationName } from "../gpu/implementation.ts";
-import { writeAtomic } from "../io/atomic.ts";
+import { writeAtomic, writeAtomicNew } from "../io/atomic.ts";
+import { type LockOptions, tryLock } from "../io/lock.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import { type Dataset, loadDataset } from "../train/data/dataset.ts";
-import { train, type TrainConfig } from "../train/loop.ts";
+import { train, type TrainConfig, TrainingInterrupted } from "../train/loop.ts";
 import { environment } from "./environment.ts";
 import { canonicalJson, sha256Hex } from "../recipe/hash.ts";
 import { kernelSourcesHash } from "./hashes.ts";
@@ -120,6 +130,14 @@ export interface RunnerOptions {
    * the records' git tree dirty (default `reports/`; `environment.ts`).
    */
   readonly outputDirs?: readonly string[];
+  /** Aborting it interrupts the run in progress after its current step ({@link TrainingInterrupted}). */
+  readonly signal?: AbortSignal;
+  /** Write a checkpoint every this many steps (and on interruption); resume from it. */
+  readonly checkpointEvery?: number;
+  /** Where checkpoints go (default `<runsDir>/../checkpoints`). */
+  readonly checkpointDir?: string;
+  /** How run locks go stale (tests shorten them). */
+  readonly lock?: LockOptions;
 }
 
 /** What {@link runSuite} did. */
@@ -130,6 +148,8 @@ export interface SuiteOutcome {
   readonly ran: number;
   /** Runs whose record existed. */
   readonly skipped: number;
+  /** Runs skipped because another live process holds their lock: no record of them yet. */
+  readonly busy: number;
 }
 
 /**
@@ -234,7 +254,9 @@ export async function runSuite(
   const records: RunRecord[] = [];
   let ran = 0;
   let skipped = 0;
-  for (const [i, { spec, id, data, path, existing, invalid }] of plan.entries()) {
+  let busy = 0;
+  for (const [i, planned] of plan.entries()) {
+    const { spec, id, path, existing } = planned;
     const label = `[${i + 1}/${plan.length}] ${spec.suite} ${spec.policyName} seed ${spec.seed}`;
     if (existing) {
       records.push(existing);
@@ -242,64 +264,133 @@ export async function runSuite(
       write(`${label}: record ${id.slice(0, 12)} exists, skipped`, false);
       continue;
     }
-    if (invalid) write(`${label}: not a valid record, training again: ${invalid.message}`, false);
-    const t0 = performance.now();
-    const steps = spec.train.steps;
-    write(
-      `${label}: building the model, then ${steps} steps (first figures at step ` +
-        `${Math.min(spec.train.logEvery, steps)})`,
-      true,
-    );
-    const result = await train(gpu, data, trainConfigOf(spec), {
-      onLog: (p) => {
-        const elapsed = (performance.now() - t0) / 1000;
-        const eta = (elapsed / p.step) * (steps - p.step);
+    if (opts.signal?.aborted) throw new TrainingInterrupted(0);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    const lock = await tryLock(join(dirname(path), `.${id}.lock`), opts.lock);
+    if ("held" in lock) {
+      const now = await readRecord(path, id).catch(() => undefined);
+      if (now) {
+        records.push(now);
+        skipped++;
+        write(`${label}: record ${id.slice(0, 12)} written by another process, skipped`, false);
+      } else {
+        busy++;
+        const h = lock.held;
         write(
-          `${label} step ${p.step}/${steps} loss ${p.loss.toFixed(4)} ` +
-            `${tokensText(p.tokensPerSecond)} ETA ${fmtTime(eta)}`,
-          true,
+          `${label}: another process is training it` +
+            (h ? ` (${h.host} pid ${h.pid} since ${h.since})` : "") + ", skipped",
+          false,
         );
-      },
-    });
-    const record: RunRecord = {
-      format: RECORD_FORMAT,
-      id,
-      spec,
-      hashes: { recipe: spec.recipeHash, data: data.sha256, kernels },
-      data: {
-        tokenizer: data.tokenizer.name,
-        tokens: data.tokens.length,
-        trainTokens: data.train.length,
-        valTokens: data.val.length,
-      },
-      env,
-      result: {
-        train: result.train,
-        eval: result.eval,
-        tokensPerSecond: result.tokensPerSecond,
-        stepMs: result.stepMs,
-        dispatchesPerStep: result.dispatchesPerStep,
-        gpuBytes: result.gpuBytes,
-        gemms: result.gemms,
-        divergedAt: result.divergedAt ?? null,
-        ...(result.health ? { health: result.health } : {}),
-      },
-      finishedAt: new Date().toISOString(),
-      durationSeconds: (performance.now() - t0) / 1000,
-    };
-    await writeAtomic(path, JSON.stringify(record, null, 1) + "\n");
-    records.push(record);
-    ran++;
-    const last = result.eval.at(-1) ?? result.train.at(-1);
-    write(
-      `${label}: ${
-        result.divergedAt
-          ? `diverged at step ${result.divergedAt}`
-          : `loss ${last?.loss.toFixed(4)}`
-      }, ` +
-        `${tokensText(result.tokensPerSecond)}, ${fmtTime(record.durationSeconds)} → ${path}`,
-      false,
-    );
+      }
+      continue;
+    }
+    try {
+      const record = await trainRun(gpu, planned, label, env, kernels, write, opts);
+      records.push(record);
+      ran++;
+    } finally {
+      await lock.release();
+    }
   }
-  return { records, ran, skipped };
+  return { records, ran, skipped, busy };
+}
+
+/** Trains one planned run (resuming from its checkpoint, if any) and publishes its record. */
+async function trainRun(
+  gpu: Gpu,
+  { spec, id, data, path, invalid }: PlannedRun,
+  label: string,
+  env: RunRecord["env"],
+  kernels: string,
+  write: (line: string, transient: boolean) => void,
+  opts: RunnerOptions,
+): Promise<RunRecord> {
+  if (invalid) write(`${label}: not a valid record, training again: ${invalid.message}`, false);
+  const checkpoint = opts.checkpointEvery
+    ? {
+      path: join(
+        opts.checkpointDir ?? join(dirname(path), "..", "checkpoints"),
+        `${id}.safetensors`,
+      ),
+      every: opts.checkpointEvery,
+    }
+    : undefined;
+  const resumeFrom = checkpoint && await exists(checkpoint.path) ? checkpoint.path : undefined;
+  if (resumeFrom) write(`${label}: resuming from checkpoint ${resumeFrom}`, false);
+  if (checkpoint) await Deno.mkdir(dirname(checkpoint.path), { recursive: true });
+  const t0 = performance.now();
+  const steps = spec.train.steps;
+  write(
+    `${label}: building the model, then ${steps} steps (first figures at step ` +
+      `${Math.min(spec.train.logEvery, steps)})`,
+    true,
+  );
+  const result = await train(gpu, data, trainConfigOf(spec), {
+    ...(checkpoint ? { checkpoint } : {}),
+    ...(resumeFrom ? { resumeFrom } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onLog: (p) => {
+      const elapsed = (performance.now() - t0) / 1000;
+      const eta = (elapsed / p.step) * (steps - p.step);
+      write(
+        `${label} step ${p.step}/${steps} loss ${p.loss.toFixed(4)} ` +
+          `${tokensText(p.tokensPerSecond)} ETA ${fmtTime(eta)}`,
+        true,
+      );
+    },
+  });
+  const record: RunRecord = {
+    format: RECORD_FORMAT,
+    id,
+    spec,
+    hashes: { recipe: spec.recipeHash, data: data.sha256, kernels },
+    data: {
+      tokenizer: data.tokenizer.name,
+      tokens: data.tokens.length,
+      trainTokens: data.train.length,
+      valTokens: data.val.length,
+    },
+    env,
+    result: {
+      train: result.train,
+      eval: result.eval,
+      tokensPerSecond: result.tokensPerSecond,
+      stepMs: result.stepMs,
+      dispatchesPerStep: result.dispatchesPerStep,
+      gpuBytes: result.gpuBytes,
+      gemms: result.gemms,
+      divergedAt: result.divergedAt ?? null,
+      ...(result.health ? { health: result.health } : {}),
+    },
+    finishedAt: new Date().toISOString(),
+    durationSeconds: (performance.now() - t0) / 1000,
+  };
+  const text = JSON.stringify(record, null, 1) + "\n";
+  // A file that is not a valid record is replaced; a valid one another process wrote meanwhile is
+  // kept, and so is its record.
+  let kept: RunRecord | undefined;
+  if (invalid) await writeAtomic(path, text);
+  else if (!await writeAtomicNew(path, text)) kept = await readRecord(path, id);
+  if (checkpoint) await Deno.remove(checkpoint.path).catch(() => {});
+  const last = result.eval.at(-1) ?? result.train.at(-1);
+  write(
+    `${label}: ${
+      result.divergedAt ? `diverged at step ${result.divergedAt}` : `loss ${last?.loss.toFixed(4)}`
+    }, ` +
+      `${tokensText(result.tokensPerSecond)}, ${fmtTime(record.durationSeconds)} → ${path}` +
+      (kept ? " (another process wrote its record first; that one is kept)" : ""),
+    false,
+  );
+  return kept ?? record;
+}
+
+/** Whether a file exists at `path`. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
 }

@@ -19,6 +19,9 @@
  * | `rng`    | the training RNG state, an opaque string                   |
  * | `config` | the run's configuration as JSON text                       |
  *
+ * and, optionally, `progress`: what the run measured up to `step` (its curves so far), as JSON
+ * text, so that a resumed run's record equals that of an uninterrupted one.
+ *
  * Every parameter has both moments and every moment belongs to a parameter. From PyTorch:
  *
  * ```python
@@ -68,11 +71,14 @@ export interface Checkpoint {
   rng: string;
   /** The run's configuration. */
   config: JsonValue;
+  /** What the run measured up to `step` (optional; opaque to this module). */
+  progress?: JsonValue;
 }
 
 const MODEL = "model.";
 const MOMENTS = [["m", "optim.m."], ["v", "optim.v."]] as const;
 const METADATA_KEYS = ["config", "format", "rng", "step"];
+const OPTIONAL_METADATA_KEYS = ["progress"];
 
 const q = (name: string): string => JSON.stringify(name);
 
@@ -162,6 +168,7 @@ export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Prom
   }
   if (typeof rng !== "string") throw new TypeError(`rng must be a string, got ${typeof rng}`);
   checkJson(config, "config");
+  if (checkpoint.progress !== undefined) checkJson(checkpoint.progress, "progress");
 
   // Every name has a prefix, so none can be "__proto__".
   const tensors: Record<string, Tensor> = {};
@@ -176,6 +183,7 @@ export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Prom
     step: String(step),
     rng,
     config: JSON.stringify(config),
+    ...(checkpoint.progress !== undefined ? { progress: JSON.stringify(checkpoint.progress) } : {}),
   });
 }
 
@@ -215,7 +223,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     );
   }
   for (const key of Object.keys(metadata)) {
-    if (!METADATA_KEYS.includes(key)) {
+    if (!METADATA_KEYS.includes(key) && !OPTIONAL_METADATA_KEYS.includes(key)) {
       throw new TypeError(`${path}: unexpected __metadata__ key ${JSON.stringify(key)}`);
     }
   }
@@ -227,12 +235,14 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       `${path}: __metadata__.step ${JSON.stringify(metadata.step)} is not an integer ≥ 0`,
     );
   }
-  let config: JsonValue;
-  try {
-    config = JSON.parse(metadata.config);
-  } catch (e) {
-    throw new SyntaxError(`${path}: __metadata__.config is not JSON: ${(e as Error).message}`);
-  }
+  const json = (key: string): JsonValue => {
+    try {
+      return JSON.parse(metadata[key]);
+    } catch (e) {
+      throw new SyntaxError(`${path}: __metadata__.${key} is not JSON: ${(e as Error).message}`);
+    }
+  };
+  const config = json("config");
 
   const f32 = new Map<string, Parameter>();
   for (const [name, t] of Object.entries(tensors)) {
@@ -251,6 +261,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     step: Number(metadata.step),
     rng: metadata.rng,
     config,
+    ...("progress" in metadata ? { progress: json("progress") } : {}),
   };
   for (const [name, t] of f32) {
     if (name.startsWith(MODEL)) c.params.set(name.slice(MODEL.length), t);

@@ -6,7 +6,11 @@
  * divergence recorded as a result, and safetensors checkpoints that resume bit-identically.
  *
  * Randomness is counter-based everywhere (initialisation, batches, stochastic rounding are pure
- * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`.
+ * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`. A
+ * checkpoint also holds the curves and health points measured so far, so that a run resumed from
+ * it returns what an uninterrupted run returns (its timings are those measured after resuming). An abort signal
+ * stops training after the step in progress, writes a checkpoint there where checkpoints are on,
+ * and throws {@link TrainingInterrupted}.
  *
  * @module
  */
@@ -19,7 +23,7 @@ import type { ModelConfig } from "../model/config.ts";
 import type { LinearPaths } from "../model/plan.ts";
 import type { PrecisionPolicy } from "../model/policy.ts";
 import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
-import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import { type JsonValue, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import type { Dataset } from "./data/dataset.ts";
 import { lrAt, type Schedule, validateSchedule } from "./schedule.ts";
 
@@ -119,6 +123,62 @@ export interface TrainOptions {
   readonly onLog?: (point: CurvePoint & { tokensPerSecond: number }) => void;
   /** Stop after this step (for tests of resuming); default `config.steps`. */
   readonly stopAfter?: number;
+  /**
+   * Aborting it stops training after the step in progress (never after the last): a checkpoint is
+   * written there where `checkpoint` is set, and {@link TrainingInterrupted} is thrown.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Thrown by {@link train} when its signal was aborted: the last step taken, and the checkpoint
+ * written at it, if checkpoints are on.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TrainingInterrupted } from "./loop.ts";
+ * const e = new TrainingInterrupted(12, "ck.safetensors");
+ * assert.match(e.message, /after step 12; checkpoint ck\.safetensors/);
+ * ```
+ */
+export class TrainingInterrupted extends Error {
+  override name = "TrainingInterrupted";
+  constructor(readonly step: number, readonly checkpoint?: string) {
+    super(
+      `training interrupted after step ${step}` +
+        (checkpoint ? `; checkpoint ${checkpoint}` : "; no checkpoint"),
+    );
+  }
+}
+
+/** What a run measured up to a checkpoint's step (its `progress`). */
+interface Progress {
+  readonly train: CurvePoint[];
+  readonly eval: CurvePoint[];
+  readonly health: HealthPoint[];
+  readonly alarms: HealthAlarm[];
+}
+
+/** A non-finite number in a checkpoint's progress, which JSON cannot hold. */
+const NON_FINITE = "$nonFinite";
+
+/** {@link Progress} as plain JSON: NaN and ±Infinity become `{ "$nonFinite": "NaN" }`. */
+function progressJson(p: Progress): JsonValue {
+  return JSON.parse(
+    JSON.stringify(
+      p,
+      (_, v) => typeof v === "number" && !Number.isFinite(v) ? { [NON_FINITE]: String(v) } : v,
+    ),
+  );
+}
+
+/** The {@link Progress} of {@link progressJson}'s output. */
+function progressOf(json: JsonValue): Progress {
+  return JSON.parse(
+    JSON.stringify(json),
+    (_, v) => v !== null && typeof v === "object" && NON_FINITE in v ? Number(v[NON_FINITE]) : v,
+  );
 }
 
 function percentile(values: number[], q: number): number {
@@ -127,8 +187,14 @@ function percentile(values: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-/** Saves the model, optimizer state and step as a checkpoint. */
-async function save(model: DecoderModel, path: string, step: number, config: TrainConfig) {
+/** Saves the model, optimizer state, step and progress as a checkpoint. */
+async function save(
+  model: DecoderModel,
+  path: string,
+  step: number,
+  config: TrainConfig,
+  progress: Progress,
+) {
   const params = new Map();
   const m = new Map();
   const v = new Map();
@@ -144,6 +210,7 @@ async function save(model: DecoderModel, path: string, step: number, config: Tra
     step,
     rng: JSON.stringify({ seed: config.seed, step }),
     config: JSON.parse(JSON.stringify({ ...config, policy: config.policy.name })),
+    progress: progressJson(progress),
   });
 }
 
@@ -186,6 +253,7 @@ export async function train(
   const timed = gpu.features.has("timestamp-query");
   try {
     let start = 1;
+    let resumed: Progress | undefined;
     if (options.resumeFrom) {
       const ck = await loadCheckpoint(options.resumeFrom);
       for (const p of model.params) {
@@ -196,11 +264,12 @@ export async function train(
         model.write(p.spec.name, ck.v.get(p.spec.name)!, "v");
       }
       start = ck.step + 1;
+      if (ck.progress !== undefined) resumed = progressOf(ck.progress);
     }
     const tokensPerStep = config.batch * config.model.seqLen;
     const sample = { batch: config.batch, seqLen: config.model.seqLen, seed: config.seed };
-    const trainCurve: CurvePoint[] = [];
-    const evalCurve: CurvePoint[] = [];
+    const trainCurve: CurvePoint[] = [...resumed?.train ?? []];
+    const evalCurve: CurvePoint[] = [...resumed?.eval ?? []];
     const windows: number[] = [];
     const gpuSteps: number[] = [];
     let divergedAt: number | undefined;
@@ -209,8 +278,14 @@ export async function train(
     let msPerStep = NaN;
     const last = options.stopAfter ?? config.steps;
     const health = config.health;
-    const healthPoints: HealthPoint[] = [];
-    const alarms: HealthAlarm[] = [];
+    const healthPoints: HealthPoint[] = [...resumed?.health ?? []];
+    const alarms: HealthAlarm[] = [...resumed?.alarms ?? []];
+    const progress = (): Progress => ({
+      train: trainCurve,
+      eval: evalCurve,
+      health: healthPoints,
+      alarms,
+    });
     let stoppedAt: number | null = null;
     for (let step = start; step <= last; step++) {
       if (step === start + warmup) {
@@ -271,11 +346,16 @@ export async function train(
         windowStart = performance.now();
       }
       const ck = options.checkpoint;
-      if (ck && (step % ck.every === 0 || step === last)) {
-        await save(model, ck.path, step, config);
+      const saved = ck !== undefined && (step % ck.every === 0 || step === last);
+      if (saved) {
+        await save(model, ck.path, step, config, progress());
         windowStart = performance.now();
       }
       if (stoppedAt !== null) break;
+      if (options.signal?.aborted && step < last) {
+        if (ck && !saved) await save(model, ck.path, step, config, progress());
+        throw new TrainingInterrupted(step, ck?.path);
+      }
     }
     const msP50 = percentile(windows, 0.5);
     const stepMs: StepTimes = timed

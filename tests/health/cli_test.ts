@@ -1,19 +1,12 @@
 import { assertEquals, assertOk } from "../assert.ts";
+import { cli as run } from "../cli_run.ts";
 import { list, withTempDir } from "../temp_dir.ts";
 import { makeRecord } from "../runner/fixtures.ts";
 import { writeReport } from "../../src/report/write.ts";
 import type { RunRecord } from "../../src/runner/record.ts";
 import { healthPoint, SATURATED, withHealth } from "./fixtures.ts";
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", ...args],
-    cwd: new URL("../..", import.meta.url),
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const cli = (...args: string[]) => run(args);
 
 /** An NVFP4 run with diagnostics at steps 50 and 100 and the planted saturation outlier. */
 const nvfp4 = () =>

@@ -63,9 +63,10 @@ Deno.test("Ctrl-C during verify removes its temporary folder, says how far it go
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         stderr += chunk;
         if (!signalled && /seed 1 step \d+/.test(stderr)) {
-          // The second run trains: the first one's record is in the temporary folder.
+          // The second run trains: the first one's record is in the temporary folder (beside the
+          // second one's lock file).
           [verifyDir] = await list(tmp);
-          recordsBefore = await list(`${tmp}/${verifyDir}`);
+          recordsBefore = (await list(`${tmp}/${verifyDir}`)).filter((f) => !f.startsWith("."));
           child.kill("SIGINT");
           signalled = true;
         }

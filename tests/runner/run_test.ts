@@ -2,7 +2,8 @@ import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../as
 import { getGpu } from "../../src/gpu/device.ts";
 import { planRuns, runSuite } from "../../src/runner/run.ts";
 import { readRecord, RECORD_FORMAT, type RunRecord } from "../../src/runner/record.ts";
-import { withTempDir } from "../temp_dir.ts";
+import { list, withTempDir } from "../temp_dir.ts";
+import { TrainingInterrupted } from "../../src/train/loop.ts";
 import { makeRecord, tinySpec } from "./fixtures.ts";
 
 Deno.test("runSuite writes one record per run and skips runs whose record exists", async () => {
@@ -109,5 +110,59 @@ Deno.test("a run says it has started before its first logged step", async () => 
     );
     const step = lines.findIndex((l) => / step \d+\/\d+ loss /.test(l));
     assertOk(start >= 0 && step > start, lines.join("\n"));
+  });
+});
+
+Deno.test("a run interrupted with checkpoints on resumes to the record of an uninterrupted run", async () => {
+  const gpu = await getGpu();
+  await withTempDir(async (dir) => {
+    const specs = [{ ...tinySpec("nvfp4", 0), train: { ...tinySpec("nvfp4", 0).train, steps: 6 } }];
+    const whole = await runSuite(
+      gpu,
+      await planRuns(specs, `${dir}/a/runs`, gpu.implementation.name),
+      { write: () => {} },
+    );
+    const controller = new AbortController();
+    const plan = await planRuns(specs, `${dir}/b/runs`, gpu.implementation.name);
+    const options = { checkpointEvery: 4, checkpointDir: `${dir}/b/checkpoints` };
+    const stopped = await runSuite(gpu, plan, {
+      ...options,
+      signal: controller.signal,
+      write: (line) => line.includes("step 2/6") && controller.abort("SIGTERM"),
+    }).then(() => undefined, (e) => e);
+    assertOk(stopped instanceof TrainingInterrupted, String(stopped));
+    assertEquals([stopped.step, stopped.checkpoint], [
+      2,
+      `${dir}/b/checkpoints/${plan[0].id}.safetensors`,
+    ]);
+    assertEquals(await list(`${dir}/b/runs`), [], "no record, and the run's lock is released");
+    const lines: string[] = [];
+    const resumed = await runSuite(gpu, plan, { ...options, write: (l) => lines.push(l) });
+    assertOk(lines.some((l) => l.includes("resuming from checkpoint")), lines.join("\n"));
+    const [a, b] = [whole.records[0].result, resumed.records[0].result];
+    assertEquals(b.train, a.train);
+    assertEquals(b.eval, a.eval);
+    assertEquals(await list(`${dir}/b/checkpoints`), [], "the checkpoint is removed");
+  });
+});
+
+Deno.test("a run another live process holds is skipped; its record is taken once written", async () => {
+  const gpu = await getGpu();
+  await withTempDir(async (runsDir) => {
+    const plan = await planRuns([tinySpec("fp32", 0)], runsDir, gpu.implementation.name);
+    const other = { host: "elsewhere", pid: 1, since: "2026-12-06T00:00:00Z", token: "t" };
+    await Deno.writeTextFile(`${runsDir}/.${plan[0].id}.lock`, JSON.stringify(other));
+    const lines: string[] = [];
+    const held = await runSuite(gpu, plan, { write: (l) => lines.push(l) });
+    assertEquals([held.ran, held.skipped, held.busy], [0, 0, 1]);
+    assertOk(lines.some((l) => l.includes("another process is training it (elsewhere pid 1")));
+    // Once the other process published its record, a process that planned without it takes it.
+    await runSuite(gpu, await planRuns([tinySpec("fp32", 0)], `${runsDir}/x`, "deno"), {
+      write: () => {},
+    });
+    await Deno.copyFile(`${runsDir}/x/${plan[0].id}.json`, plan[0].path);
+    const taken = await runSuite(gpu, plan, { write: (l) => lines.push(l) });
+    assertEquals([taken.ran, taken.skipped, taken.busy], [0, 1, 0]);
+    assertOk(lines.some((l) => l.includes("written by another process, skipped")));
   });
 });

@@ -18,7 +18,7 @@ const CONFIG: TrainConfig = {
   warmupSteps: 1,
 };
 
-Deno.test("training resumed from a checkpoint continues bit-identically", async () => {
+Deno.test("training resumed from a checkpoint continues bit-identically and returns the whole curve", async () => {
   const gpu = await getGpu();
   const data = await loadDataset({ corpus: "moby-dick" });
   const dir = await Deno.makeTempDir();
@@ -34,10 +34,9 @@ Deno.test("training resumed from a checkpoint continues bit-identically", async 
       resumeFrom: `${dir}/b.safetensors`,
       checkpoint: { path: `${dir}/c.safetensors`, every: 100 },
     });
-    assertEquals(
-      [...first.train, ...rest.train].map((p) => [p.step, p.loss]),
-      whole.train.map((p) => [p.step, p.loss]),
-    );
+    assertEquals(first.train.map((p) => p.step), [1, 2, 3]);
+    // The checkpoint carries the curve so far: the resumed run returns the whole of it.
+    assertEquals(rest.train, whole.train);
     const a = await Deno.readFile(`${dir}/a.safetensors`);
     const c = await Deno.readFile(`${dir}/c.safetensors`);
     assertStrictEquals(a.length, c.length);
