@@ -262,7 +262,7 @@ export class HealthProbe {
   setStep(seed: number, step: number): void {
     for (const { bound, tensorId, signId, draw } of this.#keyed) {
       // Every draw transforms with training's signs; only the rounding stream differs.
-      bound.setParams(probeKey(seed, tensorId, step, draw), 1, streamKey(seed, signId, step));
+      bound.setParams(probeKey(seed, tensorId, step, draw), streamKey(seed, signId, step));
     }
   }
 

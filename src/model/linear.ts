@@ -624,11 +624,7 @@ export async function buildLinear(
     backward,
     setStep(seed, step) {
       for (const { bound, tensorId, signId } of keyed) {
-        bound.setParams(
-          streamKey(seed, tensorId, step),
-          1,
-          streamKey(seed, signId ?? tensorId, step),
-        );
+        bound.setParams(streamKey(seed, tensorId, step), streamKey(seed, signId ?? tensorId, step));
       }
     },
     destroy() {

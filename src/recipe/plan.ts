@@ -19,13 +19,14 @@ import {
   type OperandPolicy,
   type PrecisionPolicy,
 } from "../model/policy.ts";
-import { nvfp4OptionsLabel, resolveFormat } from "../formats/spec.ts";
+import { formatOptionsLabel, resolveFormat } from "../formats/spec.ts";
 import type { Schedule } from "../train/schedule.ts";
 import { OPERANDS } from "./canonical_policy.ts";
 import type { RunSpec } from "./run_spec.ts";
 
 /**
- * An operand as `format` (NVFP4 with its `+4over6/<error>/<bound>` and `/rows` options), plus `/sr`
+ * An operand as `format` (NVFP4 with its `+4over6/<error>/<bound>` and `/rows` options, FP8 with
+ * `+delayed/<algo>/len<n>/margin<m>`), plus `/sr`
  * for stochastic rounding and `+rht16` for an RHT (`/random` signs, `/nosign` for all +1, `/signs`
  * for another fixed vector).
  */
@@ -36,8 +37,8 @@ function operandText(op: OperandPolicy): string {
     : f.kind === "mx"
     ? `mx-${f.element}/${f.scaleRule ?? "floor"}`
     : f.kind === "nvfp4"
-    ? `nvfp4-${f.tile ?? "1x16"}${nvfp4OptionsLabel(resolveFormat(f))}`
-    : `${f.kind}-${f.element}`;
+    ? `nvfp4-${f.tile ?? "1x16"}${formatOptionsLabel(resolveFormat(f))}`
+    : `${f.kind}-${f.element}${formatOptionsLabel(resolveFormat(f))}`;
   const sr = op.rounding === "stochastic" ? "/sr" : "";
   const signs = op.rht?.signs;
   const signText = signs === undefined
