@@ -73,7 +73,7 @@ export function historyWords(cfg: AmaxHistoryConfig): number {
  * assert.deepEqual([...initialHistory(cfg)], [1, 0, 0]);
  * ```
  */
-export function initialHistory(cfg: AmaxHistoryConfig): Float32Array {
+export function initialHistory(cfg: AmaxHistoryConfig): Float32Array<ArrayBuffer> {
   return new DelayedScaling(cfg.element, cfg).toWords();
 }
 

@@ -35,6 +35,7 @@ import { MatrixGemmKernel } from "../../kernels/gemm_matrix/mod.ts";
 import { RmsNormKernel } from "../../kernels/norm/mod.ts";
 import { XentKernel } from "../../kernels/xent/mod.ts";
 import { XENT_METRICS_BYTES } from "../../kernels/xent/reference.ts";
+import { historyWords } from "../../kernels/amax_history/reference.ts";
 import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
 import { type ModelConfig, type ParamSpec, validateModelConfig } from "./config.ts";
 import { initParam } from "./init.ts";
@@ -445,7 +446,9 @@ export class DecoderModel {
       ),
     );
     this.#checkAllocated();
-    const update = this.#update();
+    // The delayed-scaling updates run last, after every use of the step's scales (the health
+    // probe's included).
+    const update = [...this.#update(), ...linears.flatMap((l) => l.scaleUpdates)];
     this.#train = [...forward, ...backward, ...update];
     this.#eval = forward;
     this.#linears = linears;
@@ -786,6 +789,49 @@ export class DecoderModel {
     );
     const metrics = new Float32Array(m);
     return { loss: metrics[0], accuracy: metrics[1], gradNorm: new Float32Array(c)[0] };
+  }
+
+  /**
+   * The delayed FP8 scaling state of every operand copy that has one (src/model/linear.ts), by its
+   * buffer label (`blocks.0.fc1.x.history`): the scale, then the amax history
+   * (kernels/amax_history/). Empty without delayed scaling.
+   */
+  async readDelayedStates(): Promise<Map<string, Float32Array>> {
+    const device = this.#gpu.device;
+    const states = this.#linears.flatMap((l) => l.delayedStates);
+    const words = await this.#wait(() =>
+      Promise.all(states.map((s) => readBuffer(device, s.buffer, historyWords(s.config) * 4)))
+    );
+    return new Map(states.map((s, i) => [s.label, new Float32Array(words[i])]));
+  }
+
+  /**
+   * Restores the delayed FP8 scaling states of {@link readDelayedStates} as they were after
+   * `step` (e.g. from a checkpoint), building that step's policy phase first.
+   *
+   * @throws {RangeError} when `states` lacks a state the build has, has one it lacks, or holds
+   * one of another length
+   */
+  async writeDelayedStates(states: ReadonlyMap<string, Float32Array>, step: number): Promise<void> {
+    const phase = this.#phaseAt(step);
+    if (phase !== this.#phase) await this.#build(phase);
+    const own = this.#linears.flatMap((l) => l.delayedStates);
+    const labels = new Set(own.map((s) => s.label));
+    for (const label of states.keys()) {
+      if (!labels.has(label)) {
+        throw new RangeError(`no operand copy with delayed scaling has the state ${label}`);
+      }
+    }
+    for (const s of own) {
+      const words = states.get(s.label);
+      if (!words) throw new RangeError(`the delayed-scaling state ${s.label} is missing`);
+      if (words.length !== historyWords(s.config)) {
+        throw new RangeError(
+          `${s.label} holds ${words.length} values, expected ${historyWords(s.config)}`,
+        );
+      }
+      this.#gpu.device.queue.writeBuffer(s.buffer, 0, new Float32Array(words));
+    }
   }
 
   /** Reads a parameter (or its gradient / moments) back. */

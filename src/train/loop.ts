@@ -6,7 +6,8 @@
  * divergence recorded as a result, and safetensors checkpoints that resume bit-identically.
  *
  * Randomness is counter-based everywhere (initialisation, batches, stochastic rounding are pure
- * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`.
+ * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`; delayed
+ * FP8 scaling keeps state across steps (each copy's scale and amax history), which checkpoints hold.
  *
  * @module
  */
@@ -141,6 +142,7 @@ async function save(model: DecoderModel, path: string, step: number, config: Tra
     params,
     m,
     v,
+    scaling: await model.readDelayedStates(),
     step,
     rng: JSON.stringify({ seed: config.seed, step }),
     config: JSON.parse(JSON.stringify({ ...config, policy: config.policy.name })),
@@ -195,6 +197,7 @@ export async function train(
         model.write(p.spec.name, ck.m.get(p.spec.name)!, "m");
         model.write(p.spec.name, ck.v.get(p.spec.name)!, "v");
       }
+      await model.writeDelayedStates(ck.scaling ?? new Map(), ck.step);
       start = ck.step + 1;
     }
     const tokensPerStep = config.batch * config.model.seqLen;

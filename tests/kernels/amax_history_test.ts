@@ -116,7 +116,7 @@ Deno.test("the delayed FP8 f16 operand uses the history's scale, bit for bit", a
 Deno.test("updateHistoryGpu equals updateHistory on edge amaxes: zero, Inf, NaN, FP32 overflow", async () => {
   for (const algo of ["max", "most_recent"] as const) {
     const cfg: AmaxHistoryConfig = { element: "e4m3", historyLength: 3, algo, margin: 0 };
-    let words = initialHistory(cfg);
+    let words: Float32Array = initialHistory(cfg);
     for (const amax of [224, 0, Infinity, 112, 56, NaN, 2e-38, 0, 3.5e38, 1]) {
       const want = updateHistory(words, amax, cfg);
       const got = await updateHistoryGpu(words, amax, cfg);
