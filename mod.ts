@@ -8,7 +8,8 @@
  *    `hadamard`, `resolveFormat`, the element codecs and the counter-based RNG of stochastic
  *    rounding.
  * 2. **Kernels** (`kernels/<op>/`): WGSL kernels tested bit for bit against their CPU references —
- *    the quantizers (`quantizeGpu`, `QuantizeKernel`), the f32 GEMM (`GemmKernel`) and the packed
+ *    the quantizers (`quantizeGpu`, `QuantizeKernel`; delayed FP8 scaling's update,
+ *    `AmaxHistoryKernel`), the f32 GEMM (`GemmKernel`) and the packed
  *    NVFP4 GEMM (`PackedNvfp4GemmKernel`) — on a device from `getGpu`, of Deno's built-in WebGPU
  *    or of Dawn through npm:webgpu (`getGpu({ implementation: "dawn" })`, or `useGpuImplementation`
  *    for the whole process; `wgslEnables` writes a shader's `enable` directives for either).
@@ -73,9 +74,11 @@ export {
 export {
   bitsPerValue,
   blockShape,
+  delayedScalingOf,
   type FloatSpec,
   FORMAT_NAMES,
   type FormatName,
+  formatOptionsLabel,
   type FormatSpec,
   type Fp8Spec,
   type MxScaleRule,
@@ -84,7 +87,12 @@ export {
   type ResolvedFormat,
   resolveFormat,
 } from "./src/formats/spec.ts";
-export { DelayedScaling, type DelayedScalingOptions } from "./src/formats/fp8.ts";
+export {
+  DelayedScaling,
+  type DelayedScalingOptions,
+  type ResolvedDelayedOptions,
+  resolveDelayedOptions,
+} from "./src/formats/fp8.ts";
 export { type HadamardOptions, RHT_SIGNS_16 } from "./src/formats/rht.ts";
 export {
   decodeElement,
@@ -104,6 +112,18 @@ export {
   type QuantizeIo,
   QuantizeKernel,
 } from "./kernels/quantize/mod.ts";
+export {
+  type AmaxHistoryIo,
+  AmaxHistoryKernel,
+  updateHistoryGpu,
+} from "./kernels/amax_history/mod.ts";
+export {
+  type AmaxHistoryConfig,
+  amaxHistoryConfig,
+  historyWords,
+  initialHistory,
+  updateHistory,
+} from "./kernels/amax_history/reference.ts";
 export {
   type Geometry,
   type KernelConfig,

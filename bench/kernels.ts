@@ -21,7 +21,7 @@ import { UsageError } from "../src/usage.ts";
 import { environmentLine } from "./environment_line.ts";
 import { timeWarm, WARMUP_MS } from "./warm_timing.ts";
 import { GpuTimer, median } from "../src/gpu/timing.ts";
-import { QuantizeKernel } from "../kernels/quantize/mod.ts";
+import { delayedWords, QuantizeKernel } from "../kernels/quantize/mod.ts";
 import { kernelConfig, quantizeSizes } from "../kernels/quantize/reference.ts";
 import { copyKernel } from "./copy.ts";
 import { DelayedScaling } from "../src/formats/fp8.ts";
@@ -141,6 +141,9 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
       const cfg = kernelConfig(resolveFormat(c.format), c.opts, output, cols);
       const kernel = await QuantizeKernel.create(gpu, cfg);
       const sizes = quantizeSizes(cfg, rows, cols);
+      const words = delayedWords(resolveFormat(c.format));
+      const history = words ? make(words.byteLength) : undefined;
+      if (history) device.queue.writeBuffer(history, 0, words!);
       const bound = kernel.bind(rows, cols, {
         x: xBuf,
         stats: make(8),
@@ -152,8 +155,9 @@ export async function runKernelBenchmark(args: string[]): Promise<string> {
         codes: output === "packed" ? make(sizes.codesBytes) : undefined,
         scales: output === "packed" && sizes.scalesBytes ? make(sizes.scalesBytes) : undefined,
         tileAmax: sizes.tileBytes ? make(sizes.tileBytes) : undefined,
+        history,
       });
-      bound.setParams(0x9e3779b9, 1);
+      bound.setParams(0x9e3779b9);
       const outBytes = output === "fake"
         ? sizes.outBytes
         : output === "f16"

@@ -11,7 +11,7 @@ import { resolveRounding } from "../../src/formats/rounding.ts";
 import type { FormatName, FormatSpec } from "../../src/formats/spec.ts";
 import type { OperandStats } from "../../src/formats/health_reference.ts";
 import { sumPartials } from "../health/mod.ts";
-import { runQuantizeKernel } from "./mod.ts";
+import { delayedWords, runQuantizeKernel } from "./mod.ts";
 import { kernelConfig } from "./reference.ts";
 import { HEALTH_FIELD, HEALTH_FIELDS } from "./health_wgsl.ts";
 
@@ -48,18 +48,11 @@ export async function operandStatsGpu(
 ): Promise<{ out: Float32Array; stats: OperandStats }> {
   const spec = checkQuantizeArgs(x, rows, cols, format, opts);
   const cfg = kernelConfig(spec, opts, "fake", cols);
-  const scale = spec.kind === "fp8" && spec.scaling && spec.scaling !== "current"
-    ? spec.scaling.scaleFor()
-    : 1;
-  const { out, health } = await runQuantizeKernel(
-    x,
-    rows,
-    cols,
-    cfg,
-    resolveRounding(opts).key,
-    scale,
-    { health: true },
-  );
+  const history = delayedWords(spec);
+  const { out, health } = await runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, {
+    health: true,
+    ...(history ? { history } : {}),
+  });
   const totals = sumPartials(
     health!.partials,
     0,

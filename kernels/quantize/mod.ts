@@ -22,6 +22,7 @@ import {
 import type { HadamardOptions } from "../../src/formats/rht.ts";
 import { resolveRounding } from "../../src/formats/rounding.ts";
 import {
+  delayedScalingOf,
   elementOf,
   type FormatName,
   type FormatSpec,
@@ -70,6 +71,11 @@ export interface QuantizeIo {
   scales?: GPUBuffer;
   /** Tile amaxes, for 16×16 tiles (`nvfp4-2d`). */
   tileAmax?: GPUBuffer;
+  /**
+   * Delayed FP8 scaling: the tensor's state buffer (kernels/amax_history/), whose word 0 is the
+   * scale to quantize with.
+   */
+  history?: GPUBuffer;
   /**
    * The health variant's per-workgroup statistics ({@link QuantizeKernel.healthWorkgroups} ×
    * `HEALTH_FIELDS` f32 from the binding's offset; `./health_wgsl.ts`).
@@ -198,6 +204,8 @@ export class QuantizeKernel {
       ? [need(io.out, "out")]
       : [need(io.codes, "codes"), ...(g.scaled ? [need(io.scales, "scales")] : [])];
     const tiles = tiled ? [need(io.tileAmax, "tileAmax")] : [];
+    const f = this.config.format;
+    const history = f.kind === "fp8" && f.delayed ? [need(io.history, "history")] : [];
     if (this.health && !io.health) throw new TypeError("io.health is required for this kernel");
     const dispatches: Dispatch[] = [
       [this.#clear, bindGroup(device, this.#clear, [io.stats]), 1, 1],
@@ -222,6 +230,7 @@ export class QuantizeKernel {
       params,
       ...outputs,
       ...tiles,
+      ...history,
       ...(this.health ? [io.health!] : []),
     ]);
     dispatches.push([this.#quantize, qGroup, gx, gy]);
@@ -257,12 +266,11 @@ export class BoundQuantize implements BoundOp {
   }
 
   /**
-   * Sets the stochastic-rounding stream key, the delayed FP8 scale and the key random RHT signs
-   * are drawn from (default: `key`) for later submissions.
+   * Sets the stochastic-rounding stream key and the key random RHT signs are drawn from (default:
+   * `key`) for later submissions.
    */
-  setParams(key: number, scale = 1, signKey = key): void {
+  setParams(key: number, signKey = key): void {
     this.#words[1] = key >>> 0;
-    new Float32Array(this.#words.buffer)[2] = scale;
     this.#words[5] = signKey >>> 0;
     this.#device.queue.writeBuffer(this.#params, 0, this.#words);
   }
@@ -294,7 +302,8 @@ const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsag
  * Runs one quantization of a host array (already checked) with a kernel configuration and
  * returns what it wrote: fake-quant values or packed codes in `out`, scale bytes, the stats words
  * (amax bits, tensor decode scale bits) and, with `health` (fake-quant only), the health kernel's
- * per-workgroup statistics (`./health_wgsl.ts`) and how many workgroups wrote them.
+ * per-workgroup statistics (`./health_wgsl.ts`) and how many workgroups wrote them. Delayed FP8
+ * scaling quantizes with word 0 of `history` (a state's words, kernels/amax_history/).
  *
  * @example
  * ```ts
@@ -313,8 +322,11 @@ export async function runQuantizeKernel(
   cols: number,
   cfg: KernelConfig,
   key: number,
-  delayedScale = 1,
-  opts: { readonly health?: boolean; readonly signKey?: number } = {},
+  opts: {
+    readonly health?: boolean;
+    readonly signKey?: number;
+    readonly history?: Float32Array;
+  } = {},
 ): Promise<{
   out: ArrayBuffer;
   scales: ArrayBuffer;
@@ -352,8 +364,12 @@ export async function runQuantizeKernel(
       tileAmax: sizes.tileBytes > 0 ? make(sizes.tileBytes) : undefined,
       ...(health ? { health: { buffer: health } } : {}),
     };
+    if (opts.history) {
+      io.history = createBufferFrom(device, opts.history, STORAGE);
+      buffers.push(io.history);
+    }
     const bound = kernel.bind(rows, cols, io);
-    bound.setParams(key, delayedScale, opts.signKey ?? key);
+    bound.setParams(key, opts.signKey ?? key);
     const encoder = device.createCommandEncoder({ label: "quantizeGpu" });
     const pass = encoder.beginComputePass();
     bound.encode(pass);
@@ -386,10 +402,21 @@ function run(
   output: QuantizeOutput,
 ) {
   const cfg = kernelConfig(spec, opts, output, cols);
-  const scale = spec.kind === "fp8" && spec.scaling !== "current" ? spec.scaling!.scaleFor() : 1;
-  return runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, scale, {
+  const history = delayedWords(spec);
+  return runQuantizeKernel(x, rows, cols, cfg, resolveRounding(opts).key, {
     signKey: rhtSignKey(opts),
+    ...(history ? { history } : {}),
   });
+}
+
+/**
+ * The state words a quantizer of `spec` reads its delayed FP8 scale from (only the scale, word 0,
+ * matters to it): the state's scale, or 1 for delayed scaling without a state; undefined without
+ * delayed scaling.
+ */
+export function delayedWords(spec: ResolvedFormat): Float32Array<ArrayBuffer> | undefined {
+  const delayed = delayedScalingOf(spec);
+  return delayed ? new Float32Array([delayed.scale]) : undefined;
 }
 
 /** Unpacks `n` codes of `bits` bits from little-endian u32 words. */

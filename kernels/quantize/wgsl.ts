@@ -17,7 +17,9 @@
  *   (both in `./nvfp4_wgsl.ts`).
  * - `quantize`: x → fake-quant FP32 `out`, packed `codes` + `scales`, or the f16 operand `out`
  *   (binary16 pairs in u32 words, src/formats/f16.ts); stats[1] ← tensor decode scale (the f16
- *   operand's factor); formats without a stats pass also reduce their amax into stats[0].
+ *   operand's factor); formats without a stats pass also reduce their amax into stats[0]. Delayed
+ *   FP8 scaling reads its scale from word 0 of the tensor's state buffer `hist`
+ *   (kernels/amax_history/), whose update then takes the amax from stats[0].
  *
  * GPU tensors are zero-padded to a multiple of `GPU_PAD` elements; the configurations, their
  * geometry and the buffer sizes are the contract in `./reference.ts`.
@@ -59,7 +61,7 @@ function prologue(cfg: KernelConfig): string[] {
       return nvfp4Prologue(f);
     case "fp8": {
       const max = f32Literal(ELEMENTS[f.element].maxFinite);
-      const scale = f.delayed ? [`let scale = params.scale;`] : [
+      const scale = f.delayed ? [`let scale = hist[0];`] : [
         `let amax = bitcast<f32>(atomicLoad(&stats[0]));`,
         `var scale = 1.0;`,
         `if (amax != 0.0) { scale = min(div_rn(${max}, amax), FLT_MAX); }`,
@@ -362,7 +364,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
 
 /**
  * The `quantize` kernel. Bindings: x, stats, params, then `out` (fake) or `codes`, `scales`
- * (packed), then `tile_amax` for 16×16 tiles.
+ * (packed), then `tile_amax` for 16×16 tiles, `hist` for delayed FP8 scaling, `health` for the
+ * health variant.
  */
 export function quantizeShader(cfg: KernelConfig, opts: { health?: boolean } = {}): string {
   const g = geometry(cfg);
@@ -391,6 +394,10 @@ export function quantizeShader(cfg: KernelConfig, opts: { health?: boolean } = {
   if (g.tiled) {
     const b = bindings.length + 3;
     bindings.push(`@group(0) @binding(${b}) var<storage, read> tile_amax: array<f32>;`);
+  }
+  if (f.kind === "fp8" && f.delayed) {
+    const b = bindings.length + 3;
+    bindings.push(`@group(0) @binding(${b}) var<storage, read> hist: array<f32>;`);
   }
   if (opts.health) {
     const b = bindings.length + 3;

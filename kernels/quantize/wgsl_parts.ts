@@ -3,7 +3,7 @@
  * options): the params uniform, the common bindings and workgroup arrays, loading a vec4, the RHT
  * butterfly, block amaxes, and publishing the tensor decode scale.
  *
- * Params: `n_vec4` (vec4 in the padded tensor), `key` (stochastic rounding), `scale` (delayed FP8),
+ * Params: `n_vec4` (vec4 in the padded tensor), `key` (stochastic rounding), `pad` (unused),
  * `nb` (16-element blocks per row), `gx` (workgroups along x of the flat grid), `sign_key` (random
  * RHT signs), `row_gx` (workgroups along x of the per-row grid), `rows`.
  *
@@ -25,7 +25,7 @@ export const PARAMS = /* wgsl */ `
 struct Params {
   n_vec4: u32,
   key: u32,
-  scale: f32,
+  pad: u32,
   nb: u32,
   gx: u32,
   sign_key: u32,

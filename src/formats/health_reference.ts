@@ -17,7 +17,7 @@ import {
   type QuantizeOptions,
   rhtSignKey,
 } from "./quantize.ts";
-import type { FormatName, FormatSpec } from "./spec.ts";
+import { delayedScalingOf, type FormatName, type FormatSpec } from "./spec.ts";
 
 const FLT_MAX = f32FromBits(0x7f7fffff);
 
@@ -152,8 +152,7 @@ function scaledMagnitude(
     }
     case "fp8": {
       const f = ELEMENTS[spec.element];
-      const delayed = spec.scaling && spec.scaling !== "current" ? spec.scaling : undefined;
-      const scale = delayed ? delayed.scaleFor() : fp8Scale(q.amax, f);
+      const scale = delayedScalingOf(spec)?.scale ?? fp8Scale(q.amax, f);
       return { magnitude: (i) => Math.abs(Math.fround(v[i] * scale)), ...limits(f) };
     }
     default:

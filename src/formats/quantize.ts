@@ -15,6 +15,7 @@ import { hadamardBlock, type HadamardOptions, resolveHadamard } from "./rht.ts";
 import { makeRounder, resolveRounding, type RoundingOptions } from "./rounding.ts";
 import {
   blockShape,
+  delayedScalingOf,
   type FormatName,
   type FormatSpec,
   type ResolvedFormat,
@@ -303,9 +304,7 @@ export function quantize(
     }
     case "fp8": {
       const f = ELEMENTS[spec.element];
-      const scale = spec.scaling === "current" || spec.scaling === undefined
-        ? fp8Scale(amaxOf(input), f)
-        : spec.scaling.scaleFor();
+      const scale = delayedScalingOf(spec)?.scale ?? fp8Scale(amaxOf(input), f);
       parts = quantizeFp8(input, f, scale, round);
       break;
     }

@@ -5,7 +5,12 @@
  */
 
 import type { ElementName } from "./elements.ts";
-import type { DelayedScaling } from "./fp8.ts";
+import {
+  DelayedScaling,
+  type DelayedScalingOptions,
+  type ResolvedDelayedOptions,
+  resolveDelayedOptions,
+} from "./fp8.ts";
 
 /** Named formats accepted everywhere a format is expected. */
 export const FORMAT_NAMES = [
@@ -39,14 +44,21 @@ export interface FloatSpec {
   readonly element: "fp32" | "bf16" | "fp16";
 }
 
-/** FP8 with one FP32 scale per tensor: current scaling (this tensor's amax) or delayed. */
+/**
+ * FP8 with one FP32 scale per tensor: current scaling (this tensor's amax) or delayed (TE's
+ * `DelayedScaling`: the scale comes from a history of earlier amaxes, src/formats/fp8.ts).
+ */
 export interface Fp8Spec {
   /** Discriminates the format family. */
   readonly kind: "fp8";
   /** The FP8 element: E4M3 (forward operands) or E5M2 (gradients), saturating. */
   readonly element: "e4m3" | "e5m2";
-  /** `current` (default) or the state of a delayed-scaling recipe. */
-  readonly scaling?: "current" | DelayedScaling;
+  /**
+   * `current` (default); `{ delayed: options }`, delayed scaling as a policy states it (each
+   * quantizer of a training run keeps its own history; quantizing with it alone uses the scale of a
+   * fresh history, 1); or the state of one tensor's delayed scaling, whose scale is used.
+   */
+  readonly scaling?: "current" | { readonly delayed: DelayedScalingOptions } | DelayedScaling;
 }
 
 /** OCP MX: 1×32 blocks along rows with one E8M0 scale each. */
@@ -125,7 +137,7 @@ export type ResolvedFormat =
   | {
     readonly kind: "fp8";
     readonly element: "e4m3" | "e5m2";
-    readonly scaling: Fp8Spec["scaling"];
+    readonly scaling: "current" | { readonly delayed: ResolvedDelayedOptions } | DelayedScaling;
   }
   | { readonly kind: "mx"; readonly element: MxSpec["element"]; readonly scaleRule: MxScaleRule }
   | ResolvedNvfp4;
@@ -183,13 +195,19 @@ export function resolveFormat(format: FormatName | FormatSpec): ResolvedFormat {
     }
     case "fp8": {
       const f = format as Fp8Spec;
+      const element = oneOf("format.element", f.element, ["e4m3", "e5m2"] as const);
       const scaling = f.scaling ?? "current";
-      if (scaling !== "current" && (typeof scaling !== "object" || !("scaleFor" in scaling))) {
+      if (scaling === "current" || scaling instanceof DelayedScaling) {
+        return { kind, element, scaling };
+      }
+      if (typeof scaling !== "object" || scaling === null || !("delayed" in scaling)) {
         throw new TypeError(
-          `format.scaling must be "current" or a DelayedScaling, got ${String(scaling)}`,
+          `format.scaling must be "current", { delayed: {...} } or a DelayedScaling, got ${
+            JSON.stringify(scaling) ?? String(scaling)
+          }`,
         );
       }
-      return { kind, element: oneOf("format.element", f.element, ["e4m3", "e5m2"]), scaling };
+      return { kind, element, scaling: { delayed: resolveDelayedOptions(scaling.delayed) } };
     }
     case "mx": {
       const f = format as MxSpec;
@@ -244,19 +262,51 @@ function resolveNvfp4(f: Nvfp4Spec): ResolvedNvfp4 {
 }
 
 /**
- * A short label of an NVFP4 spec's options for plans and reports: `+4over6/<error>/<bound>` and
- * `/rows`, empty for plain NVFP4.
+ * Delayed FP8 scaling of a format: its options and the scale a quantizer uses now (the state's,
+ * or 1, a fresh history's); undefined for any other format.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { nvfp4OptionsLabel, resolveFormat } from "./spec.ts";
- * const f = resolveFormat({ kind: "nvfp4", fourOverSix: {}, rowScaled: true });
- * assert.equal(nvfp4OptionsLabel(f), "+4over6/mae/256/rows");
- * assert.equal(nvfp4OptionsLabel(resolveFormat("nvfp4")), "");
+ * import { delayedScalingOf, resolveFormat } from "./spec.ts";
+ * const f = resolveFormat({ kind: "fp8", element: "e4m3", scaling: { delayed: { algo: "most_recent" } } });
+ * assert.deepEqual(delayedScalingOf(f), {
+ *   options: { historyLength: 1024, algo: "most_recent", margin: 0 },
+ *   scale: 1,
+ * });
+ * assert.equal(delayedScalingOf(resolveFormat("fp8-e4m3")), undefined);
  * ```
  */
-export function nvfp4OptionsLabel(f: ResolvedFormat): string {
+export function delayedScalingOf(
+  f: ResolvedFormat,
+): { options: ResolvedDelayedOptions; scale: number } | undefined {
+  if (f.kind !== "fp8" || f.scaling === "current") return undefined;
+  if (f.scaling instanceof DelayedScaling) {
+    return { options: f.scaling.options, scale: f.scaling.scaleFor() };
+  }
+  return { options: f.scaling.delayed, scale: 1 };
+}
+
+/**
+ * A short label of a spec's options for plans and reports: NVFP4's `+4over6/<error>/<bound>` and
+ * `/rows`, FP8's `+delayed/<algo>/len<history length>/margin<margin>`; empty for plain formats.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatOptionsLabel, resolveFormat } from "./spec.ts";
+ * const f = resolveFormat({ kind: "nvfp4", fourOverSix: {}, rowScaled: true });
+ * assert.equal(formatOptionsLabel(f), "+4over6/mae/256/rows");
+ * assert.equal(formatOptionsLabel(resolveFormat("nvfp4")), "");
+ * const fp8 = resolveFormat({ kind: "fp8", element: "e5m2", scaling: { delayed: { margin: 1 } } });
+ * assert.equal(formatOptionsLabel(fp8), "+delayed/max/len1024/margin1");
+ * ```
+ */
+export function formatOptionsLabel(f: ResolvedFormat): string {
+  const delayed = delayedScalingOf(f)?.options;
+  if (delayed) {
+    return `+delayed/${delayed.algo}/len${delayed.historyLength}/margin${delayed.margin}`;
+  }
   if (f.kind !== "nvfp4") return "";
   const fos = f.fourOverSix ? `+4over6/${f.fourOverSix.error}/${f.fourOverSix.scaleBound}` : "";
   return `${fos}${f.rowScaled ? "/rows" : ""}`;

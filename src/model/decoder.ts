@@ -37,6 +37,7 @@ import { MatrixGemmKernel } from "../../kernels/gemm_matrix/mod.ts";
 import { RmsNormKernel } from "../../kernels/norm/mod.ts";
 import { XentKernel } from "../../kernels/xent/mod.ts";
 import { XENT_METRICS_BYTES } from "../../kernels/xent/reference.ts";
+import { historyWords } from "../../kernels/amax_history/reference.ts";
 import type { AdamwConfig } from "../../kernels/adamw/reference.ts";
 import { type ModelConfig, type ParamSpec, validateModelConfig } from "./config.ts";
 import { initParam } from "./init.ts";
@@ -239,6 +240,8 @@ export class DecoderModel {
   #phase0Ids = 0;
   /** The last training step prepared (0 before the first); evaluations follow its phase. */
   #lastStep = 0;
+  /** The training build's delayed-scaling states while an evaluation build replaces it. */
+  #stashedStates: { phase: 0 | 1; states: Map<string, Float32Array> } | undefined;
   #train: BoundOp[] = [];
   #eval: BoundOp[] = [];
   #linears: LinearOps[] = [];
@@ -410,7 +413,19 @@ export class DecoderModel {
   /** Rebuilds the operations for `build` unless they are built for it already. */
   async #ensureBuilt(build: PolicyBuild): Promise<void> {
     const b = this.#built;
-    if (b?.policy !== build.policy || b.phase !== build.phase) await this.#build(build);
+    if (b?.policy === build.policy && b.phase === build.phase) return;
+    // Delayed-scaling states live in a training build's buffers: an evaluation build between two
+    // steps keeps them on the host and puts them back (a late switch starts fresh ones).
+    if (b?.policy === this.policy && build.policy !== this.policy) {
+      const states = await this.readDelayedStates();
+      if (states.size > 0) this.#stashedStates = { phase: b.phase, states };
+    }
+    await this.#build(build);
+    const stash = this.#stashedStates;
+    if (build.policy === this.policy && stash) {
+      this.#stashedStates = undefined;
+      if (stash.phase === build.phase) this.#writeStates(stash.states);
+    }
   }
 
   /**
@@ -477,7 +492,9 @@ export class DecoderModel {
       ),
     );
     this.#checkAllocated();
-    const update = this.#update();
+    // The delayed-scaling updates run last, after every use of the step's scales (the health
+    // probe's included).
+    const update = [...this.#update(), ...linears.flatMap((l) => l.scaleUpdates)];
     this.#train = [...forward, ...backward, ...update];
     this.#eval = forward;
     this.#linears = linears;
@@ -839,6 +856,53 @@ export class DecoderModel {
     );
     const metrics = new Float32Array(m);
     return { loss: metrics[0], accuracy: metrics[1], gradNorm: new Float32Array(c)[0] };
+  }
+
+  /**
+   * The delayed FP8 scaling state of every operand copy that has one (src/model/linear.ts), by its
+   * buffer label (`blocks.0.fc1.x.history`): the scale, then the amax history
+   * (kernels/amax_history/). Empty without delayed scaling.
+   */
+  async readDelayedStates(): Promise<Map<string, Float32Array>> {
+    const device = this.#gpu.device;
+    const states = this.#linears.flatMap((l) => l.delayedStates);
+    const words = await this.#wait(() =>
+      Promise.all(states.map((s) => readBuffer(device, s.buffer, historyWords(s.config) * 4)))
+    );
+    return new Map(states.map((s, i) => [s.label, new Float32Array(words[i])]));
+  }
+
+  /**
+   * Restores the delayed FP8 scaling states of {@link readDelayedStates} as they were after
+   * `step` (e.g. from a checkpoint), building that step's policy phase first.
+   *
+   * @throws {RangeError} when `states` lacks a state the build has, has one it lacks, or holds
+   * one of another length
+   */
+  async writeDelayedStates(states: ReadonlyMap<string, Float32Array>, step: number): Promise<void> {
+    await this.#ensureBuilt(this.#buildAt(this.policy, step));
+    this.#writeStates(states);
+  }
+
+  /** Writes delayed-scaling states into the current build's buffers (see writeDelayedStates). */
+  #writeStates(states: ReadonlyMap<string, Float32Array>): void {
+    const own = this.#linears.flatMap((l) => l.delayedStates);
+    const labels = new Set(own.map((s) => s.label));
+    for (const label of states.keys()) {
+      if (!labels.has(label)) {
+        throw new RangeError(`no operand copy with delayed scaling has the state ${label}`);
+      }
+    }
+    for (const s of own) {
+      const words = states.get(s.label);
+      if (!words) throw new RangeError(`the delayed-scaling state ${s.label} is missing`);
+      if (words.length !== historyWords(s.config)) {
+        throw new RangeError(
+          `${s.label} holds ${words.length} values, expected ${historyWords(s.config)}`,
+        );
+      }
+      this.#gpu.device.queue.writeBuffer(s.buffer, 0, new Float32Array(words));
+    }
   }
 
   /** Reads a parameter (or its gradient / moments) back. */

@@ -2,7 +2,8 @@
  * The numeric-health probe of a model's training step (issue 13): operations that, inserted into
  * one training step right after each linear layer's backward pass, re-quantize every GEMM operand
  * from its high-precision source with the health variant of the quantizer (the same format,
- * orientation, RHT and stochastic-rounding key as training, so the same values), multiply the
+ * orientation, RHT and stochastic-rounding key as training, and for delayed FP8 scaling training's
+ * scale of the step, read from the copy's state buffer: so the same values), multiply the
  * quantized operands and the sources with the f32 GEMM, and compare the two products; and, before
  * the optimizer, count the non-finite values of every gradient. They write only the probe's own
  * buffers, so a step with the probe trains exactly like one without it; a step without it runs
@@ -210,11 +211,15 @@ export class HealthProbe {
           // Extra draws first, training's draw last, so that Q holds training's values.
           p.slots.forEach((s, i) => {
             const draw = p.slots.length - 1 - i;
+            // Delayed FP8 scaling quantizes with training's scale of this step (its state is
+            // updated only at the end of the step).
+            const history = ops.histories.get(o);
             const bound = kernel.bind(rows, cols, {
               x: input,
               stats: buf.stats[side],
               out: buf.q[side],
               ...(kernel.geometry.tiled ? { tileAmax: buf.tiles[side] } : {}),
+              ...(history ? { history } : {}),
               health: { buffer: partials, offset: s.offset * 4, size: s.rows * s.fields * 4 },
             });
             if (needsKey(kernel.config)) {
@@ -262,7 +267,7 @@ export class HealthProbe {
   setStep(seed: number, step: number): void {
     for (const { bound, tensorId, signId, draw } of this.#keyed) {
       // Every draw transforms with training's signs; only the rounding stream differs.
-      bound.setParams(probeKey(seed, tensorId, step, draw), 1, streamKey(seed, signId, step));
+      bound.setParams(probeKey(seed, tensorId, step, draw), streamKey(seed, signId, step));
     }
   }
 

@@ -30,6 +30,12 @@
  * by construction. Stream tensor ids are drawn in the order Fprop A, B; Dgrad A, B; Wgrad A, B, one
  * per copy that needs a key per step (stochastic rounding or random RHT signs).
  *
+ * An operand copy with delayed FP8 scaling (TE's `DelayedScaling`) keeps its own state buffer —
+ * the scale it quantizes with and its amax history (kernels/amax_history/) — on the GPU across
+ * steps; a copy that another GEMM reuses shares it. Each step's quantization reads the scale from
+ * it and records its amax, and the layer's `scaleUpdates`, run at the end of the step, roll each
+ * history and set the next step's scale, with no readback.
+ *
  * @module
  */
 
@@ -45,6 +51,13 @@ import type { GemmDims } from "../../kernels/gemm/reference.ts";
 import { hasF16Operand } from "../formats/f16.ts";
 import type { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import { type BoundQuantize, QuantizeKernel } from "../../kernels/quantize/mod.ts";
+import { AmaxHistoryKernel } from "../../kernels/amax_history/mod.ts";
+import {
+  type AmaxHistoryConfig,
+  amaxHistoryConfig,
+  historyWords,
+  initialHistory,
+} from "../../kernels/amax_history/reference.ts";
 import {
   hasRandomSigns,
   kernelConfig,
@@ -148,10 +161,26 @@ export interface LinearOps {
    * is drawn from at each step.
    */
   readonly signIds: ReadonlyMap<OperandPlan, number>;
+  /**
+   * The state buffers of operand copies with delayed FP8 scaling (an `fprop` copy maps to the
+   * buffer of the Fprop copy it reuses): the health probe quantizes with their scales.
+   */
+  readonly histories: ReadonlyMap<OperandPlan, GPUBuffer>;
+  /**
+   * Each delayed-scaling copy's state: its buffer label in the plan, its buffer and its update
+   * configuration (checkpoints save and restore them).
+   */
+  readonly delayedStates: readonly DelayedState[];
   /** Fprop: the operand copies, then the GEMM. */
   readonly forward: BoundOp[];
   /** Dgrad, then Wgrad, each its operand copies, then its GEMM. */
   readonly backward: BoundOp[];
+  /**
+   * The delayed-scaling updates of the step (kernels/amax_history/), one per delayed copy: run once
+   * per training step after every use of the step's scales (the model runs them last), as TE
+   * updates its scales after the forward and the backward pass.
+   */
+  readonly scaleUpdates: BoundOp[];
   /** Sets the stochastic-rounding keys of this step (call before submitting the step). */
   setStep(seed: number, step: number): void;
   /** Frees the layer's bound operations (not its buffers, which the model owns). */
@@ -175,6 +204,11 @@ export interface OperandBuffers {
   readonly stats?: PlannedBuffer;
   /** Amaxes of 16×16 tiles (2D NVFP4). */
   readonly tiles?: PlannedBuffer;
+  /**
+   * Delayed FP8 scaling: the copy's scale and amax history (kernels/amax_history/), kept across
+   * steps.
+   */
+  readonly history?: PlannedBuffer;
 }
 
 /** One GEMM operand: a tensor of the layer (`[rows, cols]`) and the copy of it the GEMM reads. */
@@ -272,6 +306,7 @@ function operand(
   const q = (name: string, elements: number) =>
     transpose ? buf(`T.${name}`, elements) : buf(name, elements);
   const sizes = quantizeSizes(quantizerConfig(policy, copy, c), r, c);
+  const delayed = amaxHistoryConfig(resolveFormat(policy.format));
   return {
     ...plan,
     buffers: {
@@ -279,6 +314,7 @@ function operand(
       out: copy === "f16" ? q("h", Math.ceil((r * c) / 2)) : q("q", r * c),
       stats: q("stats", sizes.statsBytes / 4),
       ...(sizes.tileBytes ? { tiles: q("tiles", sizes.tileBytes / 4) } : {}),
+      ...(delayed ? { history: q("history", historyWords(delayed)) } : {}),
     },
   };
 }
@@ -527,15 +563,26 @@ export function gemmUnits(
  */
 type Keyed = { bound: BoundQuantize; tensorId: number; random: boolean; signId?: number };
 
+/** The delayed-scaling state of an operand copy on the GPU. */
+export interface DelayedState {
+  /** The state buffer's label in the model's buffer plan (`blocks.0.fc1.x.history`). */
+  readonly label: string;
+  /** The buffer: {@link historyWords} FP32 words, the scale then the amax history. */
+  readonly buffer: GPUBuffer;
+  /** The update's configuration (element, history length, algorithm, margin). */
+  readonly config: AmaxHistoryConfig;
+}
+
 /**
  * An operand copy on the GPU: the f32 copy or f16 operand (`out`) or the packed codes, its stats
- * words, and its operations.
+ * words, its delayed-scaling state, and its operations.
  */
 interface Copy {
   readonly out: GPUBuffer;
   readonly codes?: GPUBuffer;
   readonly scales?: GPUBuffer;
   readonly stats?: GPUBuffer;
+  readonly delayed?: DelayedState & { readonly update: BoundOp };
   readonly ops: BoundOp[];
   readonly keyed: Keyed[];
 }
@@ -553,20 +600,36 @@ async function copyOf(ctx: LayerContext, o: OperandPlan, src: GPUBuffer): Promis
   if (o.copy === "fake" && isIdentity(o.policy)) return { out: src, ops, keyed: [] };
   const output = o.copy === "fprop" ? "fake" : o.copy;
   const kernel = await QuantizeKernel.create(ctx.gpu, quantizerConfig(o.policy, output, cols));
-  const [out, codes, scales, stats, tileAmax] = [b.out, b.codes, b.scales, b.stats, b.tiles].map(
-    (p) => p && ctx.alloc(p),
-  );
+  const [out, codes, scales, stats, tileAmax, history] = [
+    b.out,
+    b.codes,
+    b.scales,
+    b.stats,
+    b.tiles,
+    b.history,
+  ].map((p) => p && ctx.alloc(p));
   const bound = kernel.bind(rows, cols, {
     x: src,
     stats: stats!,
     ...(out ? { out } : { codes, scales }),
     ...(tileAmax ? { tileAmax } : {}),
+    ...(history ? { history } : {}),
   });
   ops.push(bound);
   const keyed = needsKey(kernel.config)
     ? [{ bound, tensorId: ctx.nextTensorId(), random: hasRandomSigns(kernel.config) }]
     : [];
-  return { out: out ?? src, codes, scales, stats, ops, keyed };
+  let delayed: Copy["delayed"];
+  if (history) {
+    const config = amaxHistoryConfig(resolveFormat(o.policy.format))!;
+    ctx.gpu.device.queue.writeBuffer(history, 0, initialHistory(config));
+    const update = (await AmaxHistoryKernel.create(ctx.gpu, config)).bind({
+      stats: stats!,
+      history,
+    });
+    delayed = { label: b.history!.label, buffer: history, config, update };
+  }
+  return { out: out ?? src, codes, scales, stats, delayed, ops, keyed };
 }
 
 /**
@@ -584,6 +647,9 @@ export async function buildLinear(
   const signIds = new Map<OperandPlan, number>();
   const fpropIds: Partial<Record<OperandPlan["source"], number>> = {};
   const fpropCopies: Partial<Record<OperandPlan["source"], Copy>> = {};
+  const histories = new Map<OperandPlan, GPUBuffer>();
+  const delayedStates: DelayedState[] = [];
+  const scaleUpdates: BoundOp[] = [];
   const gemm = async (g: GemmPlan, c: GPUBuffer, fprop = false): Promise<BoundOp[]> => {
     const copies: Copy[] = [];
     for (const o of [g.a, g.b]) {
@@ -591,6 +657,14 @@ export async function buildLinear(
         ? { ...fpropCopies[o.source]!, ops: [], keyed: [] }
         : await copyOf(ctx, o, sources[o.source]);
       if (fprop) fpropCopies[o.source] = copy;
+      if (copy.delayed) {
+        histories.set(o, copy.delayed.buffer);
+        if (o.copy !== "fprop") {
+          const { update, ...state } = copy.delayed;
+          delayedStates.push(state);
+          scaleUpdates.push(update);
+        }
+      }
       const id = o.copy === "fprop" ? fpropIds[o.source] : copy.keyed[0]?.tensorId;
       if (id !== undefined) tensorIds.set(o, id);
       if (fprop && id !== undefined) fpropIds[o.source] = id;
@@ -641,19 +715,18 @@ export async function buildLinear(
     buffers: bufs,
     tensorIds,
     signIds,
+    histories,
+    delayedStates,
     forward,
     backward,
+    scaleUpdates,
     setStep(seed, step) {
       for (const { bound, tensorId, signId } of keyed) {
-        bound.setParams(
-          streamKey(seed, tensorId, step),
-          1,
-          streamKey(seed, signId ?? tensorId, step),
-        );
+        bound.setParams(streamKey(seed, tensorId, step), streamKey(seed, signId ?? tensorId, step));
       }
     },
     destroy() {
-      for (const o of [...forward, ...backward]) o.destroy();
+      for (const o of [...forward, ...backward, ...scaleUpdates]) o.destroy();
     },
   };
 }

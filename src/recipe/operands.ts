@@ -9,6 +9,7 @@
  * @module
  */
 
+import { resolveDelayedOptions } from "../formats/fp8.ts";
 import type { HadamardOptions } from "../formats/rht.ts";
 import type { FormatName, FormatSpec, ResolvedNvfp4 } from "../formats/spec.ts";
 import { resolveFormat } from "../formats/spec.ts";
@@ -92,7 +93,7 @@ export function linearDraft(inherited?: LinearPolicy): LinearDraft {
 
 /**
  * Applies a policy's operand settings to `draft`, in the order of the module header. `base` is
- * the policy's path in `src`. Problems (such as delayed FP8 scaling) go to `problems`.
+ * the policy's path in `src`. Problems (such as row scaling with 16×16 tiles) go to `problems`.
  *
  * @example
  * ```ts
@@ -170,7 +171,7 @@ function rhtSigns(
   return { signs };
 }
 
-/** A format as written, as a FormatName or FormatSpec; undefined (and a problem) for delayed. */
+/** A format as written, as a FormatName or FormatSpec; undefined after pushing a problem. */
 function formatOf(
   input: FormatInput,
   at: Origin,
@@ -180,17 +181,23 @@ function formatOf(
   switch (input.kind) {
     case "float":
       return { kind: "float", element: input.element };
-    case "fp8":
-      if (input.scaling !== undefined && input.scaling !== "current") {
-        problems.push(at.src.problem(
-          [...at.path, "scaling"],
-          "delayed scaling cannot run yet: it needs an amax history per tensor, which neither " +
-            "a RunSpec (plain JSON) nor the GPU linear layers keep; use scaling: current " +
-            "(preset fp8-current)",
-        ));
-        return undefined;
-      }
-      return { kind: "fp8", element: input.element, scaling: "current" };
+    case "fp8": {
+      const delayed = input.scaling === undefined || input.scaling === "current"
+        ? undefined
+        : input.scaling.delayed;
+      if (!delayed) return { kind: "fp8", element: input.element, scaling: "current" };
+      return {
+        kind: "fp8",
+        element: input.element,
+        scaling: {
+          delayed: resolveDelayedOptions({
+            historyLength: delayed.history_length,
+            algo: delayed.algo,
+            margin: delayed.margin,
+          }),
+        },
+      };
+    }
     case "mx":
       return { kind: "mx", element: input.element, scaleRule: input.scale_rule ?? "floor" };
     case "nvfp4": {

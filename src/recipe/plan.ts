@@ -22,8 +22,8 @@ import {
   type PrecisionPolicy,
 } from "../model/policy.ts";
 import {
+  formatOptionsLabel,
   nvfp4Family,
-  nvfp4OptionsLabel,
   type ResolvedNvfp4,
   resolveFormat,
 } from "../formats/spec.ts";
@@ -33,7 +33,8 @@ import type { RunSpec } from "./run_spec.ts";
 
 /**
  * An operand as `format` (NVFP4, NVINT4 or UFP4 with its tile and its `+4over6/<error>/<bound>`
- * and `/rows` options, e.g. `nvfp4-1x16/rows`, `ufp4-16x16`), plus `/sr`
+ * and `/rows` options, e.g. `nvfp4-1x16/rows`, `ufp4-16x16`; FP8 with
+ * `+delayed/<algo>/len<n>/margin<m>`), plus `/sr`
  * for stochastic rounding and `+rht16` for an RHT (`/random` signs, `/nosign` for all +1, `/signs`
  * for another fixed vector).
  */
@@ -45,7 +46,7 @@ function operandText(op: OperandPolicy): string {
     ? `mx-${f.element}/${f.scaleRule ?? "floor"}`
     : f.kind === "nvfp4"
     ? nvfp4Text(resolveFormat(f) as ResolvedNvfp4)
-    : `${f.kind}-${f.element}`;
+    : `${f.kind}-${f.element}${formatOptionsLabel(resolveFormat(f))}`;
   const sr = op.rounding === "stochastic" ? "/sr" : "";
   const signs = op.rht?.signs;
   const signText = signs === undefined
@@ -60,7 +61,7 @@ function operandText(op: OperandPolicy): string {
 
 /** An NVFP4-style spec as `<family>-<tile><options>`. */
 function nvfp4Text(f: ResolvedNvfp4): string {
-  return `${nvfp4Family(f)}-${f.tile}${nvfp4OptionsLabel(f)}`;
+  return `${nvfp4Family(f)}-${f.tile}${formatOptionsLabel(f)}`;
 }
 
 /** A linear policy in one line: one format if all six operands agree, else per GEMM. */

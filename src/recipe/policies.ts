@@ -16,11 +16,28 @@
  * @module
  */
 
-import type { BlockCount, LinearPolicy, PrecisionPolicy } from "../model/policy.ts";
-import { canonicalPolicy } from "./canonical_policy.ts";
+import type { BlockCount, LinearPolicy, OperandPolicy, PrecisionPolicy } from "../model/policy.ts";
+import { canonicalPolicy, OPERANDS } from "./canonical_policy.ts";
+import { delayedScalingOf, resolveFormat } from "../formats/spec.ts";
 import { applySettings, finishLinear, linearDraft } from "./operands.ts";
 import type { PolicyDef, Presets } from "./presets.ts";
 import type { KeyPath, Problem } from "./problems.ts";
+
+/** Whether any operand of any linear policy of `p` has delayed FP8 scaling. */
+function delayedIn(p: PrecisionPolicy): boolean {
+  const linears = [
+    p.linear,
+    ...(p.layers ?? []).map((l) => l.policy),
+    ...(p.highPrecisionBlocks ? [p.highPrecisionBlocks.policy] : []),
+    ...(p.switchTo ? [p.switchTo.policy] : []),
+  ];
+  return linears.some((l) =>
+    OPERANDS.some(([g, o]) =>
+      delayedScalingOf(resolveFormat((l[g] as Record<string, OperandPolicy>)[o].format)) !==
+        undefined
+    )
+  );
+}
 
 /** A block count as written (`2` or `"12.5%"`) as a {@link BlockCount}. */
 const blocksOf = (v: number | string): BlockCount =>
@@ -128,7 +145,14 @@ export class PolicyResolver {
     if (evalInput === "none") evalPolicy = undefined;
     else if (evalInput !== undefined) {
       const target = this.#ref(def, evalInput, [...path, "eval_policy"]);
-      if (target) {
+      if (target && delayedIn(target)) {
+        this.#problems.push(def.src.problem(
+          [...path, "eval_policy"],
+          `policy "${target.name}" uses delayed FP8 scaling, which keeps amax histories that ` +
+            "only training updates; evaluate under a policy without it",
+        ));
+        evalPolicy = undefined;
+      } else if (target) {
         const { evalPolicy: _nested, ...forEval } = target;
         evalPolicy = forEval;
       } else evalPolicy = undefined;

@@ -9,6 +9,7 @@
  */
 
 import { z } from "zod";
+import { MARGIN_RANGE } from "../formats/fp8.ts";
 import { FORMAT_NAMES } from "../formats/spec.ts";
 import { TOKENIZER_NAMES } from "../train/data/tokenizers.ts";
 
@@ -56,16 +57,21 @@ const formatSpec = z.discriminatedUnion("kind", [
       z.literal("current"),
       z.strictObject({
         delayed: z.strictObject({
-          history_length: positiveInt("Amax history length (TE default 1024).").optional(),
-          algo: z.enum(["max", "most_recent"]).describe(
-            "Scale from the history's max or the most recent amax.",
+          history_length: positiveInt(
+            "Amax history length, TransformerEngine's amax_history_len (default 1024, TE's).",
           ).optional(),
-          margin: z.int().describe("Scale is fp8_max · 2^-margin / amax (default 0).").optional(),
+          algo: z.enum(["max", "most_recent"]).describe(
+            "Scale from the history's max (default, TE's) or the most recent amax.",
+          ).optional(),
+          margin: z.int().min(MARGIN_RANGE[0]).max(MARGIN_RANGE[1]).describe(
+            "Scale is fp8_max · 2^-margin / amax (default 0, TE's).",
+          ).optional(),
         }),
       }),
     ], { error: 'expected "current" or { delayed: {...} }' })
       .describe(
-        "Per-tensor FP32 scale: current (this tensor's amax, default) or delayed (amax history).",
+        "Per-tensor FP32 scale: current (this tensor's amax, default) or delayed " +
+          "(TransformerEngine's DelayedScaling: each quantizer keeps an amax history on the GPU).",
       )
       .optional(),
   }).describe("FP8 with one FP32 scale per tensor."),

@@ -14,9 +14,9 @@
 import {
   bitsPerValue,
   type FormatName,
+  formatOptionsLabel,
   type FormatSpec,
   nvfp4Family,
-  nvfp4OptionsLabel,
   resolveFormat,
 } from "../formats/spec.ts";
 import type { ModelConfig } from "../model/config.ts";
@@ -35,8 +35,9 @@ export interface FlopShare {
 /**
  * The family a format belongs to, as a reader names it: NVFP4 whatever its tile (with its Four Over
  * Six and row-scaling options, `nvfp4+4over6/mae/256`, `nvfp4/rows`; NVINT4 and UFP4 for the
- * uniform INT4 and E1M2 grids), MXFP4 or MXFP8 whatever the
- * element and scale rule, FP8 whatever the element and scaling, else the element.
+ * uniform INT4 and E1M2 grids), MXFP4 or MXFP8 whatever the element and scale rule, FP8 whatever
+ * the element (with its delayed-scaling options, `fp8+delayed/max/len1024/margin0`), else the
+ * element.
  *
  * @example
  * ```ts
@@ -44,6 +45,7 @@ export interface FlopShare {
  * import { formatFamily } from "./gemm_flops.ts";
  * assert.equal(formatFamily("nvfp4-2d"), "nvfp4");
  * assert.equal(formatFamily("fp8-e5m2"), "fp8");
+ * assert.equal(formatFamily({ kind: "fp8", element: "e4m3", scaling: { delayed: {} } }), "fp8+delayed/max/len1024/margin0");
  * assert.equal(formatFamily({ kind: "mx", element: "e4m3" }), "mxfp8");
  * assert.equal(formatFamily("bf16"), "bf16");
  * assert.equal(formatFamily({ kind: "nvfp4", rowScaled: true }), "nvfp4/rows");
@@ -55,11 +57,11 @@ export function formatFamily(format: FormatName | FormatSpec): string {
   const f = resolveFormat(format);
   switch (f.kind) {
     case "nvfp4":
-      return `${nvfp4Family(f)}${nvfp4OptionsLabel(f)}`;
+      return `${nvfp4Family(f)}${formatOptionsLabel(f)}`;
     case "mx":
       return f.element === "e2m1" ? "mxfp4" : "mxfp8";
     case "fp8":
-      return "fp8";
+      return `fp8${formatOptionsLabel(f)}`;
     case "float":
       return f.element;
   }

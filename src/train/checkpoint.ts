@@ -9,6 +9,8 @@
  * | `model.<param name>`    | the parameter's weights                                   |
  * | `optim.m.<param name>`  | AdamW first moment (PyTorch's `exp_avg`), same shape      |
  * | `optim.v.<param name>`  | AdamW second moment (PyTorch's `exp_avg_sq`), same shape  |
+ * | `scaling.<state label>` | a delayed FP8 scaling state, `[1 + history length]`: the  |
+ * |                         | scale, then TE's amax history (kernels/amax_history/)      |
  *
  * and `__metadata__` holds exactly these strings:
  *
@@ -22,7 +24,9 @@
  * and, optionally, `progress`: what the run measured up to `step` (its curves so far), as JSON
  * text, so that a resumed run's record equals that of an uninterrupted one.
  *
- * Every parameter has both moments and every moment belongs to a parameter. From PyTorch:
+ * Every parameter has both moments and every moment belongs to a parameter. `scaling.` tensors
+ * appear only for runs with delayed FP8 scaling, one per operand copy that keeps a state
+ * (`scaling.blocks.0.fc1.x.history`). From PyTorch:
  *
  * ```python
  * import json
@@ -65,6 +69,11 @@ export interface Checkpoint {
   m: Map<string, Float32Array>;
   /** AdamW second moments by parameter name, each as long as its parameter. */
   v: Map<string, Float32Array>;
+  /**
+   * Delayed FP8 scaling states by label (scale, then amax history); absent or empty without
+   * delayed scaling.
+   */
+  scaling?: Map<string, Float32Array>;
   /** Optimizer steps taken: an integer ≥ 0. */
   step: number;
   /** The training RNG state, opaque to this module. */
@@ -76,6 +85,7 @@ export interface Checkpoint {
 }
 
 const MODEL = "model.";
+const SCALING = "scaling.";
 const MOMENTS = [["m", "optim.m."], ["v", "optim.v."]] as const;
 const METADATA_KEYS = ["config", "format", "rng", "step"];
 const OPTIONAL_METADATA_KEYS = ["progress"];
@@ -169,6 +179,13 @@ export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Prom
   if (typeof rng !== "string") throw new TypeError(`rng must be a string, got ${typeof rng}`);
   checkJson(config, "config");
   if (checkpoint.progress !== undefined) checkJson(checkpoint.progress, "progress");
+  const scaling = checkpoint.scaling ?? new Map<string, Float32Array>();
+  if (!(scaling instanceof Map)) throw new TypeError("scaling must be a Map");
+  for (const [label, words] of scaling) {
+    if (!(words instanceof Float32Array)) {
+      throw new TypeError(`scaling[${q(label)}] must be a Float32Array`);
+    }
+  }
 
   // Every name has a prefix, so none can be "__proto__".
   const tensors: Record<string, Tensor> = {};
@@ -177,6 +194,9 @@ export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Prom
     for (const [which, prefix] of MOMENTS) {
       tensors[prefix + name] = { dtype: "F32", shape: p.shape, data: checkpoint[which].get(name)! };
     }
+  }
+  for (const [label, words] of scaling) {
+    tensors[SCALING + label] = { dtype: "F32", shape: [words.length], data: words };
   }
   await writeSafetensors(path, tensors, {
     format: CHECKPOINT_FORMAT,
@@ -247,9 +267,10 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const f32 = new Map<string, Parameter>();
   for (const [name, t] of Object.entries(tensors)) {
     if (t.dtype !== "F32") throw new TypeError(`${path}: tensor ${q(name)} is ${t.dtype}, not F32`);
-    if (![MODEL, ...MOMENTS.map(([, prefix]) => prefix)].some((p) => name.startsWith(p))) {
+    if (![MODEL, SCALING, ...MOMENTS.map(([, prefix]) => prefix)].some((p) => name.startsWith(p))) {
       throw new TypeError(
-        `${path}: tensor ${q(name)} is neither model.<param>, optim.m.<param> nor optim.v.<param>`,
+        `${path}: tensor ${q(name)} is neither model.<param>, optim.m.<param>, optim.v.<param> ` +
+          `nor scaling.<state>`,
       );
     }
     f32.set(name, { shape: t.shape, data: t.data });
@@ -258,6 +279,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     params: new Map(),
     m: new Map(),
     v: new Map(),
+    scaling: new Map(),
     step: Number(metadata.step),
     rng: metadata.rng,
     config,
@@ -265,6 +287,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   };
   for (const [name, t] of f32) {
     if (name.startsWith(MODEL)) c.params.set(name.slice(MODEL.length), t);
+    if (name.startsWith(SCALING)) c.scaling!.set(name.slice(SCALING.length), t.data);
   }
   for (const [which, prefix] of MOMENTS) {
     for (const name of f32.keys()) {

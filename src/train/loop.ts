@@ -6,11 +6,12 @@
  * divergence recorded as a result, and safetensors checkpoints that resume bit-identically.
  *
  * Randomness is counter-based everywhere (initialisation, batches, stochastic rounding are pure
- * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`. A
- * checkpoint also holds the curves and health points measured so far, so that a run resumed from
- * it returns what an uninterrupted run returns (its timings are those measured after resuming). An abort signal
- * stops training after the step in progress, writes a checkpoint there where checkpoints are on,
- * and throws {@link TrainingInterrupted}.
+ * functions of the seed and the step), so a checkpoint's RNG state is just `{seed, step}`; delayed
+ * FP8 scaling keeps state across steps (each copy's scale and amax history), which checkpoints hold.
+ * A checkpoint also holds the curves and health points measured so far, so that a run resumed from
+ * it returns what an uninterrupted run returns (its timings are those measured after resuming). An
+ * abort signal stops training after the step in progress, writes a checkpoint there where
+ * checkpoints are on, and throws {@link TrainingInterrupted}.
  *
  * @module
  */
@@ -207,6 +208,7 @@ async function save(
     params,
     m,
     v,
+    scaling: await model.readDelayedStates(),
     step,
     rng: JSON.stringify({ seed: config.seed, step }),
     config: JSON.parse(JSON.stringify({ ...config, policy: config.policy.name })),
@@ -263,6 +265,7 @@ export async function train(
         model.write(p.spec.name, ck.m.get(p.spec.name)!, "m");
         model.write(p.spec.name, ck.v.get(p.spec.name)!, "v");
       }
+      await model.writeDelayedStates(ck.scaling ?? new Map(), ck.step);
       start = ck.step + 1;
       if (ck.progress !== undefined) resumed = progressOf(ck.progress);
     }

@@ -17,6 +17,9 @@ import type { ModelConfig } from "../../src/model/config.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { HealthProbe } from "../../src/model/health_probe.ts";
 import type { GemmHealth } from "../../src/health/types.ts";
+import { DelayedScaling } from "../../src/formats/fp8.ts";
+import { quantize } from "../../src/formats/quantize.ts";
+import { operandStatsReference } from "../../src/formats/health_reference.ts";
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -30,8 +33,16 @@ function gaussian(n: number, seed: number): Float32Array {
   );
 }
 
-/** One linear layer of `policy` on Gaussian x, w and dy, its step run with the probe. */
-async function probedLinear(policy: LinearPolicy, dims: { m: number; n: number; k: number }) {
+/**
+ * One linear layer of `policy` on Gaussian x, w and dy, its step run with the probe; with
+ * `xScaleBefore`, after a step without the probe whose x was scaled by it (and the delayed-scaling
+ * updates of that step).
+ */
+async function probedLinear(
+  policy: LinearPolicy,
+  dims: { m: number; n: number; k: number },
+  xScaleBefore?: number,
+) {
   const gpu = await getGpu();
   const device = gpu.device;
   const [nt, nn, tn] = await Promise.all(
@@ -62,8 +73,9 @@ async function probedLinear(policy: LinearPolicy, dims: { m: number; n: number; 
   };
   const { m, n, k } = dims;
   const plan = planLinear(policy, dims, F32_GEMM_ONLY, "layer");
+  const x = filled(m * k, 1);
   const ops = await buildLinear(ctx, plan, {
-    x: filled(m * k, 1),
+    x,
     w: filled(n * k, 2),
     y: empty(m * n),
     dy: filled(m * n, 3),
@@ -71,17 +83,23 @@ async function probedLinear(policy: LinearPolicy, dims: { m: number; n: number; 
     dx: empty(m * k),
   });
   const probe = await HealthProbe.create({ gpu, gemm, elementwise }, [ops], [], 4);
+  const submit = (list: BoundOp[]) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const o of list) o.encode(pass);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+  };
+  if (xScaleBefore !== undefined) {
+    const x0 = gaussian(m * k, 1);
+    device.queue.writeBuffer(x, 0, x0.map((v) => v * xScaleBefore));
+    ops.setStep(5, 0);
+    submit([...ops.forward, ...ops.backward, ...ops.scaleUpdates]);
+    device.queue.writeBuffer(x, 0, new Float32Array(x0));
+  }
   ops.setStep(5, 1);
   probe.setStep(5, 1);
-  const list: BoundOp[] = [
-    ...ops.forward,
-    ...ops.backward.flatMap((o) => [o, ...(probe.after.get(o) ?? [])]),
-  ];
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  for (const o of list) o.encode(pass);
-  pass.end();
-  device.queue.submit([enc.finish()]);
+  submit([...ops.forward, ...ops.backward.flatMap((o) => [o, ...(probe.after.get(o) ?? [])])]);
   const point = await probe.read(1);
   probe.destroy();
   ops.destroy();
@@ -124,6 +142,26 @@ Deno.test("health probe: a BF16 layer's GEMMs are within BF16 rounding of FP32, 
   }
   const fp32 = await probedLinear(POLICIES.fp32.linear, { m: 64, n: 32, k: 32 });
   for (const g of fp32) assertEquals([g.relL2, g.gain, g.a.relL2], [0, 1, 0]);
+});
+
+Deno.test("health probe: delayed FP8 operands are checked with the scale training used, from the history", async () => {
+  const dims = { m: 64, n: 32, k: 32 };
+  // The first step sees x / 4, so the second quantizes x with a scale 4× too large: values past a
+  // quarter of the amax saturate, exactly as the CPU oracle counts them with that history.
+  const gemms = await probedLinear(POLICIES["fp8-delayed"].linear, dims, 0.25);
+  const x = gaussian(dims.m * dims.k, 1);
+  const state = new DelayedScaling("e4m3");
+  state.record(quantize(x.map((v) => v * 0.25), dims.m, dims.k, "fp8-e4m3").amax);
+  const ref = operandStatsReference(x, dims.m, dims.k, {
+    kind: "fp8",
+    element: "e4m3",
+    scaling: state,
+  });
+  const fx = byName(gemms, "fprop").a;
+  assertEquals(fx.format, "fp8-e4m3");
+  assertOk(ref.saturated > 0.2 * x.length, `${ref.saturated} saturated`);
+  assertEquals(fx.saturation, ref.saturated / x.length);
+  assertEquals(byName(gemms, "wgrad").b.saturation, ref.saturated / x.length); // the same copy
 });
 
 const TINY: ModelConfig = {

@@ -1,4 +1,11 @@
-import { assertOk, assertStrictEquals, assertThrows, relativeError } from "../assert.ts";
+import {
+  assertBitsEqual,
+  assertOk,
+  assertStrictEquals,
+  assertThrows,
+  relativeError,
+} from "../assert.ts";
+import { updateHistory } from "../../kernels/amax_history/reference.ts";
 import { checkMemory, estimateMemory, GpuMemoryError } from "../../src/model/memory.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { DecoderModel, type StepConfig } from "../../src/model/decoder.ts";
@@ -41,7 +48,7 @@ for (const mlp of ["relu2", "gelu", "swiglu"] as const) {
 }
 
 const SMALL: ModelConfig = { ...TINY, seqLen: 16, vocab: 256 };
-for (const policy of ["fp32", "bf16", "fp8-current", "mxfp4", "nvfp4"]) {
+for (const policy of ["fp32", "bf16", "fp8-current", "fp8-delayed", "mxfp4", "nvfp4"]) {
   Deno.test(`a tiny GPT trains with falling loss under the ${policy} policy`, async () => {
     assertFallingLoss(await lossCurve(SMALL, policy, 30), SMALL.vocab);
   });
@@ -78,6 +85,43 @@ Deno.test("a tiny GPT trains with falling loss on the uniform 4-bit grids (UFP4,
     wgrad: { dy, x: ufp4 },
   };
   assertFallingLoss(await lossCurve(SMALL, { ...base, name: "uniform", linear }, 30), SMALL.vocab);
+});
+
+Deno.test("delayed FP8 states roll on the GPU at every step as the CPU oracle rolls them", async () => {
+  const scaling = { delayed: { historyLength: 2, algo: "max", margin: 1 } } as const;
+  const e4m3 = { format: { kind: "fp8", element: "e4m3", scaling } } as const;
+  const e5m2 = { format: { kind: "fp8", element: "e5m2", scaling } } as const;
+  const linear: LinearPolicy = {
+    fprop: { x: e4m3, w: e4m3 },
+    dgrad: { dy: e5m2, w: e4m3 },
+    wgrad: { dy: e5m2, x: e4m3 },
+  };
+  const policy = { ...POLICIES["fp8-delayed"], name: "short", linear };
+  const step: StepConfig = { batch: 2, seed: 1, totalSteps: 4, clip: 1, adamw: {} };
+  const model = await DecoderModel.create(await getGpu(), SMALL, policy, step);
+  try {
+    let before = await model.readDelayedStates();
+    // x and w (Dgrad and Wgrad reuse the Fprop copies) and Dgrad's and Wgrad's dy, of qkv, proj,
+    // fc1 and fc2.
+    assertStrictEquals(before.size, 16);
+    assertOk([...before.keys()].includes("blocks.0.qkv.x.history"), [...before.keys()].join());
+    for (let s = 1; s <= 4; s++) {
+      await model.step(batchOf(2 * SMALL.seqLen, SMALL.vocab, s), s, 1e-3);
+      const after = await model.readDelayedStates();
+      for (const [label, words] of after) {
+        const element = /\.dyw?\./.test(label) ? "e5m2" : "e4m3";
+        const cfg = { element, ...scaling.delayed } as const;
+        // The step's amax is the most recent slot (it was not zero: every tensor moved).
+        const amax = words[2];
+        assertOk(amax > 0, `${label} step ${s}: amax ${amax}`);
+        assertBitsEqual(words, updateHistory(before.get(label)!, amax, cfg), `${label} step ${s}`);
+      }
+      before = after;
+    }
+    assertOk([...before.values()].every((w) => w[0] !== 1), "every scale moved off 1");
+  } finally {
+    model.destroy();
+  }
 });
 
 Deno.test("same config and seed give a bit-identical loss curve; another seed does not", async () => {

@@ -1,7 +1,7 @@
 /**
  * Evaluation under a policy of its own (`PrecisionPolicy.evalPolicy`, issue 14 item 8): training
  * is bit-identical to the same policy without it (the evaluation builds draw no training tensor
- * ids), an evaluation equals a model of the evaluation policy holding the trained weights, and the
+ * ids, and delayed-scaling states are kept across them), an evaluation equals a model of the evaluation policy holding the trained weights, and the
  * memory estimate covers the evaluation build.
  */
 
@@ -50,9 +50,10 @@ async function trainAndEvaluate(policy: PrecisionPolicy) {
   return { train, evals, params, val };
 }
 
-Deno.test("an evaluation policy leaves training bit-identical, late switch included", async () => {
+Deno.test("an evaluation policy leaves training bit-identical, late switch and delayed scaling included", async () => {
   const late = { ...POLICIES.nvfp4, switchTo: { atFraction: 0.5, policy: POLICIES.fp32.linear } };
-  for (const base of [POLICIES.nvfp4, late]) {
+  // fp8-delayed's amax histories live in the training build: they survive the evaluation builds.
+  for (const base of [POLICIES.nvfp4, late, POLICIES["fp8-delayed"]]) {
     const plain = await trainAndEvaluate(base);
     const evalBf16 = await trainAndEvaluate({ ...base, evalPolicy: POLICIES.bf16 });
     assertStrictEquals(evalBf16.train.join(), plain.train.join());

@@ -60,6 +60,13 @@ Deno.test("an unknown or malformed eval_policy is reported where it is written",
   const malformed = await problems(withPolicies(
     "  bf16: { extends: bf16 }\n  p: { extends: nvfp4, eval_policy: [bf16] }\n",
   ));
+  const delayed = await problems(withPolicies(
+    "  bf16: { extends: bf16 }\n  p: { extends: nvfp4, eval_policy: fp8-delayed }\n",
+  ));
+  assertEquals(delayed, [
+    'recipe.yaml:25:37 policies.p.eval_policy: policy "fp8-delayed" uses delayed FP8 scaling, ' +
+    "which keeps amax histories that only training updates; evaluate under a policy without it",
+  ]);
   assertEquals(malformed, [
     'recipe.yaml:25:37 policies.p.eval_policy: expected a policy name or "none", got ["bf16"]',
   ]);

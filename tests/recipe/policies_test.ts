@@ -189,19 +189,35 @@ Deno.test("a policy that extends nothing must give every format and the head", a
   ]);
 });
 
-Deno.test("fp8-delayed is reported in its preset file: delayed scaling cannot run yet", async () => {
-  const lines = await problems(
-    withPolicies("  bf16: { extends: bf16 }\n  f: { extends: fp8-delayed }\n"),
-  );
-  assertEquals(lines.map((l) => l.slice(0, l.indexOf(": delayed"))), [
-    "recipes/presets/fp8-delayed.yaml:11:23 activations.format.scaling",
-    "recipes/presets/fp8-delayed.yaml:13:48 weights.format.scaling",
-    "recipes/presets/fp8-delayed.yaml:15:48 grads.format.scaling",
-  ]);
-  assertOk(lines[0].endsWith(
-    "delayed scaling cannot run yet: it needs an amax history per tensor, which neither a RunSpec " +
-      "(plain JSON) nor the GPU linear layers keep; use scaling: current (preset fp8-current)",
+Deno.test("fp8 delayed scaling: TE's defaults fill missing options, --dry-run names them, a margin outside -32..32 is an error at its line", async () => {
+  const recipe = await load(withPolicies(
+    "  bf16: { extends: bf16 }\n" +
+      "  te: { extends: fp8-delayed }\n" +
+      "  short: { extends: fp8-current, grads: { format: { kind: fp8, element: e5m2, " +
+      "scaling: { delayed: { history_length: 16, algo: most_recent } } } } }\n",
   ));
+  const [, te, short] = recipe.policies;
+  assertEquals(te.linear, POLICIES["fp8-delayed"].linear);
+  assertEquals(short.linear.wgrad.dy.format, {
+    kind: "fp8",
+    element: "e5m2",
+    scaling: { delayed: { historyLength: 16, algo: "most_recent", margin: 0 } },
+  });
+  assertEquals(short.linear.fprop.x.format, "fp8-e4m3");
+  const text = describePlan(expandRuns(recipe).filter((r) => r.seed === 0));
+  assertOk(text.includes("fp8-e5m2+delayed/most_recent/len16/margin0"), text);
+  assertOk(text.includes("fp8-e4m3+delayed/max/len1024/margin0"), text);
+  const bad = await problems(withPolicies(
+    "  bf16: { extends: bf16 }\n" +
+      "  p: { extends: fp8-current, grads: { format: { kind: fp8, element: e5m2, " +
+      "scaling: { delayed: { margin: 40 } } } } }\n",
+  ));
+  assertEquals(bad.length, 1);
+  assertOk(
+    bad[0] ===
+      "recipe.yaml:25:105 policies.p.grads.format.scaling.delayed.margin: must be ≤ 32, got 40",
+    bad[0],
+  );
 });
 
 Deno.test("rht signs: fixed is the default, none is all +1, random stays random, a list is kept", async () => {

@@ -2,14 +2,16 @@
  * The preset files and the built-in policies loaded from them: every preset that resolves is in
  * `POLICIES` under its file name, as a recipe extending it resolves it; the plain formats and
  * the paper recipe are exactly the documented policies; each ablation differs from `nvfp4` in
- * exactly what its name says; a preset that does not resolve is left out, with its problems.
+ * exactly what its name says; fp8-delayed is fp8-current with TE's delayed-scaling defaults; a
+ * preset that does not resolve is left out, with its problems.
  */
 
 import { pathToFileURL } from "node:url";
 import { assertEquals, assertOk, assertThrows } from "../assert.ts";
 import { withTempDir } from "../temp_dir.ts";
 import type { FormatName } from "../../src/formats/spec.ts";
-import { type LinearPolicy, withBlockCounts } from "../../src/model/policy.ts";
+import { type LinearPolicy, type OperandPolicy, withBlockCounts } from "../../src/model/policy.ts";
+import { OPERANDS } from "../../src/recipe/canonical_policy.ts";
 import { POLICIES, PresetPolicies, presetPolicy } from "../../src/recipe/preset_policies.ts";
 import { PRESETS_DIR } from "../../src/recipe/presets.ts";
 import { RecipeError } from "../../src/recipe/problems.ts";
@@ -39,7 +41,8 @@ Deno.test("the presets are the documented ones", () => {
 });
 
 Deno.test("POLICIES holds every preset that resolves, named by its file", () => {
-  assertEquals(Object.keys(POLICIES), NAMES.filter((n) => n !== "fp8-delayed"));
+  assertEquals(Object.keys(POLICIES), NAMES);
+  assertEquals(presets.failures.size, 0);
   for (const [name, policy] of Object.entries(POLICIES)) assertEquals(policy.name, name);
   assertOk(Object.isFrozen(POLICIES));
 });
@@ -144,23 +147,17 @@ Deno.test("mxfp8 is TransformerEngine's: E4M3 everywhere, scales rounded up (rce
   assertEquals(POLICIES.mxfp8.head, "bf16");
 });
 
-Deno.test("fp8-delayed is left out of POLICIES; presetPolicy throws its problems", () => {
-  assertEquals("fp8-delayed" in POLICIES, false);
-  assertEquals(presets.failures.get("fp8-delayed")?.map((p) => `${p.line}:${p.column} ${p.path}`), [
-    "11:23 activations.format.scaling",
-    "13:48 weights.format.scaling",
-    "15:48 grads.format.scaling",
-  ]);
-  assertThrows(() => presetPolicy("fp8-delayed"), (e) => {
-    assertOk(e instanceof RecipeError);
-    assertOk(e.message.startsWith(
-      "recipes/presets/fp8-delayed.yaml:11:23 activations.format.scaling: delayed scaling " +
-        "cannot run yet",
-    ));
-    assertEquals(e.problems.length, 3);
-    return true;
-  });
-  assertEquals([...presets.failures.keys()], ["fp8-delayed"]);
+Deno.test("fp8-delayed is fp8-current with TE's DelayedScaling defaults on every operand", () => {
+  const delayed = POLICIES["fp8-delayed"];
+  const current = POLICIES["fp8-current"];
+  const scaling = { delayed: { historyLength: 1024, algo: "max", margin: 0 } };
+  for (const [gemm, operand] of OPERANDS) {
+    const of = (p: typeof delayed) => (p.linear[gemm] as Record<string, OperandPolicy>)[operand];
+    const element = of(current).format === "fp8-e4m3" ? "e4m3" : "e5m2";
+    assertEquals(of(delayed), { ...of(current), format: { kind: "fp8", element, scaling } });
+  }
+  assertEquals(delayed.head, current.head);
+  assertEquals(presetPolicy("fp8-delayed"), delayed);
 });
 
 Deno.test("presetPolicy gets a preset by name and names the presets for an unknown one", () => {

@@ -25,6 +25,7 @@ function sample(): Checkpoint {
     params,
     m: moments(1e-3),
     v: moments(1e-6),
+    scaling: new Map([["blocks.0.fc1.x.history", Float32Array.from([2, 0, 112, 224])]]),
     step: 2 ** 40 + 3,
     rng: "pcg:0123456789abcdef/ü",
     config: { model: { d_model: 8, pattern: "*-" }, lr: 3e-3, betas: [0.9, 0.95], x: null },
@@ -75,7 +76,13 @@ Deno.test("the file holds the documented tensor names and metadata", async () =>
       "optim.v.blocks.0.b",
       "optim.v.blocks.0.w",
       "optim.v.gain",
+      "scaling.blocks.0.fc1.x.history",
     ]);
+    assertEquals(tensors["scaling.blocks.0.fc1.x.history"], {
+      dtype: "F32",
+      shape: [4],
+      data: c.scaling!.get("blocks.0.fc1.x.history")!,
+    });
     assertEquals(tensors["model.blocks.0.w"], {
       dtype: "F32",
       shape: [3, 4],
@@ -108,6 +115,11 @@ Deno.test("saveCheckpoint rejects bad input and leaves the existing file untouch
     const cases: [(c: Checkpoint) => void, string, RegExp][] = [
       [(c) => c.m.delete("gain"), "RangeError", /^m has no entry for parameter "gain"$/],
       [(c) => c.v.set("extra", new Float32Array(1)), "RangeError", /^v has an entry "extra"/],
+      [
+        (c) => c.scaling!.set("l.x.history", [1, 0] as unknown as Float32Array),
+        "TypeError",
+        /^scaling\["l.x.history"\] must be a Float32Array$/,
+      ],
       [
         (c) => c.m.set("gain", new Float32Array(2)),
         "RangeError",
@@ -186,6 +198,9 @@ function sampleFile(): { tensors: Record<string, Tensor>; metadata: Record<strin
     tensors[`optim.m.${name}`] = { dtype: "F32", shape: p.shape, data: c.m.get(name)! };
     tensors[`optim.v.${name}`] = { dtype: "F32", shape: p.shape, data: c.v.get(name)! };
   }
+  for (const [label, words] of c.scaling!) {
+    tensors[`scaling.${label}`] = { dtype: "F32", shape: [words.length], data: words };
+  }
   const metadata = {
     format: CHECKPOINT_FORMAT,
     step: "5",
@@ -202,6 +217,7 @@ Deno.test("loadCheckpoint accepts a file written to the documented layout by oth
     const c = await loadCheckpoint(`${dir}/c.safetensors`);
     assertEquals([c.step, c.rng, c.config], [5, "r", {}]);
     assertEquals(c.m.get("blocks.0.b"), sample().m.get("blocks.0.b"));
+    assertEquals(c.scaling, sample().scaling);
   });
 });
 
@@ -234,7 +250,7 @@ Deno.test("loadCheckpoint rejects files that break the format, naming the path",
       [
         (f) => f.tensors["ema.gain"] = { dtype: "F32", shape: [], data: new Float32Array(1) },
         "TypeError",
-        /: tensor "ema.gain" is neither model.<param>, optim.m.<param> nor optim.v.<param>$/,
+        /: tensor "ema.gain" is neither model.<param>, optim.m.<param>, optim.v.<param> nor scaling.<state>$/,
       ],
       [
         (f) => f.metadata.format = "pt",

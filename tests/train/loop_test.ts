@@ -1,4 +1,5 @@
-import { assertEquals, assertOk, assertStrictEquals } from "../assert.ts";
+import { assertEquals, assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/train/checkpoint.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
@@ -18,33 +19,48 @@ const CONFIG: TrainConfig = {
   warmupSteps: 1,
 };
 
-Deno.test("training resumed from a checkpoint continues bit-identically and returns the whole curve", async () => {
-  const gpu = await getGpu();
-  const data = await loadDataset({ corpus: "moby-dick" });
-  const dir = await Deno.makeTempDir();
-  try {
-    const whole = await train(gpu, data, CONFIG, {
-      checkpoint: { path: `${dir}/a.safetensors`, every: 100 },
-    });
-    const first = await train(gpu, data, CONFIG, {
-      stopAfter: 3,
-      checkpoint: { path: `${dir}/b.safetensors`, every: 3 },
-    });
-    const rest = await train(gpu, data, CONFIG, {
-      resumeFrom: `${dir}/b.safetensors`,
-      checkpoint: { path: `${dir}/c.safetensors`, every: 100 },
-    });
-    assertEquals(first.train.map((p) => p.step), [1, 2, 3]);
-    // The checkpoint carries the curve so far: the resumed run returns the whole of it.
-    assertEquals(rest.train, whole.train);
-    const a = await Deno.readFile(`${dir}/a.safetensors`);
-    const c = await Deno.readFile(`${dir}/c.safetensors`);
-    assertStrictEquals(a.length, c.length);
-    assertOk(a.every((v, i) => v === c[i]), "final checkpoints differ");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (const policy of ["nvfp4", "fp8-delayed"]) {
+  Deno.test(`training resumed from a checkpoint continues bit-identically and returns the whole curve (${policy})`, async () => {
+    const gpu = await getGpu();
+    const data = await loadDataset({ corpus: "moby-dick" });
+    const config = { ...CONFIG, policy: POLICIES[policy] };
+    const dir = await Deno.makeTempDir();
+    try {
+      const whole = await train(gpu, data, config, {
+        checkpoint: { path: `${dir}/a.safetensors`, every: 100 },
+      });
+      const first = await train(gpu, data, config, {
+        stopAfter: 3,
+        checkpoint: { path: `${dir}/b.safetensors`, every: 3 },
+      });
+      const rest = await train(gpu, data, config, {
+        resumeFrom: `${dir}/b.safetensors`,
+        checkpoint: { path: `${dir}/c.safetensors`, every: 100 },
+      });
+      assertEquals(first.train.map((p) => p.step), [1, 2, 3]);
+      // The checkpoint carries the curve so far: the resumed run returns the whole of it.
+      assertEquals(rest.train, whole.train);
+      const a = await Deno.readFile(`${dir}/a.safetensors`);
+      const c = await Deno.readFile(`${dir}/c.safetensors`);
+      assertStrictEquals(a.length, c.length);
+      assertOk(a.every((v, i) => v === c[i]), "final checkpoints differ");
+      // Delayed scaling's states are in the checkpoint, and resuming needs them.
+      const states = (await loadCheckpoint(`${dir}/b.safetensors`)).scaling!;
+      assertStrictEquals(states.size > 0, policy === "fp8-delayed");
+      if (states.size > 0) {
+        const fresh = await loadCheckpoint(`${dir}/b.safetensors`);
+        fresh.scaling = new Map();
+        await saveCheckpoint(`${dir}/d.safetensors`, fresh);
+        await assertRejects(
+          () => train(gpu, data, config, { resumeFrom: `${dir}/d.safetensors` }),
+          RangeError,
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("train reports eval curves, throughput and memory", async () => {
   const gpu = await getGpu();
