@@ -100,6 +100,7 @@ function policyText(p: PrecisionPolicy, blocks: number): string {
     );
   }
   parts.push(`head ${p.head}`);
+  if (p.compute === "bf16") parts.push("compute bf16");
   return parts.join("; ");
 }
 
