@@ -11,28 +11,10 @@ import { referenceStep } from "../../src/model/reference.ts";
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { isBf16 } from "../../src/formats/bf16.ts";
 import { readBuffer } from "../../src/gpu/buffers.ts";
-import { assertFallingLoss, lossCurve } from "./harness.ts";
+import { assertFallingLoss, lossCurve, TINY_GPT, TINY_HYBRID } from "./harness.ts";
 
-const DECODER: ModelConfig = {
-  pattern: "*-",
-  dModel: 32,
-  heads: 2,
-  dFf: 64,
-  seqLen: 8,
-  vocab: 64,
-  mlp: "swiglu",
-};
-
-const HYBRID: ModelConfig = {
-  pattern: "M-*M",
-  dModel: 32,
-  heads: 2,
-  dFf: 64,
-  seqLen: 8,
-  vocab: 64,
-  mlp: "relu2",
-  mamba: { dState: 6, headDim: 8, expand: 2, nGroups: 2 },
-};
+const DECODER: ModelConfig = { ...TINY_GPT, mlp: "swiglu" };
+const HYBRID = TINY_HYBRID;
 
 const STEP: StepConfig = { batch: 2, seed: 5, totalSteps: 4, clip: Infinity, adamw: {} };
 
