@@ -5,8 +5,8 @@
  * enforces the direction):
  *
  * 1. **Formats** (`src/formats/`): the bit-exact CPU oracle of every number format — `quantize`,
- *    `hadamard`, `resolveFormat`, the element codecs and the counter-based RNG of stochastic
- *    rounding.
+ *    `hadamard`, `resolveFormat`, the element codecs, the counter-based RNG of stochastic
+ *    rounding and the BF16 rounding of `compute: bf16` (`roundBf16`).
  * 2. **Kernels** (`kernels/<op>/`): WGSL kernels tested bit for bit against their CPU references —
  *    the quantizers (`quantizeGpu`, `QuantizeKernel`; delayed FP8 scaling's update,
  *    `AmaxHistoryKernel`), the f32 GEMM (`GemmKernel`) and the packed
@@ -103,6 +103,7 @@ export {
   encodeStochastic,
 } from "./src/formats/elements.ts";
 export { randomBits, streamKey } from "./src/formats/rng.ts";
+export { type ComputePrecision, isBf16, roundBf16 } from "./src/formats/bf16.ts";
 export { type RoundingOptions } from "./src/formats/rounding.ts";
 export {
   BoundQuantize,

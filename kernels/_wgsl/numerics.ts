@@ -6,6 +6,8 @@
  * - `div_rn(a, b)`: correctly rounded FP32 division of positive normal numbers by integer long
  *   division, because WGSL allows 2.5 ulp for `/` (subnormal quotients flush, overflow gives +Inf);
  * - `mix32`, `rand_bits`: the counter-based hash of `src/formats/rng.ts`;
+ * - `round_bf16(x)`: `x` rounded to BF16 (flushed, round to nearest even, overflow to ±Inf) and
+ *   widened back, as `roundBf16` of `src/formats/bf16.ts` (`compute: bf16`);
  * - `enc_<fmt>(sign, a)` / `enc_sr_<fmt>(sign, a, r)`: element encoders on the FP32 bit pattern
  *   (round-to-nearest-even or stochastic), `dec_<fmt>(code)`: decoders. INT4 is rounded as its
  *   sign and magnitude like the float layouts (src/formats/elements.ts) and stored in two's
@@ -64,6 +66,14 @@ ${DIV_STEP.repeat(24)}  q = q + select(0u, 1u, (r > d) | ((r == d) & ((q & 1u) =
   let be = e + 127 + select(0, 1, carry);
   let bits = select((u32(max(be, 1)) << 23u) | (q & 0x7fffffu), 0x7f800000u, be >= 255);
   return bitcast<f32>(select(bits, 0u, be <= 0));
+}
+
+// BF16 round to nearest even on the bit pattern: adding 0x7fff plus the kept lsb carries into the
+// upper half exactly when the dropped half is above (or, with an odd lsb, at) the tie; a carry
+// out of the largest finite value gives ±Inf. Flushed inputs never round to a BF16 subnormal.
+fn round_bf16(x: f32) -> f32 {
+  let b = bitcast<u32>(ftz(x));
+  return bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);
 }
 
 fn mix32(v: u32) -> u32 {

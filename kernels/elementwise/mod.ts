@@ -1,7 +1,8 @@
 /**
  * Small elementwise kernels the model needs between the big ones: `y += x` (residual adds,
- * gradient accumulation), zero fill, and a tiled 2D transpose (for the columnwise copies of
- * block-quantized GEMM operands). WGSL in `./wgsl.ts`; each is one deterministic dispatch.
+ * gradient accumulation), zero fill, BF16 rounding in place (the store of an op's output under
+ * `compute: bf16`), and a tiled 2D transpose (for the columnwise copies of block-quantized GEMM
+ * operands). WGSL in `./wgsl.ts`; each is one deterministic dispatch.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import {
   ADD_SHADER,
   ELEMENTWISE_WORKGROUP,
   FILL_SHADER,
+  ROUND_BF16_SHADER,
   TRANSPOSE_SHADER,
   TRANSPOSE_TILE,
 } from "./wgsl.ts";
@@ -46,17 +48,18 @@ export class ElementwiseKernels {
   readonly #add: GPUComputePipeline;
   readonly #fill: GPUComputePipeline;
   readonly #transpose: GPUComputePipeline;
+  readonly #roundBf16: GPUComputePipeline;
 
   private constructor(gpu: Gpu, pipelines: GPUComputePipeline[]) {
     this.#gpu = gpu;
-    [this.#add, this.#fill, this.#transpose] = pipelines;
+    [this.#add, this.#fill, this.#transpose, this.#roundBf16] = pipelines;
   }
 
   /** Compiles the kernels. */
   static async create(gpu: Gpu): Promise<ElementwiseKernels> {
     const cache = pipelineCache(gpu.device);
     const pipelines = await Promise.all(
-      [ADD_SHADER, FILL_SHADER, TRANSPOSE_SHADER].map((c) => cache.getAsync(c)),
+      [ADD_SHADER, FILL_SHADER, TRANSPOSE_SHADER, ROUND_BF16_SHADER].map((c) => cache.getAsync(c)),
     );
     return new ElementwiseKernels(gpu, pipelines);
   }
@@ -75,6 +78,17 @@ export class ElementwiseKernels {
     const u = uniformBuffer(this.#gpu.device, [dims.n, gx, f32Bits(dims.value ?? 0)]);
     const group = bindGroup(this.#gpu.device, this.#fill, [io.y, u]);
     return dispatchOp([[this.#fill, group, gx, gy]], [u], "elementwise");
+  }
+
+  /**
+   * `y[i] = roundBf16(y[i])` for `i < n` (src/formats/bf16.ts, bit for bit): stores an op's
+   * output as BF16 under `compute: bf16`.
+   */
+  roundBf16(io: { y: GPUBuffer }, dims: { n: number }): BoundOp {
+    const [gx, gy] = splitDispatch(this.#gpu, Math.ceil(dims.n / ELEMENTWISE_WORKGROUP));
+    const u = uniformBuffer(this.#gpu.device, [dims.n, gx]);
+    const group = bindGroup(this.#gpu.device, this.#roundBf16, [io.y, u]);
+    return dispatchOp([[this.#roundBf16, group, gx, gy]], [u], "elementwise");
   }
 
   /** `y [cols, rows] = xᵀ` for a row-major `x [rows, cols]`. */

@@ -1,10 +1,13 @@
 /**
  * WGSL of the small elementwise kernels (kernels/elementwise/mod.ts): `y += x` (one f32 add per
- * element), fill, and a tiled 2D transpose through workgroup memory (a copy). Each output element
- * is written by one invocation, so results are deterministic.
+ * element), fill, BF16 rounding in place (`round_bf16` of kernels/_wgsl/numerics.ts), and a tiled
+ * 2D transpose through workgroup memory (a copy). Each output element is written by one
+ * invocation, so results are deterministic.
  *
  * @module
  */
+
+import { wgslNumerics } from "../_wgsl/numerics.ts";
 
 /**
  * Invocations per workgroup of the add and fill kernels (one element each).
@@ -17,6 +20,28 @@
  * ```
  */
 export const ELEMENTWISE_WORKGROUP = 256;
+
+/**
+ * `y[i] = round_bf16(y[i])` for `i < n`: an op's output stored as BF16 (`compute: bf16`).
+ * Bindings: y, params {n, gx}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ROUND_BF16_SHADER } from "./wgsl.ts";
+ * assert.match(ROUND_BF16_SHADER, /y\[i\] = round_bf16\(y\[i\]\)/);
+ * ```
+ */
+export const ROUND_BF16_SHADER = /* wgsl */ `${wgslNumerics([])}
+struct P { n: u32, gx: u32 }
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * p.gx + wid.x) * ${ELEMENTWISE_WORKGROUP}u + lid;
+  if (i < p.n) { y[i] = round_bf16(y[i]); }
+}
+`;
 
 /**
  * Rows and columns of a transpose tile (one workgroup of `TRANSPOSE_TILE²` invocations).

@@ -162,7 +162,7 @@ export class QuantizeKernel {
     const statsSource = isRowScaled(config)
       ? rowStatsShader(config)
       : g.tiled
-      ? tileStatsShader()
+      ? tileStatsShader(config)
       : statsShader(config);
     const pipelines = await Promise.all([
       cache.getAsync(clearShader()),

@@ -26,7 +26,8 @@ import {
   BINDINGS,
   blockMax,
   indent,
-  LOAD,
+  loadFn,
+  loadLines,
   PARAMS,
   PARTIAL_MAX,
   publish,
@@ -176,7 +177,7 @@ export function nvfp4ScaleLines(f: ResolvedNvfp4): string[] {
  */
 export function rowStatsShader(cfg: KernelConfig): string {
   const f = cfg.format as ResolvedNvfp4;
-  const body = [...LOAD, ...(cfg.rht ? rhtLines(cfg.rht) : []), PARTIAL_MAX, `um = max(um, pm);`];
+  const body = [...loadLines(cfg), ...rhtLines(cfg), PARTIAL_MAX, `um = max(um, pm);`];
   return `${wgslNumerics([])}${PARAMS}${BINDINGS}${SHARED}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -244,7 +245,7 @@ ${indent(tensorScaleLines(f, "amax"), 2)}
       let t = x[(row * params.nb + bc) * 4u + k];
 ${
     lanes.map((c) =>
-      `      { let v = ftz(t.${c}); e4 = ftz(e4 + fos_err(v, enc4, sv4, amax)); ` +
+      `      { let v = ${loadFn(cfg)}(t.${c}); e4 = ftz(e4 + fos_err(v, enc4, sv4, amax)); ` +
       `e6 = ftz(e6 + fos_err(v, enc6, sv6, amax)); }`
     ).join("\n")
   }

@@ -81,6 +81,11 @@ export interface KernelConfig {
    * GEMM (binary16 values whose tensor factor goes in stats[1]; `src/formats/f16.ts`).
    */
   readonly output: QuantizeOutput;
+  /**
+   * `bf16`: inputs are rounded to BF16 as they are loaded and the RHT output again before its amax
+   * (`QuantizeOptions.compute` of src/formats/quantize.ts); absent, inputs are only flushed.
+   */
+  readonly compute?: "bf16";
 }
 
 /**
@@ -197,7 +202,13 @@ export function kernelConfig(
     ? { size: resolveHadamard(cols, opts.rht, 0).size, random: true as const }
     : resolveHadamard(cols, opts.rht);
   const stochastic = resolveRounding(opts).mode === "stochastic";
-  return rht ? { format, stochastic, rht, output } : { format, stochastic, output };
+  return {
+    format,
+    stochastic,
+    ...(rht ? { rht } : {}),
+    output,
+    ...(opts.compute === "bf16" ? { compute: "bf16" as const } : {}),
+  };
 }
 
 /**

@@ -37,7 +37,8 @@ import {
   BINDINGS,
   blockMax,
   indent,
-  LOAD,
+  loadFn,
+  loadLines,
   PARAMS,
   PARTIAL_MAX,
   publish,
@@ -317,7 +318,7 @@ export function clearShader(): string {
 
 /** The flat `stats` kernel (tensor amax after the optional RHT). Bindings: x, stats, params. */
 export function statsShader(cfg: KernelConfig): string {
-  const body = [...LOAD, ...(cfg.rht ? rhtLines(cfg.rht) : []), PARTIAL_MAX, `um = max(um, pm);`];
+  const body = [...loadLines(cfg), ...rhtLines(cfg), PARTIAL_MAX, `um = max(um, pm);`];
   return `${wgslNumerics([])}${PARAMS}${BINDINGS}${SHARED}
 ${flatKernel([], body, true)}`;
 }
@@ -326,7 +327,8 @@ ${flatKernel([], body, true)}`;
  * The 16×16 tile `stats` kernel of nvfp4-2d: one workgroup of 16×16 invocations per tile row and
  * 16 block columns, each invocation reducing one 1×16 block. Bindings: x, stats, params, tile_amax.
  */
-export function tileStatsShader(): string {
+export function tileStatsShader(cfg: KernelConfig): string {
+  const load = loadFn(cfg);
   return `${wgslNumerics([])}${PARAMS}
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> stats: array<atomic<u32>>;
@@ -343,7 +345,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l: vec3
     let base = (row * params.nb + bc) * 4u;
     for (var k = 0u; k < 4u; k = k + 1u) {
       let t = x[base + k];
-      m = max(m, max(max(abs(ftz(t.x)), abs(ftz(t.y))), max(abs(ftz(t.z)), abs(ftz(t.w)))));
+      m = max(m, max(max(abs(${load}(t.x)), abs(${load}(t.y))), max(abs(${load}(t.z)), abs(${load}(t.w)))));
     }
   }
   sm[l.y * 16u + l.x] = m;
@@ -375,8 +377,8 @@ export function quantizeShader(cfg: KernelConfig, opts: { health?: boolean } = {
     throw new RangeError(`the health variant needs fake-quant output, got ${cfg.output}`);
   }
   const body = [
-    ...LOAD,
-    ...(cfg.rht ? rhtLines(cfg.rht) : []),
+    ...loadLines(cfg),
+    ...rhtLines(cfg),
     PARTIAL_MAX,
     ...(g.needsStats ? [] : [`um = max(um, pm);`]),
     ...quantizeLines(cfg),

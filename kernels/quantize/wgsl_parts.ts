@@ -65,14 +65,29 @@ fn reduce_amax(lid: u32, m: f32) {
 /** The four lanes of an invocation's vec4. */
 export const V = [0, 1, 2, 3];
 
-/** Flushes this slab's vec4 (loaded up front, see {@link flatKernel}) into v0…v3. */
-export const LOAD = V.map((i) => `var v${i} = ftz(t[${i}]);`);
+/**
+ * The WGSL function every input element passes through as it is loaded: `ftz`, or `round_bf16`
+ * under `compute: bf16` (a no-op on BF16 activations; an FP32 master weight becomes the BF16 copy
+ * Megatron's mixed precision multiplies).
+ */
+export function loadFn(cfg: KernelConfig): "ftz" | "round_bf16" {
+  return cfg.compute === "bf16" ? "round_bf16" : "ftz";
+}
+
+/** Loads this slab's vec4 (read up front, see {@link flatKernel}) into v0…v3 ({@link loadFn}). */
+export function loadLines(cfg: KernelConfig): string[] {
+  return V.map((i) => `var v${i} = ${loadFn(cfg)}(t[${i}]);`);
+}
 
 /**
  * The RHT of the d-element group this invocation's four elements belong to: signs, the two
- * in-register butterfly stages, then one workgroup exchange per remaining stage, then the scale.
+ * in-register butterfly stages, then one workgroup exchange per remaining stage, then the scale;
+ * under `compute: bf16` the result is rounded to BF16 before anything takes its amax, as
+ * TransformerEngine's RHT returns a BF16 tensor.
  */
-export function rhtLines(rht: NonNullable<KernelConfig["rht"]>): string[] {
+export function rhtLines(cfg: KernelConfig): string[] {
+  const rht = cfg.rht;
+  if (!rht) return [];
   const d = rht.size;
   const d4 = d / 4;
   let pick: string;
@@ -112,6 +127,7 @@ export function rhtLines(rht: NonNullable<KernelConfig["rht"]>): string[] {
   }
   const scale = f32Literal(hadamardScale(d));
   lines.push(...V.map((i) => `v${i} = mul_ftz(v${i}, ${scale});`));
+  if (cfg.compute === "bf16") lines.push(...V.map((i) => `v${i} = round_bf16(v${i});`));
   return lines;
 }
 

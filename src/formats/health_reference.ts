@@ -9,14 +9,8 @@
 import { clipThreshold, decodeElement, type ElementFormat, ELEMENTS } from "./elements.ts";
 import { fp8Scale } from "./fp8.ts";
 import { nvfp4ElementFormat } from "./nvfp4.ts";
-import { div32, f32Bits, f32FromBits, ftz, mul32 } from "./fp32.ts";
-import {
-  hadamard,
-  quantize,
-  type Quantized,
-  type QuantizeOptions,
-  rhtSignKey,
-} from "./quantize.ts";
+import { div32, f32Bits, f32FromBits, mul32 } from "./fp32.ts";
+import { quantize, type Quantized, type QuantizeOptions, quantizerInput } from "./quantize.ts";
 import { delayedScalingOf, type FormatName, type FormatSpec } from "./spec.ts";
 
 const FLT_MAX = f32FromBits(0x7f7fffff);
@@ -70,9 +64,7 @@ export function operandStatsReference(
 ): OperandStats {
   const q = quantize(x, rows, cols, format, opts);
   const d = q.dequantize();
-  const v = opts.rht
-    ? hadamard(x, rows, cols, opts.rht, rhtSignKey(opts))
-    : Float32Array.from(x, ftz);
+  const v = quantizerInput(x, rows, cols, opts);
   const s: OperandStats = {
     err2: 0,
     ref2: 0,

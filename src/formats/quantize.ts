@@ -11,6 +11,7 @@ import { f32FromBits, ftz } from "./fp32.ts";
 import { dequantizeMx, quantizeMx } from "./mx.ts";
 import { dequantizeNvfp4, nvfp4ElementFormat, quantizeNvfp4 } from "./nvfp4.ts";
 import { amaxOf, type QuantizedParts } from "./parts.ts";
+import { type ComputePrecision, roundBf16 } from "./bf16.ts";
 import { hadamardBlock, type HadamardOptions, resolveHadamard } from "./rht.ts";
 import { makeRounder, resolveRounding, type RoundingOptions } from "./rounding.ts";
 import {
@@ -31,6 +32,15 @@ export interface QuantizeOptions extends RoundingOptions {
    * `tensorId`): the two operands of a GEMM share it, so that both see the same transform.
    */
   rhtTensorId?: number;
+  /**
+   * `bf16` (Megatron/TransformerEngine BF16 mixed precision): every input value is rounded to BF16
+   * as it is read (a no-op on BF16 activations; an FP32 master weight becomes its BF16 copy), and
+   * the RHT's output is rounded to BF16 again before its amax is taken, as TE's RHT returns a
+   * BF16 tensor (`transformer_engine/pytorch/custom_recipes/reference_nvfp4.py`, `_apply_rht`
+   * multiplies in the input's dtype and `_quantize` takes the columnwise amax of that result).
+   * Default `fp32`: inputs are only flushed.
+   */
+  compute?: ComputePrecision;
 }
 
 /**
@@ -199,6 +209,9 @@ export function checkQuantizeArgs(
         `round-to-nearest candidates (TransformerEngine refuses it too)`,
     );
   }
+  if (opts.compute !== undefined && opts.compute !== "fp32" && opts.compute !== "bf16") {
+    throw new TypeError(`compute must be "fp32" or "bf16", got ${JSON.stringify(opts.compute)}`);
+  }
   const [br, bc] = blockShape(spec);
   const name = typeof format === "string" ? format : spec.kind;
   if (bc > 0 && c % bc !== 0) {
@@ -258,13 +271,41 @@ export function hadamard(
 }
 
 /**
+ * What a quantizer takes the amax of and quantizes: `x` flushed (or rounded to BF16 under
+ * `opts.compute: bf16`), then the RHT of each row where `opts.rht` asks for one (rounded to BF16
+ * again under `compute: bf16`). Arguments are not checked; {@link quantize} checks them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantizerInput } from "./quantize.ts";
+ * const x = Float32Array.from({ length: 16 }, (_, i) => 1 + i / 256);
+ * assert.equal(quantizerInput(x, 1, 16)[3], x[3]);
+ * assert.equal(quantizerInput(x, 1, 16, { compute: "bf16" })[3], 1.015625);
+ * ```
+ */
+export function quantizerInput(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  opts: QuantizeOptions = {},
+): Float32Array {
+  const bf16 = opts.compute === "bf16";
+  const loaded = Float32Array.from(x, bf16 ? roundBf16 : ftz);
+  if (!opts.rht) return loaded;
+  const rotated = hadamard(loaded, rows, cols, opts.rht, rhtSignKey(opts));
+  return bf16 ? Float32Array.from(rotated, roundBf16) : rotated;
+}
+
+/**
  * Quantizes a row-major `[rows, cols]` FP32 tensor on the CPU; blocks run along each row.
  *
  * @param x the values (finite)
  * @param rows number of rows
  * @param cols number of columns (a multiple of the format's block width)
  * @param format a format name such as `"nvfp4"` or a full {@link FormatSpec}
- * @param opts rounding (`rne` or `stochastic` with its seed, tensor id and step) and optional RHT
+ * @param opts rounding (`rne` or `stochastic` with its seed, tensor id and step), optional RHT and
+ *   the compute precision of the input ({@link QuantizeOptions.compute})
  * @throws {TypeError} for an unknown format or option
  * @throws {RangeError} for bad sizes, non-finite inputs or out-of-range options
  *
@@ -285,9 +326,7 @@ export function quantize(
   opts: QuantizeOptions = {},
 ): Quantized {
   const spec = checkQuantizeArgs(x, rows, cols, format, opts);
-  const input = opts.rht
-    ? hadamard(x, rows, cols, opts.rht, rhtSignKey(opts))
-    : Float32Array.from(x, ftz);
+  const input = quantizerInput(x, rows, cols, opts);
   const round = makeRounder(opts);
   let parts: QuantizedParts;
   switch (spec.kind) {

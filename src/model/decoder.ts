@@ -5,7 +5,9 @@
  * `blocks/mlp.ts`, `blocks/mamba.ts`) between its pre-norm (RMSNorm) and its residual add, the
  * final norm, the LM head and the loss. Every linear layer of the blocks runs under the precision
  * policy (`linear.ts`); embeddings, norms, attention, the Mamba-2 convolution and scan and the
- * loss stay in f32, the LM head in f32 or BF16 as the policy says.
+ * loss compute in f32, the LM head in f32 or BF16 as the policy says. Under the policy's
+ * `compute: bf16` every op's output (and the residual stream and its gradient) is stored as BF16
+ * (`storeOutputs` in linear.ts); the loss, weight gradients and optimizer state stay FP32.
  *
  * Every buffer comes from the model's buffer plan (`plan.ts`): the allocator refuses any other,
  * and a build fails unless it allocated the whole plan. Stochastic-rounding tensor ids are drawn
@@ -50,6 +52,7 @@ import {
   type LinearOps,
   packedElement,
   type PlannedBuffer,
+  storeOutputs,
 } from "./linear.ts";
 import {
   bufferBytes,
@@ -368,6 +371,11 @@ export class DecoderModel {
     );
   }
 
+  /** The linear layers of the current build: their plans, buffers and operations, in build order. */
+  get linears(): readonly LinearOps[] {
+    return this.#linears;
+  }
+
   /** GPU memory of the numeric-health probe (bytes, part of {@link bytes}); 0 without one. */
   get healthBytes(): number {
     return this.#probe?.bytes ?? 0;
@@ -453,6 +461,7 @@ export class DecoderModel {
       gemm: k.gemm,
       alloc: (b) => this.#alloc(b),
       nextTensorId: () => this.#tensorIds++,
+      compute: build.policy.compute ?? "fp32",
       ...(k.packedGemm ? { packedGemm: k.packedGemm } : {}),
       ...(k.matrixGemm ? { matrixGemm: k.matrixGemm } : {}),
     };
@@ -469,6 +478,7 @@ export class DecoderModel {
     const wte = this.#param("wte");
     const forward = [
       k.embedding.forward({ tokens: this.#tokens, table: wte.p, out: x0 }, { tokens: M, vocab: V }),
+      ...storeOutputs(ctx, x0),
     ];
     const backward: BoundOp[] = [];
     const linears: LinearOps[] = [];
@@ -526,6 +536,7 @@ export class DecoderModel {
       this.#linears,
       this.params.map((p) => ({ name: p.spec.name, g: p.g, size: p.size })),
       health.draws,
+      this.policy.compute,
     );
     this.#probe = probe;
     this.#bytes += probe.bytes;
@@ -574,10 +585,14 @@ export class DecoderModel {
       out,
       forward: [
         k.norm.forward({ x, g: norm.p, y: h, rstd }, { rows }),
+        ...storeOutputs(ctx, h),
         ...block.forward,
         k.elementwise.add({ x, y: out }, { n: rows * this.config.dModel }),
+        ...storeOutputs(ctx, out),
       ],
-      backward: [...block.backward, normBackward],
+      // The norm's input gradient is added to the residual gradient in the norm kernel, in FP32;
+      // under compute bf16 the sum is stored as BF16.
+      backward: [...block.backward, normBackward, ...storeOutputs(ctx, grad.residual)],
       linears: block.linears,
     };
   }
@@ -610,10 +625,13 @@ export class DecoderModel {
     return {
       forward: [
         k.norm.forward({ x, g: norm.p, y: head.h, rstd: head.rstd }, { rows }),
+        ...storeOutputs(ctx, head.h),
         ...lmHead.forward,
         k.xent.bind({ logits, targets: this.#targets, loss, correct, metrics: this.#metrics }, {
           rows,
         }),
+        // dlogits (in place of the logits); the loss itself stays FP32.
+        ...storeOutputs(ctx, logits),
       ],
       backward: [
         ...lmHead.backward,
@@ -626,6 +644,7 @@ export class DecoderModel {
           dg: norm.g,
           scratch: grad.normScratch,
         }, { rows }),
+        ...storeOutputs(ctx, grad.residual),
       ],
       linears: [lmHead],
     };

@@ -44,6 +44,7 @@ import {
   quantizerConfig,
 } from "./linear.ts";
 import { isIdentity } from "./policy.ts";
+import type { ComputePrecision } from "../formats/bf16.ts";
 import type { OperandStats } from "../formats/health_reference.ts";
 import type { GemmHealth, HealthPoint, LayerHealth, OperandHealth } from "../health/types.ts";
 
@@ -146,13 +147,15 @@ export class HealthProbe {
 
   /**
    * Builds the probe of `linears` (as built for the current policy phase) and `gradients`; `draws`:
-   * quantizations of each stochastically rounded operand (at least 1).
+   * quantizations of each stochastically rounded operand (at least 1); `compute`: the policy's
+   * compute precision, which the probe's quantizers apply as the layers' do.
    */
   static async create(
     k: ProbeKernels,
     linears: readonly LinearOps[],
     gradients: readonly ProbedGradient[],
     draws: number,
+    compute: ComputePrecision = "fp32",
   ): Promise<HealthProbe> {
     if (!Number.isInteger(draws) || draws < 1) {
       throw new RangeError(`draws must be a positive integer, got ${draws}`);
@@ -160,7 +163,8 @@ export class HealthProbe {
     const { gpu } = k;
     const device = gpu.device;
     const compare = await CompareKernel.create(gpu);
-    const layout = planProbe(linears.map((l) => l.plan), gradients.map((g) => g.size), draws, gpu);
+    const plans = linears.map((l) => l.plan);
+    const layout = planProbe(plans, gradients.map((g) => g.size), draws, gpu, compute);
     const { scratch, partialFloats } = layout;
     const kernels = new Map<OperandPlan, QuantizeKernel>();
     for (const { gemms } of layout.layers) {
@@ -349,6 +353,7 @@ export function planProbe(
   gradSizes: readonly number[],
   draws: number,
   limits: { readonly limits: Readonly<Record<string, number>> },
+  compute: ComputePrecision = "fp32",
 ): ProbeLayout {
   let partialFloats = 0;
   const slot = (rows: number, fields: number): Slot => {
@@ -369,7 +374,7 @@ export function planProbe(
         const [rows, cols] = o.transpose ? [o.cols, o.rows] : [o.rows, o.cols];
         if (o.transpose) scratch.t = Math.max(scratch.t, rows * cols * 4);
         if (isIdentity(o.policy)) return { plan: o, slots: [], stochastic: false };
-        const config = quantizerConfig(o.policy, "fake", cols);
+        const config = quantizerConfig(o.policy, "fake", cols, compute);
         const sizes = quantizeSizes(config, rows, cols);
         scratch.q = Math.max(scratch.q, sizes.outBytes);
         scratch.stats = Math.max(scratch.stats, sizes.statsBytes);

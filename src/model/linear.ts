@@ -41,6 +41,7 @@
 
 import type { Gpu } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/op.ts";
+import type { ComputePrecision } from "../formats/bf16.ts";
 import { streamKey } from "../formats/rng.ts";
 import { elementOf, type Nvfp4Element, resolveFormat } from "../formats/spec.ts";
 import type { GemmKernel } from "../../kernels/gemm/mod.ts";
@@ -93,6 +94,8 @@ export interface LayerContext {
   alloc(buffer: PlannedBuffer): GPUBuffer;
   /** A fresh tensor id for a stochastic-rounding stream. */
   nextTensorId(): number;
+  /** The policy's compute precision: what ops store their outputs in ({@link storeOutputs}). */
+  readonly compute: ComputePrecision;
   /** Runs GEMMs whose operands are both NVFP4 on packed codes (see the module comment). */
   readonly packedGemm?: PackedNvfp4GemmKernel;
   /** Scaled matrix-unit GEMMs on f16 operands, per layout (see the module comment). */
@@ -260,18 +263,39 @@ export interface LinearPlan {
 }
 
 /**
- * The quantizer configuration of an operand copy with `cols` columns (blocks along cols).
+ * The quantizer configuration of an operand copy with `cols` columns (blocks along cols) under the
+ * policy's compute precision (default fp32; bf16 rounds the quantizer's input and RHT output).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { quantizerConfig } from "./linear.ts";
  * assert.equal(quantizerConfig({ format: "nvfp4" }, "fake", 64).format.kind, "nvfp4");
+ * assert.equal(quantizerConfig({ format: "nvfp4" }, "fake", 64, "bf16").compute, "bf16");
  * ```
  */
-export function quantizerConfig(p: OperandPolicy, output: "fake" | "packed" | "f16", cols: number) {
-  const opts = { rounding: p.rounding ?? "rne", ...(p.rht ? { rht: p.rht } : {}) };
+export function quantizerConfig(
+  p: OperandPolicy,
+  output: "fake" | "packed" | "f16",
+  cols: number,
+  compute: ComputePrecision = "fp32",
+) {
+  const opts = { rounding: p.rounding ?? "rne", ...(p.rht ? { rht: p.rht } : {}), compute };
   return kernelConfig(resolveFormat(p.format), opts, output, cols);
+}
+
+/**
+ * The operations that store op outputs in the context's compute precision: none under fp32; under
+ * bf16 one in-place BF16 rounding of each buffer (kernels/elementwise), recorded right after the
+ * op that wrote it — the op's FP32 result rounded once on store, as TransformerEngine's kernels
+ * compute in FP32 and write BF16.
+ */
+export function storeOutputs(
+  ctx: Pick<LayerContext, "compute" | "elementwise">,
+  ...outputs: GPUBuffer[]
+): BoundOp[] {
+  if (ctx.compute === "fp32") return [];
+  return outputs.map((y) => ctx.elementwise.roundBf16({ y }, { n: y.size / 4 }));
 }
 
 /** An operand copy of a `[rows, cols]` tensor and the buffers it needs, labelled `label.*`. */
@@ -599,7 +623,10 @@ async function copyOf(ctx: LayerContext, o: OperandPlan, src: GPUBuffer): Promis
   }
   if (o.copy === "fake" && isIdentity(o.policy)) return { out: src, ops, keyed: [] };
   const output = o.copy === "fprop" ? "fake" : o.copy;
-  const kernel = await QuantizeKernel.create(ctx.gpu, quantizerConfig(o.policy, output, cols));
+  const kernel = await QuantizeKernel.create(
+    ctx.gpu,
+    quantizerConfig(o.policy, output, cols, ctx.compute),
+  );
   const [out, codes, scales, stats, tileAmax, history] = [
     b.out,
     b.codes,
@@ -703,11 +730,12 @@ export async function buildLinear(
     }
     return [...ca.ops, ...cb.ops, op];
   };
-  const forward = await gemm(plan.fprop, bufs.y, true);
+  // Y and dX are activations (BF16 under compute bf16); dW stays FP32 (Megatron's main_grad).
+  const forward = [...await gemm(plan.fprop, bufs.y, true), ...storeOutputs(ctx, bufs.y)];
   const backward: BoundOp[] = [];
   if (plan.dgrad) {
     if (!bufs.dx) throw new TypeError("the layer's plan has a Dgrad but no dx buffer was given");
-    backward.push(...await gemm(plan.dgrad, bufs.dx));
+    backward.push(...await gemm(plan.dgrad, bufs.dx), ...storeOutputs(ctx, bufs.dx));
   }
   backward.push(...await gemm(plan.wgrad, bufs.dw));
   return {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ComputePrecision } from "../formats/bf16.ts";
 import type { HadamardOptions } from "../formats/rht.ts";
 import { type FormatName, type FormatSpec, resolveFormat } from "../formats/spec.ts";
 import { layerMatches } from "./layer_match.ts";
@@ -102,7 +103,7 @@ export interface PrecisionPolicy {
   readonly layers?: readonly { readonly match: string; readonly policy: LinearPolicy }[];
   /** From this fraction of the training steps on, every linear layer uses `policy`. */
   readonly switchTo?: { readonly atFraction: number; readonly policy: LinearPolicy };
-  /** The LM head's operands: `fp32`, or `bf16`-rounded. Embeddings, norms, attention stay f32. */
+  /** The LM head's operands: `fp32`, or `bf16`-rounded. */
   readonly head: "fp32" | "bf16";
   /**
    * The policy evaluation runs under, where it differs from training's (issue 14 item 8: train
@@ -110,6 +111,15 @@ export interface PrecisionPolicy {
    * switch decide the validation pass; training never sees it. It has no `evalPolicy` of its own.
    */
   readonly evalPolicy?: PrecisionPolicy;
+  /**
+   * The precision tensors flow between ops in (Megatron/TransformerEngine mixed precision):
+   * `bf16` stores the output of every op — embedding, norms, RoPE, attention, activations, the
+   * Mamba-2 mixer's ops, residual adds, the linear layers' Fprop and Dgrad outputs, the loss's
+   * gradient — rounded to BF16, and every quantizer rounds its input (so the weights too) and its
+   * RHT output to BF16; master weights, optimizer state, weight gradients and the loss stay FP32.
+   * Absent: `fp32`, every op stores FP32.
+   */
+  readonly compute?: ComputePrecision;
 }
 
 const op = (format: FormatName, rest: Omit<OperandPolicy, "format"> = {}): OperandPolicy => ({

@@ -1,7 +1,9 @@
 /**
  * A plain-TypeScript float64 reference of the decoder's forward and backward pass in full
  * precision, built from the per-kernel references. It is the oracle for one fp32 training step of
- * `src/model/decoder.ts` (same parameters, same batch ⇒ same loss and gradients to ~1e-6).
+ * `src/model/decoder.ts` (same parameters, same batch ⇒ same loss and gradients to ~1e-6). With
+ * `bf16`, it models the `bf16` policy under `compute: bf16` instead: every GEMM operand and every
+ * op's stored output BF16 (the decoder's rounding points), weight gradients and the loss not.
  *
  * @module
  */
@@ -16,8 +18,40 @@ import { causalConvBackward, causalConvForward } from "../../kernels/conv1d/refe
 import { gatedRmsNormBackward, gatedRmsNormForward } from "../../kernels/gated_norm/reference.ts";
 import { ssdBackward, ssdForward, type SsdInputs } from "../../kernels/ssd/reference.ts";
 import { blockKinds, mambaDims, type ModelConfig } from "./config.ts";
+import { roundBf16 } from "../formats/bf16.ts";
 
 type Vec = ArrayLike<number>;
+
+/**
+ * The reference's GEMMs and stores: exact float64, or with BF16 operands and BF16 stores of every
+ * op's output (Fprop and Dgrad outputs included, Wgrad's not).
+ */
+class Arith {
+  readonly #bf16: boolean;
+  constructor(bf16: boolean) {
+    this.#bf16 = bf16;
+  }
+  /** An op's output as stored. */
+  store(a: Float64Array): Float64Array {
+    return this.#bf16 ? Float64Array.from(a, roundBf16) : a;
+  }
+  /** A GEMM operand as the GEMM reads it. */
+  operand(a: Vec): Vec {
+    return this.#bf16 ? Float64Array.from(a, roundBf16) : a;
+  }
+  /** Fprop `[m, n] = x[m, k] · w[n, k]ᵀ`, stored. */
+  fprop(x: Vec, w: Vec, m: number, n: number, k: number): Float64Array {
+    return this.store(matmulNT(this.operand(x), this.operand(w), m, n, k));
+  }
+  /** Dgrad `[m, k] = dy[m, n] · w[n, k]`, stored. */
+  dgrad(dy: Vec, w: Vec, m: number, k: number, n: number): Float64Array {
+    return this.store(matmulNN(this.operand(dy), this.operand(w), m, k, n));
+  }
+  /** Wgrad `[n, k] = dy[m, n]ᵀ · x[m, k]` (a weight gradient: not rounded). */
+  wgrad(dy: Vec, x: Vec, n: number, k: number, m: number): Float64Array {
+    return matmulTN(this.operand(dy), this.operand(x), n, k, m);
+  }
+}
 
 /** C[m,n] = A[m,k] · B[n,k]ᵀ in float64. */
 function matmulNT(a: Vec, b: Vec, m: number, n: number, k: number): Float64Array {
@@ -100,25 +134,26 @@ function mambaForward(
   i: number,
   h: Float64Array,
   batch: number,
+  r: Arith,
 ): { out: Float64Array; saved: MambaSaved } {
   const m = mambaDims(cfg);
   const M = batch * cfg.seqLen;
   const p = (n: string) => P(`blocks.${i}.${n}`);
-  const zx = matmulNT(h, p("in_proj"), M, m.inProj, cfg.dModel);
+  const zx = r.fprop(h, p("in_proj"), M, m.inProj, cfg.dModel);
   const z = columns(zx, M, m.inProj, 0, m.dInner);
   const xbcIn = columns(zx, M, m.inProj, m.dInner, m.convChannels);
   const conv = { batch, seq: cfg.seqLen, channels: m.convChannels, window: m.window };
   const ssd: SsdInputs = {
-    xbc: causalConvForward(xbcIn, p("conv_w"), p("conv_b"), conv),
+    xbc: r.store(causalConvForward(xbcIn, p("conv_w"), p("conv_b"), conv)),
     dtRaw: columns(zx, M, m.inProj, m.dInner + m.convChannels, m.heads),
     dtBias: p("dt_bias"),
     aLog: p("A_log"),
     d: p("D"),
   };
-  const y = ssdForward(ssd, ssdDims(cfg, batch));
-  const o = gatedRmsNormForward(y, z, p("mixer_norm"), gateDims(cfg, M)).out;
+  const y = r.store(ssdForward(ssd, ssdDims(cfg, batch)));
+  const o = r.store(gatedRmsNormForward(y, z, p("mixer_norm"), gateDims(cfg, M)).out);
   return {
-    out: matmulNT(o, p("out_proj"), M, cfg.dModel, m.dInner),
+    out: r.fprop(o, p("out_proj"), M, cfg.dModel, m.dInner),
     saved: { z, xbcIn, ssd, y, o },
   };
 }
@@ -133,21 +168,22 @@ function mambaBackward(
   dOut: Float64Array,
   batch: number,
   grads: Map<string, Float64Array>,
+  r: Arith,
 ): Float64Array {
   const m = mambaDims(cfg);
   const M = batch * cfg.seqLen;
   const D = cfg.dModel;
   const p = (n: string) => P(`blocks.${i}.${n}`);
   const set = (n: string, g: Float64Array) => grads.set(`blocks.${i}.${n}`, g);
-  set("out_proj", matmulTN(dOut, s.o, D, m.dInner, M));
-  const dO = matmulNN(dOut, p("out_proj"), M, m.dInner, D);
+  set("out_proj", r.wgrad(dOut, s.o, D, m.dInner, M));
+  const dO = r.dgrad(dOut, p("out_proj"), M, m.dInner, D);
   const gate = gatedRmsNormBackward(s.y, s.z, p("mixer_norm"), dO, gateDims(cfg, M));
   set("mixer_norm", gate.dw);
-  const scan = ssdBackward(s.ssd, gate.dy, ssdDims(cfg, batch));
+  const scan = ssdBackward(s.ssd, r.store(gate.dy), ssdDims(cfg, batch));
   set("dt_bias", scan.dDtBias);
   set("A_log", scan.dALog);
   set("D", scan.dD);
-  const conv = causalConvBackward(s.xbcIn, p("conv_w"), p("conv_b"), scan.dxbc, {
+  const conv = causalConvBackward(s.xbcIn, p("conv_w"), p("conv_b"), r.store(scan.dxbc), {
     batch,
     seq: cfg.seqLen,
     channels: m.convChannels,
@@ -155,9 +191,9 @@ function mambaBackward(
   });
   set("conv_w", conv.dw);
   set("conv_b", conv.dBias);
-  const dzx = concatColumns(M, [gate.dz, conv.dx, scan.dDtRaw]);
-  set("in_proj", matmulTN(dzx, h, m.inProj, D, M));
-  return matmulNN(dzx, p("in_proj"), M, D, m.inProj);
+  const dzx = r.store(concatColumns(M, [gate.dz, conv.dx, scan.dDtRaw]));
+  set("in_proj", r.wgrad(dzx, h, m.inProj, D, M));
+  return r.dgrad(dzx, p("in_proj"), M, D, m.inProj);
 }
 
 function ssdDims(cfg: ModelConfig, batch: number) {
@@ -189,7 +225,8 @@ export interface ReferenceStep {
 
 /**
  * Forward and backward of the decoder on one batch (`tokens`, `targets`: `[batch·seqLen]`),
- * with the mean cross-entropy as the loss.
+ * with the mean cross-entropy as the loss; `opts.bf16` models the `bf16` policy under
+ * `compute: bf16` (see the module comment).
  *
  * @example
  * ```ts
@@ -209,6 +246,7 @@ export function referenceStep(
   batch: number,
   tokens: Uint32Array,
   targets: Uint32Array,
+  opts: { readonly bf16?: boolean } = {},
 ): ReferenceStep {
   const M = batch * cfg.seqLen;
   const D = cfg.dModel;
@@ -218,9 +256,10 @@ export function referenceStep(
   const P = (name: string) => params.get(name)!;
   const dims = { batch, seq: cfg.seqLen, heads: cfg.heads, headDim: D / cfg.heads };
   const kinds = blockKinds(cfg.pattern);
+  const r = new Arith(opts.bf16 ?? false);
 
   // Forward, keeping what the backward needs.
-  let x: Float64Array = embeddingForward(P("wte"), tokens, V, D);
+  let x: Float64Array = r.store(embeddingForward(P("wte"), tokens, V, D));
   const saved: {
     x: Float64Array;
     h: Float64Array;
@@ -231,60 +270,55 @@ export function referenceStep(
     mamba?: MambaSaved;
   }[] = [];
   kinds.forEach((kind, i) => {
-    const h = rmsNormForward(x, P(`blocks.${i}.norm`), M, D).y;
+    const h = r.store(rmsNormForward(x, P(`blocks.${i}.norm`), M, D).y);
     if (kind === "attention") {
-      const qkv = ropeForward(matmulNT(h, P(`blocks.${i}.qkv`), M, 3 * D, D), dims);
-      const att = attentionForward(qkv, dims).y;
+      const qkv = r.store(ropeForward(r.fprop(h, P(`blocks.${i}.qkv`), M, 3 * D, D), dims));
+      const att = r.store(attentionForward(qkv, dims).y);
       saved.push({ x, h, qkv, att });
-      x = add(x, matmulNT(att, P(`blocks.${i}.proj`), M, D, D));
+      x = r.store(add(x, r.fprop(att, P(`blocks.${i}.proj`), M, D, D)));
     } else if (kind === "mamba") {
-      const mamba = mambaForward(cfg, P, i, h, batch);
+      const mamba = mambaForward(cfg, P, i, h, batch, r);
       saved.push({ x, h, mamba: mamba.saved });
-      x = add(x, mamba.out);
+      x = r.store(add(x, mamba.out));
     } else {
-      const u = matmulNT(h, P(`blocks.${i}.fc1`), M, Fu, D);
-      const a = activationForward(cfg.mlp, u, M, F);
+      const u = r.fprop(h, P(`blocks.${i}.fc1`), M, Fu, D);
+      const a = r.store(activationForward(cfg.mlp, u, M, F));
       saved.push({ x, h, u, a });
-      x = add(x, matmulNT(a, P(`blocks.${i}.fc2`), M, D, F));
+      x = r.store(add(x, r.fprop(a, P(`blocks.${i}.fc2`), M, D, F)));
     }
   });
-  const hf = rmsNormForward(x, P("norm_f"), M, D).y;
-  const logits = matmulNT(hf, P("lm_head"), M, V, D);
+  const hf = r.store(rmsNormForward(x, P("norm_f"), M, D).y);
+  const logits = r.fprop(hf, P("lm_head"), M, V, D);
   const xent = xentReference(logits, targets, M, V);
 
   // Backward.
   const grads = new Map<string, Float64Array>();
-  grads.set("lm_head", matmulTN(xent.dlogits, hf, V, D, M));
-  const normF = rmsNormBackward(
-    x,
-    P("norm_f"),
-    matmulNN(xent.dlogits, P("lm_head"), M, D, V),
-    M,
-    D,
-  );
+  const dlogits = r.store(xent.dlogits);
+  grads.set("lm_head", r.wgrad(dlogits, hf, V, D, M));
+  const normF = rmsNormBackward(x, P("norm_f"), r.dgrad(dlogits, P("lm_head"), M, D, V), M, D);
   grads.set("norm_f", normF.dg);
-  let g = normF.dx;
+  let g = r.store(normF.dx);
   for (let i = kinds.length - 1; i >= 0; i--) {
     const s = saved[i];
     let dh: Float64Array;
     if (kinds[i] === "attention") {
-      grads.set(`blocks.${i}.proj`, matmulTN(g, s.att!, D, D, M));
-      const datt = matmulNN(g, P(`blocks.${i}.proj`), M, D, D);
-      const dqkv = ropeBackward(attentionBackward(s.qkv!, datt, dims), dims);
-      grads.set(`blocks.${i}.qkv`, matmulTN(dqkv, s.h, 3 * D, D, M));
-      dh = matmulNN(dqkv, P(`blocks.${i}.qkv`), M, D, 3 * D);
+      grads.set(`blocks.${i}.proj`, r.wgrad(g, s.att!, D, D, M));
+      const datt = r.dgrad(g, P(`blocks.${i}.proj`), M, D, D);
+      const dqkv = r.store(ropeBackward(r.store(attentionBackward(s.qkv!, datt, dims)), dims));
+      grads.set(`blocks.${i}.qkv`, r.wgrad(dqkv, s.h, 3 * D, D, M));
+      dh = r.dgrad(dqkv, P(`blocks.${i}.qkv`), M, D, 3 * D);
     } else if (kinds[i] === "mamba") {
-      dh = mambaBackward(cfg, P, i, s.h, s.mamba!, g, batch, grads);
+      dh = mambaBackward(cfg, P, i, s.h, s.mamba!, g, batch, grads, r);
     } else {
-      grads.set(`blocks.${i}.fc2`, matmulTN(g, s.a!, D, F, M));
-      const da = matmulNN(g, P(`blocks.${i}.fc2`), M, F, D);
-      const du = activationBackward(cfg.mlp, s.u!, da, M, F);
-      grads.set(`blocks.${i}.fc1`, matmulTN(du, s.h, Fu, D, M));
-      dh = matmulNN(du, P(`blocks.${i}.fc1`), M, D, Fu);
+      grads.set(`blocks.${i}.fc2`, r.wgrad(g, s.a!, D, F, M));
+      const da = r.dgrad(g, P(`blocks.${i}.fc2`), M, F, D);
+      const du = r.store(activationBackward(cfg.mlp, s.u!, da, M, F));
+      grads.set(`blocks.${i}.fc1`, r.wgrad(du, s.h, Fu, D, M));
+      dh = r.dgrad(du, P(`blocks.${i}.fc1`), M, D, Fu);
     }
     const nb = rmsNormBackward(s.x, P(`blocks.${i}.norm`), dh, M, D);
     grads.set(`blocks.${i}.norm`, nb.dg);
-    g = add(g, nb.dx);
+    g = r.store(add(g, nb.dx));
   }
   grads.set("wte", embeddingBackward(g, tokens, V, D));
   return { loss: xent.meanLoss, accuracy: xent.accuracy, grads };

@@ -153,6 +153,8 @@ export function canonicalPolicy(p: PrecisionPolicy): PrecisionPolicy {
       }
       : {}),
     head: p.head,
+    // fp32, the default, is left out, so the run ids of policies without compute stay as they were.
+    ...(p.compute === "bf16" ? { compute: "bf16" as const } : {}),
     ...(p.evalPolicy ? { evalPolicy: canonicalPolicy(p.evalPolicy) } : {}),
   };
 }

@@ -132,6 +132,7 @@ export function policyText(p: PrecisionPolicy, blocks: number): string {
     );
   }
   parts.push(`head ${p.head}`);
+  if (p.compute === "bf16") parts.push("compute bf16");
   const ev = p.evalPolicy;
   if (ev) parts.push(`evaluated as ${ev.name} (${policyText(ev, blocks)})`);
   return parts.join("; ");

@@ -8,9 +8,9 @@
  * Names are looked up where they are written: in a recipe, another policy of the recipe by that
  * name, else the preset (so `nvfp4: { extends: nvfp4 }` extends the preset); in a preset, only
  * presets. `high_precision_blocks`, `layers`, `switch` and `eval_policy` replace the inherited ones
- * whole (`none` removes them); `head` is inherited unless given. An `eval_policy` is used whole
- * (its linear layers, selectors, high-precision blocks, switch and head) less its own
- * `eval_policy`. A policy that extends nothing must give every
+ * whole (`none` removes them); `head` and `compute` are inherited unless given. An `eval_policy` is
+ * used whole (its linear layers, selectors, high-precision blocks, switch, head and compute) less
+ * its own `eval_policy`. A policy that extends nothing must give every
  * operand's format and the head.
  *
  * @module
@@ -163,6 +163,7 @@ export class PolicyResolver {
         src.problem(path, "no head; give head: fp32 or bf16 (or extend a preset that does)"),
       );
     }
+    const compute = input.compute ?? parent?.compute;
     if (this.#problems.length > before || !linear || !head) return undefined;
     if (hpInput !== undefined && hpInput !== "none" && !hp) return undefined;
     if (sw !== undefined && sw !== "none" && !switchTo) return undefined;
@@ -175,6 +176,7 @@ export class PolicyResolver {
       ...(hp ? { highPrecisionBlocks: hp } : {}),
       ...(switchTo ? { switchTo } : {}),
       head,
+      ...(compute ? { compute } : {}),
       ...(evalPolicy ? { evalPolicy } : {}),
     });
   }

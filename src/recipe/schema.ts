@@ -231,6 +231,13 @@ export const PolicySchema = z.strictObject({
   ], { error: 'expected { at, to } or "none"' })
     .describe("Late precision switch (e.g. to bf16 for the LR decay).").optional(),
   head: z.enum(["fp32", "bf16"]).describe("The LM head's precision.").optional(),
+  compute: z.enum(["fp32", "bf16"]).describe(
+    "Precision of the tensors between ops (default fp32): bf16 stores every non-GEMM op's " +
+      "output, the residual stream, the linear layers' outputs and the activation gradients as " +
+      "BF16 and rounds each quantizer's input and RHT output to BF16, as Megatron/" +
+      "TransformerEngine BF16 mixed precision does; weights, gradients of weights, optimizer " +
+      "state and the loss stay FP32.",
+  ).optional(),
   eval_policy: z.union([z.literal("none"), name("")], { error: 'expected a policy name or "none"' })
     .describe(
       "Policy or preset the validation passes run under (its forward GEMMs and head), e.g. " +

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { ComputePrecision } from "../formats/bf16.ts";
 import { describeGemmPaths } from "../model/plan.ts";
 import { weightBits } from "./bits.ts";
 import { type FlopShare, gemmFlopShares } from "./gemm_flops.ts";
@@ -104,6 +105,8 @@ export interface PolicySummary {
   readonly gpuBytes: number | null;
   /** Storage bits per value of the Fprop weight format of the policy's linear layers. */
   readonly bitsPerWeight: number;
+  /** The policy's compute precision (`compute:`; fp32 where the policy leaves it out). */
+  readonly compute: ComputePrecision;
   /** The share of the training run's GEMM FLOPs in each format, largest first (gemm_flops.ts). */
   readonly gemmFlops: readonly FlopShare[];
   /** Runs whose loss became NaN/Inf. */
@@ -255,6 +258,7 @@ function summarisePolicy(
     gpuBytes: orNull(Math.max(...records.map((r) => r.result.gpuBytes).filter(finite))),
     gemms: gemmsOf(records),
     bitsPerWeight: weightBits(records[0].spec.model, records[0].spec.policy),
+    compute: records[0].spec.policy.compute ?? "fp32",
     gemmFlops: gemmFlopShares(records[0].spec.model, records[0].spec.policy, records[0].spec.train),
     diverged: runs.filter((r) => r.divergedAt !== null).length,
     fromTrain: runs.filter((r) => r.lossFrom === "train").length,

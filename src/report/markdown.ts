@@ -109,7 +109,13 @@ function stepMsCell(p: PolicySummary, s: SuiteSummary): string {
   }`;
 }
 
+/** Whether some policy of the suite computes in BF16 (the results table then says which). */
+function mixesCompute(s: SuiteSummary): boolean {
+  return s.policies.some((p) => p.compute !== "fp32");
+}
+
 function policyTable(s: SuiteSummary): string {
+  const compute = mixesCompute(s);
   const head = [
     "policy",
     "final val loss (n)",
@@ -124,6 +130,7 @@ function policyTable(s: SuiteSummary): string {
     "GEMMs",
     "GEMM FLOPs",
     "bits/weight",
+    ...(compute ? ["compute"] : []),
     "GPU memory",
     "diverged",
   ];
@@ -143,6 +150,7 @@ function policyTable(s: SuiteSummary): string {
       p.gemms ?? "—",
       describeFlopShares(p.gemmFlops),
       String(Number(p.bitsPerWeight.toFixed(2))),
+      ...(compute ? [p.compute] : []),
       bytes(p.gpuBytes),
       divergedCell(p),
     ];
@@ -202,6 +210,14 @@ function tableNotes(s: SuiteSummary): string[] {
   if (fromTrain.length > 0) {
     notes.push(
       `† Final train loss instead (runs without validation points): ${fromTrain.join(", ")}.`,
+    );
+  }
+  if (mixesCompute(s)) {
+    notes.push(
+      "Compute: the precision tensors flow between ops in (the policy's `compute`): `bf16` " +
+        "stores every op's output, the residual stream, the linear layers' outputs and the " +
+        "activation gradients as BF16 and rounds each quantizer's input and RHT output to BF16 " +
+        "(Megatron/TransformerEngine BF16 mixed precision); `fp32` stores FP32.",
     );
   }
   if (s.policies.some((p) => p.diverged > 0)) {

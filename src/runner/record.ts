@@ -215,6 +215,7 @@ const recordSchema = z.looseObject({
     }),
     policy: z.looseObject({
       linear: z.looseObject({ fprop: z.looseObject({ w: z.looseObject({ format }) }) }),
+      compute: z.enum(["fp32", "bf16"]).optional(),
     }),
     data: z.looseObject({}),
     train: z.looseObject({

@@ -31,6 +31,10 @@ const CASES: [FormatName | FormatSpec, QuantizeOptions][] = [
   ["mxfp8-e4m3", {}],
   ["fp8-e4m3", {}],
   ["bf16", {}],
+  ["nvfp4", { rht: {}, compute: "bf16" }],
+  [{ kind: "nvfp4", tile: "16x16", fourOverSix: { error: "mae", scaleBound: 256 } }, {
+    compute: "bf16",
+  }],
 ];
 
 for (const [format, opts] of CASES) {

@@ -70,6 +70,7 @@ async function probedLinear(
     gemm,
     alloc: (b) => empty(b.elements),
     nextTensorId: () => ids++,
+    compute: "fp32",
   };
   const { m, n, k } = dims;
   const plan = planLinear(policy, dims, F32_GEMM_ONLY, "layer");

@@ -2,7 +2,9 @@ import { assertBitsEqual } from "../assert.ts";
 import { getGpu } from "../../src/gpu/device.ts";
 import { ElementwiseKernels } from "../../kernels/elementwise/mod.ts";
 import { download, runOps, upload, zeros } from "./gpu_run.ts";
-import { DISTRIBUTIONS } from "../tensors.ts";
+import { DISTRIBUTIONS, uniform } from "../tensors.ts";
+import { roundBf16 } from "../../src/formats/bf16.ts";
+import { f32FromBits } from "../../src/formats/fp32.ts";
 
 Deno.test("ElementwiseKernels.add adds in place, exactly", async () => {
   const gpu = await getGpu();
@@ -43,4 +45,32 @@ Deno.test("ElementwiseKernels.transpose handles shapes off the 16×16 tile", asy
     }
     assertBitsEqual(await download(gpu, y, rows * cols), want, `${rows}×${cols}`);
   }
+});
+
+Deno.test("ElementwiseKernels.roundBf16 equals the CPU roundBf16 bit for bit (ties, subnormals, overflow)", async () => {
+  const gpu = await getGpu();
+  const k = await ElementwiseKernels.create(gpu);
+  const u = uniform(14);
+  const edges = [
+    0,
+    -0,
+    1 + 2 ** -8, // a tie to the even neighbour (down)
+    1 + 3 * 2 ** -8, // a tie to the even neighbour (up)
+    -(1 + 2 ** -8 + 2 ** -20), // just above the tie
+    2 ** -126, // the smallest normal
+    f32FromBits(0x807fffff), // a subnormal: flushed to -0
+    f32FromBits(0x7f7f7fff), // below the overflow tie: BF16's largest finite value
+    f32FromBits(0x7f7f8000), // the overflow tie: +Inf
+    f32FromBits(0xff7fffff), // -FLT_MAX: -Inf
+  ];
+  // Random bit patterns across the whole finite range, then the edges.
+  const n = 4099;
+  const a = Float32Array.from({ length: n }, () => {
+    const bits = Math.floor(u() * 2 ** 32);
+    return (bits & 0x7f800000) === 0x7f800000 ? 1 : f32FromBits(bits);
+  });
+  a.set(edges);
+  const y = upload(gpu, a);
+  runOps(gpu, [k.roundBf16({ y }, { n })]);
+  assertBitsEqual(await download(gpu, y, n), Float32Array.from(a, roundBf16));
 });

@@ -2,29 +2,10 @@
 // and MSE, bounds 256 and 448) and row scaling — and on the uniform element grids (INT4, E1M2) equals
 // the CPU oracle bit for bit on random tensors and on the hand-derived edge blocks of
 // tests/formats/four_over_six_test.ts.
-import { assertBitsEqual, assertStrictEquals } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
-import { fakeQuantizeGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
-import { quantize, type QuantizeOptions } from "../../src/formats/quantize.ts";
+import { assertQuantizeMatches } from "./quantize_match.ts";
 import type { Nvfp4Spec } from "../../src/formats/spec.ts";
-
-async function assertMatches(
-  x: Float32Array,
-  rows: number,
-  cols: number,
-  format: Nvfp4Spec,
-  opts: QuantizeOptions = {},
-): Promise<void> {
-  const cpu = quantize(x, rows, cols, format, opts);
-  const gpu = await quantizeGpu(x, rows, cols, format, opts);
-  assertBitsEqual(gpu.codes, cpu.codes, "codes");
-  assertBitsEqual(gpu.scales, cpu.scales, "scales");
-  assertStrictEquals(gpu.tensorScale, cpu.tensorScale, "tensorScale");
-  assertStrictEquals(gpu.amax, cpu.amax, "amax");
-  if (cpu.rowScales) assertBitsEqual(gpu.rowScales!, cpu.rowScales, "rowScales");
-  const fake = await fakeQuantizeGpu(x, rows, cols, format, opts);
-  assertBitsEqual(fake, cpu.dequantize(), "fake-quant values");
-}
+import type { QuantizeOptions } from "../../src/formats/quantize.ts";
 
 const FOUR_OVER_SIX: Nvfp4Spec[] = (["1x16", "16x16"] as const).flatMap((tile) =>
   (["mae", "mse"] as const).flatMap((error) =>
@@ -40,7 +21,7 @@ for (const format of FOUR_OVER_SIX) {
   const f = format.fourOverSix!;
   Deno.test(`quantizeGpu(4over6 ${format.tile} ${f.error} ${f.scaleBound}) equals the CPU oracle`, async (t) => {
     for (const [name, make] of Object.entries(DISTRIBUTIONS)) {
-      await t.step(name, () => assertMatches(make(32 * 80, 13), 32, 80, format));
+      await t.step(name, () => assertQuantizeMatches(make(32 * 80, 13), 32, 80, format));
     }
   });
 }
@@ -54,13 +35,15 @@ Deno.test("quantizeGpu(4over6) equals the CPU oracle on the golden edge blocks",
   blocks.forEach((b, r) => x.set(b, r * 32));
   x[31] = 1536;
   for (const format of FOUR_OVER_SIX) {
-    await t.step(JSON.stringify(format), () => assertMatches(x, 16, 32, format));
+    await t.step(JSON.stringify(format), () => assertQuantizeMatches(x, 16, 32, format));
   }
 });
 
 Deno.test("quantizeGpu(4over6) after an RHT equals the CPU oracle", async () => {
   const format: Nvfp4Spec = { kind: "nvfp4", fourOverSix: { error: "mse", scaleBound: 256 } };
-  await assertMatches(DISTRIBUTIONS.lognormal(8 * 128, 5), 8, 128, format, { rht: { size: 32 } });
+  await assertQuantizeMatches(DISTRIBUTIONS.lognormal(8 * 128, 5), 8, 128, format, {
+    rht: { size: 32 },
+  });
 });
 
 const ROW_SCALED: Nvfp4Spec[] = [
@@ -73,17 +56,17 @@ for (const format of ROW_SCALED) {
   Deno.test(`quantizeGpu(row-scaled ${JSON.stringify(format.fourOverSix ?? {})}) equals the CPU oracle`, async (t) => {
     for (const [name, make] of Object.entries(DISTRIBUTIONS)) {
       // 1040 columns: 260 vec4 per row, more than one pass of the row-stats workgroup.
-      await t.step(name, () => assertMatches(make(5 * 1040, 17), 5, 1040, format));
+      await t.step(name, () => assertQuantizeMatches(make(5 * 1040, 17), 5, 1040, format));
     }
     await t.step("a zero row, and rows 2^-20 apart", async () => {
       const x = DISTRIBUTIONS.normal(4 * 64, 3);
       x.fill(0, 64, 128);
       for (let i = 128; i < 192; i++) x[i] *= 2 ** -20;
-      await assertMatches(x, 4, 64, format);
+      await assertQuantizeMatches(x, 4, 64, format);
     });
     await t.step("with a random-sign RHT", async () => {
       const opts = { rht: { size: 16, signs: "random" as const }, seed: 2, tensorId: 4, step: 6 };
-      await assertMatches(DISTRIBUTIONS.outliers(6 * 64, 9), 6, 64, format, opts);
+      await assertQuantizeMatches(DISTRIBUTIONS.outliers(6 * 64, 9), 6, 64, format, opts);
     });
   });
 }
@@ -101,7 +84,7 @@ Deno.test("quantizeGpu on the uniform grids (INT4, E1M2) with RHTs, row scaling 
     ];
     for (const [format, opts] of cases) {
       await t.step(`${JSON.stringify(format)} ${JSON.stringify(opts)}`, async () => {
-        await assertMatches(x, 16, 64, format, opts);
+        await assertQuantizeMatches(x, 16, 64, format, opts);
       });
     }
   }

@@ -1,35 +1,18 @@
 import { assertBitsEqual, assertOk, assertStrictEquals } from "../assert.ts";
 import { DISTRIBUTIONS } from "../tensors.ts";
-import { fakeQuantizeGpu, hadamardGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
+import { assertQuantizeMatches } from "./quantize_match.ts";
+import { hadamardGpu, quantizeGpu } from "../../kernels/quantize/mod.ts";
 import {
   hadamard,
   quantize,
   type QuantizeOptions,
   rhtSignKey,
 } from "../../src/formats/quantize.ts";
-import { FORMAT_NAMES, type FormatName, type FormatSpec } from "../../src/formats/spec.ts";
+import { FORMAT_NAMES } from "../../src/formats/spec.ts";
 import { DelayedScaling } from "../../src/formats/fp8.ts";
 
 const ROWS = 16;
 const COLS = 64;
-
-/** Checks packed and fake-quant GPU results against the CPU reference, bit for bit. */
-async function assertMatches(
-  x: Float32Array,
-  rows: number,
-  cols: number,
-  format: FormatName | FormatSpec,
-  opts: QuantizeOptions = {},
-): Promise<void> {
-  const cpu = quantize(x, rows, cols, format, opts);
-  const gpu = await quantizeGpu(x, rows, cols, format, opts);
-  assertBitsEqual(gpu.codes, cpu.codes, "codes");
-  assertBitsEqual(gpu.scales, cpu.scales, "scales");
-  assertStrictEquals(gpu.tensorScale, cpu.tensorScale, "tensorScale");
-  assertStrictEquals(gpu.amax, cpu.amax, "amax");
-  const fake = await fakeQuantizeGpu(x, rows, cols, format, opts);
-  assertBitsEqual(fake, cpu.dequantize(), "fake-quant values");
-}
 
 for (const format of FORMAT_NAMES) {
   for (const rounding of ["rne", "stochastic"] as const) {
@@ -38,7 +21,12 @@ for (const format of FORMAT_NAMES) {
       for (const [name, make] of Object.entries(DISTRIBUTIONS)) {
         await t.step(name, async () => {
           const x = make(ROWS * COLS, 11);
-          await assertMatches(x, ROWS, COLS, format, { rounding, seed: 3, tensorId: 5, step: 7 });
+          await assertQuantizeMatches(x, ROWS, COLS, format, {
+            rounding,
+            seed: 3,
+            tensorId: 5,
+            step: 7,
+          });
         });
       }
     });
@@ -50,13 +38,17 @@ Deno.test("quantizeGpu with the RHT (sizes 16–128) equals the CPU reference", 
   for (const size of [16, 32, 64, 128]) {
     for (const format of ["nvfp4", "mxfp4", "fp8-e4m3", "bf16"] as const) {
       await t.step(`${format} rht ${size}`, async () => {
-        await assertMatches(x, 4, 256, format, { rht: { size }, rounding: "stochastic", seed: 9 });
+        await assertQuantizeMatches(x, 4, 256, format, {
+          rht: { size },
+          rounding: "stochastic",
+          seed: 9,
+        });
       });
     }
   }
   await t.step("custom signs", async () => {
     const signs = Array.from({ length: 16 }, (_, i) => (i % 3 === 0 ? -1 : 1));
-    await assertMatches(x, 4, 256, "nvfp4", { rht: { signs } });
+    await assertQuantizeMatches(x, 4, 256, "nvfp4", { rht: { signs } });
   });
 });
 
@@ -66,8 +58,8 @@ Deno.test("random RHT signs: one vector per signs stream and step, equal on GPU 
     for (const rounding of ["rne", "stochastic"] as const) {
       await t.step(`nvfp4 rht ${size} random, ${rounding}`, async () => {
         const opts = { rht: { size, signs: "random" as const }, rounding, seed: 2, tensorId: 3 };
-        await assertMatches(x, 4, 256, "nvfp4", { ...opts, step: 5, rhtTensorId: 8 });
-        await assertMatches(x, 4, 256, "mxfp4", { ...opts, step: 6 });
+        await assertQuantizeMatches(x, 4, 256, "nvfp4", { ...opts, step: 5, rhtTensorId: 8 });
+        await assertQuantizeMatches(x, 4, 256, "mxfp4", { ...opts, step: 6 });
       });
     }
   }
@@ -123,7 +115,7 @@ Deno.test("quantizeGpu covers every E4M3 block-scale byte 0x00–0x7E", async ()
     const v = e === 0 ? (code & 7) * 2 ** -9 : (1 + (code & 7) / 8) * 2 ** (e - 7);
     for (let i = 1; i < 16; i++) x[(code + 1) * 16 + i] = Math.fround(6 * v * (i / 15));
   }
-  await assertMatches(x, 128, 16, "nvfp4");
+  await assertQuantizeMatches(x, 128, 16, "nvfp4");
   const q = quantize(x, 128, 16, "nvfp4");
   for (let code = 1; code < 127; code++) assertStrictEquals(q.scales[code + 1], code);
 });
@@ -140,7 +132,7 @@ Deno.test("quantizeGpu covers every E4M3/E5M2/E2M1 rounding boundary directly", 
     }
     while (xs.length % 16) xs.push(0);
     const x = Float32Array.from(xs);
-    await assertMatches(x, 1, x.length, { kind: "fp8", element, scaling: state });
+    await assertQuantizeMatches(x, 1, x.length, { kind: "fp8", element, scaling: state });
   }
   const ties = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5, 7];
   const xs: number[] = [];
@@ -148,24 +140,24 @@ Deno.test("quantizeGpu covers every E4M3/E5M2/E2M1 rounding boundary directly", 
     for (const d of [-(2 ** -23), 0, 2 ** -23]) xs.push(t * (1 + d), -t * (1 + d));
   }
   while (xs.length % 32) xs.push(4);
-  await assertMatches(Float32Array.from(xs), 1, xs.length, "mxfp4");
+  await assertQuantizeMatches(Float32Array.from(xs), 1, xs.length, "mxfp4");
 });
 
 Deno.test("quantizeGpu handles MX scale rules and delayed FP8 scaling", async () => {
   const x = DISTRIBUTIONS.magnitudes(ROWS * COLS, 8);
   for (const element of ["e2m1", "e4m3", "e5m2"] as const) {
     for (const scaleRule of ["floor", "ceil", "rceil"] as const) {
-      await assertMatches(x, ROWS, COLS, { kind: "mx", element, scaleRule });
+      await assertQuantizeMatches(x, ROWS, COLS, { kind: "mx", element, scaleRule });
     }
   }
   const state = new DelayedScaling("e5m2");
   state.record(1e3);
-  await assertMatches(x, ROWS, COLS, { kind: "fp8", element: "e5m2", scaling: state });
+  await assertQuantizeMatches(x, ROWS, COLS, { kind: "fp8", element: "e5m2", scaling: state });
 });
 
 Deno.test("quantizeGpu handles shapes that are not a multiple of the GPU padding", async () => {
   const x = DISTRIBUTIONS.normal(3 * 48, 5);
-  await assertMatches(x, 3, 48, "nvfp4", { rounding: "stochastic" });
-  await assertMatches(x.subarray(0, 3 * 37), 3, 37, "bf16");
-  await assertMatches(DISTRIBUTIONS.normal(48 * 80, 1), 48, 80, "nvfp4-2d");
+  await assertQuantizeMatches(x, 3, 48, "nvfp4", { rounding: "stochastic" });
+  await assertQuantizeMatches(x.subarray(0, 3 * 37), 3, 37, "bf16");
+  await assertQuantizeMatches(DISTRIBUTIONS.normal(48 * 80, 1), 48, 80, "nvfp4-2d");
 });

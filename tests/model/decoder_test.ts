@@ -19,17 +19,10 @@ import {
   assertSeedDeterminism,
   assertStepMatchesReference,
   lossCurve,
+  TINY_GPT,
 } from "./harness.ts";
 
-const TINY: ModelConfig = {
-  pattern: "*-",
-  dModel: 32,
-  heads: 2,
-  dFf: 64,
-  seqLen: 8,
-  vocab: 64,
-  mlp: "relu2",
-};
+const TINY = TINY_GPT;
 
 function batchOf(n: number, vocab: number, seed: number) {
   const inputs = Uint32Array.from({ length: n }, (_, i) => (i * 7 + seed * 13 + (i >> 3)) % vocab);

@@ -1,5 +1,5 @@
 /**
- * Test helpers shared by the model tests (decoders and hybrids): short training runs on Moby Dick
+ * Test helpers shared by the model tests (decoders and hybrids): tiny configurations, short training runs on Moby Dick
  * (bytes) and the check that their loss falls or repeats bit for bit, one fp32 step against the
  * float64 reference, and the check that the memory estimate is what the model allocates.
  *
@@ -16,6 +16,27 @@ import { type PrecisionPolicy, unmatchedSelectors } from "../../src/model/policy
 import { POLICIES } from "../../src/recipe/preset_policies.ts";
 import { type ReferenceStep, referenceStep } from "../../src/model/reference.ts";
 import { loadDataset } from "../../src/train/data/dataset.ts";
+
+/** A tiny GPT: one attention and one MLP block. */
+export const TINY_GPT: ModelConfig = {
+  pattern: "*-",
+  dModel: 32,
+  heads: 2,
+  dFf: 64,
+  seqLen: 8,
+  vocab: 64,
+  mlp: "relu2",
+};
+
+/**
+ * A tiny Nemotron-H style hybrid: Mamba-2, MLP, attention, Mamba-2. d_inner 64 in 8 heads of 8 in
+ * 2 groups of d_state 6: in_proj 2·64 + 2·2·6 + 8 = 160 rows.
+ */
+export const TINY_HYBRID: ModelConfig = {
+  ...TINY_GPT,
+  pattern: "M-*M",
+  mamba: { dState: 6, headDim: 8, expand: 2, nGroups: 2 },
+};
 
 /**
  * Trains `cfg` under a built-in policy (by name) or a given one for `steps` steps (batch 4, lr

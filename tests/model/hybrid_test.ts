@@ -7,22 +7,10 @@ import {
   assertSeedDeterminism,
   assertStepMatchesReference,
   lossCurve,
+  TINY_HYBRID,
 } from "./harness.ts";
 
-/**
- * A tiny Nemotron-H style hybrid: Mamba-2, MLP, attention, Mamba-2. d_inner 64 in 8 heads of 8 in
- * 2 groups of d_state 6: in_proj 2·64 + 2·2·6 + 8 = 160 rows.
- */
-const TINY: ModelConfig = {
-  pattern: "M-*M",
-  dModel: 32,
-  heads: 2,
-  dFf: 64,
-  seqLen: 8,
-  vocab: 64,
-  mlp: "relu2",
-  mamba: { dState: 6, headDim: 8, expand: 2, nGroups: 2 },
-};
+const TINY = TINY_HYBRID;
 
 Deno.test("one fp32 training step of a hybrid matches the float64 reference within 1e-4", async () => {
   const step: StepConfig = { batch: 2, seed: 5, totalSteps: 1, clip: Infinity, adamw: {} };

@@ -267,3 +267,18 @@ Deno.test("the learning-rate and throughput charts are linked with the others", 
   assertOk(md.includes("![Learning rate over training](suite-a/lr.svg)"));
   assertOk(md.includes("](suite-a/throughput.svg)"));
 });
+
+Deno.test("the policy table shows each policy's compute precision where a policy computes in BF16", async () => {
+  assertOk(!row(await render(), "policy").includes("compute"), "no compute column without bf16");
+  const records = suiteA().map((r) =>
+    r.spec.policyName === "nvfp4"
+      ? { ...r, spec: { ...r.spec, policy: { ...r.spec.policy, compute: "bf16" as const } } }
+      : r
+  );
+  const md = await render(records);
+  const header = row(md, "policy");
+  const compute = (p: string) => row(md, p)[header.indexOf("compute")];
+  assertStrictEquals(compute("nvfp4"), "bf16");
+  assertStrictEquals(compute("bf16 (baseline)"), "fp32");
+  assertOk(md.replaceAll("\n", " ").includes("Compute: the precision tensors flow between ops in"));
+});

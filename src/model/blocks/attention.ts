@@ -8,8 +8,8 @@
  * out = proj(att)                     policy-controlled linear layer
  * ```
  *
- * RoPE and attention stay in f32 (`kernels/rope/`, `kernels/attention/`); only the two linear
- * layers are quantized. The backward pass runs in reverse: proj, attention, RoPE (in place on the
+ * RoPE and attention compute in f32 (`kernels/rope/`, `kernels/attention/`) and store f32, or BF16
+ * under the policy's `compute: bf16`; only the two linear layers are quantized. The backward pass runs in reverse: proj, attention, RoPE (in place on the
  * gradient of qkv), qkv.
  *
  * @module
@@ -19,7 +19,13 @@ import type { Gpu } from "../../gpu/device.ts";
 import { AttentionKernel } from "../../../kernels/attention/mod.ts";
 import { RopeKernel } from "../../../kernels/rope/mod.ts";
 import type { ModelConfig } from "../config.ts";
-import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
+import {
+  type GemmUnits,
+  type LayerContext,
+  planLinear,
+  type PlannedBuffer,
+  storeOutputs,
+} from "../linear.ts";
 import { type LayerPolicies, policyOfLayer } from "../policy.ts";
 import {
   allocAll,
@@ -137,16 +143,22 @@ export async function buildAttentionBlock(
     { plan: plan.linears.qkv, param: "qkv", buffers: { y: qkv, dy: dQkv } },
     { plan: plan.linears.proj, param: "proj", buffers: { x: att, dx: dAtt } },
   );
+  // Under compute bf16 each op's output is stored as BF16; the row log-sum-exp stays FP32.
+  const store = (y: GPUBuffer) => storeOutputs(ctx, y);
   const forward = [
     ...qkvLinear.forward,
     k.rope.bindForward({ qkv }, dims),
+    ...store(qkv),
     k.attention.bindForward({ qkv, y: att, lse }, dims),
+    ...store(att),
     ...projLinear.forward,
   ];
   const backward = [
     ...projLinear.backward,
     k.attention.bindBackward({ qkv, y: att, lse, dy: dAtt, dqkv: dQkv }, dims),
+    ...store(dQkv),
     k.rope.bindBackward({ dqkv: dQkv }, dims),
+    ...store(dQkv),
     ...qkvLinear.backward,
   ];
   return { forward, backward, linears: [qkvLinear, projLinear] };

@@ -10,8 +10,8 @@
  * out            = out_proj(o)                     policy-controlled linear layer
  * ```
  *
- * The convolution, the scan and the gated norm stay in f32, as in the paper (only linear layers are
- * quantized). The kernels read `z`, `xBC` and `dt` in place from the `in_proj` output and write
+ * The convolution, the scan and the gated norm compute in f32, as in the paper (only linear layers
+ * are quantized), and store f32, or BF16 under the policy's `compute: bf16`. The kernels read `z`, `xBC` and `dt` in place from the `in_proj` output and write
  * their gradients in place into its gradient, so no split or concatenation runs.
  *
  * @module
@@ -25,7 +25,13 @@ import { gatedNormScratchElements } from "../../../kernels/gated_norm/reference.
 import { SsdKernel } from "../../../kernels/ssd/mod.ts";
 import { ssdScratchElements } from "../../../kernels/ssd/reference.ts";
 import { mambaDims, type ModelConfig } from "../config.ts";
-import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
+import {
+  type GemmUnits,
+  type LayerContext,
+  planLinear,
+  type PlannedBuffer,
+  storeOutputs,
+} from "../linear.ts";
 import { type LayerPolicies, policyOfLayer } from "../policy.ts";
 import {
   allocAll,
@@ -183,11 +189,16 @@ export async function buildMambaBlock(
     { plan: plan.linears.outProj, param: "out_proj", buffers: { x: o, dx: shared.dO } },
   );
 
+  // Under compute bf16 each op's output is stored as BF16 (the norm's rstd stays FP32).
+  const store = (...ys: GPUBuffer[]) => storeOutputs(ctx, ...ys);
   const forward = [
     ...inLinear.forward,
     k.conv.forward({ x: inProj, w: p("conv_w").p, bias: p("conv_b").p, y: xbc }, conv),
+    ...store(xbc),
     k.ssd.forward({ xbc, dtRaw: inProj, ...ssdParams, y }, scan),
+    ...store(y),
     k.norm.forward({ y, z: inProj, w: p("mixer_norm").p, out: o, rstd }, gate),
+    ...store(o),
     ...outLinear.forward,
   ];
   const backward = [
@@ -203,6 +214,7 @@ export async function buildMambaBlock(
       dw: p("mixer_norm").g,
       scratch: shared.normScratch,
     }, gate),
+    ...store(shared.dY),
     k.ssd.backward({
       xbc,
       dtRaw: inProj,
@@ -215,6 +227,7 @@ export async function buildMambaBlock(
       dD: p("D").g,
       scratch: shared.ssdScratch,
     }, scan),
+    ...store(shared.dXbc),
     k.conv.backward({
       x: inProj,
       w: p("conv_w").p,
@@ -225,6 +238,8 @@ export async function buildMambaBlock(
       dBias: p("conv_b").g,
       scratch: shared.convScratch,
     }, conv),
+    // The norm, the scan and the convolution each write their own columns of dInProj.
+    ...store(shared.dInProj),
     ...inLinear.backward,
   ];
   return { forward, backward, linears: [inLinear, outLinear] };

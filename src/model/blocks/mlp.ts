@@ -3,7 +3,8 @@
  *
  * ```
  * u   = fc1(h)          policy-controlled linear layer, [tokens, d_ff] (2·d_ff for SwiGLU)
- * a   = act(u)          relu², GELU (tanh) or SwiGLU (`kernels/activation/`), in f32
+ * a   = act(u)          relu², GELU (tanh) or SwiGLU (`kernels/activation/`), in f32 (stored
+ *                       as BF16 under the policy's `compute: bf16`)
  * out = fc2(a)          policy-controlled linear layer
  * ```
  *
@@ -15,7 +16,13 @@
 import type { Gpu } from "../../gpu/device.ts";
 import { ActivationKernel } from "../../../kernels/activation/mod.ts";
 import type { ModelConfig } from "../config.ts";
-import { type GemmUnits, type LayerContext, planLinear, type PlannedBuffer } from "../linear.ts";
+import {
+  type GemmUnits,
+  type LayerContext,
+  planLinear,
+  type PlannedBuffer,
+  storeOutputs,
+} from "../linear.ts";
 import { type LayerPolicies, policyOfLayer } from "../policy.ts";
 import {
   allocAll,
@@ -125,10 +132,16 @@ export async function buildMlpBlock(
     { plan: plan.linears.fc1, param: "fc1", buffers: { y: u, dy: dU } },
     { plan: plan.linears.fc2, param: "fc2", buffers: { x: a, dx: dA } },
   );
-  const forward = [...fc1.forward, k.act.forward({ x: u, y: a }, dims), ...fc2.forward];
+  const forward = [
+    ...fc1.forward,
+    k.act.forward({ x: u, y: a }, dims),
+    ...storeOutputs(ctx, a),
+    ...fc2.forward,
+  ];
   const backward = [
     ...fc2.backward,
     k.act.backward({ x: u, dy: dA, dx: dU }, dims),
+    ...storeOutputs(ctx, dU),
     ...fc1.backward,
   ];
   return { forward, backward, linears: [fc1, fc2] };
