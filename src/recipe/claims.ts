@@ -61,8 +61,9 @@ const fraction = (p: string) => parseFloat(p) / 100;
  * import assert from "node:assert/strict";
  * import { recipeClaims } from "./claims.ts";
  * import { SourceFile } from "./source.ts";
+ * import type { Problem } from "./problems.ts";
  * const src = new SourceFile("r.yaml", "claims:\n  a: { source: paper, policy: nvfp4, expect: worse }\n");
- * const problems = [];
+ * const problems: Problem[] = [];
  * const claims = recipeClaims(
  *   src, { a: { source: "paper", policy: "nvfp4", expect: "worse" } },
  *   { policies: ["bf16", "nvfp4"], baseline: "bf16", steps: 100, evalEvery: 10 }, problems,

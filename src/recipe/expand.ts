@@ -37,7 +37,7 @@ export interface ExpandOptions {
  * import { POLICIES } from "./preset_policies.ts";
  * import type { Recipe } from "./recipe.ts";
  * const recipe: Recipe = {
- *   path: "recipes/tiny.yaml", description: "", hash: "ab".repeat(32), name: "tiny",
+ *   path: "recipes/tiny.yaml", description: "", claims: [], hash: "ab".repeat(32), name: "tiny",
  *   model: { pattern: "*-", dModel: 64, heads: 4, dFf: 256, seqLen: 32, vocab: 256, mlp: "relu2" },
  *   data: { corpus: ["moby-dick"], tokenizer: "byte", valFraction: 0.05 },
  *   train: {
