@@ -229,11 +229,14 @@ function tableNotes(s: SuiteSummary): string[] {
   return notes;
 }
 
-/** Every policy as its runs resolved it, in the words of `--dry-run` (one row per policy). */
+/**
+ * Every policy as its runs resolved it, in the words of `--dry-run` (one row per policy), as code:
+ * selectors' globs (`blocks.*.qkv`) are not emphasis.
+ */
 function policiesTable(s: SuiteSummary): string {
   const rows = s.policies.map((p) => {
     const spec = s.records.find((r) => r.spec.policyName === p.policy)!.spec;
-    return [p.policy, policyText(spec.policy, blockKinds(spec.model.pattern).length)];
+    return [p.policy, `\`${policyText(spec.policy, blockKinds(spec.model.pattern).length)}\``];
   });
   return table([["policy", "resolved precision"], ...rows], ["l", "l"]);
 }

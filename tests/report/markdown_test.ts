@@ -1,6 +1,7 @@
 import { assertOk, assertRejects, assertStrictEquals } from "../assert.ts";
 import { renderReport } from "../../src/report/markdown.ts";
 import { ENV, makeRecord, suiteA } from "../runner/fixtures.ts";
+import { POLICIES } from "../../src/recipe/preset_policies.ts";
 
 const render = async (records = suiteA()) =>
   (await renderReport("suite-a", records, { chartDir: "suite-a" })).markdown;
@@ -148,9 +149,14 @@ Deno.test("a policy whose every run diverged shows it instead of a loss", async 
 });
 
 Deno.test("the report is laid out as deno fmt lays out markdown", async () => {
+  // Layer selectors' globs (`blocks.*.qkv`) must not read as emphasis in the policies table.
+  const selected = makeRecord({ policy: "nvfp4-selected", seed: 0, evalLoss: 2.3 });
+  const bf16 = POLICIES.bf16.linear;
+  const layers = [{ match: "blocks.*.qkv", policy: bf16 }, { match: "blocks.*.fc2", policy: bf16 }];
   const md = await render([
     ...suiteA(),
     makeRecord({ policy: "nvfp4-with-a-rather-long-policy-name", seed: 0, evalLoss: 2.2 }),
+    { ...selected, spec: { ...selected.spec, policy: { ...selected.spec.policy, layers } } },
   ]);
   const fmt = new Deno.Command(Deno.execPath(), {
     args: [
