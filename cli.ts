@@ -25,6 +25,7 @@ import {
   useGpuImplementation,
 } from "./src/gpu/implementation.ts";
 import { writeAtomic } from "./src/io/atomic.ts";
+import { exists } from "./src/io/exists.ts";
 import { parseAdapter, useAdapter } from "./src/gpu/adapter_choice.ts";
 import { checkMemory, GpuMemoryError } from "./src/model/memory.ts";
 import { gemmUnits } from "./src/model/linear.ts";
@@ -362,17 +363,6 @@ async function report(args: string[]): Promise<number> {
     console.error(`report: ${path}${missingText(missing)}`);
   }
   return 0;
-}
-
-/** Whether a file (or folder) exists at `path`. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /**

@@ -22,6 +22,7 @@ import { dirname, join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import type { GpuImplementationName } from "../gpu/implementation.ts";
 import { writeAtomic, writeAtomicNew } from "../io/atomic.ts";
+import { exists } from "../io/exists.ts";
 import { type LockOptions, tryLock } from "../io/lock.ts";
 import type { RunSpec } from "../recipe/run_spec.ts";
 import { type Dataset, loadDataset } from "../train/data/dataset.ts";
@@ -382,15 +383,4 @@ async function trainRun(
     false,
   );
   return kept ?? record;
-}
-
-/** Whether a file exists at `path`. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
