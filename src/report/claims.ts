@@ -63,11 +63,11 @@ function metricOf(claim: Claim, record: RunRecord): number | null {
   return (a.step + ((a.loss - m.loss) / (a.loss - b.loss)) * (b.step - a.step)) * tokensPerStep;
 }
 
-/** The values of the claim's metric for one policy's runs, and how many runs have none. */
+/** The values of the claim's metric for one policy's runs, and how many runs it has. */
 function valuesOf(claim: Claim, policy: string, records: readonly RunRecord[]) {
   const runs = records.filter((r) => r.spec.policyName === policy);
   const values = runs.map((r) => metricOf(claim, r));
-  return { values: values.filter((v): v is number => v !== null), missing: values.length };
+  return { values: values.filter((v): v is number => v !== null), runs: runs.length };
 }
 
 /**
@@ -249,31 +249,24 @@ export function testClaims(
   records: readonly RunRecord[],
 ): ClaimResult[] {
   return claims.map((claim) => {
-    const pol = valuesOf(claim, claim.policy, records);
-    const vs = valuesOf(claim, claim.versus, records);
-    const of = claim.expect.kind === "closes" ? valuesOf(claim, claim.expect.of, records) : null;
-    const groups = [pol, vs, ...(of ? [of] : [])];
-    const unreached = groups.reduce((n, g) => n + g.missing - g.values.length, 0);
+    const names = [
+      claim.policy,
+      claim.versus,
+      ...(claim.expect.kind === "closes" ? [claim.expect.of] : []),
+    ];
+    const groups = names.map((name) => valuesOf(claim, name, records));
+    const [pol, vs, of] = groups.map((g) => g.values);
+    const unreached = groups.reduce((n, g) => n + g.runs - g.values.length, 0);
     if (groups.some((g) => g.values.length < 2)) {
       const what = claim.metric.kind === "tokensToLoss"
         ? " runs that reached the loss"
         : " runs with the metric";
-      return {
-        claim,
-        ...untested(),
-        note: `needs at least 2${what} per policy (${
-          [
-            claim.policy,
-            claim.versus,
-            ...(of && claim.expect.kind === "closes" ? [claim.expect.of] : []),
-          ]
-            .map((name, i) => `${name}: ${groups[i].values.length}`).join(", ")
-        })`,
-      };
+      const counts = names.map((name, i) => `${name}: ${groups[i].values.length}`).join(", ");
+      return { claim, ...untested(), note: `needs at least 2${what} per policy (${counts})` };
     }
     const result = claim.expect.kind === "closes"
-      ? testGap(claim as Claim & { expect: { kind: "closes" } }, pol.values, of!.values, vs.values)
-      : testPair(claim, pol.values, vs.values);
+      ? testGap(claim as Claim & { expect: { kind: "closes" } }, pol, of, vs)
+      : testPair(claim, pol, vs);
     const notes = [
       ...("note" in result && result.note ? [result.note] : []),
       ...(unreached > 0
